@@ -1,0 +1,219 @@
+//! Collectives in the alpha-beta model, on the tier each group spans.
+//!
+//! Ranks are laid out tp -> cp -> ep -> dp -> pp (tp innermost, Megatron-LM's order).
+//! A group is `size` ranks `stride` apart; it stays inside one NVLink domain when
+//! `stride x size <= domain`. A group that spans domains runs hierarchically: the
+//! NVLink part first, then the network part on the 1/a-sized shards, each GPU using
+//! its own NIC (rail-optimised), which is how NCCL's tree/ring over NVLS and IB
+//! behaves at scale. Ring reduce-scatter and all-gather move (n-1)/n of the buffer
+//! per GPU; all-reduce is the two in sequence.
+
+use serde::Serialize;
+
+use crate::spec::cluster::{ClusterProfile, Link};
+
+/// A communication group: `size` ranks, `stride` apart in the global rank order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Group {
+    /// Ranks in the group.
+    pub size: u64,
+    /// Distance between consecutive members in the global rank order.
+    pub stride: u64,
+}
+
+/// How a group lies on the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// Members that share each NVLink domain.
+    pub per_domain: u64,
+    /// NVLink domains the group spans.
+    pub domains: u64,
+}
+
+impl Placement {
+    /// `true` when the whole group is inside one NVLink domain.
+    pub fn intra(&self) -> bool {
+        self.domains <= 1
+    }
+
+    /// "NVLink" or "network" for tables.
+    pub fn tier(&self) -> &'static str {
+        if self.intra() {
+            "NVLink"
+        } else {
+            "network"
+        }
+    }
+}
+
+/// Where `g` falls on a cluster with NVLink domains of `domain` GPUs.
+pub fn place(g: Group, domain: u64) -> Placement {
+    if g.size <= 1 {
+        return Placement {
+            per_domain: 1,
+            domains: 1,
+        };
+    }
+    let per_domain = if g.stride >= domain {
+        1
+    } else {
+        (domain / g.stride).clamp(1, g.size)
+    };
+    Placement {
+        per_domain,
+        domains: g.size.div_ceil(per_domain),
+    }
+}
+
+/// Collective cost calculator for one cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Comm<'a> {
+    cluster: &'a ClusterProfile,
+}
+
+fn link_bw(l: &Link) -> f64 {
+    l.bandwidth * l.efficiency
+}
+
+impl<'a> Comm<'a> {
+    /// For `cluster`.
+    pub fn new(cluster: &'a ClusterProfile) -> Self {
+        Comm { cluster }
+    }
+
+    /// Placement of `g` on this cluster.
+    pub fn place(&self, g: Group) -> Placement {
+        place(g, u64::from(self.cluster.nvlink_domain))
+    }
+
+    fn net_bw(&self) -> f64 {
+        link_bw(&self.cluster.scale_out) / self.cluster.oversubscription
+    }
+
+    /// Ring reduce-scatter (or all-gather) of a `bytes` buffer (full size) over `g`, seconds.
+    pub fn reduce_scatter_s(&self, bytes: f64, g: Group) -> f64 {
+        if g.size <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
+        let p = self.place(g);
+        let up = &self.cluster.scale_up;
+        let a = p.per_domain as f64;
+        let b = p.domains as f64;
+        let intra = if a > 1.0 {
+            (a - 1.0) / a * bytes / link_bw(up) + (a - 1.0) * up.latency_s
+        } else {
+            0.0
+        };
+        let inter = if b > 1.0 {
+            (b - 1.0) / b * (bytes / a) / self.net_bw()
+                + (b - 1.0) * self.cluster.scale_out.latency_s
+        } else {
+            0.0
+        };
+        intra + inter
+    }
+
+    /// All-gather of a `bytes` buffer (full size) over `g`, seconds (same cost as reduce-scatter).
+    pub fn all_gather_s(&self, bytes: f64, g: Group) -> f64 {
+        self.reduce_scatter_s(bytes, g)
+    }
+
+    /// All-reduce of `bytes` over `g`: reduce-scatter then all-gather, seconds.
+    pub fn all_reduce_s(&self, bytes: f64, g: Group) -> f64 {
+        2.0 * self.reduce_scatter_s(bytes, g)
+    }
+
+    /// All-to-all where each GPU holds `bytes` to spread evenly over `g`, seconds.
+    /// The share bound for the same domain goes over NVLink, the rest over the
+    /// network, concurrently.
+    pub fn all_to_all_s(&self, bytes: f64, g: Group) -> f64 {
+        if g.size <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
+        let p = self.place(g);
+        let n = g.size as f64;
+        let a = p.per_domain as f64;
+        let up = &self.cluster.scale_up;
+        let intra = (a - 1.0) / n * bytes / link_bw(up) + if a > 1.0 { up.latency_s } else { 0.0 };
+        let inter = if p.domains > 1 {
+            (n - a) / n * bytes / self.net_bw() + self.cluster.scale_out.latency_s
+        } else {
+            0.0
+        };
+        intra.max(inter)
+    }
+
+    /// Point-to-point send of `bytes` between ranks `stride` apart, seconds.
+    pub fn p2p_s(&self, bytes: f64, stride: u64) -> f64 {
+        if bytes <= 0.0 {
+            return 0.0;
+        }
+        let p = self.place(Group { size: 2, stride });
+        let l = if p.intra() {
+            &self.cluster.scale_up
+        } else {
+            &self.cluster.scale_out
+        };
+        // A single stream does not reach NCCL's collective bus efficiency either way.
+        bytes / link_bw(l) + l.latency_s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_follows_stride_and_domain() {
+        // tp 8 on 8-GPU nodes: one domain.
+        assert_eq!(
+            place(Group { size: 8, stride: 1 }, 8),
+            Placement {
+                per_domain: 8,
+                domains: 1
+            }
+        );
+        // dp over stride 8 on 8-GPU nodes: one member per node.
+        assert_eq!(
+            place(
+                Group {
+                    size: 64,
+                    stride: 8
+                },
+                8
+            ),
+            Placement {
+                per_domain: 1,
+                domains: 64
+            }
+        );
+        // ep 16 at stride 2 on 8-GPU nodes: 4 per node, 4 nodes.
+        assert_eq!(
+            place(
+                Group {
+                    size: 16,
+                    stride: 2
+                },
+                8
+            ),
+            Placement {
+                per_domain: 4,
+                domains: 4
+            }
+        );
+        // Everything fits in an NVL72.
+        assert_eq!(
+            place(
+                Group {
+                    size: 64,
+                    stride: 1
+                },
+                72
+            ),
+            Placement {
+                per_domain: 64,
+                domains: 1
+            }
+        );
+    }
+}

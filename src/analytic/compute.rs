@@ -1,0 +1,82 @@
+//! Kernel time: a roofline over calibrated efficiencies.
+//!
+//! time = max(FLOPs / (peak x efficiency x sustained clock), bytes / (HBM x efficiency)).
+//! The efficiencies come from the GPU profile: constants per GPU (measured on the
+//! H100, derived from the datasheet elsewhere) until a shape-aware fitted model is
+//! plugged in through [`KernelModel`].
+
+use crate::spec::gpu::{Dtype, GpuProfile};
+
+/// Seconds for the kernels a training step is made of.
+pub trait KernelModel {
+    /// One GEMM `[m, k] x [k, n]` in `dtype`, seconds.
+    fn gemm_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64;
+    /// Compute-bound matmul work of `flops` at the GEMM rate, seconds.
+    fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64;
+    /// Flash attention doing `flops` of (causal-half) work, seconds.
+    fn attention_s(&self, flops: f64, dtype: Dtype) -> f64;
+    /// A memory-bound kernel moving `bytes` (reads + writes), seconds.
+    fn memory_s(&self, bytes: f64) -> f64;
+}
+
+/// Constant efficiencies from the GPU profile.
+#[derive(Debug, Clone, Copy)]
+pub struct ConstantEfficiency {
+    /// Sustained FLOP/s per dtype for GEMMs: [bf16-class, fp8, fp32, tf32].
+    gemm_flops_bf16: f64,
+    gemm_flops_fp8: f64,
+    gemm_flops_tf32: f64,
+    gemm_flops_fp32: f64,
+    /// Sustained attention FLOP/s (bf16).
+    attn_flops: f64,
+    /// Achieved memory bandwidth, bytes/s.
+    mem_bw: f64,
+}
+
+impl ConstantEfficiency {
+    /// Builds the model from a GPU profile.
+    pub fn new(gpu: &GpuProfile) -> Self {
+        let e = &gpu.efficiency;
+        let s = e.gemm * e.sustained_clock;
+        let p = &gpu.peak_flops;
+        ConstantEfficiency {
+            gemm_flops_bf16: p.bf16 * s,
+            // Without FP8 tensor cores, FP8 GEMMs run as BF16.
+            gemm_flops_fp8: p.fp8.unwrap_or(p.bf16) * s,
+            gemm_flops_tf32: p.tf32 * s,
+            gemm_flops_fp32: p.fp32 * s,
+            attn_flops: p.bf16 * e.attention * e.sustained_clock,
+            mem_bw: gpu.hbm_bandwidth * e.memory,
+        }
+    }
+
+    fn flops(&self, dtype: Dtype) -> f64 {
+        match dtype {
+            Dtype::Bf16 | Dtype::Fp16 => self.gemm_flops_bf16,
+            Dtype::Fp8 => self.gemm_flops_fp8,
+            Dtype::Tf32 => self.gemm_flops_tf32,
+            Dtype::Fp32 => self.gemm_flops_fp32,
+        }
+    }
+}
+
+impl KernelModel for ConstantEfficiency {
+    fn gemm_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        let flops = 2.0 * m * n * k;
+        // Operands and result once each through HBM; skinny GEMMs hit this bound.
+        let bytes = dtype.bytes() * (m * k + k * n) + 2.0 * m * n;
+        (flops / self.flops(dtype)).max(bytes / self.mem_bw)
+    }
+
+    fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64 {
+        flops / self.flops(dtype)
+    }
+
+    fn attention_s(&self, flops: f64, _dtype: Dtype) -> f64 {
+        flops / self.attn_flops
+    }
+
+    fn memory_s(&self, bytes: f64) -> f64 {
+        bytes / self.mem_bw
+    }
+}

@@ -1,0 +1,527 @@
+//! One layout evaluated end to end: stages, pipeline, data-parallel sync, optimizer,
+//! model FLOPs and utilisation, memory, and the run's budget.
+
+use serde::Serialize;
+
+use super::budget::{budget, Budget, BudgetInputs};
+use super::comm::Comm;
+use super::compute::{ConstantEfficiency, KernelModel};
+use super::layer::LayerCtx;
+use super::params::{count, ParamCounts};
+use super::pipeline::{ideal_s, pipeline_s};
+use super::stage::{dp_sync, stages, MemoryBreakdown, StageCost, StageInputs};
+use crate::error::{Error, Result};
+use crate::spec::layout::{self, Adjustments, ResolvedLayout};
+use crate::spec::training::{Precision, Recompute};
+use crate::spec::{Dtype, Scenario};
+
+/// How the step time was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// The closed-form cost model.
+    Analytic,
+    /// A given MFU: step = model FLOPs / (GPUs x peak x MFU), the back-of-envelope path.
+    Mfu,
+}
+
+/// Options for [`estimate`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EstimateOptions {
+    /// Skip the time model and assume this model-FLOPs utilisation (0-1].
+    pub mfu: Option<f64>,
+}
+
+/// Model FLOPs of the whole run and per step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Flops {
+    /// 6 x active matmul parameters x training tokens, FLOPs (the seed's and Llama 3's
+    /// convention; what `mfu` counts).
+    pub model_total: f64,
+    /// Attention-score FLOPs on top, PaLM convention: 6 x seq x heads x (d_qk + d_v)
+    /// per layer per token (12 x layers x seq x hidden for plain MHA), FLOPs.
+    pub attention_total: f64,
+    /// Extra forward FLOPs that recomputation adds over the run (what `hfu` adds).
+    pub recompute_total: f64,
+    /// `model_total` per optimizer step, FLOPs.
+    pub model_per_step: f64,
+    /// Which convention each utilisation figure uses, in words.
+    pub convention: &'static str,
+}
+
+/// Where the step's time goes on the critical path, seconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StepBreakdown {
+    /// Compute of the slowest stage over all micro-batches (recompute included).
+    pub compute_s: f64,
+    /// Pipeline fill and drain (and imbalance) beyond the slowest stage's work.
+    pub bubble_s: f64,
+    /// Exposed tensor-parallel collectives.
+    pub tp_comm_s: f64,
+    /// Exposed expert all-to-all.
+    pub ep_comm_s: f64,
+    /// Exposed context-parallel ring traffic.
+    pub cp_comm_s: f64,
+    /// Exposed pipeline sends.
+    pub p2p_s: f64,
+    /// Exposed data-parallel gradient and parameter traffic.
+    pub dp_comm_s: f64,
+    /// Optimizer update.
+    pub optimizer_s: f64,
+}
+
+/// Step time and run length.
+#[derive(Debug, Clone, Serialize)]
+pub struct Time {
+    /// Seconds per optimizer step.
+    pub step_s: f64,
+    /// Optimizer steps.
+    pub steps: f64,
+    /// Training days (wall clock, no failures).
+    pub days: f64,
+    /// Critical-path breakdown (analytic engine only).
+    pub breakdown: StepBreakdown,
+}
+
+/// Parameter counts in the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelOut {
+    /// Catalog name.
+    pub name: String,
+    /// All parameters.
+    pub params_total: f64,
+    /// Parameters one token touches (embeddings included).
+    pub params_active: f64,
+    /// Active parameters that are matmuls (6 x this per token = model FLOPs).
+    pub params_active_matmul: f64,
+    /// Breakdown.
+    pub counts: ParamCounts,
+}
+
+/// The layout in the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayoutOut {
+    /// Tensor parallel.
+    pub tp: u32,
+    /// Pipeline stages.
+    pub pp: u32,
+    /// Data-parallel replicas.
+    pub dp: u32,
+    /// Expert parallel.
+    pub ep: u32,
+    /// Context parallel.
+    pub cp: u32,
+    /// Virtual stages per GPU.
+    pub vpp: u32,
+    /// Sequences per micro-batch.
+    pub micro_batch: u32,
+    /// Micro-batches per step.
+    pub microbatches: u32,
+    /// Global batch used, sequences.
+    pub global_batch_seqs: u64,
+    /// Schedule name.
+    pub schedule: &'static str,
+    /// ZeRO stage.
+    pub zero: u8,
+    /// Sequence parallelism.
+    pub sequence_parallel: bool,
+    /// Recomputation.
+    pub recompute: Recompute,
+    /// Layers on each stage.
+    pub layers_per_stage: Vec<u32>,
+}
+
+/// Memory in the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryOut {
+    /// Peak over stages, bytes.
+    pub peak_bytes: f64,
+    /// GPU memory, bytes.
+    pub capacity_bytes: f64,
+    /// Whether the peak fits.
+    pub fits: bool,
+    /// Stage with the peak (0-based).
+    pub busiest_stage: usize,
+    /// Breakdown of the busiest stage.
+    pub breakdown: MemoryBreakdown,
+}
+
+/// Cost in the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostOut {
+    /// GPU-hours billed.
+    pub gpu_hours: f64,
+    /// US dollars.
+    pub usd: f64,
+    /// Price applied, $/GPU-hour.
+    pub usd_per_gpu_hour: f64,
+    /// GPUs billed.
+    pub gpus_billed: u64,
+    /// Energy cost at the pricing's $/kWh (informational unless added), US dollars.
+    pub energy_usd: f64,
+}
+
+/// Energy in the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnergyOut {
+    /// Facility energy, MWh.
+    pub mwh: f64,
+}
+
+/// One stage in the output (per micro-batch figures in seconds).
+#[derive(Debug, Clone, Serialize)]
+pub struct StageOut {
+    /// Layers.
+    pub layers: u32,
+    /// Forward per micro-batch, seconds.
+    pub fwd_s: f64,
+    /// Backward per micro-batch, seconds.
+    pub bwd_s: f64,
+    /// Memory at peak.
+    pub memory: MemoryBreakdown,
+    /// Total of `memory`, bytes.
+    pub memory_bytes: f64,
+}
+
+/// Everything `llmplan estimate` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    /// Scenario title.
+    pub scenario: String,
+    /// How the step time was obtained.
+    pub engine: Engine,
+    /// GPUs the layout uses.
+    pub gpus: u64,
+    /// GPUs the scenario asked for.
+    pub gpus_requested: u64,
+    /// GPU profile name.
+    pub gpu: String,
+    /// Cluster profile name.
+    pub cluster: String,
+    /// Layout.
+    pub layout: LayoutOut,
+    /// Model.
+    pub model: ModelOut,
+    /// FLOPs.
+    pub flops: Flops,
+    /// Time.
+    pub time: Time,
+    /// Model FLOPs utilisation: `flops.model_total` / (time x GPUs x dense peak of the
+    /// training precision).
+    pub mfu: f64,
+    /// MFU counting attention-score FLOPs too (PaLM's and Korthikanti's MFU).
+    pub mfu_with_attention: f64,
+    /// Hardware FLOPs utilisation: attention and recomputation counted (Narayanan's eq. 3).
+    pub hfu: f64,
+    /// Dense peak used for the utilisation figures, FLOP/s per GPU.
+    pub peak_flops: f64,
+    /// Cost.
+    pub cost: CostOut,
+    /// Energy.
+    pub energy: EnergyOut,
+    /// Memory.
+    pub memory: MemoryOut,
+    /// Per-stage detail.
+    pub stages: Vec<StageOut>,
+    /// Everything the user should know: adjustments made, assumptions, problems.
+    pub warnings: Vec<String>,
+}
+
+/// Resolves the scenario's layout and estimates it.
+pub fn estimate(sc: &Scenario, opts: &EstimateOptions) -> Result<Estimate> {
+    let mut adj = Adjustments::default();
+    let rl = layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)
+        .map_err(|e| sc.origin.place(e))?;
+    let kernels = ConstantEfficiency::new(&sc.gpu);
+    evaluate(sc, &rl, &kernels, opts, adj.notes)
+}
+
+/// Dense peak of the training precision, FLOP/s.
+pub fn precision_peak(sc: &Scenario) -> f64 {
+    let p = &sc.gpu.peak_flops;
+    match sc.training.precision {
+        Precision::Bf16 => p.bf16,
+        Precision::Fp16 => p.fp16,
+        Precision::Fp8 => p.get(Dtype::Fp8).unwrap_or(p.bf16),
+    }
+}
+
+/// Whole-run FLOPs for a scenario's model and training.
+pub fn run_flops(sc: &Scenario, counts: &ParamCounts, tokens_per_step: f64) -> Flops {
+    let m = &sc.model;
+    let tokens = sc.training.tokens;
+    let s = sc.training.seq_len as f64;
+    let attn_per_token =
+        6.0 * s * m.heads as f64 * (m.qk_head_dim() + m.v_head_dim()) as f64 * m.layers as f64;
+    let model_total = 6.0 * counts.active_matmul * tokens;
+    let attention_total = attn_per_token * tokens;
+    // A replayed forward is a third of fwd+bwd; the output layer is not recomputed.
+    let recompute_total = match sc.training.recompute {
+        Recompute::Full => {
+            (2.0 * (counts.active_matmul - m.vocab as f64 * m.hidden as f64) + attn_per_token / 3.0)
+                * tokens
+        }
+        Recompute::Selective => attention_total / 3.0,
+        Recompute::None => 0.0,
+    };
+    Flops {
+        model_total,
+        attention_total,
+        recompute_total,
+        model_per_step: 6.0 * counts.active_matmul * tokens_per_step,
+        convention: "mfu: 6 x active matmul params x tokens; mfu_with_attention: + PaLM attention \
+                     (6 x seq x heads x (d_qk + d_v) per layer per token, full score matrix); \
+                     hfu: + recomputed forward FLOPs",
+    }
+}
+
+/// Evaluates a resolved layout with a kernel model.
+pub fn evaluate(
+    sc: &Scenario,
+    rl: &ResolvedLayout,
+    kernels: &dyn KernelModel,
+    opts: &EstimateOptions,
+    mut warnings: Vec<String>,
+) -> Result<Estimate> {
+    let comm = Comm::new(&sc.cluster);
+    let inp = StageInputs {
+        ctx: LayerCtx {
+            model: &sc.model,
+            layout: rl,
+            training: &sc.training,
+        },
+        kernels,
+        comm,
+    };
+    let st: Vec<StageCost> = stages(&inp);
+    let fwd: Vec<f64> = st.iter().map(|s| s.fwd_s).collect();
+    let bwd: Vec<f64> = st.iter().map(|s| s.bwd_s).collect();
+    let m = rl.microbatches;
+    let pipe = pipeline_s(rl.schedule, &fwd, &bwd, m, rl.vpp);
+    // Each stage ends its last backward when the drain reaches it (stage 0 last),
+    // then syncs its gradients; the step ends when the last stage is done.
+    let mut end = 0.0f64;
+    let mut optimizer_s = 0.0f64;
+    let mut param_exposed = 0.0f64;
+    for (i, s) in st.iter().enumerate() {
+        let d = dp_sync(&inp, s);
+        end = end.max(pipe - drain_after_stage(&bwd, i) + d.grad_exposed_s);
+        optimizer_s = optimizer_s.max(d.optimizer_s);
+        param_exposed = param_exposed.max(d.param_exposed_s);
+    }
+    let analytic_step = end + optimizer_s + param_exposed;
+
+    let counts = count(&sc.model);
+    let tokens_per_step = rl.global_batch_seqs as f64 * sc.training.seq_len as f64;
+    let flops = run_flops(sc, &counts, tokens_per_step);
+    let peak = precision_peak(sc);
+    let gpus = rl.gpus_used as f64;
+    let (engine, step_s) = match opts.mfu {
+        Some(mfu) => {
+            if !(mfu > 0.0 && mfu <= 1.0) {
+                return Err(Error::Usage(format!("--mfu {mfu}: must be in (0, 1]")));
+            }
+            (Engine::Mfu, flops.model_per_step / (gpus * peak * mfu))
+        }
+        None => (Engine::Analytic, analytic_step),
+    };
+    if !(step_s.is_finite() && step_s > 0.0) {
+        return Err(Error::invalid(
+            "layout",
+            format!("step time came out as {step_s} s"),
+        ));
+    }
+    let steps_exact = sc.training.tokens / tokens_per_step;
+    let util = |f: f64| f / steps_exact / (step_s * gpus * peak);
+    let mfu = util(flops.model_total);
+    let mfu_with_attention = util(flops.model_total + flops.attention_total);
+    let hfu = util(flops.model_total + flops.attention_total + flops.recompute_total);
+
+    // Breakdown on the critical path (the slowest stage sets the steady state).
+    let crit = st
+        .iter()
+        .enumerate()
+        .max_by(|a, b| (a.1.fwd_s + a.1.bwd_s).total_cmp(&(b.1.fwd_s + b.1.bwd_s)))
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let c = &st[crit];
+    let mf = m as f64;
+    let breakdown = match engine {
+        Engine::Analytic => StepBreakdown {
+            compute_s: mf * c.compute_s,
+            bubble_s: pipe - ideal_s(&fwd, &bwd, m),
+            tp_comm_s: mf * c.tp_comm_s,
+            ep_comm_s: mf * c.ep_comm_s,
+            cp_comm_s: mf * c.cp_comm_s,
+            p2p_s: mf * c.p2p_s,
+            dp_comm_s: end - pipe + param_exposed,
+            optimizer_s,
+        },
+        Engine::Mfu => StepBreakdown::default(),
+    };
+
+    let usd_per_gpu_hour = sc.pricing.usd_per_gpu_hour.unwrap_or(sc.gpu.usd_per_hour);
+    let b: Budget = budget(&BudgetInputs {
+        step_s,
+        tokens_per_step,
+        tokens: sc.training.tokens,
+        gpus_used: rl.gpus_used,
+        gpus_requested: sc.gpus,
+        usd_per_gpu_hour,
+        pricing: &sc.pricing,
+        cluster: &sc.cluster,
+    });
+
+    let (busiest, peak_mem) = st
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, s.memory.total()))
+        .fold((0, 0.0), |acc, x| if x.1 > acc.1 { x } else { acc });
+    let capacity = sc.gpu.memory_bytes;
+    let fits = peak_mem <= capacity;
+
+    add_warnings(&mut warnings, sc, rl, &st, busiest, peak_mem, capacity);
+
+    Ok(Estimate {
+        scenario: sc.name.clone(),
+        engine,
+        gpus: rl.gpus_used,
+        gpus_requested: sc.gpus,
+        gpu: sc.gpu.name.clone(),
+        cluster: sc.cluster.name.clone(),
+        layout: LayoutOut {
+            tp: rl.tp,
+            pp: rl.pp,
+            dp: rl.dp,
+            ep: rl.ep,
+            cp: rl.cp,
+            vpp: rl.vpp,
+            micro_batch: rl.micro_batch,
+            microbatches: rl.microbatches,
+            global_batch_seqs: rl.global_batch_seqs,
+            schedule: rl.schedule.name(),
+            zero: rl.zero,
+            sequence_parallel: rl.sequence_parallel,
+            recompute: sc.training.recompute,
+            layers_per_stage: rl.layers_per_stage.clone(),
+        },
+        model: ModelOut {
+            name: sc.model.name.clone(),
+            params_total: counts.total,
+            params_active: counts.active,
+            params_active_matmul: counts.active_matmul,
+            counts,
+        },
+        flops,
+        time: Time {
+            step_s,
+            steps: b.steps,
+            days: b.days,
+            breakdown,
+        },
+        mfu,
+        mfu_with_attention,
+        hfu,
+        peak_flops: peak,
+        cost: CostOut {
+            gpu_hours: b.gpu_hours,
+            usd: b.usd,
+            usd_per_gpu_hour,
+            gpus_billed: b.gpus_billed,
+            energy_usd: b.energy_usd,
+        },
+        energy: EnergyOut { mwh: b.energy_mwh },
+        memory: MemoryOut {
+            peak_bytes: peak_mem,
+            capacity_bytes: capacity,
+            fits,
+            busiest_stage: busiest,
+            breakdown: st[busiest].memory,
+        },
+        stages: st
+            .iter()
+            .map(|s| StageOut {
+                layers: s.layers,
+                fwd_s: s.fwd_s,
+                bwd_s: s.bwd_s,
+                memory: s.memory,
+                memory_bytes: s.memory.total(),
+            })
+            .collect(),
+        warnings,
+    })
+}
+
+/// Time from stage `i`'s last backward to the end of the pipeline: the backwards
+/// of the stages before it still have to run.
+fn drain_after_stage(bwd: &[f64], i: usize) -> f64 {
+    bwd[..i].iter().sum()
+}
+
+const GIB: f64 = 1073741824.0;
+
+fn add_warnings(
+    w: &mut Vec<String>,
+    sc: &Scenario,
+    rl: &ResolvedLayout,
+    st: &[StageCost],
+    busiest: usize,
+    peak: f64,
+    capacity: f64,
+) {
+    if rl.uneven() {
+        let work: Vec<f64> = st.iter().map(|s| s.fwd_s + s.bwd_s).collect();
+        let max = work.iter().cloned().fold(0.0, f64::max);
+        let mean = work.iter().sum::<f64>() / work.len() as f64;
+        w.push(format!(
+            "{} layers over pp {} is uneven: {}; the slowest stage does {:.1}% more work than the average, \
+             which the steady state pays on every micro-batch",
+            sc.model.layers,
+            rl.pp,
+            rl.split_text(),
+            (max / mean - 1.0) * 100.0
+        ));
+    }
+    let e = &sc.gpu.efficiency;
+    if e.measured {
+        w.push(format!(
+            "kernel efficiency for {} is one constant per kernel class (GEMM {:.3}, attention {:.3}, memory {:.3}, \
+             sustained clock {:.3}) from measurements; shape effects (small M, wave quantisation) are not modelled yet",
+            sc.gpu.name, e.gemm, e.attention, e.memory, e.sustained_clock
+        ));
+    } else {
+        w.push(format!(
+            "kernel efficiency for {} is derived from the datasheet and the H100 measurements, not measured on this GPU \
+             (GEMM {:.3}, attention {:.3}, memory {:.3}, sustained clock {:.3})",
+            sc.gpu.name, e.gemm, e.attention, e.memory, e.sustained_clock
+        ));
+    }
+    if sc.model.moe.is_some() {
+        w.push("expert load is assumed balanced (tokens spread evenly over experts)".to_string());
+    }
+    if peak > capacity {
+        let b = &st[busiest].memory;
+        let (what, amount) = [
+            ("activations", b.activations),
+            ("weights", b.weights),
+            ("gradients", b.gradients),
+            ("optimizer states", b.optimizer),
+        ]
+        .into_iter()
+        .fold(("", 0.0), |acc, x| if x.1 > acc.1 { x } else { acc });
+        let fix = match what {
+            "activations" if sc.training.recompute != Recompute::Full => {
+                "try training.recompute=full, a smaller micro_batch, or more pp/tp"
+            }
+            "activations" => "try a smaller micro_batch, more tp or cp, or more pp",
+            "optimizer states" if rl.zero == 0 => "try layout.zero=1 (distributed optimizer)",
+            _ => "try more tp, pp or ep, or a higher ZeRO stage",
+        };
+        w.push(format!(
+            "does not fit: stage {busiest} needs {:.1} GiB of {:.1} GiB; largest part is {what} at {:.1} GiB; {fix}",
+            peak / GIB,
+            capacity / GIB,
+            amount / GIB
+        ));
+    }
+}

@@ -1,0 +1,17 @@
+//! The closed-form cost model: parameters, FLOPs, kernel times, collectives, memory,
+//! pipeline schedules, step time and the run's budget. Microseconds per layout.
+//!
+//! Data flows layer -> stage -> pipeline -> step -> budget; nothing here reads files
+//! or prints.
+
+pub mod budget;
+pub mod comm;
+pub mod compute;
+pub mod estimate;
+pub mod layer;
+pub mod params;
+pub mod pipeline;
+pub mod stage;
+
+pub use estimate::{estimate, evaluate, Engine, Estimate, EstimateOptions};
+pub use params::{count, ParamCounts};

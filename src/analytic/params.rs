@@ -1,0 +1,177 @@
+//! Parameter counts, layer by layer.
+//!
+//! Every layer reports its own parameters (the Calculon discipline); the model is
+//! the sum. Formulas: attention `h*(q + 2*kv)*d + q*d*h` (plus biases), MLA's low-rank
+//! projections as DeepSeek-V2/V3 define them, MLP `2*h*f` (`3*h*f` gated), experts E
+//! times that plus a router `h*E`, embeddings `V*h` (twice if untied).
+
+use serde::Serialize;
+
+use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
+
+/// Parameters of one transformer layer, by block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LayerParams {
+    /// Attention projections (and their biases).
+    pub attention: f64,
+    /// Dense MLP, or a MoE layer's shared experts.
+    pub mlp: f64,
+    /// All routed experts of the layer (zero on dense layers).
+    pub experts: f64,
+    /// The routed experts one token visits (top-k of them).
+    pub experts_active: f64,
+    /// Router weights.
+    pub router: f64,
+    /// Normalisation scales and biases.
+    pub norms: f64,
+}
+
+impl LayerParams {
+    /// Every parameter of the layer.
+    pub fn total(&self) -> f64 {
+        self.attention + self.mlp + self.experts + self.router + self.norms
+    }
+
+    /// Parameters one token touches.
+    pub fn active(&self) -> f64 {
+        self.attention + self.mlp + self.experts_active + self.router + self.norms
+    }
+
+    /// Parameters that are not routed experts (replicated over expert parallelism).
+    pub fn dense(&self) -> f64 {
+        self.attention + self.mlp + self.router + self.norms
+    }
+}
+
+/// Whole-model parameter counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ParamCounts {
+    /// All parameters.
+    pub total: f64,
+    /// Parameters one token touches (both embeddings included, as Mixtral and
+    /// DeepSeek publish their "active" counts).
+    pub active: f64,
+    /// Parameters that multiply activations per token: active minus the input
+    /// embedding and position table (lookups, not matmuls). 6 x this is the
+    /// model-FLOPs-per-token convention.
+    pub active_matmul: f64,
+    /// Sum of attention projections over layers.
+    pub attention: f64,
+    /// Sum of dense MLPs and shared experts over layers.
+    pub mlp: f64,
+    /// Sum of routed experts over layers.
+    pub experts: f64,
+    /// Routers.
+    pub router: f64,
+    /// Normalisation parameters (layers + final norm).
+    pub norms: f64,
+    /// Input embedding table.
+    pub embedding: f64,
+    /// Output projection (zero when tied to the input embedding).
+    pub output: f64,
+    /// Learned position table.
+    pub position: f64,
+}
+
+fn norm_params(model: &ModelSpec, width: u64) -> f64 {
+    match model.norm {
+        Norm::Layernorm => 2.0 * width as f64,
+        Norm::Rmsnorm => width as f64,
+    }
+}
+
+/// Attention projection parameters of one layer.
+pub fn attention_params(m: &ModelSpec) -> f64 {
+    let h = m.hidden as f64;
+    let q = m.heads as f64;
+    let kv = m.kv_heads() as f64;
+    match &m.mla {
+        Some(mla) => {
+            let qk = (mla.qk_nope_head_dim + mla.qk_rope_head_dim) as f64;
+            let q_proj = match mla.q_lora_rank {
+                Some(r) => h * r as f64 + norm_params(m, r) + r as f64 * q * qk,
+                None => h * q * qk,
+            };
+            let kv_down = h * (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64
+                + norm_params(m, mla.kv_lora_rank);
+            let kv_up =
+                mla.kv_lora_rank as f64 * q * (mla.qk_nope_head_dim + mla.v_head_dim) as f64;
+            let out = q * mla.v_head_dim as f64 * h;
+            q_proj + kv_down + kv_up + out
+        }
+        None => {
+            let d = m.head_dim() as f64;
+            let w = h * (q + 2.0 * kv) * d + q * d * h;
+            let b = if m.bias { (q + 2.0 * kv) * d + h } else { 0.0 };
+            w + b
+        }
+    }
+}
+
+/// Parameters of one MLP of inner width `f`.
+pub fn mlp_params(m: &ModelSpec, f: u64) -> f64 {
+    let h = m.hidden as f64;
+    let f = f as f64;
+    let mats = if m.gated_mlp { 3.0 } else { 2.0 };
+    let b = if m.bias { f + h } else { 0.0 };
+    mats * h * f + b
+}
+
+/// Parameters of layer `i` (0-based).
+pub fn layer_params(m: &ModelSpec, i: u32) -> LayerParams {
+    let attention = attention_params(m);
+    let norms = 2.0 * norm_params(m, m.hidden);
+    match (&m.moe, m.is_moe_layer(i)) {
+        (Some(moe), true) => {
+            let one = mlp_params(m, moe.expert_ffn_hidden);
+            LayerParams {
+                attention,
+                mlp: moe.shared_experts as f64 * one,
+                experts: moe.experts as f64 * one,
+                experts_active: moe.top_k as f64 * one,
+                router: m.hidden as f64 * moe.experts as f64,
+                norms,
+            }
+        }
+        _ => LayerParams {
+            attention,
+            mlp: mlp_params(m, m.ffn_hidden),
+            norms,
+            ..Default::default()
+        },
+    }
+}
+
+/// Whole-model counts.
+pub fn count(m: &ModelSpec) -> ParamCounts {
+    let mut c = ParamCounts::default();
+    let mut active_layers = 0.0;
+    for i in 0..m.layers {
+        let l = layer_params(m, i);
+        c.attention += l.attention;
+        c.mlp += l.mlp;
+        c.experts += l.experts;
+        c.router += l.router;
+        c.norms += l.norms;
+        active_layers += l.active();
+    }
+    c.norms += norm_params(m, m.hidden); // final norm
+    let h = m.hidden as f64;
+    c.embedding = m.vocab as f64 * h;
+    c.output = if m.tied_embeddings {
+        0.0
+    } else {
+        m.vocab as f64 * h
+    };
+    c.position = match m.position_embedding {
+        PositionEmbedding::Learned => m.max_position.unwrap_or(0) as f64 * h,
+        _ => 0.0,
+    };
+    let layers_total = c.attention + c.mlp + c.experts + c.router + c.norms;
+    c.total = layers_total + c.embedding + c.output + c.position;
+    let final_norm = norm_params(m, m.hidden);
+    c.active = active_layers + final_norm + c.embedding + c.output + c.position;
+    // The output projection is a matmul even when tied to the input table.
+    c.active_matmul = active_layers + final_norm + m.vocab as f64 * h;
+    c
+}

@@ -1,0 +1,100 @@
+//! Closed forms for pipeline schedules: step time over per-stage micro-batch times,
+//! and the micro-batches each stage holds in flight (which sizes activation memory).
+//!
+//! Uniform stages reproduce the papers: GPipe and 1F1B take (m + p - 1)(t_f + t_b)
+//! (Narayanan et al. 2021, bubble (p-1)/m of the ideal); interleaved with v chunks
+//! (m + (p-1)/v)(t_f + t_b); ZB-H1 leaves a bubble of (p-1)(t_F + t_B - t_W) (Qi et
+//! al. 2024), which with the backward split evenly into input and weight gradients is
+//! (p-1) t_f; DualPipe's (p/2 - 1)(t_F&B + t_B - 3 t_W) (DeepSeek-V3 report, Table 2)
+//! reduces the same way to (p/2 - 1) t_f. Uneven stages: the slowest stage sets the
+//! steady state, every stage adds its own fill and drain.
+
+use crate::spec::layout::Schedule;
+
+/// Pipeline time for one step, seconds, given each stage's forward and backward
+/// time per micro-batch (`fwd[i]`, `bwd[i]`), `m` micro-batches and `v` virtual stages.
+pub fn pipeline_s(schedule: Schedule, fwd: &[f64], bwd: &[f64], m: u32, v: u32) -> f64 {
+    let p = fwd.len();
+    if p == 0 {
+        return 0.0;
+    }
+    let m = m as f64;
+    let mut sum = 0.0;
+    let mut max_fb: f64 = 0.0;
+    let mut max_f: f64 = 0.0;
+    for i in 0..p {
+        let fb = fwd[i] + bwd[i];
+        sum += fb;
+        max_fb = max_fb.max(fb);
+        max_f = max_f.max(fwd[i]);
+    }
+    let pf = p as f64;
+    match schedule {
+        Schedule::Gpipe | Schedule::OneFOneB => (m - 1.0) * max_fb + sum,
+        Schedule::Interleaved => {
+            let v = v.max(1) as f64;
+            (m - 1.0 / v) * max_fb + sum / v
+        }
+        Schedule::ZbH1 => m * max_fb + (pf - 1.0) * max_f,
+        Schedule::DualPipe => m * max_fb + (pf / 2.0 - 1.0).max(0.0) * max_f,
+    }
+}
+
+/// Ideal time (no bubble): m x the slowest stage's work, seconds.
+pub fn ideal_s(fwd: &[f64], bwd: &[f64], m: u32) -> f64 {
+    let max_fb = fwd.iter().zip(bwd).map(|(f, b)| f + b).fold(0.0, f64::max);
+    m as f64 * max_fb
+}
+
+/// Micro-batches whose activations stage `i` (0-based) of `p` holds at its peak,
+/// in units of whole-stage micro-batches (interleaved chunks count as 1/v each).
+///
+/// 1F1B: min(p - i, m) (stage 0 holds p). Interleaved (Megatron's warm-up of
+/// 2(p - i - 1) + (v - 1)p chunks, plus the one running): stage 0 holds
+/// p (1 + (p-1)/(p v)) (Korthikanti et al. 2022, section 4.2.3). GPipe: all m. ZB-H1
+/// keeps 1F1B's peak (Qi et al. 2024). DualPipe: p + 1 (DeepSeek-V3 report, Table 2).
+pub fn in_flight(schedule: Schedule, i: u32, p: u32, m: u32, v: u32) -> f64 {
+    let (i, p, m, v) = (i as f64, p as f64, m as f64, v.max(1) as f64);
+    match schedule {
+        Schedule::Gpipe => m,
+        Schedule::OneFOneB | Schedule::ZbH1 => (p - i).min(m),
+        Schedule::Interleaved => {
+            let chunks = (2.0 * (p - i - 1.0) + (v - 1.0) * p + 1.0).min(m * v);
+            chunks / v
+        }
+        Schedule::DualPipe => (p + 1.0).min(m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_closed_forms() {
+        // p = 4, m = 8, t_f = 1, t_b = 2.
+        let f = [1.0; 4];
+        let b = [2.0; 4];
+        // (m + p - 1)(t_f + t_b) = 11 x 3.
+        assert_eq!(pipeline_s(Schedule::OneFOneB, &f, &b, 8, 1), 33.0);
+        assert_eq!(pipeline_s(Schedule::Gpipe, &f, &b, 8, 1), 33.0);
+        // Interleaved v = 2: (m + (p-1)/v)(t_f + t_b) = 9.5 x 3.
+        assert_eq!(
+            pipeline_s(Schedule::Interleaved, &[1.0; 4], &[2.0; 4], 8, 2),
+            28.5
+        );
+        // ZB-H1: m(t_f + t_b) + (p-1) t_f = 24 + 3.
+        assert_eq!(pipeline_s(Schedule::ZbH1, &f, &b, 8, 1), 27.0);
+    }
+
+    #[test]
+    fn interleaved_first_stage_memory_matches_korthikanti() {
+        // p (1 + (p-1)/(p v)) for p = 8, v = 3, m large.
+        let got = in_flight(Schedule::Interleaved, 0, 8, 64, 3);
+        let want = 8.0 * (1.0 + 7.0 / 24.0);
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        assert_eq!(in_flight(Schedule::OneFOneB, 0, 8, 64, 1), 8.0);
+        assert_eq!(in_flight(Schedule::OneFOneB, 7, 8, 64, 1), 1.0);
+        assert_eq!(in_flight(Schedule::OneFOneB, 0, 8, 3, 1), 3.0);
+    }
+}

@@ -1,0 +1,378 @@
+//! Pipeline stages: sums of their layers, plus the embedding on the first stage and
+//! the output layer and loss on the last, the p2p transfers between stages, the
+//! data-parallel gradient traffic and the memory each stage holds.
+
+use serde::Serialize;
+
+use super::comm::{Comm, Group};
+use super::compute::KernelModel;
+use super::layer::{layer_cost, LayerCost, LayerCtx};
+use super::pipeline::in_flight;
+use crate::spec::layout::{ResolvedLayout, Schedule};
+use crate::spec::training::{Precision, Recompute};
+
+/// Fixed per-GPU memory outside the model: CUDA context (~0.5-0.8 GiB with PyTorch),
+/// NCCL communicator buffers and cuBLAS workspaces. An allowance, not a measurement.
+pub const FIXED_OTHER_BYTES: f64 = 2.0 * 1073741824.0;
+/// Allocator fragmentation allowance as a fraction of the tracked bytes (PyTorch's
+/// caching allocator typically reserves 5-10% beyond what is allocated).
+pub const FRAGMENTATION: f64 = 0.05;
+/// Gradient bucket for overlapped data-parallel reduction, parameters (Megatron-LM
+/// DDP's default bucket of 40M elements).
+pub const BUCKET_PARAMS: f64 = 40e6;
+/// Bytes per element of the vocabulary-parallel logits kept for the loss: BF16 logits
+/// plus FP32 softmax (Megatron's fused cross-entropy keeps both).
+const LOGIT_BYTES: f64 = 6.0;
+
+/// Memory on one GPU of a stage, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct MemoryBreakdown {
+    /// Model weights (BF16, plus the FP8 cast cache under FP8).
+    pub weights: f64,
+    /// Gradient buffers.
+    pub gradients: f64,
+    /// Optimizer states (FP32 master weights and Adam moments).
+    pub optimizer: f64,
+    /// Activations kept for backward at the schedule's peak, plus the loss's logits.
+    pub activations: f64,
+    /// CUDA context, communication buffers, workspaces, fragmentation.
+    pub other: f64,
+}
+
+impl MemoryBreakdown {
+    /// Sum, bytes.
+    pub fn total(&self) -> f64 {
+        self.weights + self.gradients + self.optimizer + self.activations + self.other
+    }
+}
+
+/// One pipeline stage on one GPU.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageCost {
+    /// Transformer layers on the stage.
+    pub layers: u32,
+    /// Forward time per micro-batch, exposed communication included, seconds.
+    pub fwd_s: f64,
+    /// Backward time per micro-batch (with recomputation), seconds.
+    pub bwd_s: f64,
+    /// Pure compute per micro-batch, forward + backward + recompute, seconds.
+    pub compute_s: f64,
+    /// Exposed tensor-parallel communication per micro-batch, seconds.
+    pub tp_comm_s: f64,
+    /// Exposed expert all-to-all per micro-batch, seconds.
+    pub ep_comm_s: f64,
+    /// Exposed context-parallel traffic per micro-batch, seconds.
+    pub cp_comm_s: f64,
+    /// Exposed pipeline send/receive per micro-batch, seconds.
+    pub p2p_s: f64,
+    /// Parameters on this GPU replicated across expert parallelism.
+    pub dense_params: f64,
+    /// Routed-expert parameters on this GPU.
+    pub expert_params: f64,
+    /// Model FLOPs (6N + attention, PaLM convention) per micro-batch on this GPU.
+    pub model_flops: f64,
+    /// Memory at the stage's peak.
+    pub memory: MemoryBreakdown,
+}
+
+/// Everything the stage builder needs.
+pub struct StageInputs<'a> {
+    /// Layer context.
+    pub ctx: LayerCtx<'a>,
+    /// Kernel timing model.
+    pub kernels: &'a dyn KernelModel,
+    /// Collective model.
+    pub comm: Comm<'a>,
+}
+
+/// Builds every stage of the layout.
+pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
+    let ctx = &inp.ctx;
+    let m = ctx.model;
+    let l = ctx.layout;
+    let k = inp.kernels;
+    // Layer costs depend only on the layer's kind: compute each kind once.
+    let first_moe = (0..m.layers).find(|&i| m.is_moe_layer(i));
+    let first_dense = (0..m.layers).find(|&i| !m.is_moe_layer(i));
+    let moe_cost = first_moe.map(|i| layer_cost(ctx, i, k, &inp.comm));
+    let dense_cost = first_dense.map(|i| layer_cost(ctx, i, k, &inp.comm));
+
+    let p = l.pp;
+    let t = ctx.tokens();
+    let h = m.hidden as f64;
+    let v = m.vocab as f64;
+    let tp = l.tp as f64;
+    let dt = ctx.dtype();
+    let sp = ctx.sp_div();
+    let p2p_bytes = t * h * 2.0 / tp; // scatter-gather: each tp rank sends its 1/tp share
+    let p2p_stride = u64::from(l.tp) * u64::from(l.cp) * u64::from(l.dp);
+    let p2p_one = if p > 1 {
+        inp.comm.p2p_s(p2p_bytes, p2p_stride)
+    } else {
+        0.0
+    };
+    let p2p = if l.overlap.p2p { 0.0 } else { p2p_one };
+
+    let mut out = Vec::with_capacity(p as usize);
+    let mut first_layer = 0u32;
+    for (i, &n) in l.layers_per_stage.iter().enumerate() {
+        let i = i as u32;
+        let n_moe = (first_layer..first_layer + n)
+            .filter(|&j| m.is_moe_layer(j))
+            .count() as f64;
+        let n_dense = n as f64 - n_moe;
+        first_layer += n;
+        let add = |f: &dyn Fn(&LayerCost) -> f64| {
+            n_dense * dense_cost.as_ref().map_or(0.0, f) + n_moe * moe_cost.as_ref().map_or(0.0, f)
+        };
+        let ov = &l.overlap;
+        let mut fwd = add(&|c| c.fwd_s(ov));
+        let mut bwd = add(&|c| c.bwd_s(ov));
+        let mut compute = add(&|c| c.fwd_compute_s + c.bwd_compute_s + c.recompute_s);
+        let tp_comm = add(&|c| c.tp_fwd_s * (2.0 + c.forward_replays));
+        let ep_comm = add(&|c| c.ep_fwd_s * (2.0 + c.forward_replays));
+        let cp_comm = add(&|c| {
+            (c.cp_fwd_s - c.attn_fwd_s).max(0.0)
+                + (c.cp_fwd_s * (2.0 + c.forward_replays)
+                    - c.attn_fwd_s * (2.5 + c.forward_replays))
+                    .max(0.0)
+        });
+        let mut dense_params = add(&|c| c.dense_params);
+        let expert_params = add(&|c| c.expert_params);
+        let mut stored = add(&|c| c.stored_bytes);
+        let working = if ctx.training.recompute == Recompute::Full {
+            // One layer's full activations exist while it is recomputed.
+            dense_cost
+                .iter()
+                .chain(moe_cost.iter())
+                .map(|c| c.working_bytes)
+                .fold(0.0, f64::max)
+        } else {
+            0.0
+        };
+        let mut extra_act = 0.0;
+        let mut model_flops =
+            add(&|c| 6.0 * c.params.active() / tp * t) + attention_model_flops(ctx) * n as f64;
+        if i == 0 {
+            dense_params += v * h / tp + position_params(ctx) / tp;
+            // Embedding lookup writes T x h; its gradient scatter-adds back.
+            let emb = k.memory_s(2.0 * t * h * 2.0 / sp);
+            fwd += emb;
+            bwd += emb;
+            compute += 2.0 * emb;
+            stored += 2.0 * t * h / sp;
+        }
+        if i == p - 1 {
+            // Output layer: the last stage holds (a copy of) the word embeddings.
+            dense_params += v * h / tp;
+            let head = k.gemm_s(t, v / tp, h, dt);
+            let ce = k.memory_s(LOGIT_BYTES * t * v / tp);
+            let ag = inp.comm.all_gather_s(t * h * 2.0, ctx.tp_group());
+            fwd += head + ce + ag;
+            bwd += 2.0 * head + ce + ag;
+            compute += 3.0 * head + 2.0 * ce;
+            model_flops += 6.0 * v * h / tp * t;
+            extra_act += LOGIT_BYTES * t * v / tp;
+        }
+        let (zf, zb) = zero_per_microbatch(inp, dense_params, expert_params);
+        let exp = |c: f64, under: f64| if ov.dp_comm { (c - under).max(0.0) } else { c };
+        fwd += p2p + exp(zf, fwd);
+        bwd += p2p + exp(zb, bwd);
+        let held = in_flight(l.schedule, i, p, l.microbatches, l.vpp);
+        out.push(StageCost {
+            layers: n,
+            fwd_s: fwd,
+            bwd_s: bwd,
+            compute_s: compute,
+            tp_comm_s: if ov.tp_comm {
+                (tp_comm - compute).max(0.0)
+            } else {
+                tp_comm
+            },
+            ep_comm_s: if ov.ep_comm {
+                (ep_comm - compute).max(0.0)
+            } else {
+                ep_comm
+            },
+            cp_comm_s: cp_comm,
+            p2p_s: 2.0 * p2p,
+            dense_params,
+            expert_params,
+            model_flops,
+            memory: memory(
+                ctx,
+                dense_params,
+                expert_params,
+                stored * held + working + extra_act,
+            ),
+        });
+    }
+    out
+}
+
+/// ZeRO-2/3 traffic paid on every micro-batch: ZeRO-2 reduce-scatters gradients after
+/// each backward (it keeps no full gradient buffer to accumulate in); ZeRO-3 also
+/// all-gathers the weights before each forward and again before each backward.
+/// Returns (forward, backward) seconds before overlap.
+fn zero_per_microbatch(inp: &StageInputs, dense: f64, expert: f64) -> (f64, f64) {
+    let l = inp.ctx.layout;
+    if l.zero < 2 {
+        return (0.0, 0.0);
+    }
+    let (dg, eg) = dp_groups(l);
+    let c = &inp.comm;
+    let rs = c.reduce_scatter_s(dense * inp.ctx.training.grad_bytes_per_param, dg)
+        + c.reduce_scatter_s(expert * inp.ctx.training.grad_bytes_per_param, eg);
+    let ag = if l.zero >= 3 {
+        c.all_gather_s(dense * 2.0, dg) + c.all_gather_s(expert * 2.0, eg)
+    } else {
+        0.0
+    };
+    (ag, ag + rs)
+}
+
+/// The data-parallel groups: dense parameters over dp x cp (stride tp), routed
+/// experts over their dp x cp / ep replicas (stride tp x ep).
+fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
+    (
+        Group {
+            size: u64::from(l.dp) * u64::from(l.cp),
+            stride: l.tp.into(),
+        },
+        Group {
+            size: l.expert_dp().into(),
+            stride: u64::from(l.tp) * u64::from(l.ep),
+        },
+    )
+}
+
+/// PaLM-convention attention FLOPs per layer per micro-batch on one GPU (fwd + bwd):
+/// 6 x seq x heads x (d_qk + d_v) per token, full (not causal-halved) score matrix.
+fn attention_model_flops(ctx: &LayerCtx) -> f64 {
+    let m = ctx.model;
+    let s = ctx.training.seq_len as f64;
+    6.0 * s * m.heads as f64 / ctx.layout.tp as f64
+        * (m.qk_head_dim() + m.v_head_dim()) as f64
+        * ctx.tokens()
+}
+
+fn position_params(ctx: &LayerCtx) -> f64 {
+    match ctx.model.position_embedding {
+        crate::spec::model::PositionEmbedding::Learned => {
+            ctx.model.max_position.unwrap_or(0) as f64 * ctx.model.hidden as f64
+        }
+        _ => 0.0,
+    }
+}
+
+fn memory(ctx: &LayerCtx, dense: f64, expert: f64, activations: f64) -> MemoryBreakdown {
+    let l = ctx.layout;
+    let tr = ctx.training;
+    let params = dense + expert;
+    let dense_shard = (l.dp * l.cp) as f64;
+    let expert_shard = l.expert_dp() as f64;
+    let sharded = |zero_min: u8| {
+        if l.zero >= zero_min {
+            dense / dense_shard + expert / expert_shard
+        } else {
+            params
+        }
+    };
+    let weight_bytes = if tr.precision == Precision::Fp8 {
+        3.0
+    } else {
+        2.0
+    };
+    // DualPipe keeps two copies of the parameters (one per direction).
+    let copies = if l.schedule == Schedule::DualPipe {
+        2.0
+    } else {
+        1.0
+    };
+    let weights = copies * weight_bytes * sharded(3);
+    let gradients = copies * tr.grad_bytes_per_param * sharded(2);
+    let optimizer = tr.optimizer_bytes_per_param * sharded(1);
+    let tracked = weights + gradients + optimizer + activations;
+    MemoryBreakdown {
+        weights,
+        gradients,
+        optimizer,
+        activations,
+        other: FIXED_OTHER_BYTES + FRAGMENTATION * tracked,
+    }
+}
+
+/// Data-parallel synchronisation of one stage at the end of a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct DpSync {
+    /// Gradient reduction (reduce-scatter, or all-reduce without a sharded optimizer), seconds.
+    pub grad_s: f64,
+    /// Parameter all-gather after a sharded optimizer step, seconds.
+    pub param_s: f64,
+    /// Of the gradient reduction, what the last backward does not hide, seconds.
+    pub grad_exposed_s: f64,
+    /// Of the parameter gather, what the next forward does not hide, seconds.
+    pub param_exposed_s: f64,
+    /// Optimizer update on this GPU, seconds (memory-bound).
+    pub optimizer_s: f64,
+}
+
+/// Gradient sync and optimizer step for `stage`.
+pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
+    let l = inp.ctx.layout;
+    let tr = inp.ctx.training;
+    let (dense_group, expert_group) = dp_groups(l);
+    let gb = tr.grad_bytes_per_param;
+    let c = &inp.comm;
+    let (grad_s, param_s) = if l.zero >= 2 {
+        // Already reduced per micro-batch (and gathered per use under ZeRO-3).
+        (
+            0.0,
+            if l.zero == 2 {
+                c.all_gather_s(stage.dense_params * 2.0, dense_group)
+                    + c.all_gather_s(stage.expert_params * 2.0, expert_group)
+            } else {
+                0.0
+            },
+        )
+    } else if l.zero == 0 {
+        (
+            c.all_reduce_s(stage.dense_params * gb, dense_group)
+                + c.all_reduce_s(stage.expert_params * gb, expert_group),
+            0.0,
+        )
+    } else {
+        (
+            c.reduce_scatter_s(stage.dense_params * gb, dense_group)
+                + c.reduce_scatter_s(stage.expert_params * gb, expert_group),
+            c.all_gather_s(stage.dense_params * 2.0, dense_group)
+                + c.all_gather_s(stage.expert_params * 2.0, expert_group),
+        )
+    };
+    let buckets = ((stage.dense_params + stage.expert_params) / BUCKET_PARAMS)
+        .ceil()
+        .max(1.0);
+    let (grad_exposed_s, param_exposed_s) = if l.overlap.dp_comm {
+        (
+            (grad_s - stage.bwd_s).max(grad_s / buckets),
+            (param_s - stage.fwd_s).max(param_s / buckets),
+        )
+    } else {
+        (grad_s, param_s)
+    };
+    let local = if l.zero >= 1 {
+        stage.dense_params / (l.dp * l.cp) as f64 + stage.expert_params / l.expert_dp() as f64
+    } else {
+        stage.dense_params + stage.expert_params
+    };
+    // Adam: read and write master weights and both moments, read the FP32 gradient,
+    // write the BF16 weight.
+    let bytes_per_param = 2.0 * tr.optimizer_bytes_per_param + gb + 2.0;
+    DpSync {
+        grad_s,
+        param_s,
+        grad_exposed_s,
+        param_exposed_s,
+        optimizer_s: inp.kernels.memory_s(local * bytes_per_param),
+    }
+}

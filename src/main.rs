@@ -1,0 +1,296 @@
+//! `llmplan` command line: parse, call the library, print. Exit code 2 on bad input.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use llmplan::analytic::{self, EstimateOptions};
+use llmplan::report::{self, units};
+use llmplan::spec::{catalog, scenario, ClusterProfile, GpuProfile, ModelSpec};
+use llmplan::Error;
+
+#[derive(Parser)]
+#[command(
+    name = "llmplan",
+    version,
+    about = "Training-cost and parallelism planner for large language models",
+    long_about = "Training-cost and parallelism planner for large language models.\n\n\
+                  With no command, plans the built-in seed scenario (the rumoured GPT-4 run on 25,000 A100)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum, Default)]
+enum Format {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Estimate step time, MFU, memory, days and dollars for a scenario.
+    Estimate {
+        /// Scenario YAML file or built-in scenario name; the seed when left out.
+        scenario: Option<String>,
+        /// GPUs to use instead of the scenario's.
+        #[arg(long)]
+        gpus: Option<u64>,
+        /// Override a scenario field, e.g. `--set layout.tp=4` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Skip the time model: assume this model-FLOPs utilisation (0-1].
+        #[arg(long)]
+        mfu: Option<f64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List the built-in catalog.
+    List {
+        /// What to list.
+        what: ListWhat,
+    },
+    /// Show one catalog entry in detail.
+    Show {
+        /// What kind of entry.
+        what: ShowWhat,
+        /// Its name (see `llmplan list`).
+        name: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListWhat {
+    Gpus,
+    Clusters,
+    Models,
+    Scenarios,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ShowWhat {
+    Model,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let cmd = cli.command.unwrap_or(Command::Estimate {
+        scenario: None,
+        gpus: None,
+        set: Vec::new(),
+        mfu: None,
+        format: Format::Table,
+    });
+    match run(cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn run(cmd: Command) -> Result<(), Error> {
+    match cmd {
+        Command::Estimate {
+            scenario: name,
+            gpus,
+            set,
+            mfu,
+            format,
+        } => {
+            let mut overrides = set;
+            if let Some(g) = gpus {
+                overrides.push(format!("gpus={g}"));
+            }
+            if name.is_none() {
+                eprintln!(
+                    "planning the built-in seed scenario '{}' (the rumoured GPT-4 run); pass a scenario file to plan another",
+                    scenario::SEED
+                );
+            }
+            let sc = scenario::load(name.as_deref(), &overrides)?;
+            let est = analytic::estimate(&sc, &EstimateOptions { mfu })?;
+            let text = match format {
+                Format::Table => report::estimate_table(&est),
+                Format::Json => report::estimate_json(&est),
+                Format::Csv => report::estimate_csv(&est),
+            };
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            Ok(())
+        }
+        Command::List { what } => {
+            print!("{}", list(what)?);
+            Ok(())
+        }
+        Command::Show {
+            what: ShowWhat::Model,
+            name,
+        } => {
+            let m: ModelSpec = catalog::load(catalog::MODELS, "model", &name)?;
+            print!("{}", show_model(&m));
+            Ok(())
+        }
+    }
+}
+
+fn new_table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(header);
+    t
+}
+
+fn list(what: ListWhat) -> Result<String, Error> {
+    let t = match what {
+        ListWhat::Gpus => {
+            let mut t = new_table(vec![
+                "name",
+                "GPU",
+                "memory",
+                "BF16 dense",
+                "FP8 dense",
+                "HBM",
+                "TDP",
+                "$/h",
+                "efficiency",
+            ]);
+            for n in catalog::names(catalog::GPUS) {
+                let g: GpuProfile = catalog::load(catalog::GPUS, "gpu", n)?;
+                t.add_row(vec![
+                    g.name.clone(),
+                    g.display_name.clone(),
+                    units::gib(g.memory_bytes),
+                    format!("{:.0} TFLOP/s", g.peak_flops.bf16 / 1e12),
+                    g.peak_flops
+                        .fp8
+                        .map_or("-".into(), |f| format!("{:.0} TFLOP/s", f / 1e12)),
+                    format!("{:.2} TB/s", g.hbm_bandwidth / 1e12),
+                    format!("{:.0} W", g.tdp_w),
+                    format!("{:.2}", g.usd_per_hour),
+                    if g.efficiency.measured {
+                        "measured"
+                    } else {
+                        "derived"
+                    }
+                    .to_string(),
+                ]);
+            }
+            t
+        }
+        ListWhat::Clusters => {
+            let mut t = new_table(vec![
+                "name",
+                "cluster",
+                "GPU",
+                "GPUs/node",
+                "NVLink domain",
+                "NVLink/GPU",
+                "network/GPU",
+            ]);
+            for n in catalog::names(catalog::CLUSTERS) {
+                let c: ClusterProfile = catalog::load(catalog::CLUSTERS, "cluster", n)?;
+                t.add_row(vec![
+                    c.name.clone(),
+                    c.display_name.clone(),
+                    c.gpu.clone(),
+                    c.gpus_per_node.to_string(),
+                    c.nvlink_domain.to_string(),
+                    format!("{:.0} GB/s", c.scale_up.bandwidth / 1e9),
+                    format!("{:.0} Gb/s", c.scale_out.bandwidth * 8.0 / 1e9),
+                ]);
+            }
+            t
+        }
+        ListWhat::Models => {
+            let mut t = new_table(vec![
+                "name", "model", "layers", "hidden", "heads/kv", "experts", "params", "active",
+            ]);
+            for n in catalog::names(catalog::MODELS) {
+                let m: ModelSpec = catalog::load(catalog::MODELS, "model", n)?;
+                let c = analytic::count(&m);
+                t.add_row(vec![
+                    m.name.clone(),
+                    m.display_name.clone(),
+                    m.layers.to_string(),
+                    m.hidden.to_string(),
+                    format!("{}/{}", m.heads, m.kv_heads()),
+                    m.moe
+                        .as_ref()
+                        .map_or("-".into(), |e| format!("{} top-{}", e.experts, e.top_k)),
+                    units::count(c.total),
+                    units::count(c.active),
+                ]);
+            }
+            t
+        }
+        ListWhat::Scenarios => {
+            let mut t = new_table(vec!["name", "scenario"]);
+            for n in catalog::names(catalog::SCENARIOS) {
+                let sc = scenario::load(Some(n), &[])?;
+                t.add_row(vec![n.to_string(), sc.name]);
+            }
+            t
+        }
+    };
+    Ok(format!("{t}\n"))
+}
+
+fn show_model(m: &ModelSpec) -> String {
+    let c = analytic::count(m);
+    let mut t = new_table(vec!["part", "parameters", "share"]);
+    let parts = [
+        ("attention", c.attention),
+        ("dense MLP / shared experts", c.mlp),
+        ("routed experts", c.experts),
+        ("routers", c.router),
+        ("norms", c.norms),
+        ("input embedding", c.embedding),
+        ("output layer (untied)", c.output),
+        ("position table", c.position),
+    ];
+    for (k, v) in parts {
+        if v > 0.0 {
+            t.add_row(vec![
+                k.to_string(),
+                units::count(v),
+                units::pct(v / c.total),
+            ]);
+        }
+    }
+    t.add_row(vec![
+        "total".to_string(),
+        units::count(c.total),
+        "100.0%".to_string(),
+    ]);
+    t.add_row(vec![
+        "active per token".to_string(),
+        units::count(c.active),
+        units::pct(c.active / c.total),
+    ]);
+    let mut out = format!(
+        "{} ({})\nsource: {}\n",
+        m.display_name,
+        m.name,
+        m.source.trim()
+    );
+    out.push_str(&format!("{t}\n"));
+    if let Some(p) = &m.published {
+        out.push_str(&format!(
+            "published: {} total{} ({})\n",
+            units::count(p.params_total),
+            p.params_active
+                .map_or(String::new(), |a| format!(", {} active", units::count(a))),
+            p.source.trim()
+        ));
+    }
+    out
+}

@@ -1,0 +1,228 @@
+//! The estimate as a table, JSON or CSV.
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+
+use super::units::{count, gib, pct, sci, secs, thousands, usd};
+use crate::analytic::{Engine, Estimate};
+
+fn table() -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    // Wrap long cells at a fixed width so output is the same in a terminal, a pipe or a file.
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(120);
+    t
+}
+
+fn row(t: &mut Table, k: &str, v: String) {
+    t.add_row(vec![
+        Cell::new(k),
+        Cell::new(v).set_alignment(CellAlignment::Left),
+    ]);
+}
+
+/// A human-readable summary: the answer first, then how it breaks down.
+pub fn estimate_table(e: &Estimate) -> String {
+    let mut t = table();
+    t.set_header(vec!["", &e.scenario]);
+    let l = &e.layout;
+    let gpus = if e.gpus == e.gpus_requested {
+        format!("{} x {}", thousands(e.gpus), e.gpu)
+    } else {
+        format!(
+            "{} of {} x {} used",
+            thousands(e.gpus),
+            thousands(e.gpus_requested),
+            e.gpu
+        )
+    };
+    row(&mut t, "GPUs", format!("{gpus} ({})", e.cluster));
+    row(
+        &mut t,
+        "Layout",
+        format!(
+            "tp {} pp {} dp {} ep {} cp {} vpp {} | micro-batch {} x {} per step | {} | ZeRO {} | SP {} | recompute {:?}",
+            l.tp,
+            l.pp,
+            l.dp,
+            l.ep,
+            l.cp,
+            l.vpp,
+            l.micro_batch,
+            l.microbatches,
+            l.schedule,
+            l.zero,
+            if l.sequence_parallel { "on" } else { "off" },
+            l.recompute
+        )
+        .to_lowercase(),
+    );
+    row(
+        &mut t,
+        "Model",
+        format!(
+            "{}: {} params, {} active per token",
+            e.model.name,
+            count(e.model.params_total),
+            count(e.model.params_active)
+        ),
+    );
+    row(
+        &mut t,
+        "Training FLOPs",
+        format!(
+            "{} (6 x {} active matmul params x tokens); +{} attention (PaLM)",
+            sci(e.flops.model_total),
+            count(e.model.params_active_matmul),
+            sci(e.flops.attention_total)
+        ),
+    );
+    let engine = match e.engine {
+        Engine::Analytic => "analytic model".to_string(),
+        Engine::Mfu => format!("given MFU {}", pct(e.mfu)),
+    };
+    row(
+        &mut t,
+        "Step time",
+        format!(
+            "{} ({engine}); {} steps",
+            secs(e.time.step_s),
+            thousands(e.time.steps as u64)
+        ),
+    );
+    row(
+        &mut t,
+        "Utilisation",
+        format!(
+            "MFU {} | with attention {} | HFU {} (of {:.0} TFLOP/s dense peak)",
+            pct(e.mfu),
+            pct(e.mfu_with_attention),
+            pct(e.hfu),
+            e.peak_flops / 1e12
+        ),
+    );
+    row(&mut t, "Training time", format!("{:.1} days", e.time.days));
+    row(
+        &mut t,
+        "Cost",
+        format!(
+            "{} ({} GPU-hours x ${:.2}, {} GPUs billed)",
+            usd(e.cost.usd),
+            count(e.cost.gpu_hours),
+            e.cost.usd_per_gpu_hour,
+            thousands(e.cost.gpus_billed)
+        ),
+    );
+    row(
+        &mut t,
+        "Energy",
+        format!(
+            "{:.0} MWh (facility, with PUE); {} at the pricing's $/kWh",
+            e.energy.mwh,
+            usd(e.cost.energy_usd)
+        ),
+    );
+    let m = &e.memory;
+    let b = &m.breakdown;
+    row(
+        &mut t,
+        "Memory / GPU",
+        format!(
+            "{} of {} {} (stage {}: weights {}, grads {}, optimizer {}, activations {}, other {})",
+            gib(m.peak_bytes),
+            gib(m.capacity_bytes),
+            if m.fits { "fits" } else { "DOES NOT FIT" },
+            m.busiest_stage,
+            gib(b.weights),
+            gib(b.gradients),
+            gib(b.optimizer),
+            gib(b.activations),
+            gib(b.other)
+        ),
+    );
+    if e.engine == Engine::Analytic {
+        let d = &e.time.breakdown;
+        let parts = [
+            ("compute", d.compute_s),
+            ("bubble", d.bubble_s),
+            ("TP comm", d.tp_comm_s),
+            ("EP all-to-all", d.ep_comm_s),
+            ("CP ring", d.cp_comm_s),
+            ("PP p2p", d.p2p_s),
+            ("DP sync", d.dp_comm_s),
+            ("optimizer", d.optimizer_s),
+        ];
+        let text = parts
+            .iter()
+            .filter(|(_, v)| *v > 0.0)
+            .map(|(k, v)| format!("{k} {} ({})", secs(*v), pct(v / e.time.step_s)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        row(&mut t, "Step breakdown", text);
+    }
+    let mut out = t.to_string();
+    out.push('\n');
+    for w in &e.warnings {
+        out.push_str("warning: ");
+        out.push_str(w);
+        out.push('\n');
+    }
+    out
+}
+
+/// The estimate as pretty JSON (field names are a stable interface).
+pub fn estimate_json(e: &Estimate) -> String {
+    serde_json::to_string_pretty(e).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
+}
+
+/// The estimate as `quantity,value,unit` rows.
+pub fn estimate_csv(e: &Estimate) -> String {
+    let d = &e.time.breakdown;
+    let b = &e.memory.breakdown;
+    let rows: Vec<(&str, f64, &str)> = vec![
+        ("gpus", e.gpus as f64, "GPUs"),
+        ("gpus_requested", e.gpus_requested as f64, "GPUs"),
+        ("tp", e.layout.tp as f64, ""),
+        ("pp", e.layout.pp as f64, ""),
+        ("dp", e.layout.dp as f64, ""),
+        ("ep", e.layout.ep as f64, ""),
+        ("cp", e.layout.cp as f64, ""),
+        ("vpp", e.layout.vpp as f64, ""),
+        ("micro_batch", e.layout.micro_batch as f64, "sequences"),
+        ("microbatches", e.layout.microbatches as f64, "per step"),
+        ("params_total", e.model.params_total, "parameters"),
+        ("params_active", e.model.params_active, "parameters"),
+        ("flops_model_total", e.flops.model_total, "FLOPs"),
+        ("flops_attention_total", e.flops.attention_total, "FLOPs"),
+        ("step_s", e.time.step_s, "s"),
+        ("steps", e.time.steps, "steps"),
+        ("days", e.time.days, "days"),
+        ("mfu", e.mfu, "fraction"),
+        ("mfu_with_attention", e.mfu_with_attention, "fraction"),
+        ("hfu", e.hfu, "fraction"),
+        ("gpu_hours", e.cost.gpu_hours, "GPU-hours"),
+        ("usd", e.cost.usd, "USD"),
+        ("energy_mwh", e.energy.mwh, "MWh"),
+        ("memory_peak_bytes", e.memory.peak_bytes, "bytes"),
+        ("memory_capacity_bytes", e.memory.capacity_bytes, "bytes"),
+        ("memory_weights_bytes", b.weights, "bytes"),
+        ("memory_gradients_bytes", b.gradients, "bytes"),
+        ("memory_optimizer_bytes", b.optimizer, "bytes"),
+        ("memory_activations_bytes", b.activations, "bytes"),
+        ("memory_other_bytes", b.other, "bytes"),
+        ("compute_s", d.compute_s, "s"),
+        ("bubble_s", d.bubble_s, "s"),
+        ("tp_comm_s", d.tp_comm_s, "s"),
+        ("ep_comm_s", d.ep_comm_s, "s"),
+        ("cp_comm_s", d.cp_comm_s, "s"),
+        ("p2p_s", d.p2p_s, "s"),
+        ("dp_comm_s", d.dp_comm_s, "s"),
+        ("optimizer_s", d.optimizer_s, "s"),
+    ];
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["quantity", "value", "unit"]);
+    for (k, v, u) in rows {
+        let _ = w.write_record([k, &format!("{v}"), u]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}

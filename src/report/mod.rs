@@ -1,0 +1,6 @@
+//! Turning results into text: tables for people, JSON and CSV for tools.
+
+pub mod estimate;
+pub mod units;
+
+pub use estimate::{estimate_csv, estimate_json, estimate_table};

@@ -1,0 +1,91 @@
+//! Number formatting with units, so every printed figure says what it is.
+
+/// Bytes per GiB.
+pub const GIB: f64 = 1073741824.0;
+
+/// `1.83T`, `279.6B`, `55.5M` (SI, for counts).
+pub fn count(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1e12 {
+        format!("{:.3}T", x / 1e12)
+    } else if a >= 1e9 {
+        format!("{:.1}B", x / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", x / 1e6)
+    } else if a >= 1e3 {
+        format!("{:.1}K", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// `$57.9M`, `$1.23B`, `$950K`.
+pub fn usd(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1e9 {
+        format!("${:.2}B", x / 1e9)
+    } else if a >= 1e6 {
+        format!("${:.2}M", x / 1e6)
+    } else if a >= 1e3 {
+        format!("${:.1}K", x / 1e3)
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+/// Seconds in the most readable unit: `12.3 ms`, `4.56 s`.
+pub fn secs(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0} s")
+    } else if x >= 1.0 {
+        format!("{x:.2} s")
+    } else if x >= 1e-3 {
+        format!("{:.2} ms", x * 1e3)
+    } else {
+        format!("{:.1} us", x * 1e6)
+    }
+}
+
+/// `71.3 GiB`.
+pub fn gib(x: f64) -> String {
+    format!("{:.1} GiB", x / GIB)
+}
+
+/// `2.17e25`.
+pub fn sci(x: f64) -> String {
+    format!("{x:.3e}")
+}
+
+/// `34.2%`.
+pub fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// `25,000`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(25000), "25,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(usd(57_912_345.0), "$57.91M");
+        assert_eq!(secs(0.0123), "12.30 ms");
+        assert_eq!(count(1.8333e12), "1.833T");
+        assert_eq!(pct(0.3412), "34.1%");
+    }
+}

@@ -1,0 +1,56 @@
+//! Cluster profiles: how GPUs are wired, inside a node and between nodes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One interconnect tier as the collectives see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Bandwidth per GPU per direction, bytes/s.
+    pub bandwidth: f64,
+    /// Per-hop latency (alpha), seconds.
+    pub latency_s: f64,
+    /// Fraction of `bandwidth` that NCCL collectives achieve as bus bandwidth.
+    pub efficiency: f64,
+}
+
+/// A cluster: nodes of GPUs, an NVLink (or PCIe) domain, and a scale-out network.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterProfile {
+    /// Catalog name, e.g. `dgx-h100`.
+    pub name: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// GPU catalog name this cluster is built from by default.
+    pub gpu: String,
+    /// GPUs per server (billing and failure unit).
+    pub gpus_per_node: u32,
+    /// GPUs that share the fast domain (8 for a DGX, 72 for GB200 NVL72).
+    pub nvlink_domain: u32,
+    /// The fast domain (NVLink/NVSwitch, or PCIe on a PCIe node).
+    pub scale_up: Link,
+    /// The scale-out network (InfiniBand/RoCE), per GPU (rail-optimised: one NIC per GPU).
+    pub scale_out: Link,
+    /// NICs per node.
+    pub nics_per_node: u32,
+    /// Network oversubscription above the leaf switches (1.0 = full bisection).
+    pub oversubscription: f64,
+    /// Wall power per GPU including its share of CPUs, NICs, fans, watts.
+    pub power_per_gpu_w: f64,
+    /// Where each number comes from.
+    pub sources: BTreeMap<String, String>,
+}
+
+impl ClusterProfile {
+    /// Fields that must carry a `sources` entry; checked by the catalog tests.
+    pub const SOURCED_FIELDS: &'static [&'static str] = &[
+        "nvlink_domain",
+        "scale_up",
+        "scale_out",
+        "oversubscription",
+        "power_per_gpu_w",
+    ];
+}

@@ -1,0 +1,124 @@
+//! GPU profiles: what one accelerator can do, from its datasheet, and how close to
+//! that real kernels get (efficiency factors).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Number formats a GEMM can run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// IEEE single precision.
+    Fp32,
+    /// TensorFloat-32 tensor-core math.
+    Tf32,
+    /// bfloat16.
+    Bf16,
+    /// IEEE half precision.
+    Fp16,
+    /// 8-bit floating point (e4m3/e5m2).
+    Fp8,
+}
+
+impl Dtype {
+    /// Bytes per element in memory.
+    pub fn bytes(self) -> f64 {
+        match self {
+            Dtype::Fp32 | Dtype::Tf32 => 4.0,
+            Dtype::Bf16 | Dtype::Fp16 => 2.0,
+            Dtype::Fp8 => 1.0,
+        }
+    }
+}
+
+/// Dense (non-sparse) tensor-core peak per dtype, FLOP/s.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeakFlops {
+    /// FP32 (non-tensor-core) peak, FLOP/s.
+    pub fp32: f64,
+    /// TF32 dense peak, FLOP/s.
+    pub tf32: f64,
+    /// BF16 dense peak, FLOP/s.
+    pub bf16: f64,
+    /// FP16 dense peak, FLOP/s.
+    pub fp16: f64,
+    /// FP8 dense peak, FLOP/s; absent on GPUs without FP8 tensor cores.
+    #[serde(default)]
+    pub fp8: Option<f64>,
+}
+
+impl PeakFlops {
+    /// Peak for `dtype`, FLOP/s; `None` if the GPU lacks that format.
+    pub fn get(&self, dtype: Dtype) -> Option<f64> {
+        match dtype {
+            Dtype::Fp32 => Some(self.fp32),
+            Dtype::Tf32 => Some(self.tf32),
+            Dtype::Bf16 => Some(self.bf16),
+            Dtype::Fp16 => Some(self.fp16),
+            Dtype::Fp8 => self.fp8,
+        }
+    }
+}
+
+/// How close real kernels come to the datasheet, as fractions in (0, 1].
+///
+/// Until the calibration crate fits a shape-aware model these are constants per GPU,
+/// each with its provenance in the profile's `sources`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Efficiency {
+    /// Large tensor-core GEMMs at boost clock, fraction of dense peak.
+    pub gemm: f64,
+    /// Flash-attention kernels (forward and backward), fraction of dense peak,
+    /// counting only the causal half of the score matrix.
+    pub attention: f64,
+    /// Memory-bound kernels, fraction of datasheet HBM bandwidth.
+    pub memory: f64,
+    /// Sustained clock under the power cap relative to the burst clock at which the
+    /// kernel figures above were measured (1.0 = no throttling).
+    pub sustained_clock: f64,
+    /// `true` if these factors came from measurements on this GPU, `false` if they
+    /// are derived from the datasheet and the same model form as a measured GPU.
+    pub measured: bool,
+}
+
+/// One GPU model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GpuProfile {
+    /// Catalog name, e.g. `h100-sxm`.
+    pub name: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Usable device memory, bytes.
+    pub memory_bytes: f64,
+    /// HBM bandwidth, bytes/s (datasheet, read+write combined).
+    pub hbm_bandwidth: f64,
+    /// Dense peak per dtype.
+    pub peak_flops: PeakFlops,
+    /// Board power limit, watts.
+    pub tdp_w: f64,
+    /// Streaming multiprocessors (for wave quantisation once calibrated).
+    pub sm_count: u32,
+    /// Typical market rental price, US dollars per GPU-hour.
+    pub usd_per_hour: f64,
+    /// Kernel efficiency factors.
+    pub efficiency: Efficiency,
+    /// Where each number comes from, keyed by field name (`peak_flops.bf16`, ...).
+    pub sources: BTreeMap<String, String>,
+}
+
+impl GpuProfile {
+    /// Fields that must carry a `sources` entry; checked by the catalog tests.
+    pub const SOURCED_FIELDS: &'static [&'static str] = &[
+        "memory_bytes",
+        "hbm_bandwidth",
+        "peak_flops",
+        "tdp_w",
+        "sm_count",
+        "usd_per_hour",
+        "efficiency",
+    ];
+}

@@ -1,0 +1,275 @@
+//! Model architectures: dense and Mixture-of-Experts transformers, with GQA/MQA and
+//! DeepSeek's multi-head latent attention (MLA).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Normalisation layer kind (decides its parameter count: LayerNorm has a bias).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    /// LayerNorm: scale and bias, 2h parameters.
+    Layernorm,
+    /// RMSNorm: scale only, h parameters.
+    Rmsnorm,
+}
+
+/// How positions enter the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PositionEmbedding {
+    /// Learned absolute table of `max_position x hidden` parameters (GPT-3, OPT).
+    Learned,
+    /// Rotary (no parameters).
+    Rope,
+    /// ALiBi biases (no parameters).
+    Alibi,
+}
+
+/// Multi-head latent attention (DeepSeek-V2/V3): low-rank Q and KV projections.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Mla {
+    /// Rank of the query down-projection; `None` = full-rank query projection.
+    #[serde(default)]
+    pub q_lora_rank: Option<u64>,
+    /// Rank of the joint key/value compression.
+    pub kv_lora_rank: u64,
+    /// Per-head query/key dimension without rotary part.
+    pub qk_nope_head_dim: u64,
+    /// Per-head rotary query/key dimension (the rotary key is shared by all heads).
+    pub qk_rope_head_dim: u64,
+    /// Per-head value dimension.
+    pub v_head_dim: u64,
+}
+
+/// Mixture-of-Experts feed-forward blocks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Moe {
+    /// Routed experts per MoE layer.
+    pub experts: u32,
+    /// Routed experts each token visits.
+    pub top_k: u32,
+    /// Shared experts every token visits, each of `expert_ffn_hidden`.
+    #[serde(default)]
+    pub shared_experts: u32,
+    /// Hidden size of one expert's FFN.
+    pub expert_ffn_hidden: u64,
+    /// Leading layers that stay dense (DeepSeek-V3: 3).
+    #[serde(default)]
+    pub first_dense_layers: u32,
+    /// Every `layer_freq`-th layer after those is MoE (1 = all of them).
+    #[serde(default = "one")]
+    pub layer_freq: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A published parameter count, to check the architecture against.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedCounts {
+    /// Total parameters as published.
+    pub params_total: f64,
+    /// Active parameters per token as published (MoE); equals total for dense.
+    #[serde(default)]
+    pub params_active: Option<f64>,
+    /// Where the figures come from.
+    pub source: String,
+}
+
+/// One transformer architecture.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Catalog name, e.g. `llama3-405b`.
+    pub name: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Where the architecture comes from.
+    pub source: String,
+    /// Transformer layers.
+    pub layers: u32,
+    /// Model (residual) width.
+    pub hidden: u64,
+    /// Query heads.
+    pub heads: u32,
+    /// Key/value heads (GQA/MQA); defaults to `heads`.
+    #[serde(default)]
+    pub kv_heads: Option<u32>,
+    /// Per-head dimension; defaults to `hidden / heads`.
+    #[serde(default)]
+    pub head_dim: Option<u64>,
+    /// Dense FFN hidden size.
+    pub ffn_hidden: u64,
+    /// SwiGLU-style gated MLP (three matrices instead of two).
+    pub gated_mlp: bool,
+    /// Vocabulary size (padded as trained).
+    pub vocab: u64,
+    /// Input and output embeddings share one matrix.
+    pub tied_embeddings: bool,
+    /// Linear layers carry biases (GPT-3, OPT, BLOOM).
+    #[serde(default)]
+    pub bias: bool,
+    /// Normalisation kind.
+    pub norm: Norm,
+    /// Position encoding.
+    pub position_embedding: PositionEmbedding,
+    /// Rows of a learned position table.
+    #[serde(default)]
+    pub max_position: Option<u64>,
+    /// Multi-head latent attention, when used.
+    #[serde(default)]
+    pub mla: Option<Mla>,
+    /// Mixture-of-Experts, when used.
+    #[serde(default)]
+    pub moe: Option<Moe>,
+    /// Published counts for checking.
+    #[serde(default)]
+    pub published: Option<PublishedCounts>,
+}
+
+impl ModelSpec {
+    /// Key/value heads (defaults to query heads).
+    pub fn kv_heads(&self) -> u32 {
+        self.kv_heads.unwrap_or(self.heads)
+    }
+
+    /// Per-head dimension for standard attention.
+    pub fn head_dim(&self) -> u64 {
+        self.head_dim
+            .unwrap_or(self.hidden / u64::from(self.heads.max(1)))
+    }
+
+    /// Query/key dimension per head (MLA: nope + rope parts).
+    pub fn qk_head_dim(&self) -> u64 {
+        match &self.mla {
+            Some(m) => m.qk_nope_head_dim + m.qk_rope_head_dim,
+            None => self.head_dim(),
+        }
+    }
+
+    /// Value dimension per head.
+    pub fn v_head_dim(&self) -> u64 {
+        match &self.mla {
+            Some(m) => m.v_head_dim,
+            None => self.head_dim(),
+        }
+    }
+
+    /// Whether layer `i` (0-based) is a MoE layer.
+    pub fn is_moe_layer(&self, i: u32) -> bool {
+        match &self.moe {
+            None => false,
+            Some(m) => {
+                i >= m.first_dense_layers && (i - m.first_dense_layers) % m.layer_freq.max(1) == 0
+            }
+        }
+    }
+
+    /// Number of MoE layers.
+    pub fn moe_layers(&self) -> u32 {
+        (0..self.layers).filter(|&i| self.is_moe_layer(i)).count() as u32
+    }
+
+    /// Checks internal consistency; `field_prefix` names the section (`model`).
+    pub fn validate(&self) -> Result<()> {
+        let f = |x: &str| format!("model.{x}");
+        positive("model.layers", self.layers as f64)?;
+        positive("model.hidden", self.hidden as f64)?;
+        positive("model.heads", self.heads as f64)?;
+        positive("model.ffn_hidden", self.ffn_hidden as f64)?;
+        positive("model.vocab", self.vocab as f64)?;
+        let kv = self.kv_heads();
+        if kv == 0 || self.heads % kv != 0 {
+            return Err(Error::invalid(
+                f("kv_heads"),
+                format!("query heads {} not divisible by kv heads {kv}", self.heads),
+            )
+            .with_suggestion(format!(
+                "use a divisor of {}: {}",
+                self.heads,
+                divisors_text(self.heads as u64)
+            )));
+        }
+        if self.mla.is_none() && self.head_dim.is_none() && self.hidden % u64::from(self.heads) != 0
+        {
+            return Err(Error::invalid(
+                f("heads"),
+                format!(
+                    "hidden {} not divisible by heads {}",
+                    self.hidden, self.heads
+                ),
+            )
+            .with_suggestion("set model.head_dim explicitly".to_string()));
+        }
+        if self.position_embedding == PositionEmbedding::Learned && self.max_position.is_none() {
+            return Err(Error::invalid(
+                f("max_position"),
+                "learned position embeddings need max_position (rows of the table)",
+            ));
+        }
+        if let Some(m) = &self.moe {
+            positive("model.moe.experts", m.experts as f64)?;
+            positive("model.moe.expert_ffn_hidden", m.expert_ffn_hidden as f64)?;
+            if m.top_k == 0 || m.top_k > m.experts {
+                return Err(Error::invalid(
+                    f("moe.top_k"),
+                    format!(
+                        "top_k {} must be between 1 and experts {}",
+                        m.top_k, m.experts
+                    ),
+                ));
+            }
+            if m.first_dense_layers >= self.layers {
+                return Err(Error::invalid(
+                    f("moe.first_dense_layers"),
+                    format!(
+                        "{} dense layers leave no MoE layer of {}",
+                        m.first_dense_layers, self.layers
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn positive(field: &str, v: f64) -> Result<()> {
+    if v > 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("must be positive, got {v}")))
+    }
+}
+
+/// The divisors of `n` as text, for suggestions ("1, 2, 3, 4, 6, 12").
+pub fn divisors_text(n: u64) -> String {
+    divisors(n)
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// All divisors of `n` in increasing order.
+pub fn divisors(n: u64) -> Vec<u64> {
+    let mut small = Vec::new();
+    let mut large = Vec::new();
+    let mut d = 1;
+    while d * d <= n {
+        if n % d == 0 {
+            small.push(d);
+            if d * d != n {
+                large.push(n / d);
+            }
+        }
+        d += 1;
+    }
+    small.extend(large.into_iter().rev());
+    small
+}

@@ -1,0 +1,343 @@
+//! A scenario: a model on a cluster with a layout, a training run and prices.
+//!
+//! Each of model, cluster and GPU is named (a catalog name or a path to a YAML file,
+//! relative to the scenario) or written inline. Command-line overrides
+//! (`--set layout.tp=4`) are applied to the parsed document before it is resolved, so
+//! they pass through the same schema and the same rule checks.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::catalog;
+use super::cluster::ClusterProfile;
+use super::gpu::GpuProfile;
+use super::layout::Layout;
+use super::model::ModelSpec;
+use super::pricing::Pricing;
+use super::training::Training;
+use super::yaml::Source;
+use crate::error::{Error, Result, SourceLocation};
+
+/// A catalog name / file path, or the thing itself written inline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ref<T> {
+    /// A catalog name, or a path ending in `.yaml`/`.yml`.
+    Name(String),
+    /// Written out in the scenario.
+    Inline(Box<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ref<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Ref<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a catalog name, a path to a YAML file, or an inline map")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Ref<T>, E> {
+                Ok(Ref::Name(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<Ref<T>, A::Error> {
+                // Deserialising through the map access keeps the YAML parser's position
+                // tracking, so errors inside an inline block still name their line.
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| Ref::Inline(Box::new(t)))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+impl<T: Serialize> Serialize for Ref<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Ref::Name(n) => s.serialize_str(n),
+            Ref::Inline(t) => t.serialize(s),
+        }
+    }
+}
+
+/// A scenario file as written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Title for tables and reports.
+    pub name: String,
+    /// Free text: where the scenario comes from.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The model.
+    pub model: Ref<ModelSpec>,
+    /// The cluster.
+    pub cluster: Ref<ClusterProfile>,
+    /// The GPU; defaults to the cluster's.
+    #[serde(default)]
+    pub gpu: Option<Ref<GpuProfile>>,
+    /// GPUs available (rented).
+    pub gpus: u64,
+    /// The training run.
+    pub training: Training,
+    /// The parallel layout.
+    #[serde(default)]
+    pub layout: Layout,
+    /// Prices.
+    #[serde(default)]
+    pub pricing: Pricing,
+}
+
+/// A scenario with every reference resolved and every section range-checked.
+/// The layout is checked against the rest by [`crate::spec::layout::resolve`].
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Title.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The model.
+    pub model: ModelSpec,
+    /// The cluster.
+    pub cluster: ClusterProfile,
+    /// The GPU.
+    pub gpu: GpuProfile,
+    /// GPUs available.
+    pub gpus: u64,
+    /// Training run.
+    pub training: Training,
+    /// Layout as written (dp may be open).
+    pub layout: Layout,
+    /// Prices.
+    pub pricing: Pricing,
+    /// Where the scenario came from, for pointing errors at lines.
+    pub origin: Origin,
+}
+
+/// Where a scenario's fields were written.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The scenario document.
+    pub source: Source,
+    /// `--set` overrides applied, as `key=value`.
+    pub overrides: Vec<String>,
+}
+
+impl Origin {
+    /// Where the dotted `field` was set: an override, or its line in the file.
+    pub fn locate(&self, field: &str) -> Option<SourceLocation> {
+        if let Some(o) = self
+            .overrides
+            .iter()
+            .rev()
+            .find(|o| o.split('=').next().is_some_and(|k| field.starts_with(k)))
+        {
+            return Some(SourceLocation {
+                file: format!("--set {o}"),
+                line: 1,
+                column: 1,
+            });
+        }
+        let path: Vec<&str> = field.split('.').collect();
+        self.source.locate(&path)
+    }
+
+    /// Attaches this origin's location for the error's field.
+    pub fn place(&self, e: Error) -> Error {
+        let loc = e.field().and_then(|f| self.locate(f));
+        e.at(loc)
+    }
+}
+
+/// Name of the scenario `llmplan` plans when given none.
+pub const SEED: &str = "gpt4-moe-a100";
+
+/// Loads a scenario from a path, or from the built-in catalog when `spec` is a
+/// built-in scenario name (or `None`, the seed), applying `overrides` (`key=value`).
+pub fn load(spec: Option<&str>, overrides: &[String]) -> Result<Scenario> {
+    let (source, dir) = match spec {
+        None => (builtin_scenario(SEED)?, None),
+        Some(s) if !looks_like_path(s) && catalog::source(catalog::SCENARIOS, s).is_some() => {
+            (builtin_scenario(s)?, None)
+        }
+        Some(s) => {
+            let p = Path::new(s);
+            (Source::read(p)?, p.parent().map(Path::to_path_buf))
+        }
+    };
+    let mut file: ScenarioFile = source.parse()?;
+    for o in overrides {
+        file = apply_override(file, o)?;
+    }
+    let origin = Origin {
+        source,
+        overrides: overrides.to_vec(),
+    };
+    resolve(file, dir.as_deref(), origin)
+}
+
+fn builtin_scenario(name: &str) -> Result<Source> {
+    catalog::source(catalog::SCENARIOS, name).ok_or_else(|| Error::UnknownName {
+        kind: "scenario",
+        name: name.to_string(),
+        known: catalog::names(catalog::SCENARIOS).join(", "),
+        location: None,
+    })
+}
+
+fn looks_like_path(s: &str) -> bool {
+    s.contains('/') || s.ends_with(".yaml") || s.ends_with(".yml")
+}
+
+/// Applies one `key=value` override through the same schema as the file.
+pub fn apply_override(file: ScenarioFile, kv: &str) -> Result<ScenarioFile> {
+    let (key, raw) = kv
+        .split_once('=')
+        .ok_or_else(|| Error::Usage(format!("--set {kv}: expected key=value, e.g. layout.tp=4")))?;
+    let mut doc =
+        serde_json::to_value(&file).map_err(|e| Error::Usage(format!("--set {kv}: {e}")))?;
+    let mut node = &mut doc;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let obj = node.as_object_mut().ok_or_else(|| {
+            Error::Usage(format!(
+                "--set {kv}: '{}' is not a section",
+                parts[..i].join(".")
+            ))
+        })?;
+        if i + 1 == parts.len() {
+            obj.insert((*part).to_string(), parse_value(raw));
+            break;
+        }
+        node = obj
+            .entry((*part).to_string())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if node.is_null() {
+            *node = serde_json::Value::Object(Default::default());
+        }
+    }
+    serde_json::from_value(doc).map_err(|e| Error::Usage(format!("--set {kv}: {e}")))
+}
+
+/// `4` -> number, `true` -> bool, `13e12` -> integer when whole, else a string.
+fn parse_value(raw: &str) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && (0.0..9.007_199_254_740_992e15).contains(&f) => {
+                serde_json::Value::from(f as u64)
+            }
+            _ => serde_json::Value::Number(n),
+        },
+        Ok(v @ (serde_json::Value::Bool(_) | serde_json::Value::Null)) => v,
+        _ => serde_json::Value::String(raw.to_string()),
+    }
+}
+
+fn resolve(file: ScenarioFile, dir: Option<&Path>, origin: Origin) -> Result<Scenario> {
+    let place = |e: Error| origin.place(e);
+    let model: ModelSpec = resolve_ref(&file.model, catalog::MODELS, "model", dir, &origin)?;
+    model.validate().map_err(place)?;
+    let cluster: ClusterProfile =
+        resolve_ref(&file.cluster, catalog::CLUSTERS, "cluster", dir, &origin)?;
+    let gpu_ref = file
+        .gpu
+        .clone()
+        .unwrap_or_else(|| Ref::Name(cluster.gpu.clone()));
+    let gpu: GpuProfile = resolve_ref(&gpu_ref, catalog::GPUS, "gpu", dir, &origin)?;
+    check_gpu(&gpu).map_err(place)?;
+    check_cluster(&cluster).map_err(place)?;
+    file.training.validate().map_err(place)?;
+    file.pricing.validate().map_err(place)?;
+    if file.gpus == 0 {
+        return Err(place(Error::invalid("gpus", "must be at least 1")));
+    }
+    Ok(Scenario {
+        name: file.name,
+        description: file.description,
+        model,
+        cluster,
+        gpu,
+        gpus: file.gpus,
+        training: file.training,
+        layout: file.layout,
+        pricing: file.pricing,
+        origin,
+    })
+}
+
+fn resolve_ref<T: DeserializeOwned + Clone>(
+    r: &Ref<T>,
+    table: &'static [(&'static str, &'static str)],
+    kind: &'static str,
+    dir: Option<&Path>,
+    origin: &Origin,
+) -> Result<T> {
+    match r {
+        Ref::Inline(t) => Ok((**t).clone()),
+        Ref::Name(n) if looks_like_path(n) => {
+            let p: PathBuf = match dir {
+                Some(d) if Path::new(n).is_relative() => d.join(n),
+                _ => PathBuf::from(n),
+            };
+            Source::read(&p)?.parse()
+        }
+        Ref::Name(n) => catalog::load(table, kind, n).map_err(|e| e.at(origin.locate(kind))),
+    }
+}
+
+fn check_gpu(g: &GpuProfile) -> Result<()> {
+    let e = &g.efficiency;
+    for (f, v) in [
+        ("gpu.memory_bytes", g.memory_bytes),
+        ("gpu.hbm_bandwidth", g.hbm_bandwidth),
+        ("gpu.peak_flops.bf16", g.peak_flops.bf16),
+        ("gpu.tdp_w", g.tdp_w),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(Error::invalid(f, format!("must be positive, got {v}")));
+        }
+    }
+    for (f, v) in [
+        ("gpu.efficiency.gemm", e.gemm),
+        ("gpu.efficiency.attention", e.attention),
+        ("gpu.efficiency.memory", e.memory),
+        ("gpu.efficiency.sustained_clock", e.sustained_clock),
+    ] {
+        if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+            return Err(Error::invalid(f, format!("must be in (0, 1], got {v}")));
+        }
+    }
+    Ok(())
+}
+
+fn check_cluster(c: &ClusterProfile) -> Result<()> {
+    if c.gpus_per_node == 0 || c.nvlink_domain == 0 {
+        return Err(Error::invalid(
+            "cluster.gpus_per_node",
+            "must be at least 1",
+        ));
+    }
+    for (f, l) in [
+        ("cluster.scale_up", &c.scale_up),
+        ("cluster.scale_out", &c.scale_out),
+    ] {
+        if !(l.bandwidth.is_finite() && l.bandwidth > 0.0) {
+            return Err(Error::invalid(format!("{f}.bandwidth"), "must be positive"));
+        }
+        if !(l.efficiency > 0.0 && l.efficiency <= 1.0) {
+            return Err(Error::invalid(
+                format!("{f}.efficiency"),
+                "must be in (0, 1]",
+            ));
+        }
+        if !(l.latency_s.is_finite() && l.latency_s >= 0.0) {
+            return Err(Error::invalid(format!("{f}.latency_s"), "must be >= 0"));
+        }
+    }
+    if !(c.oversubscription.is_finite() && c.oversubscription >= 1.0) {
+        return Err(Error::invalid("cluster.oversubscription", "must be >= 1"));
+    }
+    Ok(())
+}

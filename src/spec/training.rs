@@ -1,0 +1,132 @@
+//! What is trained: tokens, sequence, batch, precision, optimizer, recompute.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Activation recomputation policy (Korthikanti et al. 2022).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Recompute {
+    /// Keep every activation.
+    None,
+    /// Recompute the attention score/softmax part only.
+    Selective,
+    /// Keep only each layer's input; redo the whole forward in backward.
+    Full,
+}
+
+/// Arithmetic precision of the GEMMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// BF16 mixed precision (fp32 master weights).
+    Bf16,
+    /// FP16 mixed precision with loss scaling (same cost model as BF16).
+    Fp16,
+    /// FP8 GEMMs (Transformer Engine style), BF16 elsewhere.
+    Fp8,
+}
+
+/// The training run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Training {
+    /// Tokens to train on.
+    pub tokens: f64,
+    /// Sequence length, tokens.
+    pub seq_len: u64,
+    /// Global batch in sequences (exclusive with `global_batch_tokens`).
+    #[serde(default)]
+    pub global_batch_seqs: Option<u64>,
+    /// Global batch in tokens; rounded to whole sequences.
+    #[serde(default)]
+    pub global_batch_tokens: Option<f64>,
+    /// GEMM precision.
+    #[serde(default = "default_precision")]
+    pub precision: Precision,
+    /// Optimizer state bytes per parameter (fp32 master 4 + Adam m 4 + v 4 = 12).
+    #[serde(default = "default_optimizer_bytes")]
+    pub optimizer_bytes_per_param: f64,
+    /// Bytes per gradient element in the reduction and the main-grad buffer (fp32 = 4).
+    #[serde(default = "default_grad_bytes")]
+    pub grad_bytes_per_param: f64,
+    /// Activation recomputation.
+    #[serde(default = "default_recompute")]
+    pub recompute: Recompute,
+    /// Dropout layers present (adds masks to activation memory).
+    #[serde(default)]
+    pub dropout: bool,
+    /// Fused flash attention (no s x s score matrix kept).
+    #[serde(default = "yes")]
+    pub flash_attention: bool,
+}
+
+fn default_precision() -> Precision {
+    Precision::Bf16
+}
+fn default_optimizer_bytes() -> f64 {
+    12.0
+}
+fn default_grad_bytes() -> f64 {
+    4.0
+}
+fn default_recompute() -> Recompute {
+    Recompute::Selective
+}
+fn yes() -> bool {
+    true
+}
+
+impl Training {
+    /// Global batch in sequences before any rounding to the layout.
+    pub fn requested_batch_seqs(&self) -> Result<f64> {
+        match (self.global_batch_seqs, self.global_batch_tokens) {
+            (Some(s), None) => Ok(s as f64),
+            (None, Some(t)) => Ok(t / self.seq_len as f64),
+            (Some(_), Some(_)) => Err(Error::invalid(
+                "training.global_batch_seqs",
+                "give either global_batch_seqs or global_batch_tokens, not both",
+            )),
+            (None, None) => Err(Error::invalid(
+                "training.global_batch_seqs",
+                "missing: give global_batch_seqs or global_batch_tokens",
+            )),
+        }
+    }
+
+    /// Range checks.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.tokens.is_finite() && self.tokens >= 1.0) {
+            return Err(Error::invalid(
+                "training.tokens",
+                format!("must be at least 1, got {}", self.tokens),
+            ));
+        }
+        if self.seq_len == 0 {
+            return Err(Error::invalid("training.seq_len", "must be positive"));
+        }
+        let b = self.requested_batch_seqs()?;
+        if !(b.is_finite() && b >= 1.0) {
+            return Err(Error::invalid(
+                "training.global_batch_seqs",
+                format!("global batch must be at least one sequence, got {b}"),
+            ));
+        }
+        for (f, v) in [
+            (
+                "training.optimizer_bytes_per_param",
+                self.optimizer_bytes_per_param,
+            ),
+            ("training.grad_bytes_per_param", self.grad_bytes_per_param),
+        ] {
+            if !(v.is_finite() && (0.0..=64.0).contains(&v)) {
+                return Err(Error::invalid(
+                    f,
+                    format!("must be between 0 and 64 bytes, got {v}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
