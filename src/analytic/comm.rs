@@ -123,20 +123,45 @@ impl<'a> Comm<'a> {
         2.0 * self.reduce_scatter_s(bytes, g)
     }
 
-    /// All-to-all where each GPU holds `bytes` to spread evenly over `g`, seconds.
-    /// The share bound for the same domain goes over NVLink, the rest over the
-    /// network, concurrently.
-    pub fn all_to_all_s(&self, bytes: f64, g: Group) -> f64 {
-        if g.size <= 1 || bytes <= 0.0 {
+    /// MoE token exchange (dispatch or combine) over the expert-parallel group `g`:
+    /// each GPU sends `tokens` x `top_k` copies of `bytes_per_token`, spread evenly over
+    /// the experts. Copies for experts on the same NVLink domain go over NVLink. With
+    /// node-limited routing (`node_limit` = M) a token crosses the network once per
+    /// destination domain, at most M - and fans out over NVLink on arrival (DeepSeek-V3
+    /// report, section 3.2.2); otherwise every remote copy crosses it. Seconds.
+    pub fn moe_all_to_all_s(
+        &self,
+        tokens: f64,
+        top_k: f64,
+        bytes_per_token: f64,
+        g: Group,
+        node_limit: Option<u32>,
+    ) -> f64 {
+        if g.size <= 1 || tokens <= 0.0 {
             return 0.0;
         }
         let p = self.place(g);
         let n = g.size as f64;
         let a = p.per_domain as f64;
+        let d = p.domains as f64;
+        let remote_copies = top_k * (n - a) / n;
+        let crossings = match node_limit {
+            // Expected remote domains among the (at most M) a token visits.
+            Some(lim) if p.domains > 1 => remote_copies.min(lim as f64 * (d - 1.0) / d),
+            _ => remote_copies,
+        };
         let up = &self.cluster.scale_up;
-        let intra = (a - 1.0) / n * bytes / link_bw(up) + if a > 1.0 { up.latency_s } else { 0.0 };
+        // Local copies, plus the fan-out of tokens that arrived once per domain.
+        let nvlink_copies = top_k * (a - 1.0) / n
+            + if crossings < remote_copies {
+                remote_copies
+            } else {
+                0.0
+            };
+        let intra = nvlink_copies * tokens * bytes_per_token / link_bw(up)
+            + if a > 1.0 { up.latency_s } else { 0.0 };
         let inter = if p.domains > 1 {
-            (n - a) / n * bytes / self.net_bw() + self.cluster.scale_out.latency_s
+            crossings * tokens * bytes_per_token / self.net_bw() + self.cluster.scale_out.latency_s
         } else {
             0.0
         };

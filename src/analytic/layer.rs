@@ -37,6 +37,8 @@ pub struct LayerCost {
     pub tp_fwd_s: f64,
     /// Expert all-to-all (dispatch + combine) in forward, seconds.
     pub ep_fwd_s: f64,
+    /// Expert all-to-all in backward (gradients of combine and dispatch), seconds.
+    pub ep_bwd_s: f64,
     /// Context-parallel K/V ring traffic in forward, seconds.
     pub cp_fwd_s: f64,
     /// Activation bytes kept from forward to backward.
@@ -67,7 +69,7 @@ impl LayerCost {
         // Backward mirrors each forward collective once, plus once per forward replay;
         // ring attention sends K/V and returns dK/dV beside a 2.5x-longer kernel.
         c + expose(self.tp_fwd_s * (1.0 + r), ov.tp_comm, c)
-            + expose(self.ep_fwd_s * (1.0 + r), ov.ep_comm, c)
+            + expose(self.ep_bwd_s + self.ep_fwd_s * r, ov.ep_comm, c)
             + (self.cp_fwd_s * (2.0 + r) - self.attn_fwd_s * (2.5 + r)).max(0.0)
     }
 }
@@ -137,10 +139,11 @@ impl LayerCtx<'_> {
 pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> LayerCost {
     let m = ctx.model;
     let l = ctx.layout;
+    let tr = ctx.training;
     let dt = ctx.dtype();
     let tp = l.tp as f64;
     let t = ctx.tokens();
-    let s = ctx.training.seq_len as f64;
+    let s = tr.seq_len as f64;
     let h = m.hidden as f64;
     let hq = m.heads as f64;
     let hkv = m.kv_heads() as f64;
@@ -150,9 +153,22 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let th = t / sp;
     let params = layer_params(m, i);
     let moe = m.moe.as_ref().filter(|_| m.is_moe_layer(i));
+    let gate = if m.gated_mlp { 2.0 } else { 1.0 };
+    // Transformer Engine keeps the FP8-cast input of an FP8 GEMM for its backward
+    // instead of the BF16 tensor (DeepSeek-V3 also caches MoE inputs in FP8).
+    let gin = if tr.precision == Precision::Fp8 {
+        1.0
+    } else {
+        ACT
+    };
+    let dropout = tr.dropout;
+    let flash = tr.flash_attention;
 
-    // --- GEMMs (forward) ---
+    // --- Attention projections (forward GEMMs) ---
     let mut gemm = 0.0;
+    let mut up_proj_s = 0.0; // MLA up-projections, redone by `mla_up_proj` recompute
+    let qkv_store; // Q, K, V kept for the attention backward, bytes
+    let mut latent_store = 0.0; // MLA latents (inputs of the up-projections), bytes
     match &m.mla {
         Some(mla) => {
             // Down-projections are replicated across tp (Megatron MLA); up-projections split.
@@ -163,29 +179,36 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
                 }
                 None => h,
             };
-            gemm += k.gemm_s(t, hq * dqk / tp, q_up_k, dt);
             gemm += k.gemm_s(t, (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64, h, dt);
-            gemm += k.gemm_s(
-                t,
-                hq * (mla.qk_nope_head_dim + mla.v_head_dim) as f64 / tp,
-                mla.kv_lora_rank as f64,
-                dt,
-            );
+            up_proj_s = k.gemm_s(t, hq * dqk / tp, q_up_k, dt)
+                + k.gemm_s(
+                    t,
+                    hq * (mla.qk_nope_head_dim + mla.v_head_dim) as f64 / tp,
+                    mla.kv_lora_rank as f64,
+                    dt,
+                );
+            gemm += up_proj_s;
+            latent_store = gin * t * (mla.q_lora_rank.unwrap_or(0) + mla.kv_lora_rank) as f64;
+            // Keys carry every head's nope part plus the shared rotary part.
+            qkv_store = ACT * t * (hq * dqk * 2.0 + hq * dv) / tp;
         }
-        None => gemm += k.gemm_s(t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h, dt),
+        None => {
+            gemm += k.gemm_s(t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h, dt);
+            qkv_store = ACT * t * (hq * dqk + hkv * dqk + hkv * dv) / tp;
+        }
     }
     gemm += k.gemm_s(t, h, hq * dv / tp, dt);
-    let gate = if m.gated_mlp { 2.0 } else { 1.0 };
-    let (ffn_tokens_f, routed_k) = match moe {
+
+    // --- MLP or experts ---
+    let (act_width, routed_k) = match moe {
         Some(moe) => {
             let e = moe.experts as f64;
             let ep = l.ep as f64;
             let topk = moe.top_k as f64;
             let fe = moe.expert_ffn_hidden as f64;
-            let local = e / ep;
             let per_expert = t * ep * topk / e;
-            gemm += k.gemm_s(t / sp, e, h, dt); // router (tiny)
-            gemm += local
+            gemm += k.gemm_s(th, e, h, dt); // router
+            gemm += e / ep
                 * (k.gemm_s(per_expert, gate * fe / tp, h, dt)
                     + k.gemm_s(per_expert, h, fe / tp, dt));
             let shared = moe.shared_experts as f64 * fe;
@@ -203,47 +226,115 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
 
     // --- Attention core (causal: half the score matrix is computed) ---
     let heads_local = hq / tp;
+    let s_local = s / l.cp as f64;
+    let b = l.micro_batch as f64;
     let attn_flops = 2.0 * t * s * heads_local * (dqk + dv) * 0.5;
-    let flash = ctx.training.flash_attention;
-    let score_bytes = if flash {
-        0.0
-    } else {
-        // Unfused: scores written, softmax read+written, probabilities read by the AV GEMM.
-        4.0 * ACT * (l.micro_batch as f64) * heads_local * (s / l.cp as f64) * s * 0.5
-    };
     let attn_fwd = if flash {
         k.attention_s(attn_flops, dt)
     } else {
-        // Two batched GEMMs (QK^T, PV) plus the score matrix through HBM.
-        k.matmul_flops_s(attn_flops, dt) + k.memory_s(score_bytes)
+        // Two batched GEMMs (QK^T, PV) plus the score matrix through HBM: scores written,
+        // softmax read and written, probabilities read.
+        k.matmul_flops_s(attn_flops, dt)
+            + k.memory_s(4.0 * ACT * b * heads_local * s_local * s * 0.5)
     };
 
-    // --- Memory-bound kernels (forward bytes) ---
-    let dropout = if ctx.training.dropout {
-        10.0 * h * th
-    } else {
-        0.0
-    };
-    let act_fn = (if m.gated_mlp { 6.0 } else { 4.0 }) * ffn_tokens_f * t / tp;
+    // --- Memory-bound kernels (forward bytes: reads + writes) ---
+    let norm_s = k.memory_s(2.0 * 4.0 * h * th); // two norms, read h + write h
+    let residual = 2.0 * 6.0 * h * th; // two residual adds, read 2h + write h
+    let dropout_bytes = if dropout { 2.0 * 5.0 * h * th } else { 0.0 };
+    let act_s = k.memory_s((if m.gated_mlp { 6.0 } else { 4.0 }) * act_width * t / tp);
     let rope = 4.0 * (hq + hkv) * dqk * t / tp;
-    let permute = 8.0 * routed_k * h * t;
-    let mem_bytes = 8.0 * h * th + 12.0 * h * th + dropout + act_fn + rope + permute;
-    let memk = k.memory_s(mem_bytes);
+    let permute = 8.0 * routed_k * h * t; // MoE dispatch and combine copies
+    let mem_s = norm_s + act_s + k.memory_s(residual + dropout_bytes + rope + permute);
 
-    let fwd_compute_s = gemm + attn_fwd + memk;
-    let attn_bwd = 2.5 * attn_fwd;
-    let bwd_compute_s = 2.0 * gemm + attn_bwd + 2.0 * memk;
-    let recompute_s = match ctx.training.recompute {
-        Recompute::Full => fwd_compute_s,
-        Recompute::Selective if !flash => attn_fwd,
-        _ => 0.0,
+    let fwd_compute_s = gemm + attn_fwd + mem_s;
+    let bwd_compute_s = 2.0 * gemm + 2.5 * attn_fwd + 2.0 * mem_s;
+
+    // --- Activations kept for backward (Korthikanti et al. 2022, tensor by tensor) ---
+    let mask = if dropout { h * th } else { 0.0 };
+    let scores = if flash {
+        4.0 * t * heads_local // fp32 log-sum-exp; the output O is counted with the projection input
+    } else {
+        (2.0 * ACT + if dropout { 1.0 } else { 0.0 }) * b * heads_local * s_local * s
+    };
+    let norm_in = 2.0 * ACT * h * th; // inputs of both norms (residual stream)
+    let norm_out = 2.0 * gin * h * th; // QKV and fc1 inputs
+    let o = ACT * t * hq * dv / tp;
+    let (mlp_keep, act_out) = match moe {
+        Some(moe) => {
+            let topk = moe.top_k as f64;
+            let fe = moe.expert_ffn_hidden as f64;
+            let shared = moe.shared_experts as f64 * fe;
+            let router = 4.0 * th * moe.experts as f64;
+            // Dispatched expert inputs (gathered over tp), fc1 outputs, expert outputs.
+            let keep = router
+                + gin * t * topk * h
+                + ACT * t * topk * fe * gate / tp
+                + ACT * t * topk * h / tp
+                + ACT * t * shared * gate / tp;
+            (keep, gin * t * (topk * fe + shared) / tp)
+        }
+        None => {
+            let f = m.ffn_hidden as f64;
+            (ACT * t * f * gate / tp, gin * t * f / tp)
+        }
+    };
+    let full = norm_in
+        + norm_out
+        + qkv_store
+        + latent_store
+        + scores
+        + o
+        + 2.0 * mask
+        + mlp_keep
+        + act_out;
+
+    use crate::spec::training::RecomputeModule as M;
+    let (stored_bytes, recompute_s) = match tr.recompute {
+        Recompute::Full => (ACT * h * th, fwd_compute_s),
+        Recompute::None => (full, 0.0),
+        Recompute::Selective => {
+            let mut stored = full;
+            let mut redo = 0.0;
+            if tr.recomputes(M::CoreAttn) && !flash {
+                stored -= scores;
+                redo += attn_fwd;
+            }
+            if tr.recomputes(M::MlaUpProj) && m.mla.is_some() {
+                stored -= qkv_store;
+                redo += up_proj_s;
+            }
+            if tr.recomputes(M::Layernorm) {
+                stored -= norm_out;
+                redo += norm_s;
+            }
+            let act = if moe.is_some() { M::MoeAct } else { M::MlpAct };
+            if tr.recomputes(act) {
+                stored -= act_out;
+                redo += act_s;
+            }
+            (stored, redo)
+        }
     };
 
     // --- Communication (forward; backward mirrors it) ---
     let tp_fwd_s = 2.0 * comm.all_reduce_s(t * h * ACT, ctx.tp_group());
-    let ep_fwd_s = match moe {
-        Some(moe) => 2.0 * comm.all_to_all_s(th * moe.top_k as f64 * h * ACT, ctx.ep_group()),
-        None => 0.0,
+    let (ep_fwd_s, ep_bwd_s) = match moe {
+        Some(moe) => {
+            let a2a = |bytes_per_elem: f64| {
+                comm.moe_all_to_all_s(
+                    th,
+                    moe.top_k.into(),
+                    h * bytes_per_elem,
+                    ctx.ep_group(),
+                    moe.max_nodes_per_token,
+                )
+            };
+            // Dispatch goes out in the GEMM precision (FP8 under FP8 training, as in
+            // DeepSeek-V3); the combine and all backward traffic stay BF16.
+            (a2a(gin) + a2a(ACT), 2.0 * a2a(ACT))
+        }
+        None => (0.0, 0.0),
     };
     let cp_fwd_s = if l.cp > 1 {
         let kv_bytes = t * hkv / tp * (dqk + dv) * ACT;
@@ -252,57 +343,11 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         0.0
     };
 
-    // --- Activations kept for backward (Korthikanti et al. 2022, tensor by tensor) ---
-    let qkv_store = match &m.mla {
-        Some(mla) => {
-            let latents =
-                (mla.q_lora_rank.unwrap_or(0) + mla.kv_lora_rank + mla.qk_rope_head_dim) as f64;
-            ACT * t * (hq * dqk * 2.0 + hq * dv) / tp + ACT * t * latents
-        }
-        None => ACT * t * (hq * dqk + hkv * dqk + hkv * dv) / tp,
-    };
-    let scores = if flash {
-        // Output (the projection's input, counted below) plus fp32 log-sum-exp.
-        4.0 * t * heads_local
-    } else {
-        let mask = if ctx.training.dropout { 1.0 } else { 0.0 };
-        (2.0 * ACT + mask) * (l.micro_batch as f64) * heads_local * (s / l.cp as f64) * s
-    };
-    let mask = if ctx.training.dropout { h * th } else { 0.0 };
-    let attn_block = ACT * h * th * 2.0 + qkv_store + scores + ACT * t * hq * dv / tp + mask;
-    let mlp_block = match moe {
-        Some(moe) => {
-            let topk = moe.top_k as f64;
-            let fe = moe.expert_ffn_hidden as f64;
-            let shared = moe.shared_experts as f64 * fe;
-            let router = 4.0 * th * moe.experts as f64;
-            ACT * h * th * 2.0
-                + router
-                + ACT * t * topk * h
-                + ACT * t * topk * fe * (gate + 1.0) / tp
-                + ACT * t * topk * h / tp
-                + ACT * t * shared * (gate + 1.0) / tp
-                + mask
-        }
-        None => {
-            let f = m.ffn_hidden as f64;
-            ACT * h * th * 2.0 + ACT * t * f * (gate + 1.0) / tp + mask
-        }
-    };
-    let full = attn_block + mlp_block;
-    let stored_bytes = match ctx.training.recompute {
-        Recompute::Full => ACT * h * th,
-        Recompute::Selective if !flash => full - scores,
-        _ => full,
-    };
-
-    let dense_params = params.dense() / tp;
-    let expert_params = params.experts / (tp * l.ep as f64);
     LayerCost {
         fwd_compute_s,
         bwd_compute_s,
         recompute_s,
-        forward_replays: if ctx.training.recompute == Recompute::Full {
+        forward_replays: if tr.recompute == Recompute::Full {
             1.0
         } else {
             0.0
@@ -310,11 +355,12 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         attn_fwd_s: attn_fwd,
         tp_fwd_s,
         ep_fwd_s,
+        ep_bwd_s,
         cp_fwd_s,
         stored_bytes,
         working_bytes: full,
-        dense_params,
-        expert_params,
+        dense_params: params.dense() / tp,
+        expert_params: params.experts / (tp * l.ep as f64),
         params,
     }
 }

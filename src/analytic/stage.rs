@@ -130,7 +130,7 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
         let mut bwd = add(&|c| c.bwd_s(ov));
         let mut compute = add(&|c| c.fwd_compute_s + c.bwd_compute_s + c.recompute_s);
         let tp_comm = add(&|c| c.tp_fwd_s * (2.0 + c.forward_replays));
-        let ep_comm = add(&|c| c.ep_fwd_s * (2.0 + c.forward_replays));
+        let ep_comm = add(&|c| c.ep_fwd_s * (1.0 + c.forward_replays) + c.ep_bwd_s);
         let cp_comm = add(&|c| {
             (c.cp_fwd_s - c.attn_fwd_s).max(0.0)
                 + (c.cp_fwd_s * (2.0 + c.forward_replays)

@@ -19,4 +19,4 @@ pub use layout::{Layout, Overlap, ResolvedLayout, Schedule};
 pub use model::{Mla, ModelSpec, Moe};
 pub use pricing::Pricing;
 pub use scenario::{Scenario, ScenarioFile};
-pub use training::{Precision, Recompute, Training};
+pub use training::{Precision, Recompute, RecomputeModule, Training};

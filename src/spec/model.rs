@@ -63,6 +63,10 @@ pub struct Moe {
     /// Every `layer_freq`-th layer after those is MoE (1 = all of them).
     #[serde(default = "one")]
     pub layer_freq: u32,
+    /// Node-limited routing: each token goes to experts on at most this many nodes and
+    /// crosses the network once per node (DeepSeek-V3: 4). `None` = unrestricted.
+    #[serde(default)]
+    pub max_nodes_per_token: Option<u32>,
 }
 
 fn one() -> u32 {

@@ -16,6 +16,25 @@ pub enum Recompute {
     Full,
 }
 
+/// A part of a layer that selective recomputation can drop and redo (Megatron-LM's
+/// `--recompute-modules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum RecomputeModule {
+    /// The attention core (scores, softmax, dropout): the s x s terms (Korthikanti 2022).
+    /// Free under flash attention, whose backward recomputes scores anyway.
+    CoreAttn,
+    /// MLA's query and key/value up-projections: keep the latents, redo Q, K, V
+    /// (DeepSeek-V3 report, section 3.2.3).
+    MlaUpProj,
+    /// Normalisation layers: keep their inputs, redo their outputs.
+    Layernorm,
+    /// The dense MLP's activation function: keep its input, redo its output.
+    MlpAct,
+    /// The experts' activation function.
+    MoeAct,
+}
+
 /// Arithmetic precision of the GEMMs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,6 +73,9 @@ pub struct Training {
     /// Activation recomputation.
     #[serde(default = "default_recompute")]
     pub recompute: Recompute,
+    /// What `recompute: selective` redoes; defaults to the attention core.
+    #[serde(default = "default_modules")]
+    pub recompute_modules: Vec<RecomputeModule>,
     /// Dropout layers present (adds masks to activation memory).
     #[serde(default)]
     pub dropout: bool,
@@ -74,11 +96,19 @@ fn default_grad_bytes() -> f64 {
 fn default_recompute() -> Recompute {
     Recompute::Selective
 }
+fn default_modules() -> Vec<RecomputeModule> {
+    vec![RecomputeModule::CoreAttn]
+}
 fn yes() -> bool {
     true
 }
 
 impl Training {
+    /// Whether selective recomputation redoes `module`.
+    pub fn recomputes(&self, module: RecomputeModule) -> bool {
+        self.recompute == Recompute::Selective && self.recompute_modules.contains(&module)
+    }
+
     /// Global batch in sequences before any rounding to the layout.
     pub fn requested_batch_seqs(&self) -> Result<f64> {
         match (self.global_batch_seqs, self.global_batch_tokens) {

@@ -43,12 +43,12 @@ impl Source {
             let report = serde_saphyr::miette::to_miette_report_with_options(
                 &e, &self.text, &self.name, opts,
             );
-            let mut rendered = format!("{report:?}");
-            if let Some(l) = &location {
-                // miette's graphical output already shows the place; a plain first line
-                // keeps it greppable and readable when colours and boxes are stripped.
-                rendered = format!("{l}: {e}\n{rendered}");
-            }
+            // First line: file:line:column and the message alone, greppable and readable
+            // with colours and boxes stripped; then miette's snippet of the source.
+            let rendered = match &location {
+                Some(l) => format!("{l}: {report}\n{report:?}"),
+                None => format!("{}: {report}\n{report:?}", self.name),
+            };
             Error::Yaml { location, rendered }
         })
     }

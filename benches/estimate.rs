@@ -1,0 +1,38 @@
+//! How fast the analytic engine evaluates one layout (the unit of work of a search).
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+use llmplan::analytic::compute::ConstantEfficiency;
+use llmplan::analytic::{evaluate, EstimateOptions};
+use llmplan::spec::layout::{resolve, Adjustments};
+use llmplan::spec::scenario;
+
+fn bench(c: &mut Criterion) {
+    for name in ["gpt4-moe-a100", "llama3-405b-h100"] {
+        let sc = scenario::load(Some(name), &[]).unwrap();
+        let mut adj = Adjustments::default();
+        let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
+        let k = ConstantEfficiency::new(&sc.gpu);
+        let opts = EstimateOptions::default();
+        c.bench_function(&format!("evaluate one layout ({name})"), |b| {
+            b.iter(|| evaluate(black_box(&sc), black_box(&rl), &k, &opts, Vec::new()).unwrap())
+        });
+        c.bench_function(&format!("resolve + evaluate ({name})"), |b| {
+            b.iter(|| {
+                let mut adj = Adjustments::default();
+                let rl = resolve(
+                    black_box(&sc.layout),
+                    &sc.model,
+                    sc.gpus,
+                    &sc.training,
+                    &mut adj,
+                )
+                .unwrap();
+                evaluate(&sc, &rl, &k, &opts, adj.notes).unwrap()
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
