@@ -16,8 +16,13 @@
 #![warn(missing_docs)]
 
 pub mod analytic;
+pub mod calibrate;
+pub mod charts;
 pub mod error;
 pub mod report;
+pub mod search;
+pub mod sim;
 pub mod spec;
+pub mod validate;
 
 pub use error::{Error, Result};

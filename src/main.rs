@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+mod cmd_calibrate;
+mod cmd_report;
+mod cmd_search;
+mod cmd_simulate;
+mod cmd_validate;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
@@ -32,7 +38,38 @@ enum Format {
 }
 
 #[derive(Subcommand)]
+enum CalibrateCmd {
+    /// Fit the kernel-efficiency model to a measurement directory (gemm.csv, attn.csv, ...).
+    Fit {
+        /// Directory of measurement CSVs, e.g. hardware-profiles/calibration/h100-sxm.
+        dir: std::path::PathBuf,
+        /// GPU profile the measurements come from (default: the directory's name).
+        #[arg(long)]
+        gpu: Option<String>,
+        /// Write DIR/fit.json, the file the analytic model reads.
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
+    /// Predict published training runs and print predicted vs published with the error.
+    Validate {
+        /// Published-runs CSV (default: the table shipped in tests/data/published).
+        csv: Option<std::path::PathBuf>,
+        /// Only rows whose group contains this text (e.g. Narayanan2021).
+        #[arg(long)]
+        group: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Kernel calibration: fit the efficiency model to measurements.
+    Calibrate {
+        #[command(subcommand)]
+        action: CalibrateCmd,
+    },
     /// Estimate step time, MFU, memory, days and dollars for a scenario.
     Estimate {
         /// Scenario YAML file or built-in scenario name; the seed when left out.
@@ -46,10 +83,23 @@ enum Command {
         /// Skip the time model: assume this model-FLOPs utilisation (0-1].
         #[arg(long)]
         mfu: Option<f64>,
+        /// What times the pipeline: the closed forms or the event simulator.
+        #[arg(long, value_enum, default_value_t)]
+        engine: EngineArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Simulate one step's pipeline event by event: timeline, bubbles, stragglers.
+    Simulate(cmd_simulate::SimulateArgs),
+    /// Search every layout for the best on one or more GPU counts (rank by time or cost).
+    Search(cmd_search::SearchArgs),
+    /// Compare layouts side by side, with the difference explained term by term.
+    Compare(cmd_search::CompareArgs),
+    /// Best layout per GPU count and GPU type, the (days, dollars) Pareto frontier, CSV and chart.
+    Sweep(cmd_search::SweepArgs),
+    /// Planning report: answer, assumptions, charts (SVG, PNG) and tables as Markdown and HTML.
+    Report(cmd_report::ReportArgs),
     /// List the built-in catalog.
     List {
         /// What to list.
@@ -62,6 +112,15 @@ enum Command {
         /// Its name (see `llmplan list`).
         name: String,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+enum EngineArg {
+    /// Closed-form pipeline schedules.
+    #[default]
+    Analytic,
+    /// The discrete-event simulator (`llmplan simulate`) for the pipeline part.
+    Sim,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -84,6 +143,7 @@ fn main() -> ExitCode {
         gpus: None,
         set: Vec::new(),
         mfu: None,
+        engine: EngineArg::Analytic,
         format: Format::Table,
     });
     match run(cmd) {
@@ -102,6 +162,7 @@ fn run(cmd: Command) -> Result<(), Error> {
             gpus,
             set,
             mfu,
+            engine,
             format,
         } => {
             let mut overrides = set;
@@ -115,7 +176,13 @@ fn run(cmd: Command) -> Result<(), Error> {
                 );
             }
             let sc = scenario::load(name.as_deref(), &overrides)?;
-            let est = analytic::estimate(&sc, &EstimateOptions { mfu })?;
+            let opts = EstimateOptions { mfu };
+            let est = match engine {
+                EngineArg::Analytic => analytic::estimate(&sc, &opts)?,
+                EngineArg::Sim => {
+                    analytic::estimate::estimate_with(&sc, &opts, Some(&llmplan::sim::SimPipeline))?
+                }
+            };
             let text = match format {
                 Format::Table => report::estimate_table(&est),
                 Format::Json => report::estimate_json(&est),
@@ -125,6 +192,44 @@ fn run(cmd: Command) -> Result<(), Error> {
             if !text.ends_with('\n') {
                 println!();
             }
+            Ok(())
+        }
+        Command::Calibrate {
+            action: CalibrateCmd::Fit { dir, gpu, write },
+        } => {
+            print!("{}", cmd_calibrate::run(&dir, gpu.as_deref(), write)?);
+            Ok(())
+        }
+        Command::Simulate(args) => {
+            print!("{}", cmd_simulate::run(args)?);
+            Ok(())
+        }
+        Command::Search(args) => {
+            print!("{}", cmd_search::search(args)?);
+            Ok(())
+        }
+        Command::Compare(args) => {
+            print!("{}", cmd_search::compare(args)?);
+            Ok(())
+        }
+        Command::Report(args) => {
+            print!("{}", cmd_report::run(args)?);
+            Ok(())
+        }
+        Command::Sweep(args) => {
+            print!("{}", cmd_search::sweep(args)?);
+            Ok(())
+        }
+        Command::Validate { csv, group, format } => {
+            let f = match format {
+                Format::Table => "table",
+                Format::Json => "json",
+                Format::Csv => "csv",
+            };
+            print!(
+                "{}",
+                cmd_validate::run(csv.as_deref(), group.as_deref(), f)?
+            );
             Ok(())
         }
         Command::List { what } => {

@@ -54,6 +54,15 @@ pub fn place(g: Group, domain: u64) -> Placement {
             domains: 1,
         };
     }
+    let span = g.stride * g.size;
+    if span <= domain && !domain.is_multiple_of(span) {
+        // Groups that do not tile the domain (tp 3 on 8-GPU nodes) leave some of them
+        // straddling a boundary; a collective runs at its slowest group's pace.
+        return Placement {
+            per_domain: g.size.div_ceil(2),
+            domains: 2,
+        };
+    }
     let per_domain = if g.stride >= domain {
         1
     } else {
@@ -226,18 +235,36 @@ mod tests {
                 domains: 4
             }
         );
-        // Everything fits in an NVL72.
+        let p = |size, stride, domain| place(Group { size, stride }, domain);
+        // A 72-wide group fills an NVL72; 36 at stride 2 too.
         assert_eq!(
-            place(
-                Group {
-                    size: 64,
-                    stride: 1
-                },
-                72
-            ),
+            p(72, 1, 72),
             Placement {
-                per_domain: 64,
+                per_domain: 72,
                 domains: 1
+            }
+        );
+        assert_eq!(
+            p(36, 2, 72),
+            Placement {
+                per_domain: 36,
+                domains: 1
+            }
+        );
+        // Groups that do not tile a domain (3 on 8-GPU nodes, 64 on 72) straddle a
+        // boundary somewhere, and a collective waits for its slowest group.
+        assert_eq!(
+            p(3, 1, 8),
+            Placement {
+                per_domain: 2,
+                domains: 2
+            }
+        );
+        assert_eq!(
+            p(64, 1, 72),
+            Placement {
+                per_domain: 32,
+                domains: 2
             }
         );
     }

@@ -7,14 +7,42 @@
 
 use crate::spec::gpu::{Dtype, GpuProfile};
 
+/// One causal flash-attention call on one GPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttnShape {
+    /// Sequences.
+    pub b: f64,
+    /// Query heads on this GPU.
+    pub heads: f64,
+    /// Query positions on this GPU (the context-parallel shard).
+    pub s_q: f64,
+    /// Key positions attended to (the whole sequence).
+    pub s_kv: f64,
+    /// Query/key head dimension.
+    pub d_qk: f64,
+    /// Value head dimension.
+    pub d_v: f64,
+}
+
+impl AttnShape {
+    /// Forward FLOPs actually computed: the causal half of QK^T and PV.
+    pub fn causal_flops(&self) -> f64 {
+        2.0 * self.b * self.heads * self.s_q * self.s_kv * (self.d_qk + self.d_v) * 0.5
+    }
+}
+
 /// Seconds for the kernels a training step is made of.
 pub trait KernelModel {
-    /// One GEMM `[m, k] x [k, n]` in `dtype`, seconds.
+    /// One GEMM `[m, k] x [k, n]` in `dtype`, forward orientation, seconds.
     fn gemm_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64;
+    /// Its backward: input-gradient plus weight-gradient GEMMs, seconds.
+    fn gemm_bwd_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        2.0 * self.gemm_s(m, n, k, dtype)
+    }
     /// Compute-bound matmul work of `flops` at the GEMM rate, seconds.
     fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64;
-    /// Flash attention doing `flops` of (causal-half) work, seconds.
-    fn attention_s(&self, flops: f64, dtype: Dtype) -> f64;
+    /// Flash attention forward and backward, seconds.
+    fn attention_s(&self, shape: &AttnShape) -> (f64, f64);
     /// A memory-bound kernel moving `bytes` (reads + writes), seconds.
     fn memory_s(&self, bytes: f64) -> f64;
 }
@@ -72,8 +100,10 @@ impl KernelModel for ConstantEfficiency {
         flops / self.flops(dtype)
     }
 
-    fn attention_s(&self, flops: f64, _dtype: Dtype) -> f64 {
-        flops / self.attn_flops
+    fn attention_s(&self, shape: &AttnShape) -> (f64, f64) {
+        // Flash-attention backward runs five matmuls against the forward's two.
+        let f = shape.causal_flops() / self.attn_flops;
+        (f, 2.5 * f)
     }
 
     fn memory_s(&self, bytes: f64) -> f64 {

@@ -5,11 +5,12 @@ use serde::Serialize;
 
 use super::budget::{budget, Budget, BudgetInputs};
 use super::comm::Comm;
-use super::compute::{ConstantEfficiency, KernelModel};
+use super::compute::KernelModel;
 use super::layer::LayerCtx;
 use super::params::{count, ParamCounts};
-use super::pipeline::{ideal_s, pipeline_s};
-use super::stage::{dp_sync, stages, MemoryBreakdown, StageCost, StageInputs};
+use super::pipeline::{ideal_s, in_flight, pipeline_s};
+use super::reliability::{self, ReliabilityOut};
+use super::stage::{dp_sync, stages, MemoryBreakdown, StageCost, StageInputs, FRAGMENTATION};
 use crate::error::{Error, Result};
 use crate::spec::layout::{self, Adjustments, ResolvedLayout};
 use crate::spec::training::{Precision, Recompute};
@@ -30,6 +31,25 @@ pub enum Engine {
 pub struct EstimateOptions {
     /// Skip the time model and assume this model-FLOPs utilisation (0-1].
     pub mfu: Option<f64>,
+}
+
+/// What a [`PipelineModel`] reports for one layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineRun {
+    /// Compute makespan of the pipeline (first forward to last backward), seconds.
+    pub pipeline_s: f64,
+    /// When each stage finishes its last backward work, seconds from the step's start.
+    pub last_backward_end_s: Vec<f64>,
+    /// Peak micro-batches each stage holds in flight, whole-stage micro-batches.
+    pub in_flight: Vec<f64>,
+}
+
+/// A pipeline model that replaces the closed forms of [`super::pipeline`] for the
+/// pipeline part of the step (time, per-stage drain, in-flight micro-batches);
+/// `llmplan::sim::SimPipeline` plugs in the event simulator (`estimate --engine sim`).
+pub trait PipelineModel {
+    /// Times the pipeline of `stages` under the layout in `inp`.
+    fn run(&self, inp: &StageInputs, stages: &[StageCost]) -> Result<PipelineRun>;
 }
 
 /// Model FLOPs of the whole run and per step.
@@ -223,17 +243,37 @@ pub struct Estimate {
     pub memory: MemoryOut,
     /// Per-stage detail.
     pub stages: Vec<StageOut>,
+    /// Expected days and dollars with failures, checkpoints and restarts (`null` when
+    /// turned off or when the run could not make progress; a warning says why).
+    pub reliability: Option<ReliabilityOut>,
     /// Everything the user should know: adjustments made, assumptions, problems.
     pub warnings: Vec<String>,
+    /// What timed the pipeline: "closed form" or "simulated".
+    pub pipeline_model: &'static str,
 }
 
 /// Resolves the scenario's layout and estimates it.
 pub fn estimate(sc: &Scenario, opts: &EstimateOptions) -> Result<Estimate> {
+    estimate_with(sc, opts, None)
+}
+
+/// [`estimate`] with the pipeline timed by `pipeline` instead of the closed forms.
+pub fn estimate_with(
+    sc: &Scenario,
+    opts: &EstimateOptions,
+    pipeline: Option<&dyn PipelineModel>,
+) -> Result<Estimate> {
     let mut adj = Adjustments::default();
     let rl = layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)
         .map_err(|e| sc.origin.place(e))?;
-    let kernels = ConstantEfficiency::new(&sc.gpu);
-    evaluate(sc, &rl, &kernels, opts, adj.notes)
+    let kernels = crate::calibrate::kernel_model_for(sc);
+    let mut est = evaluate_with(sc, &rl, kernels.as_ref(), opts, adj.notes, pipeline)?;
+    // Failures are a property of the whole run, and their Monte Carlo costs ~10 ms:
+    // estimated once here, not for every layout a search evaluates.
+    let (rel, notes) = reliability::assess(sc, &est);
+    est.reliability = rel;
+    est.warnings.extend(notes);
+    Ok(est)
 }
 
 /// Dense peak of the training precision, FLOP/s.
@@ -281,7 +321,19 @@ pub fn evaluate(
     rl: &ResolvedLayout,
     kernels: &dyn KernelModel,
     opts: &EstimateOptions,
+    warnings: Vec<String>,
+) -> Result<Estimate> {
+    evaluate_with(sc, rl, kernels, opts, warnings, None)
+}
+
+/// [`evaluate`] with the pipeline timed by `pipeline` instead of the closed forms.
+pub fn evaluate_with(
+    sc: &Scenario,
+    rl: &ResolvedLayout,
+    kernels: &dyn KernelModel,
+    opts: &EstimateOptions,
     mut warnings: Vec<String>,
+    pipeline: Option<&dyn PipelineModel>,
 ) -> Result<Estimate> {
     let comm = Comm::new(&sc.cluster);
     let inp = StageInputs {
@@ -293,11 +345,21 @@ pub fn evaluate(
         kernels,
         comm,
     };
-    let st: Vec<StageCost> = stages(&inp);
+    let mut st: Vec<StageCost> = stages(&inp);
+    let run = match pipeline {
+        Some(pm) => Some(pm.run(&inp, &st)?),
+        None => None,
+    };
+    if let Some(r) = &run {
+        apply_in_flight(&mut st, rl, &r.in_flight);
+    }
     let fwd: Vec<f64> = st.iter().map(|s| s.fwd_s).collect();
     let bwd: Vec<f64> = st.iter().map(|s| s.bwd_s).collect();
     let m = rl.microbatches;
-    let pipe = pipeline_s(rl.schedule, &fwd, &bwd, m, rl.vpp);
+    let pipe = run.as_ref().map_or_else(
+        || pipeline_s(rl.schedule, &fwd, &bwd, m, rl.vpp),
+        |r| r.pipeline_s,
+    );
     // Each stage ends its last backward when the drain reaches it (stage 0 last),
     // then syncs its gradients; the step ends when the last stage is done.
     let mut end = 0.0f64;
@@ -305,7 +367,11 @@ pub fn evaluate(
     let mut param_exposed = 0.0f64;
     for (i, s) in st.iter().enumerate() {
         let d = dp_sync(&inp, s);
-        end = end.max(pipe - drain_after_stage(&bwd, i) + d.grad_exposed_s);
+        let last_backward = run.as_ref().map_or_else(
+            || pipe - drain_after_stage(&bwd, i),
+            |r| r.last_backward_end_s[i],
+        );
+        end = end.max(last_backward + d.grad_exposed_s);
         optimizer_s = optimizer_s.max(d.optimizer_s);
         param_exposed = param_exposed.max(d.param_exposed_s);
     }
@@ -382,7 +448,7 @@ pub fn evaluate(
 
     add_warnings(&mut warnings, sc, rl, &st, busiest, peak_mem, capacity);
 
-    Ok(Estimate {
+    let est = Estimate {
         scenario: sc.name.clone(),
         engine,
         gpus: rl.gpus_used,
@@ -448,8 +514,31 @@ pub fn evaluate(
                 memory_bytes: s.memory.total(),
             })
             .collect(),
+        reliability: None,
         warnings,
-    })
+        pipeline_model: if run.is_some() {
+            "simulated"
+        } else {
+            "closed form"
+        },
+    };
+    Ok(est)
+}
+
+/// Replaces the closed-form in-flight count in each stage's activation memory with
+/// `held`. The whole activation term is scaled, including the per-layer working
+/// buffer and the logits, which do not grow with in-flight micro-batches: exact where
+/// the counts agree (GPipe, 1F1B, ZB-H1, interleaved with m > p), approximate otherwise.
+fn apply_in_flight(st: &mut [StageCost], rl: &ResolvedLayout, held: &[f64]) {
+    for (i, s) in st.iter_mut().enumerate() {
+        let closed = in_flight(rl.schedule, i as u32, rl.pp, rl.microbatches, rl.vpp);
+        let Some(&h) = held.get(i) else { continue };
+        if closed > 0.0 && (h - closed).abs() > 1e-12 {
+            let old = s.memory.activations;
+            s.memory.activations *= h / closed;
+            s.memory.other += FRAGMENTATION * (s.memory.activations - old);
+        }
+    }
 }
 
 /// Time from stage `i`'s last backward to the end of the pipeline: the backwards

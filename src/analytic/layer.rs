@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::comm::{Comm, Group};
-use super::compute::KernelModel;
+use super::compute::{AttnShape, KernelModel};
 use super::params::{layer_params, LayerParams};
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
@@ -135,6 +135,24 @@ impl LayerCtx<'_> {
     }
 }
 
+/// Forward and backward GEMM time accumulated over a layer's matmuls.
+struct Gemms<'a> {
+    k: &'a dyn KernelModel,
+    dt: Dtype,
+    fwd: f64,
+    bwd: f64,
+}
+
+impl Gemms<'_> {
+    /// Adds `count` GEMMs of layer shape (m, n, k); returns their forward seconds.
+    fn add(&mut self, m: f64, n: f64, k: f64, count: f64) -> f64 {
+        let f = count * self.k.gemm_s(m, n, k, self.dt);
+        self.fwd += f;
+        self.bwd += count * self.k.gemm_bwd_s(m, n, k, self.dt);
+        f
+    }
+}
+
 /// Costs of layer `i` (0-based).
 pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> LayerCost {
     let m = ctx.model;
@@ -164,40 +182,44 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let dropout = tr.dropout;
     let flash = tr.flash_attention;
 
-    // --- Attention projections (forward GEMMs) ---
-    let mut gemm = 0.0;
-    let mut up_proj_s = 0.0; // MLA up-projections, redone by `mla_up_proj` recompute
+    // --- Attention projections ---
+    let mut gm = Gemms {
+        k,
+        dt,
+        fwd: 0.0,
+        bwd: 0.0,
+    };
     let qkv_store; // Q, K, V kept for the attention backward, bytes
     let mut latent_store = 0.0; // MLA latents (inputs of the up-projections), bytes
+    let mut up_proj_s = 0.0; // MLA up-projections, redone by `mla_up_proj` recompute
     match &m.mla {
         Some(mla) => {
             // Down-projections are replicated across tp (Megatron MLA); up-projections split.
             let q_up_k = match mla.q_lora_rank {
                 Some(r) => {
-                    gemm += k.gemm_s(t, r as f64, h, dt);
+                    gm.add(t, r as f64, h, 1.0);
                     r as f64
                 }
                 None => h,
             };
-            gemm += k.gemm_s(t, (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64, h, dt);
-            up_proj_s = k.gemm_s(t, hq * dqk / tp, q_up_k, dt)
-                + k.gemm_s(
+            gm.add(t, (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64, h, 1.0);
+            up_proj_s = gm.add(t, hq * dqk / tp, q_up_k, 1.0)
+                + gm.add(
                     t,
                     hq * (mla.qk_nope_head_dim + mla.v_head_dim) as f64 / tp,
                     mla.kv_lora_rank as f64,
-                    dt,
+                    1.0,
                 );
-            gemm += up_proj_s;
             latent_store = gin * t * (mla.q_lora_rank.unwrap_or(0) + mla.kv_lora_rank) as f64;
             // Keys carry every head's nope part plus the shared rotary part.
             qkv_store = ACT * t * (hq * dqk * 2.0 + hq * dv) / tp;
         }
         None => {
-            gemm += k.gemm_s(t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h, dt);
+            gm.add(t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h, 1.0);
             qkv_store = ACT * t * (hq * dqk + hkv * dqk + hkv * dv) / tp;
         }
     }
-    gemm += k.gemm_s(t, h, hq * dv / tp, dt);
+    gm.add(t, h, hq * dv / tp, 1.0);
 
     // --- MLP or experts ---
     let (act_width, routed_k) = match moe {
@@ -206,36 +228,56 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             let ep = l.ep as f64;
             let topk = moe.top_k as f64;
             let fe = moe.expert_ffn_hidden as f64;
+            // Balanced routing: each local expert gets its share of the ep group's tokens.
             let per_expert = t * ep * topk / e;
-            gemm += k.gemm_s(th, e, h, dt); // router
-            gemm += e / ep
-                * (k.gemm_s(per_expert, gate * fe / tp, h, dt)
-                    + k.gemm_s(per_expert, h, fe / tp, dt));
+            gm.add(th, e, h, 1.0); // router
+            gm.add(per_expert, gate * fe / tp, h, e / ep);
+            gm.add(per_expert, h, fe / tp, e / ep);
             let shared = moe.shared_experts as f64 * fe;
             if shared > 0.0 {
-                gemm += k.gemm_s(t, gate * shared / tp, h, dt) + k.gemm_s(t, h, shared / tp, dt);
+                gm.add(t, gate * shared / tp, h, 1.0);
+                gm.add(t, h, shared / tp, 1.0);
             }
             (topk * fe + shared, topk)
         }
         None => {
             let f = m.ffn_hidden as f64;
-            gemm += k.gemm_s(t, gate * f / tp, h, dt) + k.gemm_s(t, h, f / tp, dt);
+            gm.add(t, gate * f / tp, h, 1.0);
+            gm.add(t, h, f / tp, 1.0);
             (f, 0.0)
         }
     };
+    let (gemm, gemm_bwd) = (gm.fwd, gm.bwd);
 
     // --- Attention core (causal: half the score matrix is computed) ---
     let heads_local = hq / tp;
     let s_local = s / l.cp as f64;
     let b = l.micro_batch as f64;
-    let attn_flops = 2.0 * t * s * heads_local * (dqk + dv) * 0.5;
-    let attn_fwd = if flash {
-        k.attention_s(attn_flops, dt)
+    let shape = AttnShape {
+        b,
+        heads: heads_local,
+        s_q: s_local,
+        s_kv: s,
+        d_qk: dqk,
+        d_v: dv,
+    };
+    let (attn_fwd, attn_bwd) = if flash {
+        k.attention_s(&shape)
     } else {
-        // Two batched GEMMs (QK^T, PV) plus the score matrix through HBM: scores written,
-        // softmax read and written, probabilities read.
-        k.matmul_flops_s(attn_flops, dt)
-            + k.memory_s(4.0 * ACT * b * heads_local * s_local * s * 0.5)
+        // Unfused (Megatron-LM before flash attention): two batched GEMMs over the
+        // whole s x s score matrix (the causal mask is applied after), and the matrix
+        // through HBM: scores written, fused scale-mask-softmax read and written, with
+        // dropout read, written and its mask, then read by the PV GEMM. Backward
+        // mirrors it with two GEMMs per forward GEMM and twice the traffic.
+        let elems = b * heads_local * s_local * s;
+        let per_elem = if dropout {
+            4.0 * ACT + 2.0 * ACT + 1.0
+        } else {
+            4.0 * ACT
+        };
+        let gemms = k.matmul_flops_s(2.0 * shape.causal_flops(), dt);
+        let traffic = k.memory_s(per_elem * elems);
+        (gemms + traffic, 2.0 * (gemms + traffic))
     };
 
     // --- Memory-bound kernels (forward bytes: reads + writes) ---
@@ -248,7 +290,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let mem_s = norm_s + act_s + k.memory_s(residual + dropout_bytes + rope + permute);
 
     let fwd_compute_s = gemm + attn_fwd + mem_s;
-    let bwd_compute_s = 2.0 * gemm + 2.5 * attn_fwd + 2.0 * mem_s;
+    let bwd_compute_s = gemm_bwd + attn_bwd + 2.0 * mem_s;
 
     // --- Activations kept for backward (Korthikanti et al. 2022, tensor by tensor) ---
     let mask = if dropout { h * th } else { 0.0 };

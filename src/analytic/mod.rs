@@ -11,6 +11,7 @@ pub mod estimate;
 pub mod layer;
 pub mod params;
 pub mod pipeline;
+pub mod reliability;
 pub mod stage;
 
 pub use estimate::{estimate, evaluate, Engine, Estimate, EstimateOptions};

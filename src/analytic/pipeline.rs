@@ -36,7 +36,14 @@ pub fn pipeline_s(schedule: Schedule, fwd: &[f64], bwd: &[f64], m: u32, v: u32) 
             (m - 1.0 / v) * max_fb + sum / v
         }
         Schedule::ZbH1 => m * max_fb + (pf - 1.0) * max_f,
-        Schedule::DualPipe => m * max_fb + (pf / 2.0 - 1.0).max(0.0) * max_f,
+        Schedule::DualPipe => {
+            let max_fh = fwd
+                .iter()
+                .zip(bwd)
+                .map(|(f, b)| f + b / 2.0)
+                .fold(0.0, f64::max);
+            m * max_fb + (pf / 2.0 - 1.0).max(0.0) * max_fh
+        }
     }
 }
 

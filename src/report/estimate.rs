@@ -4,6 +4,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArra
 
 use super::units::{count, gib, pct, sci, secs, thousands, usd};
 use crate::analytic::{Engine, Estimate};
+use crate::spec::reliability::CheckpointMode;
 
 fn table() -> Table {
     let mut t = Table::new();
@@ -113,6 +114,53 @@ pub fn estimate_table(e: &Estimate) -> String {
             thousands(e.cost.gpus_billed)
         ),
     );
+    if let Some(r) = &e.reliability {
+        row(
+            &mut t,
+            "With failures",
+            format!(
+                "{:.1} days, {} expected vs {:.1} days, {} ideal (Monte Carlo p10/p50/p90: {:.1}/{:.1}/{:.1} days, \
+                 {}/{}/{})",
+                r.days_expected,
+                usd(r.usd_expected),
+                r.days_ideal,
+                usd(r.usd_ideal),
+                r.days_p10,
+                r.days_p50,
+                r.days_p90,
+                usd(r.usd_p10),
+                usd(r.usd_p50),
+                usd(r.usd_p90)
+            ),
+        );
+        row(
+            &mut t,
+            "Goodput",
+            format!(
+                "{} | {:.0} interruptions expected (one per {:.2} h) | checkpoint every {} ({:.0} steps, {}), \
+                 {:.2} TB {} in {} | per interruption {} re-done + {} down{}",
+                pct(r.goodput),
+                r.interruptions,
+                r.job_mtbf_hours,
+                secs(r.checkpoint_interval_s),
+                r.checkpoint_interval_steps,
+                if r.interval_from_scenario { "set" } else { "Young/Daly" },
+                r.checkpoint_bytes / 1e12,
+                match r.checkpoint_mode {
+                    CheckpointMode::Sync => "sync",
+                    CheckpointMode::Async => "async",
+                },
+                secs(r.checkpoint_write_s),
+                secs(r.lost_work_s),
+                secs(r.downtime_s),
+                if r.spare_nodes > 0 {
+                    format!(" | {} spare nodes, {}", r.spare_nodes, usd(r.spare_usd))
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
     row(
         &mut t,
         "Energy",
@@ -219,6 +267,22 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("dp_comm_s", d.dp_comm_s, "s"),
         ("optimizer_s", d.optimizer_s, "s"),
     ];
+    let mut rows = rows;
+    if let Some(r) = &e.reliability {
+        rows.extend([
+            ("goodput", r.goodput, "fraction"),
+            ("interruptions", r.interruptions, "interruptions"),
+            ("checkpoint_interval_s", r.checkpoint_interval_s, "s"),
+            ("checkpoint_bytes", r.checkpoint_bytes, "bytes"),
+            ("checkpoint_write_s", r.checkpoint_write_s, "s"),
+            ("days_expected", r.days_expected, "days"),
+            ("days_p10", r.days_p10, "days"),
+            ("days_p50", r.days_p50, "days"),
+            ("days_p90", r.days_p90, "days"),
+            ("usd_expected", r.usd_expected, "USD"),
+            ("usd_p90", r.usd_p90, "USD"),
+        ]);
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(["quantity", "value", "unit"]);
     for (k, v, u) in rows {

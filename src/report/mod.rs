@@ -1,6 +1,7 @@
 //! Turning results into text: tables for people, JSON and CSV for tools.
 
 pub mod estimate;
+pub mod plan;
 pub mod units;
 
 pub use estimate::{estimate_csv, estimate_json, estimate_table};

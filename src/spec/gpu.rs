@@ -100,12 +100,20 @@ pub struct GpuProfile {
     pub peak_flops: PeakFlops,
     /// Board power limit, watts.
     pub tdp_w: f64,
-    /// Streaming multiprocessors (for wave quantisation once calibrated).
+    /// Streaming multiprocessors (tiles run in waves over them).
     pub sm_count: u32,
+    /// L2 cache, bytes (where split-K partial sums can stay).
+    pub l2_bytes: f64,
     /// Typical market rental price, US dollars per GPU-hour.
     pub usd_per_hour: f64,
-    /// Kernel efficiency factors.
+    /// Kernel efficiency factors (the constant model, and the memory and clock factors
+    /// a derived fit uses).
     pub efficiency: Efficiency,
+    /// Name of the kernel fit to use (`hardware-profiles/calibration/<name>/fit.json`):
+    /// this GPU's own measurements when `efficiency.measured`, else a measured GPU of
+    /// the same model form whose constants carry over. `None` = constant efficiencies.
+    #[serde(default)]
+    pub calibration: Option<String>,
     /// Where each number comes from, keyed by field name (`peak_flops.bf16`, ...).
     pub sources: BTreeMap<String, String>,
 }
@@ -118,6 +126,7 @@ impl GpuProfile {
         "peak_flops",
         "tdp_w",
         "sm_count",
+        "l2_bytes",
         "usd_per_hour",
         "efficiency",
     ];

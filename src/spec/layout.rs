@@ -61,6 +61,11 @@ pub struct Overlap {
     /// Expert all-to-all (DualPipe-style overlap of one micro-batch's compute with another's dispatch).
     #[serde(default)]
     pub ep_comm: bool,
+    /// SMs reserved for communication kernels while compute runs beside them
+    /// (DeepSeek-V3 dedicates 20 of the H800's 132 SMs to its all-to-all); compute
+    /// kernels get the rest.
+    #[serde(default)]
+    pub comm_sms: u32,
 }
 
 impl Default for Overlap {
@@ -70,6 +75,7 @@ impl Default for Overlap {
             tp_comm: false,
             p2p: false,
             ep_comm: false,
+            comm_sms: 0,
         }
     }
 }
@@ -272,9 +278,9 @@ pub fn resolve(
     // Heads split across tensor-parallel ranks.
     let heads = model.heads;
     let kv = model.kv_heads();
-    if heads % l.tp != 0 || kv % l.tp != 0 {
+    if !heads.is_multiple_of(l.tp) || !kv.is_multiple_of(l.tp) {
         let ok = divisors(gcd(heads as u64, kv as u64));
-        let which = if heads % l.tp != 0 {
+        let which = if !heads.is_multiple_of(l.tp) {
             format!("heads {heads} not divisible by tp {}", l.tp)
         } else {
             format!("kv heads {kv} not divisible by tp {}", l.tp)
@@ -302,7 +308,7 @@ pub fn resolve(
         }
         _ => {}
     }
-    if training.seq_len % u64::from(l.cp) != 0 {
+    if !training.seq_len.is_multiple_of(u64::from(l.cp)) {
         return Err(Error::invalid(
             "layout.cp",
             format!(
@@ -334,7 +340,7 @@ pub fn resolve(
         }
         None => {
             let mut dp = gpus / inner;
-            while dp > 0 && (dp * u64::from(l.cp)) % u64::from(l.ep) != 0 {
+            while dp > 0 && !(dp * u64::from(l.cp)).is_multiple_of(u64::from(l.ep)) {
                 dp -= 1;
             }
             if dp == 0 {
@@ -421,7 +427,10 @@ pub fn resolve(
             balanced_split(model.layers, l.pp)
         }
     };
-    if l.vpp > 1 && layers_per_stage.iter().any(|&n| n % l.vpp != 0) && model.layers % chunks != 0 {
+    if l.vpp > 1
+        && layers_per_stage.iter().any(|&n| n % l.vpp != 0)
+        && !model.layers.is_multiple_of(chunks)
+    {
         adj.notes.push(format!(
             "{} layers do not divide into pp {} x vpp {} = {chunks} equal chunks; chunk sizes differ by one layer",
             model.layers, l.pp, l.vpp
@@ -450,7 +459,7 @@ pub fn resolve(
                 .with_suggestion("vpp: 2 (or more), or schedule: 1f1b".to_string()),
         );
     }
-    if schedule == Schedule::DualPipe && l.pp % 2 != 0 {
+    if schedule == Schedule::DualPipe && !l.pp.is_multiple_of(2) {
         return Err(Error::invalid(
             "layout.schedule",
             format!("DualPipe needs an even pp, got {}", l.pp),
@@ -510,14 +519,17 @@ pub fn resolve(
             (m / u64::from(l.pp) + 1) * u64::from(l.pp) * per_step
         )));
     }
-    if schedule == Schedule::DualPipe && microbatches < l.pp {
+    if schedule == Schedule::DualPipe && (microbatches < 2 * l.pp || microbatches % 2 != 0) {
+        // The reference implementation (deepseek-ai/DualPipe) feeds half the micro-batches
+        // from each end and asserts an even count of at least 2 x pp.
         return Err(Error::invalid(
             "layout.schedule",
             format!(
-                "DualPipe needs at least pp = {} micro-batches, got {microbatches}",
-                l.pp
+                "DualPipe needs an even number of micro-batches, at least 2 x pp = {}; got {microbatches}",
+                2 * l.pp
             ),
-        ));
+        )
+        .with_suggestion("a larger global batch or a smaller micro_batch, or schedule: 1f1b".to_string()));
     }
     Ok(ResolvedLayout {
         tp: l.tp,

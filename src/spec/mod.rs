@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod layout;
 pub mod model;
 pub mod pricing;
+pub mod reliability;
 pub mod scenario;
 pub mod training;
 pub mod yaml;

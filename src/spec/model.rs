@@ -170,7 +170,8 @@ impl ModelSpec {
         match &self.moe {
             None => false,
             Some(m) => {
-                i >= m.first_dense_layers && (i - m.first_dense_layers) % m.layer_freq.max(1) == 0
+                i >= m.first_dense_layers
+                    && (i - m.first_dense_layers).is_multiple_of(m.layer_freq.max(1))
             }
         }
     }
@@ -189,7 +190,7 @@ impl ModelSpec {
         positive("model.ffn_hidden", self.ffn_hidden as f64)?;
         positive("model.vocab", self.vocab as f64)?;
         let kv = self.kv_heads();
-        if kv == 0 || self.heads % kv != 0 {
+        if kv == 0 || !self.heads.is_multiple_of(kv) {
             return Err(Error::invalid(
                 f("kv_heads"),
                 format!("query heads {} not divisible by kv heads {kv}", self.heads),
@@ -200,7 +201,9 @@ impl ModelSpec {
                 divisors_text(self.heads as u64)
             )));
         }
-        if self.mla.is_none() && self.head_dim.is_none() && self.hidden % u64::from(self.heads) != 0
+        if self.mla.is_none()
+            && self.head_dim.is_none()
+            && !self.hidden.is_multiple_of(u64::from(self.heads))
         {
             return Err(Error::invalid(
                 f("heads"),
@@ -266,7 +269,7 @@ pub fn divisors(n: u64) -> Vec<u64> {
     let mut large = Vec::new();
     let mut d = 1;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             small.push(d);
             if d * d != n {
                 large.push(n / d);

@@ -18,6 +18,7 @@ use super::gpu::GpuProfile;
 use super::layout::Layout;
 use super::model::ModelSpec;
 use super::pricing::Pricing;
+use super::reliability::Reliability;
 use super::training::Training;
 use super::yaml::Source;
 use crate::error::{Error, Result, SourceLocation};
@@ -88,6 +89,9 @@ pub struct ScenarioFile {
     /// Prices.
     #[serde(default)]
     pub pricing: Pricing,
+    /// Failures, restarts and checkpoints (defaults: Llama 3's failure rates).
+    #[serde(default)]
+    pub reliability: Reliability,
 }
 
 /// A scenario with every reference resolved and every section range-checked.
@@ -112,6 +116,8 @@ pub struct Scenario {
     pub layout: Layout,
     /// Prices.
     pub pricing: Pricing,
+    /// Failures, restarts and checkpoints.
+    pub reliability: Reliability,
     /// Where the scenario came from, for pointing errors at lines.
     pub origin: Origin,
 }
@@ -250,6 +256,7 @@ fn resolve(file: ScenarioFile, dir: Option<&Path>, origin: Origin) -> Result<Sce
     check_cluster(&cluster).map_err(place)?;
     file.training.validate().map_err(place)?;
     file.pricing.validate().map_err(place)?;
+    file.reliability.validate().map_err(place)?;
     if file.gpus == 0 {
         return Err(place(Error::invalid("gpus", "must be at least 1")));
     }
@@ -263,6 +270,7 @@ fn resolve(file: ScenarioFile, dir: Option<&Path>, origin: Origin) -> Result<Sce
         training: file.training,
         layout: file.layout,
         pricing: file.pricing,
+        reliability: file.reliability,
         origin,
     })
 }

@@ -127,10 +127,12 @@ impl Training {
 
     /// Range checks.
     pub fn validate(&self) -> Result<()> {
-        if !(self.tokens.is_finite() && self.tokens >= 1.0) {
+        // The upper bound keeps FLOPs, days and dollars finite (1e20 is 5,000 times the
+        // largest published run); found by tests/props.rs.
+        if !(self.tokens.is_finite() && (1.0..=1e20).contains(&self.tokens)) {
             return Err(Error::invalid(
                 "training.tokens",
-                format!("must be at least 1, got {}", self.tokens),
+                format!("must be between 1 and 1e20, got {}", self.tokens),
             ));
         }
         if self.seq_len == 0 {

@@ -1,0 +1,334 @@
+//! The fitted kernel-efficiency model: GEMMs as tiles in waves over the SMs, flash
+//! attention as query blocks with a causal tail, memory-bound kernels at the measured
+//! bandwidth, and the clock the power cap settles at.
+//!
+//! The form is physical; its few constants are fitted to kernel measurements by
+//! [`super::fit`]. A GPU without measurements uses its own datasheet (SMs, peaks,
+//! bandwidth) with the dimensionless constants of a measured GPU of the same form.
+
+use serde::{Deserialize, Serialize};
+
+use super::data::Orientation;
+use crate::analytic::compute::{AttnShape, KernelModel};
+use crate::spec::gpu::{Dtype, GpuProfile};
+
+/// CTA output tiles cuBLAS(Lt) chooses among on Hopper-class GPUs (rows x columns).
+pub const TILES: [(f64, f64); 5] = [
+    (64.0, 128.0),
+    (128.0, 64.0),
+    (128.0, 128.0),
+    (128.0, 256.0),
+    (256.0, 128.0),
+];
+/// Query rows per flash-attention thread block.
+pub const ATTN_BLOCK: f64 = 128.0;
+
+/// Fitted GEMM constants.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GemmFit {
+    /// Fraction of an SM's dense BF16 peak reached inside a tile's reduction loop.
+    pub mainloop_eff: f64,
+    /// Prologue and epilogue of one wave of tiles, seconds.
+    pub tile_overhead_s: f64,
+    /// Extra cost of a split-K schedule (a second kernel reducing the partial sums), seconds.
+    pub splitk_overhead_s: f64,
+    /// Tile arithmetic intensity (tm x tn / (tm + tn), FLOPs per operand element loaded)
+    /// below which the mainloop is bound by shared-memory operand traffic and slows in
+    /// proportion: small tiles run below the large tiles' efficiency.
+    pub intensity_knee: f64,
+    /// Fraction of the SMs that must stream operands to saturate HBM: fewer active
+    /// thread blocks reach proportionally less bandwidth (small-M GEMMs).
+    pub bw_saturation: f64,
+    /// Fraction of a tile's epilogue (output store) not hidden behind the next tile.
+    pub epilogue_exposed: f64,
+    /// Fixed cost per kernel (launch, ramp, tail), seconds.
+    pub launch_s: f64,
+    /// Time constant over which a kernel's clock falls from burst to the power-capped
+    /// sustained clock, seconds (shapes long single kernels in the measurements).
+    pub power_tau_s: f64,
+    /// Efficiency of the input-gradient orientation relative to forward.
+    pub dgrad: f64,
+    /// Efficiency of the weight-gradient orientation relative to forward.
+    pub wgrad: f64,
+    /// Mainloop efficiency of FP8 relative to BF16 (each against its own peak).
+    pub fp8: f64,
+    /// Same for TF32.
+    pub tf32: f64,
+    /// Same for FP32 (CUDA cores).
+    pub fp32: f64,
+}
+
+/// Fitted flash-attention constants.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttnFit {
+    /// Forward efficiency against the BF16 peak, causal-half FLOPs.
+    pub fwd_eff: f64,
+    /// Backward efficiency (2.5x the forward FLOPs).
+    pub bwd_eff: f64,
+    /// Fraction of the longest query block's time left as a tail after the others finish.
+    pub tail: f64,
+    /// Fixed cost per kernel, seconds.
+    pub launch_s: f64,
+}
+
+/// Everything the fit produces for one GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelFit {
+    /// GPU profile name the measurements came from.
+    pub gpu: String,
+    /// GEMM constants.
+    pub gemm: GemmFit,
+    /// Attention constants.
+    pub attention: AttnFit,
+    /// Device-copy bandwidth over datasheet HBM bandwidth.
+    pub memory_eff: f64,
+    /// Sustained over burst throughput of back-to-back GEMMs at the power cap.
+    pub sustained_clock: f64,
+    /// Fit quality on the measured points, for the record.
+    pub error: FitError,
+}
+
+/// Absolute relative errors of the fit on its own measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FitError {
+    /// GEMM points.
+    pub gemm_points: usize,
+    /// Median |predicted / measured - 1| over GEMMs.
+    pub gemm_median: f64,
+    /// Worst over GEMMs.
+    pub gemm_worst: f64,
+    /// Attention points.
+    pub attn_points: usize,
+    /// Median over attention.
+    pub attn_median: f64,
+    /// Worst over attention.
+    pub attn_worst: f64,
+}
+
+/// The hardware numbers the model form needs, from a GPU profile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hardware {
+    /// Streaming multiprocessors.
+    pub sms: f64,
+    /// Dense peaks, FLOP/s: bf16, fp8, tf32, fp32.
+    pub bf16: f64,
+    /// FP8 (BF16 when absent).
+    pub fp8: f64,
+    /// TF32.
+    pub tf32: f64,
+    /// FP32.
+    pub fp32: f64,
+    /// Datasheet HBM bandwidth, bytes/s.
+    pub hbm: f64,
+    /// L2 cache, bytes.
+    pub l2: f64,
+}
+
+impl Hardware {
+    /// From a GPU profile.
+    pub fn of(gpu: &GpuProfile) -> Self {
+        let p = &gpu.peak_flops;
+        Hardware {
+            sms: gpu.sm_count.max(1) as f64,
+            bf16: p.bf16,
+            fp8: p.fp8.unwrap_or(p.bf16),
+            tf32: p.tf32,
+            fp32: p.fp32,
+            hbm: gpu.hbm_bandwidth,
+            l2: gpu.l2_bytes,
+        }
+    }
+}
+
+/// Peak and relative mainloop efficiency of `dtype` under `g`.
+fn dtype_rate(hw: &Hardware, g: &GemmFit, dtype: Dtype) -> (f64, f64) {
+    match dtype {
+        Dtype::Bf16 | Dtype::Fp16 => (hw.bf16, 1.0),
+        Dtype::Fp8 => (hw.fp8, g.fp8),
+        Dtype::Tf32 => (hw.tf32, g.tf32),
+        Dtype::Fp32 => (hw.fp32, g.fp32),
+    }
+}
+
+/// One GEMM as the hardware sees it: output `rows x cols`, reduction `k`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Problem {
+    /// Output rows.
+    pub rows: f64,
+    /// Output columns.
+    pub cols: f64,
+    /// Reduction length.
+    pub k: f64,
+    /// Which orientation of a layer GEMM this is.
+    pub op: Orientation,
+    /// Operand type.
+    pub dtype: Dtype,
+}
+
+impl Problem {
+    /// The `op` orientation of the layer GEMM (M, N, K).
+    pub fn of(m: f64, n: f64, k: f64, op: Orientation, dtype: Dtype) -> Self {
+        let (rows, cols, k) = op.shape(m, n, k);
+        Problem {
+            rows,
+            cols,
+            k,
+            op,
+            dtype,
+        }
+    }
+}
+
+/// Burst-clock time of one GEMM, seconds.
+pub fn gemm_burst_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, p: &Problem) -> f64 {
+    let Problem {
+        rows,
+        cols,
+        k,
+        op,
+        dtype,
+    } = *p;
+    let (peak, rel) = dtype_rate(hw, g, dtype);
+    let orient = match op {
+        Orientation::Fwd => 1.0,
+        Orientation::Dgrad => g.dgrad,
+        Orientation::Wgrad => g.wgrad,
+    };
+    let per_sm = peak / hw.sms * g.mainloop_eff * rel * orient;
+    let operands = dtype.bytes() * (rows * k + cols * k);
+    let mut best = f64::INFINITY;
+    for (tm, tn) in TILES {
+        let tiles = (rows / tm).ceil() * (cols / tn).ceil();
+        let per_sm = per_sm * (tm * tn / (tm + tn) / g.intensity_knee).min(1.0);
+        // Split-K: small outputs with long reductions are split so that more thread
+        // blocks run; partial sums (FP32) are written, read back and reduced.
+        for split in [1.0, 2.0, 4.0, 8.0, 16.0] {
+            if split > 1.0 && k / split < 256.0 {
+                break;
+            }
+            let ctas = tiles * split;
+            let waves = (ctas / hw.sms).ceil();
+            // Each wave: the reduction loop, then the part of the epilogue (storing the
+            // output tile at the SM's share of HBM bandwidth) that the next tile's
+            // mainloop does not hide.
+            let epilogue = tm * tn * if split > 1.0 { 4.0 } else { 2.0 } / (mem_bw / hw.sms);
+            let compute = waves
+                * (2.0 * tm * tn * (k / split) / per_sm
+                    + g.epilogue_exposed * epilogue
+                    + g.tile_overhead_s);
+            let active = ctas.min(hw.sms);
+            let bw = mem_bw * (active / (g.bw_saturation * hw.sms)).min(1.0);
+            // Partial sums stay in L2 when they fit; only the overflow goes to HBM.
+            let partials = if split > 1.0 {
+                (2.0 * 4.0 * rows * cols * split - hw.l2).max(0.0)
+            } else {
+                0.0
+            };
+            let memory = (operands + 2.0 * rows * cols + partials) / bw;
+            let fixup = if split > 1.0 {
+                g.splitk_overhead_s
+            } else {
+                0.0
+            };
+            best = best.min(compute.max(memory) + fixup);
+        }
+    }
+    best + g.launch_s
+}
+
+/// Clock factor of a kernel that runs `t` seconds from a cool start (measurement
+/// conditions): burst at first, settling to `sustained` with time constant `tau`.
+pub fn clock_factor(t: f64, sustained: f64, tau: f64) -> f64 {
+    if tau <= 0.0 {
+        return 1.0;
+    }
+    1.0 - (1.0 - sustained) * (1.0 - (-t / tau).exp())
+}
+
+/// Flash-attention forward and backward burst times, seconds.
+pub fn attn_burst_s(hw: &Hardware, a: &AttnFit, shape: &AttnShape) -> (f64, f64) {
+    // Causal: each query block attends to the keys up to its own position.
+    let flops =
+        2.0 * shape.b * shape.heads * shape.s_q * shape.s_kv * (shape.d_qk + shape.d_v) * 0.5;
+    let longest = 2.0 * ATTN_BLOCK * shape.s_kv * (shape.d_qk + shape.d_v);
+    let rate = |eff: f64| hw.bf16 / hw.sms * eff;
+    let fwd = flops / (rate(a.fwd_eff) * hw.sms) + a.tail * longest / rate(a.fwd_eff) + a.launch_s;
+    let bwd = 2.5 * flops / (rate(a.bwd_eff) * hw.sms)
+        + a.tail * 2.5 * longest / rate(a.bwd_eff)
+        + a.launch_s;
+    (fwd, bwd)
+}
+
+/// The fitted model bound to one GPU, as the analytic model uses it: every
+/// compute-bound kernel at the power-capped sustained clock (training keeps the GPU
+/// busy back to back).
+#[derive(Debug, Clone)]
+pub struct FittedKernels {
+    hw: Hardware,
+    fit: KernelFit,
+    mem_bw: f64,
+    sustained: f64,
+}
+
+impl FittedKernels {
+    /// Binds `fit` to `gpu`. When the fit was measured on another GPU, its
+    /// dimensionless constants carry over and the datasheet supplies the rest; the
+    /// memory efficiency and sustained clock then come from `gpu`'s profile.
+    pub fn new(gpu: &GpuProfile, fit: &KernelFit) -> Self {
+        let own = fit.gpu == gpu.name;
+        let memory_eff = if own {
+            fit.memory_eff
+        } else {
+            gpu.efficiency.memory
+        };
+        let sustained = if own {
+            fit.sustained_clock
+        } else {
+            gpu.efficiency.sustained_clock
+        };
+        FittedKernels {
+            hw: Hardware::of(gpu),
+            fit: fit.clone(),
+            mem_bw: gpu.hbm_bandwidth * memory_eff,
+            sustained,
+        }
+    }
+
+    fn gemm(&self, m: f64, n: f64, k: f64, op: Orientation, dtype: Dtype) -> f64 {
+        gemm_burst_s(
+            &self.hw,
+            &self.fit.gemm,
+            self.mem_bw,
+            &Problem::of(m, n, k, op, dtype),
+        ) / self.sustained
+    }
+}
+
+impl KernelModel for FittedKernels {
+    fn gemm_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.gemm(m, n, k, Orientation::Fwd, dtype)
+    }
+
+    fn gemm_bwd_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.gemm(m, n, k, Orientation::Dgrad, dtype)
+            + self.gemm(m, n, k, Orientation::Wgrad, dtype)
+    }
+
+    fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64 {
+        let (peak, rel) = dtype_rate(&self.hw, &self.fit.gemm, dtype);
+        flops / (peak * self.fit.gemm.mainloop_eff * rel * self.sustained)
+    }
+
+    fn attention_s(&self, shape: &AttnShape) -> (f64, f64) {
+        let (f, b) = attn_burst_s(&self.hw, &self.fit.attention, shape);
+        (f / self.sustained, b / self.sustained)
+    }
+
+    fn memory_s(&self, bytes: f64) -> f64 {
+        bytes / self.mem_bw
+    }
+}

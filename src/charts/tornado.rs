@@ -1,0 +1,202 @@
+//! Sensitivity (tornado) chart: training days and dollars when each input moves by
+//! -x% and +x%, one row per input, largest swing at the top, around the base value.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::canvas::{legend_row, text_width, Chart, DrawResult};
+use super::palette::{BLUE, GREY, ORANGE};
+use super::{FONT, LABEL_PX, TICK_PX, TITLE_PX};
+
+/// One input's row: (days, dollars) with the input lowered and raised.
+#[derive(Debug, Clone)]
+pub struct TornadoRow {
+    /// The input in words.
+    pub input: String,
+    /// (days, US$) with the input at -x%.
+    pub low: (f64, f64),
+    /// (days, US$) with the input at +x%.
+    pub high: (f64, f64),
+}
+
+/// The whole tornado.
+#[derive(Debug, Clone)]
+pub struct TornadoChart {
+    /// Title.
+    pub title: String,
+    /// The change applied, percent (20 = +-20%).
+    pub delta_pct: f64,
+    /// Base (days, US$).
+    pub base: (f64, f64),
+    /// Rows, drawn top to bottom in this order.
+    pub rows: Vec<TornadoRow>,
+}
+
+const WIDTH: u32 = 1500;
+
+impl Chart for TornadoChart {
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, 200 + 56 * self.rows.len().max(1) as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let root = root.titled(
+            &self.title,
+            (FONT, TITLE_PX).into_font().style(FontStyle::Bold),
+        )?;
+        let (legend, body) = root.split_vertically(40);
+        let lo = format!("input -{:.0}%", self.delta_pct);
+        let hi = format!("input +{:.0}%", self.delta_pct);
+        legend_row(&legend, &[(BLUE, lo.as_str()), (ORANGE, hi.as_str())])?;
+        let (left, right) = body.split_horizontally(WIDTH / 2);
+        panel(
+            &left,
+            self,
+            &format!("Training days (plan: {:.1})", self.base.0),
+            "training time (days)",
+            |p| p.0,
+            &|v| format!("{v:.1}"),
+        )?;
+        panel(
+            &right,
+            self,
+            &format!("Training cost (plan: ${:.2}M)", self.base.1 / 1e6),
+            "cost (millions of US$)",
+            |p| p.1 / 1e6,
+            &|v| format!("{v:.1}"),
+        )?;
+        Ok(())
+    }
+}
+
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    t: &TornadoChart,
+    caption: &str,
+    x_desc: &str,
+    of: impl Fn((f64, f64)) -> f64,
+    fmt: &dyn Fn(f64) -> String,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let n = t.rows.len().max(1);
+    let base = of(t.base);
+    let (mut x0, mut x1) = (base, base);
+    for r in &t.rows {
+        for v in [of(r.low), of(r.high)] {
+            x0 = x0.min(v);
+            x1 = x1.max(v);
+        }
+    }
+    let span = (x1 - x0).max(base.abs() * 0.02).max(1e-9);
+    // Room on both sides for the value labels.
+    let (x0, x1) = (x0 - span * 0.22, x1 + span * 0.22);
+    let label_w = t
+        .rows
+        .iter()
+        .map(|r| text_width(&r.input, TICK_PX))
+        .max()
+        .unwrap_or(100)
+        + 20;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            caption,
+            (FONT, LABEL_PX + 3.0).into_font().style(FontStyle::Bold),
+        )
+        .margin(10)
+        .margin_right(26)
+        .x_label_area_size(54)
+        .y_label_area_size(label_w)
+        .build_cartesian_2d(x0..x1, -0.5..n as f64 - 0.5)?;
+    let rows = &t.rows;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc(x_desc)
+        .axis_desc_style((FONT, LABEL_PX))
+        .label_style((FONT, TICK_PX))
+        .x_labels(8)
+        .x_label_formatter(&|x| super::canvas::tick(*x))
+        .y_labels(n + 1)
+        .y_label_formatter(&|y| {
+            let r = y.round();
+            if (y - r).abs() > 1e-6 || r < 0.0 || r as usize >= rows.len() {
+                return String::new();
+            }
+            rows[rows.len() - 1 - r as usize].input.clone()
+        })
+        .max_light_lines(4)
+        .light_line_style(super::palette::LIGHT)
+        .draw()?;
+    let half = 0.3;
+    let tick = (FONT, TICK_PX).into_font();
+    let pad = (x1 - x0) * 0.008;
+    for (i, r) in t.rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let (l, h) = (of(r.low), of(r.high));
+        if (l - base).abs() < 1e-9 * base.abs().max(1.0)
+            && (h - base).abs() < 1e-9 * base.abs().max(1.0)
+        {
+            chart.draw_series(std::iter::once(Text::new(
+                "no effect".to_string(),
+                (base + pad, y),
+                tick.clone()
+                    .color(&GREY)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            )))?;
+            continue;
+        }
+        // The longer bar first, so a shorter one on the same side stays visible.
+        let mut bars = [(l, BLUE), (h, ORANGE)];
+        if (l - base).abs() < (h - base).abs() {
+            bars.swap(0, 1);
+        }
+        for (v, c) in bars {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(base.min(v), y - half), (base.max(v), y + half)],
+                c.filled(),
+            )))?;
+        }
+        // Each value at its bar's outer end; when both move the same way, the nearer
+        // one's value goes on the other side of the base line.
+        let labels = if (l - base) * (h - base) < 0.0 {
+            vec![(l, l < base), (h, h < base)]
+        } else {
+            let (near, far) = if (l - base).abs() <= (h - base).abs() {
+                (l, h)
+            } else {
+                (h, l)
+            };
+            let left = far < base;
+            vec![(far, left), (near, !left)]
+        };
+        for (k, (v, left)) in labels.into_iter().enumerate() {
+            let at = if k == 1 && (l - base) * (h - base) >= 0.0 {
+                base
+            } else {
+                v
+            };
+            let (x, hp) = if left {
+                (at - pad, HPos::Right)
+            } else {
+                (at + pad, HPos::Left)
+            };
+            chart.draw_series(std::iter::once(Text::new(
+                fmt(v),
+                (x, y),
+                tick.clone().color(&BLACK).pos(Pos::new(hp, VPos::Center)),
+            )))?;
+        }
+    }
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(base, -0.5), (base, n as f64 - 0.5)],
+        BLACK.stroke_width(2),
+    )))?;
+    Ok(())
+}

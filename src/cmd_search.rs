@@ -1,0 +1,843 @@
+//! `llmplan search`, `compare` and `sweep`: argument parsing and rendering. The work
+//! is in `llmplan::search`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Value};
+
+use llmplan::report::units;
+use llmplan::search::compare::{self, terms};
+use llmplan::search::space::{parse_gpus, SpaceLimits};
+use llmplan::search::sweep::{self, SweepOptions};
+use llmplan::search::{self, Objective, Outcome, Ranked, SearchOptions};
+use llmplan::spec::scenario::{self, Scenario};
+use llmplan::Error;
+
+/// Output formats of the search commands.
+#[derive(Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum OutFormat {
+    /// Human-readable tables.
+    #[default]
+    Table,
+    /// Comma-separated values.
+    Csv,
+    /// JSON.
+    Json,
+}
+
+/// Knobs shared by `search` and `sweep`.
+#[derive(Args, Clone)]
+pub struct SpaceArgs {
+    /// What "best" means: time (training days), step (step time), cost (dollars) or
+    /// tokens-per-dollar.
+    #[arg(long, default_value = "time")]
+    objective: String,
+    /// Fix a knob, e.g. `--fix layout.tp=8` or `--fix pp=8,16` (repeatable). Knobs: tp,
+    /// pp, dp, ep, cp, vpp, micro_batch, sequence_parallel, recompute, zero, schedule.
+    #[arg(long = "fix", value_name = "KNOB=VALUES")]
+    fix: Vec<String>,
+    /// Fraction of GPU memory kept free: layouts must fit in capacity x (1 - headroom).
+    #[arg(long, default_value_t = 0.1)]
+    headroom: f64,
+    /// Let tp exceed the NVLink domain (in whole domains).
+    #[arg(long)]
+    allow_tp_beyond_nvlink: bool,
+    /// Largest micro-batch tried (powers of two).
+    #[arg(long, default_value_t = 8)]
+    max_micro_batch: u32,
+    /// Largest number of virtual pipeline stages tried.
+    #[arg(long, default_value_t = 8)]
+    max_vpp: u32,
+    /// Largest context-parallel width tried (powers of two).
+    #[arg(long, default_value_t = 8)]
+    max_cp: u32,
+    /// Largest relative change of the global batch a layout may make when rounding it
+    /// to whole micro-batches per replica (0.1 = 10%).
+    #[arg(long, default_value_t = 0.1)]
+    batch_tolerance: f64,
+    /// Override a scenario field, e.g. `--set training.tokens=1e12` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+/// `llmplan search`.
+#[derive(Args)]
+pub struct SearchArgs {
+    /// Scenario YAML file or built-in scenario name; the seed when left out.
+    scenario: Option<String>,
+    /// GPU count, range `A..B` (powers of two and the ends, whole nodes) or list; the
+    /// scenario's count by default.
+    #[arg(long)]
+    gpus: Option<String>,
+    /// How many layouts to list.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Re-time this many of the best with the discrete-event simulator (0 = off).
+    #[arg(long, default_value_t = 5)]
+    sim_top: usize,
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: OutFormat,
+}
+
+/// `llmplan compare`.
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Scenario YAML file or built-in scenario name; the seed when left out.
+    scenario: Option<String>,
+    /// A layout on top of the scenario's, e.g. `tp=8,pp=16,ep=16` (repeatable; the first
+    /// is the reference). Keys: tp, pp, dp, ep, cp, vpp, micro_batch, sequence_parallel,
+    /// zero, schedule, recompute.
+    #[arg(long = "layout", value_name = "K=V,...", required = true)]
+    layout: Vec<String>,
+    /// GPUs to use instead of the scenario's.
+    #[arg(long)]
+    gpus: Option<u64>,
+    /// Override a scenario field (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: OutFormat,
+}
+
+/// `llmplan sweep`.
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Scenario YAML file or built-in scenario name; the seed when left out.
+    scenario: Option<String>,
+    /// GPU counts: a range `A..B` (powers of two and the ends, whole nodes) or a list.
+    #[arg(long, default_value = "1024..65536")]
+    gpus: String,
+    /// GPU types, comma-separated: a100, a100-40gb, h100, h100-pcie, h200, h800, b200,
+    /// gb200 (or cluster / GPU profile names); the scenario's own by default.
+    #[arg(long = "gpu", value_delimiter = ',')]
+    gpu: Vec<String>,
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// Write sweep.csv, sweep.svg and sweep.png into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace files already in `--out`.
+    #[arg(long)]
+    force: bool,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    format: OutFormat,
+}
+
+fn load(name: Option<&str>, set: &[String], gpus: Option<u64>) -> Result<Scenario, Error> {
+    let mut overrides = set.to_vec();
+    if let Some(g) = gpus {
+        overrides.push(format!("gpus={g}"));
+    }
+    if name.is_none() {
+        eprintln!(
+            "using the built-in seed scenario '{}' (the rumoured GPT-4 run); pass a scenario file to plan another",
+            scenario::SEED
+        );
+    }
+    scenario::load(name, &overrides)
+}
+
+fn options(sc: &Scenario, a: &SpaceArgs) -> Result<SearchOptions, Error> {
+    let mut o = SearchOptions::for_scenario(sc);
+    o.objective = Objective::parse(&a.objective)?;
+    o.fixes = a.fix.clone();
+    o.headroom = a.headroom;
+    o.batch_tolerance = a.batch_tolerance;
+    o.limits = SpaceLimits {
+        allow_tp_beyond_nvlink: a.allow_tp_beyond_nvlink,
+        max_micro_batch: a.max_micro_batch,
+        max_vpp: a.max_vpp,
+        max_cp: a.max_cp,
+    };
+    Ok(o)
+}
+
+/// A progress bar on stderr that appears only once the work has run for a second,
+/// and only when stderr is a terminal.
+struct Progress {
+    start: Instant,
+    bar: Mutex<Option<ProgressBar>>,
+    tty: bool,
+    what: &'static str,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Self {
+        Progress {
+            start: Instant::now(),
+            bar: Mutex::new(None),
+            tty: std::io::stderr().is_terminal(),
+            what,
+        }
+    }
+
+    fn tick(&self, done: u64, total: u64) {
+        if !self.tty || self.start.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let Ok(mut g) = self.bar.lock() else { return };
+        let bar = g.get_or_insert_with(|| {
+            let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            if let Ok(st) = ProgressStyle::with_template(
+                "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} (eta {eta})",
+            ) {
+                b.set_style(st);
+            }
+            b.set_message(self.what);
+            b
+        });
+        bar.set_position(done);
+    }
+
+    fn finish(&self) {
+        if let Ok(mut g) = self.bar.lock() {
+            if let Some(b) = g.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+fn table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(header);
+    t
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn musd(x: f64) -> String {
+    if x >= 1e6 {
+        format!("${:.2}M", x / 1e6)
+    } else {
+        format!("${:.0}k", x / 1e3)
+    }
+}
+
+fn gib(x: f64) -> String {
+    format!("{:.1}", x / 1073741824.0)
+}
+
+fn objective_words(o: Objective) -> &'static str {
+    match o {
+        Objective::Time => "fewest training days",
+        Objective::Step => "shortest step",
+        Objective::Cost => "fewest dollars",
+        Objective::TokensPerDollar => "most tokens per dollar",
+    }
+}
+
+/// `llmplan search`.
+pub fn search(a: SearchArgs) -> Result<String, Error> {
+    let sc = load(a.scenario.as_deref(), &a.space.set, None)?;
+    let mut o = options(&sc, &a.space)?;
+    o.top = a.top;
+    o.sim_top = a.sim_top.min(a.top);
+    if let Some(g) = &a.gpus {
+        o.gpus = parse_gpus(g, sc.cluster.gpus_per_node)?;
+    }
+    let progress = Progress::new("searching");
+    let tick = |d: u64, t: u64| progress.tick(d, t);
+    let out = search::search(&sc, &o, Some(&tick))?;
+    progress.finish();
+    Ok(match a.format {
+        OutFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&search_json(&out)).unwrap_or_default()
+        ),
+        OutFormat::Csv => search_csv(&out),
+        OutFormat::Table => search_table(&sc, &out)?,
+    })
+}
+
+fn layout_json(r: &Ranked) -> Value {
+    let l = &r.layout;
+    json!({
+        "tp": l.tp, "pp": l.pp, "dp": l.dp, "ep": l.ep, "cp": l.cp, "vpp": l.vpp,
+        "micro_batch": l.micro_batch, "recompute": search::recompute_name(l.recompute),
+        "zero": l.zero, "schedule": l.schedule.name(), "sequence_parallel": l.sequence_parallel,
+    })
+}
+
+/// `{evaluated, rejected: {reason: count}, elapsed_s, results: [...]}`, best first.
+fn search_json(out: &Outcome) -> Value {
+    let results: Vec<Value> = out
+        .results
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "layout": layout_json(r),
+                "step_s": r.step_s,
+                "mfu": r.mfu,
+                "days": r.days,
+                "usd": r.usd,
+                "memory_peak_bytes": r.memory_peak_bytes,
+            });
+            if let (Some(s), Some(m)) = (r.sim_step_s, v.as_object_mut()) {
+                m.insert("sim_step_s".into(), json!(s));
+            }
+            v
+        })
+        .collect();
+    json!({
+        "evaluated": out.evaluated,
+        "rejected": out.rejected_map(),
+        "elapsed_s": out.elapsed_s,
+        "results": results,
+    })
+}
+
+fn csv_row(rank: &str, r: &Ranked) -> String {
+    let l = &r.layout;
+    format!(
+        "{rank},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{},{:.6},{:.4},{:.2},{:.1},{:.0},{:.0}\n",
+        r.gpus,
+        r.gpus_used,
+        l.tp,
+        l.pp,
+        l.dp,
+        l.ep,
+        l.cp,
+        l.vpp,
+        l.micro_batch,
+        l.sequence_parallel,
+        search::recompute_name(l.recompute),
+        l.zero,
+        l.schedule.name(),
+        r.step_s,
+        r.sim_step_s.map_or(String::new(), |s| format!("{s:.6}")),
+        r.mfu,
+        r.days,
+        r.usd,
+        r.tokens_per_usd,
+        r.memory_peak_bytes,
+        r.memory_capacity_bytes
+    )
+}
+
+fn search_csv(out: &Outcome) -> String {
+    let mut s = String::from(
+        "rank,gpus,gpus_used,tp,pp,dp,ep,cp,vpp,micro_batch,sequence_parallel,recompute,zero,schedule,step_s,sim_step_s,mfu,days,usd,tokens_per_usd,memory_peak_bytes,memory_capacity_bytes\n",
+    );
+    for (i, r) in out.results.iter().enumerate() {
+        s.push_str(&csv_row(&(i + 1).to_string(), r));
+    }
+    if let Some(b) = out.baseline.as_ref().and_then(|b| b.ranked.as_ref()) {
+        s.push_str(&csv_row("scenario", b));
+    }
+    s
+}
+
+fn row(rank: String, r: &Ranked, show_gpus: bool, simulated: bool) -> Vec<String> {
+    let mut v = vec![rank];
+    if show_gpus {
+        v.push(thousands(r.gpus));
+    }
+    let l = &r.layout;
+    v.extend([
+        format!(
+            "tp {} pp {} dp {} ep {} cp {}{}",
+            l.tp,
+            l.pp,
+            l.dp,
+            l.ep,
+            l.cp,
+            if l.vpp > 1 {
+                format!(" vpp {}", l.vpp)
+            } else {
+                String::new()
+            }
+        ),
+        format!(
+            "{} x{} {} z{} {}{}",
+            l.micro_batch,
+            r.microbatches,
+            l.schedule.name(),
+            l.zero,
+            search::recompute_name(l.recompute),
+            if l.sequence_parallel { " sp" } else { "" }
+        ),
+        format!("{:.2}", r.step_s),
+    ]);
+    if simulated {
+        v.push(r.sim_step_s.map_or("-".into(), |s| format!("{s:.2}")));
+    }
+    v.extend([
+        units::pct(r.mfu),
+        format!(
+            "{} / {}",
+            gib(r.memory_peak_bytes),
+            gib(r.memory_capacity_bytes)
+        ),
+        format!("{:.1}", r.days),
+        musd(r.usd),
+    ]);
+    v
+}
+
+fn search_table(sc: &Scenario, out: &Outcome) -> Result<String, Error> {
+    let multi = out.gpus.len() > 1;
+    let mut header = vec!["#"];
+    if multi {
+        header.push("GPUs");
+    }
+    header.extend(["layout", "mb x m, schedule, ZeRO, recompute", "step s"]);
+    if out.simulated {
+        header.push("sim step s");
+    }
+    header.extend(["MFU", "memory GiB peak / capacity", "days", "cost"]);
+    let mut t = table(header);
+    for (i, r) in out.results.iter().enumerate() {
+        t.add_row(row((i + 1).to_string(), r, multi, out.simulated));
+    }
+    let base = out.baseline.as_ref();
+    if let Some(b) = base.and_then(|b| b.ranked.as_ref()) {
+        let rank = base.and_then(|x| x.rank).map_or("scenario".into(), |k| {
+            format!("scenario (#{})", thousands(k))
+        });
+        t.add_row(row(rank, b, multi, out.simulated));
+    }
+    for c in 2..t.column_count() {
+        if let Some(col) = t.column_mut(c) {
+            if c >= if multi { 4 } else { 3 } {
+                col.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+    }
+    let gpus_text = if multi {
+        out.gpus
+            .iter()
+            .map(|g| thousands(*g))
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        thousands(out.gpus[0])
+    };
+    let mut s = format!(
+        "{} - {} x {} ({}), ranked by {}\n",
+        sc.name,
+        gpus_text,
+        sc.gpu.name,
+        sc.cluster.name,
+        objective_words(out.objective)
+    );
+    s.push_str(&format!("{t}\n"));
+    let rejected: u64 = out.rejected.iter().map(|(_, n)| n).sum();
+    s.push_str(&format!(
+        "{} layouts enumerated in {:.2} s ({:.1}M/s); {} evaluated by the cost model, {} fit in memory\n",
+        thousands(out.enumerated),
+        out.elapsed_s,
+        out.enumerated as f64 / out.elapsed_s.max(1e-9) / 1e6,
+        thousands(out.evaluated),
+        thousands(out.feasible),
+    ));
+    if rejected > 0 {
+        s.push_str(&format!("rejected {}:\n", thousands(rejected)));
+        for (r, n) in &out.rejected {
+            s.push_str(&format!("  {:>14}  {}\n", thousands(*n), r.key()));
+        }
+    }
+    if out.simulated {
+        s.push_str(
+            "sim step s: the same stage costs played event by event by the pipeline simulator (the ranking uses the closed forms)\n",
+        );
+    }
+    let sim_errors: Vec<&String> = out
+        .results
+        .iter()
+        .chain(base.and_then(|b| b.ranked.as_ref()))
+        .filter_map(|r| r.sim_error.as_ref())
+        .collect();
+    if let Some(e) = sim_errors.first() {
+        s.push_str(&format!(
+            "sim step s '-': the simulator refused {} layout{}, e.g. {e}\n",
+            sim_errors.len(),
+            if sim_errors.len() == 1 { "" } else { "s" }
+        ));
+    }
+    for n in &out.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    if let Some(b) = base {
+        match (&b.ranked, &b.rejected) {
+            (Some(r), _) => {
+                if let Some(best) = out.results.first() {
+                    if best.layout != r.layout {
+                        s.push_str(&format!(
+                            "\nthe scenario's layout ranks #{}{}; the best differs:\n",
+                            b.rank.map_or("?".into(), thousands),
+                            if b.in_space {
+                                ""
+                            } else {
+                                " (outside the searched space)"
+                            }
+                        ));
+                        let eb = search::full_estimate(sc, r)?;
+                        let ea = search::full_estimate(sc, best)?;
+                        for l in compare::explain(&eb, &ea, "scenario", "#1") {
+                            s.push_str(&l);
+                            s.push('\n');
+                        }
+                    } else {
+                        s.push_str("\nthe scenario's layout is the best found\n");
+                    }
+                }
+            }
+            (None, Some(why)) => {
+                s.push_str(&format!("\nthe scenario's layout is rejected: {why}\n"));
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+/// `llmplan compare`.
+pub fn compare(a: CompareArgs) -> Result<String, Error> {
+    let sc = load(a.scenario.as_deref(), &a.set, a.gpus)?;
+    let cs = compare::compare(&sc, &a.layout)?;
+    match a.format {
+        OutFormat::Json => {
+            let v: Vec<Value> = cs
+                .iter()
+                .map(|c| json!({"layout": c.spec, "estimate": c.estimate}))
+                .collect();
+            let explanations: Vec<Vec<String>> = cs
+                .iter()
+                .skip(1)
+                .map(|c| compare::explain(&cs[0].estimate, &c.estimate, "A", &c.spec))
+                .collect();
+            Ok(format!(
+                "{}\n",
+                serde_json::to_string_pretty(&json!({"layouts": v, "explanations": explanations}))
+                    .unwrap_or_default()
+            ))
+        }
+        OutFormat::Csv => {
+            let mut s = String::from("quantity,unit");
+            for c in &cs {
+                s.push_str(&format!(",\"{}\"", c.spec));
+            }
+            s.push('\n');
+            for (name, unit, vals) in compare_rows(&cs) {
+                s.push_str(&format!("{name},{unit}"));
+                for v in vals {
+                    s.push_str(&format!(",{v}"));
+                }
+                s.push('\n');
+            }
+            Ok(s)
+        }
+        OutFormat::Table => {
+            let labels: Vec<String> = cs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} {}", (b'A' + (i % 26) as u8) as char, c.spec))
+                .collect();
+            let mut header = vec!["".to_string()];
+            header.extend(labels.iter().cloned());
+            if cs.len() == 2 {
+                header.push("B - A".into());
+            }
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED);
+            t.set_header(header);
+            for (name, unit, vals) in compare_rows(&cs) {
+                let mut r = vec![if unit.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{name} ({unit})")
+                }];
+                r.extend(vals.iter().map(|v| pretty(v, unit)));
+                if cs.len() == 2 {
+                    r.push(match (vals[0].parse::<f64>(), vals[1].parse::<f64>()) {
+                        (Ok(x), Ok(y)) if !unit.is_empty() => pretty_delta(y - x, unit),
+                        _ => String::new(),
+                    });
+                }
+                t.add_row(r);
+            }
+            for c in 1..t.column_count() {
+                if let Some(col) = t.column_mut(c) {
+                    col.set_cell_alignment(CellAlignment::Right);
+                }
+            }
+            let mut s = format!(
+                "{} - {} x {}\n{t}\n",
+                sc.name,
+                thousands(sc.gpus),
+                sc.gpu.name
+            );
+            for (i, c) in cs.iter().enumerate().skip(1) {
+                let name = ((b'A' + (i % 26) as u8) as char).to_string();
+                s.push('\n');
+                for l in compare::explain(&cs[0].estimate, &c.estimate, "A", &name) {
+                    s.push_str(&l);
+                    s.push('\n');
+                }
+            }
+            Ok(s)
+        }
+    }
+}
+
+fn pretty(v: &str, unit: &str) -> String {
+    match (v.parse::<f64>(), unit) {
+        (Ok(x), "s") => format!("{x:.2}"),
+        (Ok(x), "%") => format!("{x:.1}"),
+        (Ok(x), "GiB") => format!("{x:.1}"),
+        (Ok(x), "days") => format!("{x:.1}"),
+        (Ok(x), "$M") => format!("{x:.2}"),
+        (Ok(x), "count") => thousands(x as u64),
+        _ => v.to_string(),
+    }
+}
+
+fn pretty_delta(d: f64, unit: &str) -> String {
+    match unit {
+        "count" => format!("{:+}", d as i64),
+        "%" | "GiB" | "days" => format!("{d:+.1}"),
+        _ => format!("{d:+.2}"),
+    }
+}
+
+/// (quantity, unit, one raw value per layout).
+fn compare_rows(cs: &[compare::Compared]) -> Vec<(&'static str, &'static str, Vec<String>)> {
+    let mut rows: Vec<(&'static str, &'static str, Vec<String>)> = Vec::new();
+    let col = |f: &dyn Fn(&llmplan::analytic::Estimate) -> String| -> Vec<String> {
+        cs.iter().map(|c| f(&c.estimate)).collect()
+    };
+    rows.push((
+        "layout",
+        "",
+        col(&|e| {
+            let l = &e.layout;
+            format!(
+                "tp {} pp {} dp {} ep {} cp {} vpp {}",
+                l.tp, l.pp, l.dp, l.ep, l.cp, l.vpp
+            )
+        }),
+    ));
+    rows.push((
+        "micro-batch, schedule",
+        "",
+        col(&|e| {
+            let l = &e.layout;
+            format!(
+                "{} x {} {} z{} {}{}",
+                l.micro_batch,
+                l.microbatches,
+                l.schedule,
+                l.zero,
+                search::recompute_name(l.recompute),
+                if l.sequence_parallel { " sp" } else { "" }
+            )
+        }),
+    ));
+    rows.push(("GPUs used", "count", col(&|e| e.gpus.to_string())));
+    rows.push(("step", "s", col(&|e| e.time.step_s.to_string())));
+    let n_terms = terms(&cs[0].estimate.time.breakdown, 0.0).len();
+    const NAMES: [&str; 9] = [
+        "  compute",
+        "  pipeline bubble",
+        "  TP comm (exposed)",
+        "  EP all-to-all (exposed)",
+        "  CP ring (exposed)",
+        "  PP p2p (exposed)",
+        "  DP sync (exposed)",
+        "  optimizer",
+        "  other (ZeRO per micro-batch)",
+    ];
+    for (i, name) in NAMES.iter().enumerate().take(n_terms) {
+        rows.push((
+            name,
+            "s",
+            col(&|e| terms(&e.time.breakdown, e.time.step_s)[i].1.to_string()),
+        ));
+    }
+    rows.push(("MFU", "%", col(&|e| (e.mfu * 100.0).to_string())));
+    rows.push((
+        "memory peak",
+        "GiB",
+        col(&|e| (e.memory.peak_bytes / 1073741824.0).to_string()),
+    ));
+    rows.push((
+        "  weights",
+        "GiB",
+        col(&|e| (e.memory.breakdown.weights / 1073741824.0).to_string()),
+    ));
+    rows.push((
+        "  gradients",
+        "GiB",
+        col(&|e| (e.memory.breakdown.gradients / 1073741824.0).to_string()),
+    ));
+    rows.push((
+        "  optimizer states",
+        "GiB",
+        col(&|e| (e.memory.breakdown.optimizer / 1073741824.0).to_string()),
+    ));
+    rows.push((
+        "  activations",
+        "GiB",
+        col(&|e| (e.memory.breakdown.activations / 1073741824.0).to_string()),
+    ));
+    rows.push((
+        "  other",
+        "GiB",
+        col(&|e| (e.memory.breakdown.other / 1073741824.0).to_string()),
+    ));
+    rows.push((
+        "memory capacity",
+        "GiB",
+        col(&|e| (e.memory.capacity_bytes / 1073741824.0).to_string()),
+    ));
+    rows.push(("training", "days", col(&|e| e.time.days.to_string())));
+    rows.push(("cost", "$M", col(&|e| (e.cost.usd / 1e6).to_string())));
+    rows
+}
+
+/// `llmplan sweep`.
+pub fn sweep(a: SweepArgs) -> Result<String, Error> {
+    let sc = load(a.scenario.as_deref(), &a.space.set, None)?;
+    let node = sc.cluster.gpus_per_node;
+    let mut so = options(&sc, &a.space)?;
+    so.sim_top = 0;
+    let opts = SweepOptions {
+        gpus: parse_gpus(&a.gpus, node)?,
+        types: a.gpu.clone(),
+        search: so,
+    };
+    if let Some(dir) = &a.out {
+        prepare_out(dir, a.force)?;
+    }
+    let progress = Progress::new("sweeping");
+    let tick = |d: u64, t: u64| progress.tick(d, t);
+    let s = sweep::sweep(&sc, &opts, Some(&tick))?;
+    progress.finish();
+    let mut written = Vec::new();
+    if let Some(dir) = &a.out {
+        let csv_path = dir.join("sweep.csv");
+        llmplan::charts::write_atomic(&csv_path, sweep::csv(&s).as_bytes())?;
+        written.push(csv_path);
+        for ext in ["svg", "png"] {
+            let p = dir.join(format!("sweep.{ext}"));
+            search::chart::write(&s, &p)?;
+            written.push(p);
+        }
+    }
+    let mut text = match a.format {
+        OutFormat::Csv => sweep::csv(&s),
+        OutFormat::Json => format!("{}\n", serde_json::to_string_pretty(&s).unwrap_or_default()),
+        OutFormat::Table => sweep_table(&s),
+    };
+    if a.format == OutFormat::Table {
+        for p in &written {
+            text.push_str(&format!("wrote {}\n", p.display()));
+        }
+    } else {
+        for p in &written {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok(text)
+}
+
+fn prepare_out(dir: &std::path::Path, force: bool) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.display().to_string(),
+        source: e,
+    })?;
+    if !force {
+        for f in ["sweep.csv", "sweep.svg", "sweep.png"] {
+            let p = dir.join(f);
+            if p.exists() {
+                return Err(Error::Usage(format!(
+                    "{} exists; pass --force to replace it",
+                    p.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sweep_table(s: &sweep::Sweep) -> String {
+    let mut t = table(vec![
+        "GPU",
+        "GPUs",
+        "$/GPU-h",
+        "best layout",
+        "mb x m, schedule, ZeRO, recompute",
+        "step s",
+        "MFU",
+        "days",
+        "cost",
+        "Pareto",
+    ]);
+    for p in &s.points {
+        match &p.best {
+            Some(b) => {
+                let r = row(String::new(), b, false, false);
+                t.add_row(vec![
+                    p.gpu_type.clone(),
+                    thousands(p.gpus),
+                    format!("{:.2}", p.usd_per_gpu_hour),
+                    r[1].clone(),
+                    r[2].clone(),
+                    r[3].clone(),
+                    r[4].clone(),
+                    r[6].clone(),
+                    r[7].clone(),
+                    if p.pareto { "*".into() } else { String::new() },
+                ]);
+            }
+            None => {
+                t.add_row(vec![
+                    p.gpu_type.clone(),
+                    thousands(p.gpus),
+                    format!("{:.2}", p.usd_per_gpu_hour),
+                    "no layout fits".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    for c in 5..9 {
+        if let Some(col) = t.column_mut(c) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!(
+        "{} - best layout per GPU count and type (by {}), swept in {:.1} s\n{t}\n* on the Pareto frontier of (days, dollars): nothing else is both faster and cheaper\n",
+        s.scenario,
+        objective_words(s.objective),
+        s.elapsed_s
+    )
+}

@@ -1,0 +1,407 @@
+//! `llmplan simulate`: the discrete-event pipeline simulator on a scenario, with a
+//! summary table, a Gantt chart, a Chrome trace and Monte Carlo step-time spread.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+
+use llmplan::report::units::pct;
+use llmplan::sim::build::{imbalance, Imbalance};
+use llmplan::sim::{self, trace, Jitter, MonteCarlo, Program, SimResult, Straggler};
+use llmplan::spec::scenario;
+use llmplan::Error;
+
+/// Pipeline schedules as the command line spells them.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ScheduleArg {
+    /// All forwards, then all backwards.
+    Gpipe,
+    /// One-forward-one-backward (PipeDream-flush).
+    #[value(name = "1f1b")]
+    OneFOneB,
+    /// Interleaved 1F1B with virtual stages (set --vpp).
+    Interleaved,
+    /// Zero-bubble ZB-H1 (backward split into input and weight gradients).
+    #[value(name = "zb-h1")]
+    ZbH1,
+    /// DualPipe (DeepSeek-V3), bidirectional; needs an even pp.
+    Dualpipe,
+}
+
+impl ScheduleArg {
+    fn name(self) -> &'static str {
+        match self {
+            ScheduleArg::Gpipe => "gpipe",
+            ScheduleArg::OneFOneB => "1f1b",
+            ScheduleArg::Interleaved => "interleaved",
+            ScheduleArg::ZbH1 => "zb-h1",
+            ScheduleArg::Dualpipe => "dualpipe",
+        }
+    }
+}
+
+/// Output formats of `simulate`.
+#[derive(Clone, Copy, ValueEnum, Default)]
+pub enum SimFormat {
+    /// Tables for people.
+    #[default]
+    Table,
+    /// JSON for tools (the timeline goes to --trace, not here).
+    Json,
+}
+
+/// Arguments of `llmplan simulate`.
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// Scenario YAML file or built-in scenario name; the seed when left out.
+    scenario: Option<String>,
+    /// Pipeline schedule instead of the scenario's.
+    #[arg(long, value_enum)]
+    schedule: Option<ScheduleArg>,
+    /// Virtual stages per GPU (interleaved).
+    #[arg(long)]
+    vpp: Option<u32>,
+    /// Micro-batches per step instead of what the global batch gives.
+    #[arg(long)]
+    microbatches: Option<u32>,
+    /// Coefficient of variation of every operation's duration (log-normal, mean 1), e.g. 0.05.
+    #[arg(long, default_value_t = 0.0)]
+    jitter: f64,
+    /// Simulated steps for the Monte Carlo (default 200 when --jitter or --straggler is given).
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Seed of the Monte Carlo; the same seed gives the same output, byte for byte.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Slowdown factor of one straggling GPU, e.g. 1.2.
+    #[arg(long)]
+    straggler: Option<f64>,
+    /// The straggler's stage (default: drawn at random each step).
+    #[arg(long)]
+    straggler_stage: Option<u32>,
+    /// Write a Gantt chart of the step (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
+    /// Write the timeline as Chrome trace-event JSON (Perfetto, chrome://tracing).
+    #[arg(long, value_name = "FILE.json")]
+    trace: Option<PathBuf>,
+    /// GPUs to use instead of the scenario's.
+    #[arg(long)]
+    gpus: Option<u64>,
+    /// Override a scenario field, e.g. `--set layout.pp=15` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: SimFormat,
+}
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    scenario: &'a str,
+    layers_per_stage: &'a [u32],
+    result: &'a SimResult,
+    imbalance: Option<&'a Imbalance>,
+    monte_carlo: Option<&'a MonteCarlo>,
+    notes: &'a [String],
+}
+
+/// Runs the command; returns what to print.
+pub fn run(a: SimulateArgs) -> Result<String, Error> {
+    let mut overrides = a.set;
+    if let Some(g) = a.gpus {
+        overrides.push(format!("gpus={g}"));
+    }
+    if let Some(s) = a.schedule {
+        overrides.push(format!("layout.schedule={}", s.name()));
+    }
+    if let Some(v) = a.vpp {
+        overrides.push(format!("layout.vpp={v}"));
+    }
+    if a.scenario.is_none() {
+        eprintln!(
+            "simulating the built-in seed scenario '{}'; pass a scenario file to simulate another",
+            scenario::SEED
+        );
+    }
+    let sc = scenario::load(a.scenario.as_deref(), &overrides)?;
+    let prep = sim::prepare(&sc, a.microbatches)?;
+    let prog = Program::compile(&prep.input)?;
+    let result = prog.simulate(a.timeline.is_some() || a.trace.is_some());
+    let imb = imbalance(&sc, &prep, &result)?;
+
+    let wants_mc = a.jitter > 0.0 || a.straggler.is_some() || a.steps.is_some();
+    let mc = if wants_mc {
+        let j = Jitter {
+            cv: a.jitter,
+            straggler: a.straggler.map(|factor| Straggler {
+                factor,
+                stage: a.straggler_stage,
+            }),
+        };
+        Some(sim::monte_carlo(&prog, &j, a.steps.unwrap_or(200), a.seed)?)
+    } else {
+        if a.straggler_stage.is_some() {
+            return Err(Error::Usage(
+                "--straggler-stage needs --straggler FACTOR".into(),
+            ));
+        }
+        None
+    };
+
+    let mut written = Vec::new();
+    if let Some(path) = &a.timeline {
+        llmplan::charts::gantt::write(&result, &short_title(&prep.title), path)?;
+        written.push(format!("timeline: {}", path.display()));
+    }
+    if let Some(path) = &a.trace {
+        llmplan::charts::write_atomic(path, trace::chrome_trace(&result).as_bytes())?;
+        written.push(format!("trace: {}", path.display()));
+    }
+
+    Ok(match a.format {
+        SimFormat::Json => {
+            let mut r = result.clone();
+            r.timeline.clear();
+            let out = JsonOut {
+                scenario: &prep.title,
+                layers_per_stage: &prep.layout.layers_per_stage,
+                result: &r,
+                imbalance: imb.as_ref(),
+                monte_carlo: mc.as_ref(),
+                notes: &prep.notes,
+            };
+            let mut s = serde_json::to_string_pretty(&out).expect("serialises");
+            s.push('\n');
+            s
+        }
+        SimFormat::Table => table(&prep, &result, imb.as_ref(), mc.as_ref(), &written),
+    })
+}
+
+fn short_title(t: &str) -> String {
+    // Chart titles share the line with the layout: keep the scenario's name short.
+    match t.find(" on ") {
+        Some(i) if t.len() > 60 => t[..i].to_string(),
+        _ => t.to_string(),
+    }
+}
+
+fn ms(s: f64) -> String {
+    format!("{:.2} ms", s * 1e3)
+}
+
+fn kv_table(title: &str) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(120);
+    t.set_header(vec!["", title]);
+    t
+}
+
+fn row(t: &mut Table, k: &str, v: String) {
+    t.add_row(vec![
+        Cell::new(k),
+        Cell::new(v).set_alignment(CellAlignment::Left),
+    ]);
+}
+
+fn table(
+    prep: &sim::Prepared,
+    r: &SimResult,
+    imb: Option<&Imbalance>,
+    mc: Option<&MonteCarlo>,
+    written: &[String],
+) -> String {
+    let l = &prep.layout;
+    let mut t = kv_table(&prep.title);
+    row(
+        &mut t,
+        "Pipeline",
+        format!(
+            "{} | pp {}{} | {} micro-batches | {}",
+            r.schedule.name(),
+            r.pp,
+            if r.vpp > 1 {
+                format!(" x vpp {}", r.vpp)
+            } else {
+                String::new()
+            },
+            r.microbatches,
+            l.split_text()
+        ),
+    );
+    row(
+        &mut t,
+        "Step time",
+        format!(
+            "{} = pipeline {} + gradient sync and optimizer {}",
+            ms(r.step_s),
+            ms(r.pipeline_s),
+            ms(r.step_s - r.pipeline_s)
+        ),
+    );
+    row(
+        &mut t,
+        "Closed form",
+        format!(
+            "pipeline {} from the analytic formula, simulated {:+.2}%",
+            ms(r.closed_form_s),
+            (r.pipeline_s / r.closed_form_s - 1.0) * 100.0
+        ),
+    );
+    row(
+        &mut t,
+        "Bubble",
+        format!(
+            "{} mean over stages (busiest stage computes {}, {} of the pipeline)",
+            pct(r.mean_bubble()),
+            ms(r.ideal_s),
+            pct(r.ideal_s / r.pipeline_s)
+        ),
+    );
+    let p2p = prep.input.p2p_s.first().copied().unwrap_or(0.0);
+    row(
+        &mut t,
+        "p2p per hop",
+        format!(
+            "{} per micro-batch, {}",
+            ms(p2p),
+            if prep.input.p2p_blocking {
+                "blocking the sender (overlap.p2p off)"
+            } else {
+                "overlapped with compute"
+            }
+        ),
+    );
+    row(&mut t, "Events", format!("{} simulated", r.events));
+    if let Some(i) = imb {
+        row(
+            &mut t,
+            "Uneven split",
+            format!(
+                "{} layers on {} stages ({}): step {}, bubble {}; even {} x {} layers: step {}, bubble {}. \
+                 The imbalance costs {:+.1} points of bubble ({} of GPU time idles in the steady state) \
+                 and {:+.1}% GPU-seconds per step ({:.2} vs {:.2} GPU-s per pipeline)",
+                i.layers,
+                i.pp,
+                i.split,
+                ms(i.step_s),
+                pct(i.bubble),
+                i.pp_even,
+                i.layers_per_stage_even,
+                ms(i.even_step_s),
+                pct(i.even_bubble),
+                i.extra_bubble * 100.0,
+                pct(i.imbalance_idle),
+                (i.gpu_s / i.even_gpu_s - 1.0) * 100.0,
+                i.gpu_s,
+                i.even_gpu_s
+            ),
+        );
+    }
+    if let Some(m) = mc {
+        let pj = &m.jitter;
+        row(
+            &mut t,
+            "Monte Carlo",
+            format!(
+                "{} steps, jitter CV {}, seed {}: p50 {}, p90 {}, p99 {} (no jitter {}, mean {})",
+                m.steps,
+                m.cv,
+                m.seed,
+                ms(pj.p50_s),
+                ms(pj.p90_s),
+                ms(pj.p99_s),
+                ms(m.deterministic_s),
+                ms(pj.mean_s)
+            ),
+        );
+        if let Some(s) = &m.straggler {
+            row(
+                &mut t,
+                "Straggler",
+                format!(
+                    "one GPU {:.2}x slower on {}: p50 {}, p99 {}; expected cost {} per step ({})",
+                    s.straggler.factor,
+                    s.straggler
+                        .stage
+                        .map_or("a random stage each step".to_string(), |st| format!(
+                            "stage {st}"
+                        )),
+                    ms(s.with.p50_s),
+                    ms(s.with.p99_s),
+                    ms(s.expected_cost_s),
+                    pct(s.expected_cost_frac)
+                ),
+            );
+        }
+    }
+    if imb.is_none() && l.uneven() {
+        row(
+            &mut t,
+            "Uneven split",
+            format!(
+                "{}; no even split with fewer stages fits {} here, so its cost is not compared",
+                l.split_text(),
+                r.schedule.name()
+            ),
+        );
+    }
+    for w in written {
+        row(&mut t, "Wrote", w.clone());
+    }
+
+    let mut st = Table::new();
+    st.load_preset(UTF8_FULL_CONDENSED);
+    st.set_header(vec![
+        "stage",
+        "layers",
+        "fwd/mb",
+        "bwd/mb",
+        "compute",
+        "bubble",
+        "util compute",
+        "util send",
+        "util recv",
+        "util dp",
+        "peak in flight",
+        "awaiting W",
+    ]);
+    for (i, s) in r.stages.iter().enumerate() {
+        let spec = &prep.input.stages[i];
+        st.add_row(vec![
+            i.to_string(),
+            l.layers_per_stage
+                .get(i)
+                .map_or("-".into(), |n| n.to_string()),
+            ms(spec.fwd_s),
+            ms(spec.bwd_s),
+            ms(s.compute_s),
+            pct(s.bubble),
+            pct(s.util_compute),
+            pct(s.util_send),
+            pct(s.util_recv),
+            pct(s.util_dp),
+            format!("{:.2}", s.peak_in_flight),
+            format!("{:.2}", s.peak_pending_wgrad),
+        ]);
+    }
+    for c in 1..12 {
+        if let Some(col) = st.column_mut(c) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut out = format!("{t}\n{st}\n");
+    out.push_str(
+        "fwd/bwd per micro-batch exclude p2p (simulated as transfers); peak in flight counts micro-batches whose \
+         activations wait for their backward; awaiting W, those whose weight gradients have not run.\n",
+    );
+    for n in &prep.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
+}

@@ -1,0 +1,90 @@
+//! `llmplan validate`: predicted against published, per row and per group.
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use llmplan::validate::{self, Report};
+use llmplan::Error;
+
+/// Runs validation on `csv` (the shipped table when `None`) and renders `format`.
+pub fn run(
+    csv: Option<&std::path::Path>,
+    group: Option<&str>,
+    format: &str,
+) -> Result<String, Error> {
+    let report = match csv {
+        None => validate::validate_builtin(group)?,
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| Error::Io {
+                path: p.display().to_string(),
+                source,
+            })?;
+            let rows = validate::rows::parse(&p.display().to_string(), &text)?;
+            validate::validate(&rows, group)
+        }
+    };
+    Ok(match format {
+        "json" => {
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))? + "\n"
+        }
+        "csv" => csv_text(&report),
+        _ => table(&report),
+    })
+}
+
+fn csv_text(r: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "row_id",
+        "group",
+        "quantity",
+        "published",
+        "predicted",
+        "error_pct",
+    ]);
+    for p in &r.predictions {
+        let _ = w.write_record([
+            p.row_id.as_str(),
+            p.group.as_str(),
+            p.quantity,
+            &format!("{}", p.published),
+            &format!("{:.6}", p.predicted),
+            &format!("{:.2}", p.error_pct),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+fn table(r: &Report) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["row", "quantity", "published", "predicted", "error"]);
+    for p in &r.predictions {
+        t.add_row(vec![
+            p.row_id.clone(),
+            p.quantity.to_string(),
+            format!("{:.4}", p.published),
+            format!("{:.4}", p.predicted),
+            format!("{:+.1}%", p.error_pct),
+        ]);
+    }
+    let mut g = Table::new();
+    g.load_preset(UTF8_FULL_CONDENSED);
+    g.set_header(vec!["group", "rows", "MAPE", "worst row", "worst error"]);
+    for s in &r.groups {
+        g.add_row(vec![
+            s.group.clone(),
+            s.n.to_string(),
+            format!("{:.1}%", s.mape),
+            s.worst_row.clone(),
+            format!("{:+.1}%", s.worst_error_pct),
+        ]);
+    }
+    let mut out = format!("{t}\n{g}\n");
+    if !r.skipped.is_empty() {
+        out.push_str(&format!("{} rows not predicted:\n", r.skipped.len()));
+        for s in &r.skipped {
+            out.push_str(&format!("  {}: {}\n", s.row_id, s.reason));
+        }
+    }
+    out
+}

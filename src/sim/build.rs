@@ -1,0 +1,231 @@
+//! Simulator inputs from the analytic model: per-stage forward and backward times,
+//! the p2p link each boundary uses, data-parallel sync and optimizer per stage.
+
+use serde::Serialize;
+
+use super::engine::Program;
+use super::{SimInput, SimResult, StageSpec};
+use crate::analytic::comm::Comm;
+use crate::analytic::estimate::{PipelineModel, PipelineRun};
+use crate::analytic::layer::LayerCtx;
+use crate::analytic::stage::{dp_sync, stages, StageCost, StageInputs, BUCKET_PARAMS};
+use crate::error::{Error, Result};
+use crate::spec::layout::{self, balanced_split, Adjustments, ResolvedLayout};
+use crate::spec::training::Recompute;
+use crate::spec::Scenario;
+
+/// p2p transfer of one micro-batch's activations between neighbouring stages, seconds:
+/// the same message and link as the analytic stage model (each tensor-parallel rank
+/// sends its 1/tp share, BF16, to the rank `tp x cp x dp` away).
+fn p2p_link_s(inp: &StageInputs) -> f64 {
+    let ctx = &inp.ctx;
+    let l = ctx.layout;
+    if l.pp <= 1 {
+        return 0.0;
+    }
+    let bytes = ctx.tokens() * ctx.model.hidden as f64 * 2.0 / l.tp as f64;
+    let stride = u64::from(l.tp) * u64::from(l.cp) * u64::from(l.dp);
+    inp.comm.p2p_s(bytes, stride)
+}
+
+/// Builds the simulator's input from the analytic stage costs `st` of the layout in
+/// `inp`.
+///
+/// The analytic forward and backward include a blocking p2p transfer each unless
+/// `overlap.p2p`; it is taken out here and simulated as a transfer on the link
+/// instead. The backward's weight-gradient part (what ZB-H1 and DualPipe defer) is
+/// half of its GEMM work: half the backward, or with full recomputation half of what
+/// remains after the replayed forward.
+pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
+    let l = inp.ctx.layout;
+    let full_recompute = inp.ctx.training.recompute == Recompute::Full;
+    let stages = st
+        .iter()
+        .map(|s| {
+            let fwd = (s.fwd_s - s.p2p_s / 2.0).max(0.0);
+            let bwd = (s.bwd_s - s.p2p_s / 2.0).max(0.0);
+            let wgrad = if full_recompute {
+                ((bwd - fwd) / 2.0).max(0.0)
+            } else {
+                bwd / 2.0
+            };
+            let d = dp_sync(inp, s);
+            StageSpec {
+                fwd_s: fwd,
+                bwd_s: bwd,
+                wgrad_s: wgrad.min(bwd),
+                dp_grad_s: d.grad_s,
+                dp_buckets: ((s.dense_params + s.expert_params) / BUCKET_PARAMS)
+                    .ceil()
+                    .clamp(1.0, 1e6) as u32,
+                param_exposed_s: d.param_exposed_s,
+                optimizer_s: d.optimizer_s,
+            }
+        })
+        .collect();
+    let link = p2p_link_s(inp);
+    SimInput {
+        schedule: l.schedule,
+        microbatches: l.microbatches,
+        vpp: l.vpp,
+        stages,
+        p2p_s: vec![link; l.pp as usize],
+        p2p_blocking: !l.overlap.p2p,
+        dp_overlap: l.overlap.dp_comm,
+    }
+}
+
+/// A scenario made ready to simulate.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Scenario title.
+    pub title: String,
+    /// The resolved layout (micro-batches overridden where asked).
+    pub layout: ResolvedLayout,
+    /// The analytic stage costs.
+    pub stages: Vec<StageCost>,
+    /// The simulator's input.
+    pub input: SimInput,
+    /// Adjustments made while resolving the layout.
+    pub notes: Vec<String>,
+}
+
+/// Resolves `sc`'s layout (with `microbatches` per step instead of the batch's, when
+/// given) and builds the simulator's input with the scenario's kernel model.
+pub fn prepare(sc: &Scenario, microbatches: Option<u32>) -> Result<Prepared> {
+    let mut adj = Adjustments::default();
+    let mut rl = layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)
+        .map_err(|e| sc.origin.place(e))?;
+    if let Some(m) = microbatches {
+        if m == 0 {
+            return Err(Error::invalid("microbatches", "must be at least 1"));
+        }
+        rl.microbatches = m;
+        rl.global_batch_seqs = u64::from(m) * u64::from(rl.dp) * u64::from(rl.micro_batch);
+    }
+    let (stages, input) = analyse(sc, &rl);
+    Ok(Prepared {
+        title: sc.name.clone(),
+        layout: rl,
+        stages,
+        input,
+        notes: adj.notes,
+    })
+}
+
+fn analyse(sc: &Scenario, rl: &ResolvedLayout) -> (Vec<StageCost>, SimInput) {
+    let kernels = crate::calibrate::kernel_model_for(sc);
+    let inp = StageInputs {
+        ctx: LayerCtx {
+            model: &sc.model,
+            layout: rl,
+            training: &sc.training,
+        },
+        kernels: kernels.as_ref(),
+        comm: Comm::new(&sc.cluster),
+    };
+    let st = stages(&inp);
+    let input = input_from_analytic(&inp, &st);
+    (st, input)
+}
+
+/// What an uneven layer split costs against the nearest even split with fewer stages
+/// (120 layers on 16 stages against 15 stages of 8), same micro-batches and schedule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Imbalance {
+    /// Layers in the model.
+    pub layers: u32,
+    /// Stages of the uneven split.
+    pub pp: u32,
+    /// The uneven split in words.
+    pub split: String,
+    /// Step time of the uneven split, seconds.
+    pub step_s: f64,
+    /// Mean bubble of the uneven split, 0-1.
+    pub bubble: f64,
+    /// Stages of the even alternative.
+    pub pp_even: u32,
+    /// Layers per stage of the even alternative.
+    pub layers_per_stage_even: u32,
+    /// Step time of the even alternative, seconds.
+    pub even_step_s: f64,
+    /// Mean bubble of the even alternative, 0-1.
+    pub even_bubble: f64,
+    /// Extra bubble of the uneven split, fraction of GPU time (percentage points / 100).
+    pub extra_bubble: f64,
+    /// Of the uneven split's bubble, the part that is steady-state imbalance (lighter
+    /// stages waiting on the heaviest every micro-batch), fraction of GPU time.
+    pub imbalance_idle: f64,
+    /// GPU-seconds per step of one pipeline (pp x step), uneven split.
+    pub gpu_s: f64,
+    /// GPU-seconds per step of one pipeline, even alternative.
+    pub even_gpu_s: f64,
+}
+
+/// Compares the prepared uneven split with the nearest even one: `None` when the
+/// split is already even or no even split with fewer stages fits the schedule.
+pub fn imbalance(sc: &Scenario, prep: &Prepared, uneven: &SimResult) -> Result<Option<Imbalance>> {
+    let rl = &prep.layout;
+    if !rl.uneven() {
+        return Ok(None);
+    }
+    let layers = sc.model.layers;
+    let heaviest = layers.div_ceil(rl.pp);
+    // The same heaviest stage on fewer GPUs when it divides; else the largest divisor.
+    let pp_even = if layers.is_multiple_of(heaviest) {
+        layers / heaviest
+    } else {
+        (1..rl.pp)
+            .rev()
+            .find(|d| layers.is_multiple_of(*d))
+            .unwrap_or(1)
+    };
+    let mut alt = rl.clone();
+    alt.pp = pp_even;
+    alt.layers_per_stage = balanced_split(layers, pp_even);
+    alt.gpus_used = u64::from(alt.tp) * u64::from(alt.cp) * u64::from(alt.dp) * u64::from(pp_even);
+    let (_, input) = analyse(sc, &alt);
+    let Ok(prog) = Program::compile(&input) else {
+        return Ok(None);
+    };
+    let even = prog.simulate(false);
+    let work: Vec<f64> = uneven.stages.iter().map(|s| s.compute_s).collect();
+    let max = work.iter().cloned().fold(0.0, f64::max);
+    let mean = work.iter().sum::<f64>() / work.len() as f64;
+    let steady = if uneven.pipeline_s > 0.0 {
+        (max - mean) / uneven.pipeline_s
+    } else {
+        0.0
+    };
+    Ok(Some(Imbalance {
+        layers,
+        pp: rl.pp,
+        split: rl.split_text(),
+        step_s: uneven.step_s,
+        bubble: uneven.mean_bubble(),
+        pp_even,
+        layers_per_stage_even: layers / pp_even,
+        even_step_s: even.step_s,
+        even_bubble: even.mean_bubble(),
+        extra_bubble: uneven.mean_bubble() - even.mean_bubble(),
+        imbalance_idle: steady,
+        gpu_s: uneven.step_s * f64::from(rl.pp),
+        even_gpu_s: even.step_s * f64::from(pp_even),
+    }))
+}
+
+/// The simulator as the estimate's pipeline model (`estimate --engine sim`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimPipeline;
+
+impl PipelineModel for SimPipeline {
+    fn run(&self, inp: &StageInputs, stages: &[StageCost]) -> Result<PipelineRun> {
+        let input = input_from_analytic(inp, stages);
+        let r = Program::compile(&input)?.simulate(false);
+        Ok(PipelineRun {
+            pipeline_s: r.pipeline_s,
+            last_backward_end_s: r.stages.iter().map(|s| s.last_compute_end_s).collect(),
+            in_flight: r.stages.iter().map(|s| s.peak_in_flight).collect(),
+        })
+    }
+}

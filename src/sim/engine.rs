@@ -1,0 +1,749 @@
+//! The event engine: a schedule compiled into flat arrays once, then run as often as
+//! needed (Monte Carlo reruns it with other durations) without allocating per event.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::schedule::{self, OpKind, Shape, Step};
+use super::{Lane, SimInput, SimResult, Span, SpanKind, StageResult};
+use crate::analytic::pipeline::pipeline_s;
+use crate::error::{Error, Result};
+use crate::spec::layout::Schedule;
+
+const NONE: u32 = u32::MAX;
+
+/// Where an operation's output goes: the operation that consumes it and the p2p
+/// transfer on the way (`link_s < 0`: same rank, no transfer).
+#[derive(Debug, Clone, Copy)]
+struct Succ {
+    target: u32,
+    link_s: f64,
+}
+
+const NO_SUCC: Succ = Succ {
+    target: NONE,
+    link_s: -1.0,
+};
+
+/// A schedule compiled for one [`SimInput`]: every rank's operations with their
+/// dependencies and durations, ready to run.
+#[derive(Debug, Clone)]
+pub struct Program {
+    schedule: Schedule,
+    shape: Shape,
+    /// Operations grouped by rank, each rank's in its order.
+    steps: Vec<Step>,
+    rank_of: Vec<u32>,
+    /// Offsets of each rank's operations in `steps` (length p + 1).
+    rank_start: Vec<u32>,
+    succ: Vec<[Succ; 2]>,
+    ndeps: Vec<u8>,
+    /// Duration of each operation with no jitter, seconds.
+    base: Vec<f64>,
+    /// Per rank and chunk: the operation that finishes the chunk's weight gradients,
+    /// and the seconds of gradient reduction that chunk then starts.
+    last_wgrad: Vec<(u32, f64)>,
+    buckets: Vec<u32>,
+    param_exposed: Vec<f64>,
+    optimizer: Vec<f64>,
+    p2p_blocking: bool,
+    dp_overlap: bool,
+    peak_in_flight: Vec<f64>,
+    peak_pending_w: Vec<f64>,
+    closed_form_s: f64,
+}
+
+/// Per-run mutable state, reused across runs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Workspace {
+    pending: Vec<u8>,
+    ready: Vec<f64>,
+    start: Vec<f64>,
+    end: Vec<f64>,
+    next: Vec<u32>,
+    free: Vec<f64>,
+    running: Vec<bool>,
+    send_free: Vec<f64>,
+    send_busy: Vec<f64>,
+    recv_busy: Vec<f64>,
+    heap: BinaryHeap<Reverse<(u64, u32)>>,
+    pub events: u64,
+}
+
+/// Timing of one run after the data-parallel sync and the optimizer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StepTimes {
+    pub step_s: f64,
+}
+
+impl Program {
+    /// Checks that the schedule applies and compiles it.
+    pub fn compile(input: &SimInput) -> Result<Program> {
+        let p = input.pp();
+        let v = input.vpp.max(1);
+        let m = input.microbatches;
+        schedule::check(input.schedule, p, input.vpp, m)?;
+        validate_times(input)?;
+        let shape = Shape {
+            p,
+            v,
+            m,
+            dual: input.schedule == Schedule::DualPipe,
+        };
+        let orders = schedule::orders(input.schedule, &shape);
+        let n: usize = orders.iter().map(Vec::len).sum();
+        if n > (NONE - 1) as usize {
+            return Err(Error::invalid(
+                "microbatches",
+                format!("{n} operations is more than the simulator indexes"),
+            ));
+        }
+        let mut steps = Vec::with_capacity(n);
+        let mut rank_of = Vec::with_capacity(n);
+        let mut rank_start = Vec::with_capacity(p as usize + 1);
+        for (r, o) in orders.iter().enumerate() {
+            debug_assert!(o.iter().all(|s| shape.rank(s.pos) == r as u32));
+            rank_start.push(steps.len() as u32);
+            steps.extend_from_slice(o);
+            rank_of.extend(std::iter::repeat_n(r as u32, o.len()));
+        }
+        rank_start.push(steps.len() as u32);
+
+        // Which operation holds each (position, micro-batch)'s forward and backward.
+        let positions = (shape.len() * shape.paths()) as usize;
+        let at = |pos: u32, mb: u32| pos as usize * m as usize + mb as usize;
+        let mut f_op = vec![NONE; positions * m as usize];
+        let mut b_op = vec![NONE; positions * m as usize];
+        for (i, s) in steps.iter().enumerate() {
+            match s.kind {
+                OpKind::F => f_op[at(s.pos, s.mb)] = i as u32,
+                OpKind::B | OpKind::BInput => b_op[at(s.pos, s.mb)] = i as u32,
+                OpKind::FB => {
+                    f_op[at(s.pos, s.mb)] = i as u32;
+                    b_op[at(s.pos2, s.mb2)] = i as u32;
+                }
+                OpKind::W => {}
+            }
+        }
+
+        let len = shape.len();
+        // The hop between positions `lo` and `lo + 1` crosses link `i` (rank i to
+        // i + 1, mod p): on direction 0 ranks rise along the path, on direction 1 they
+        // fall. Naming the link by the hop, not by the two ranks, keeps p = 2 (two
+        // links between the same pair, one of them the interleaved wrap) unambiguous.
+        let link = |lo: u32| -> f64 {
+            let (from, to) = (shape.rank(lo), shape.rank(lo + 1));
+            if from == to {
+                return -1.0;
+            }
+            if input.p2p_s.is_empty() {
+                return 0.0;
+            }
+            let l = if lo / len == 0 { from } else { to };
+            input.p2p_s[l as usize % input.p2p_s.len()]
+        };
+        let mut succ = vec![[NO_SUCC; 2]; n];
+        let mut ndeps = vec![0u8; n];
+        for (i, s) in steps.iter().enumerate() {
+            let mut out = [NO_SUCC; 2];
+            let (fwd, bwd) = match s.kind {
+                OpKind::F => (Some((s.pos, s.mb)), None),
+                OpKind::B | OpKind::BInput => (None, Some((s.pos, s.mb))),
+                OpKind::FB => (Some((s.pos, s.mb)), Some((s.pos2, s.mb2))),
+                OpKind::W => (None, None),
+            };
+            if let Some((pos, mb)) = fwd {
+                let k = pos % len;
+                if k > 0 {
+                    ndeps[i] += 1;
+                }
+                let target = if k + 1 < len {
+                    f_op[at(pos + 1, mb)]
+                } else {
+                    b_op[at(pos, mb)]
+                };
+                out[0] = Succ {
+                    target,
+                    link_s: if k + 1 < len { link(pos) } else { -1.0 },
+                };
+            }
+            if let Some((pos, mb)) = bwd {
+                ndeps[i] += 1;
+                if pos % len > 0 {
+                    let target = b_op[at(pos - 1, mb)];
+                    out[1] = Succ {
+                        target,
+                        link_s: link(pos - 1),
+                    };
+                }
+            }
+            succ[i] = out;
+        }
+
+        // Durations per rank and chunk.
+        let chunks = shape.chunks();
+        let stage_of = |pos: u32| &input.stages[shape.model_stage(pos) as usize];
+        let per_chunk = if shape.dual { 1.0 } else { 1.0 / v as f64 };
+        let f_s = |pos: u32| stage_of(pos).fwd_s * per_chunk;
+        let b_s = |pos: u32| stage_of(pos).bwd_s * per_chunk;
+        let w_s = |pos: u32| stage_of(pos).wgrad_s * per_chunk;
+        let base: Vec<f64> = steps
+            .iter()
+            .map(|s| match s.kind {
+                OpKind::F => f_s(s.pos),
+                OpKind::B => b_s(s.pos),
+                OpKind::BInput => b_s(s.pos) - w_s(s.pos),
+                OpKind::W => w_s(s.pos),
+                OpKind::FB => f_s(s.pos) + b_s(s.pos2),
+            })
+            .collect();
+
+        // Gradient reduction, per chunk, starts with the chunk's last weight gradient.
+        let mut last_wgrad = vec![(NONE, 0.0); (p * chunks) as usize];
+        for (i, s) in steps.iter().enumerate() {
+            let pos = match s.kind {
+                OpKind::B | OpKind::W => s.pos,
+                OpKind::FB => s.pos2,
+                _ => continue,
+            };
+            let r = rank_of[i];
+            let slot = (r * chunks + shape.chunk(pos)) as usize;
+            last_wgrad[slot] = (i as u32, stage_of(pos).dp_grad_s * per_chunk);
+        }
+        let per_rank = |f: &dyn Fn(&super::StageSpec) -> f64| -> Vec<f64> {
+            (0..p)
+                .map(|r| {
+                    if shape.dual {
+                        f(&input.stages[r as usize]) + f(&input.stages[(p - 1 - r) as usize])
+                    } else {
+                        f(&input.stages[r as usize])
+                    }
+                })
+                .collect()
+        };
+        let buckets = (0..p)
+            .map(|r| {
+                let s = &input.stages[r as usize];
+                s.dp_buckets.max(1).div_ceil(chunks).max(1)
+            })
+            .collect();
+
+        // Activations held, counted along each rank's order (independent of timing).
+        let mut peak_in_flight = vec![0.0; p as usize];
+        let mut peak_pending_w = vec![0.0; p as usize];
+        for r in 0..p as usize {
+            let (mut held, mut pend, mut mh, mut mp) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+            for s in &steps[rank_start[r] as usize..rank_start[r + 1] as usize] {
+                match s.kind {
+                    OpKind::F => {
+                        held += per_chunk;
+                        pend += per_chunk;
+                    }
+                    OpKind::B => {
+                        held -= per_chunk;
+                        pend -= per_chunk;
+                    }
+                    OpKind::BInput => held -= per_chunk,
+                    OpKind::W => pend -= per_chunk,
+                    OpKind::FB => {
+                        // The forward's activations exist before the backward frees its own.
+                        held += per_chunk;
+                        pend += per_chunk;
+                        mh = mh.max(held);
+                        mp = mp.max(pend);
+                        held -= per_chunk;
+                        pend -= per_chunk;
+                    }
+                }
+                mh = mh.max(held);
+                mp = mp.max(pend);
+            }
+            peak_in_flight[r] = mh;
+            peak_pending_w[r] = mp;
+        }
+
+        let fwd: Vec<f64> = input.stages.iter().map(|s| s.fwd_s).collect();
+        let bwd: Vec<f64> = input.stages.iter().map(|s| s.bwd_s).collect();
+        let closed_form_s = pipeline_s(input.schedule, &fwd, &bwd, m, v);
+
+        Ok(Program {
+            schedule: input.schedule,
+            shape,
+            steps,
+            rank_of,
+            rank_start,
+            succ,
+            ndeps,
+            base,
+            last_wgrad,
+            buckets,
+            param_exposed: per_rank(&|s| s.param_exposed_s),
+            optimizer: per_rank(&|s| s.optimizer_s),
+            p2p_blocking: input.p2p_blocking,
+            dp_overlap: input.dp_overlap,
+            peak_in_flight,
+            peak_pending_w,
+            closed_form_s,
+        })
+    }
+
+    /// Operations, count.
+    pub fn ops(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Pipeline ranks, count.
+    pub fn pp(&self) -> usize {
+        self.shape.p as usize
+    }
+
+    /// Rank of operation `i`.
+    pub(crate) fn rank(&self, i: usize) -> u32 {
+        self.rank_of[i]
+    }
+
+    /// Durations with no jitter, seconds, one per operation.
+    pub(crate) fn base(&self) -> &[f64] {
+        &self.base
+    }
+
+    /// Peak in-flight micro-batches per rank (see [`StageResult::peak_in_flight`]).
+    pub fn peak_in_flight(&self) -> &[f64] {
+        &self.peak_in_flight
+    }
+
+    /// A workspace sized for this program.
+    pub(crate) fn workspace(&self) -> Workspace {
+        let n = self.steps.len();
+        let p = self.pp();
+        Workspace {
+            pending: vec![0; n],
+            ready: vec![0.0; n],
+            start: vec![0.0; n],
+            end: vec![0.0; n],
+            next: vec![0; p],
+            free: vec![0.0; p],
+            running: vec![false; p],
+            send_free: vec![0.0; p],
+            send_busy: vec![0.0; p],
+            recv_busy: vec![0.0; p],
+            heap: BinaryHeap::with_capacity(p + 1),
+            events: 0,
+        }
+    }
+
+    /// Runs the compute and p2p part of one step with durations `dur` (one per
+    /// operation, seconds), recording send spans into `rec` when given. Returns the
+    /// compute makespan.
+    pub(crate) fn run(
+        &self,
+        ws: &mut Workspace,
+        dur: &[f64],
+        mut rec: Option<&mut Vec<Span>>,
+    ) -> Result<f64> {
+        debug_assert_eq!(dur.len(), self.steps.len());
+        let p = self.pp();
+        ws.pending.copy_from_slice(&self.ndeps);
+        ws.ready.fill(0.0);
+        ws.next.copy_from_slice(&self.rank_start[..p]);
+        ws.free.fill(0.0);
+        ws.running.fill(false);
+        ws.send_free.fill(0.0);
+        ws.send_busy.fill(0.0);
+        ws.recv_busy.fill(0.0);
+        ws.heap.clear();
+        ws.events = 0;
+        for r in 0..p {
+            self.try_start(ws, dur, r);
+        }
+        let mut makespan = 0.0f64;
+        while let Some(Reverse((bits, o))) = ws.heap.pop() {
+            let t = f64::from_bits(bits);
+            let o = o as usize;
+            let r = self.rank_of[o] as usize;
+            ws.events += 1;
+            ws.end[o] = t;
+            ws.running[r] = false;
+            ws.next[r] += 1;
+            ws.free[r] = t;
+            makespan = makespan.max(t);
+            // Reserve the transfers first: a blocking send holds this rank's stream,
+            // which decides when its next operation may start.
+            let mut arrival = [t; 2];
+            let mut cursor = t;
+            for (k, s) in self.succ[o].iter().enumerate() {
+                if s.target == NONE || s.link_s < 0.0 {
+                    continue;
+                }
+                let dst = self.rank_of[s.target as usize] as usize;
+                let ready = if self.p2p_blocking { cursor } else { t };
+                // Transfers queue on the sender's stream only, in its program order;
+                // arrivals from two neighbours use two links and may overlap. Queuing on
+                // the receiver too would order transfers by completion time, and then a
+                // slower operation can reorder them and shorten the step (a Graham
+                // anomaly) where the real runtime posts its receives in program order.
+                let start = ready.max(ws.send_free[r]);
+                let end = start + s.link_s;
+                ws.send_free[r] = end;
+                ws.send_busy[r] += s.link_s;
+                ws.recv_busy[dst] += s.link_s;
+                ws.events += 1;
+                if self.p2p_blocking {
+                    cursor = end;
+                    ws.free[r] = end;
+                }
+                arrival[k] = end;
+                if let Some(rec) = rec.as_deref_mut() {
+                    if s.link_s > 0.0 {
+                        let st = &self.steps[o];
+                        let (mb, pos) = if k == 0 {
+                            (st.mb, st.pos)
+                        } else {
+                            (st.mb2, st.pos2)
+                        };
+                        let (mb, pos) = if st.kind == OpKind::FB {
+                            (mb, pos)
+                        } else {
+                            (st.mb, st.pos)
+                        };
+                        rec.push(Span {
+                            rank: r as u32,
+                            lane: Lane::Send,
+                            kind: SpanKind::Send,
+                            mb,
+                            chunk: self.shape.chunk(pos),
+                            start_s: start,
+                            end_s: end,
+                        });
+                    }
+                }
+            }
+            for (k, s) in self.succ[o].iter().enumerate() {
+                if s.target == NONE {
+                    continue;
+                }
+                let tg = s.target as usize;
+                ws.ready[tg] = ws.ready[tg].max(arrival[k]);
+                ws.pending[tg] -= 1;
+                if ws.pending[tg] == 0 {
+                    self.try_start(ws, dur, self.rank_of[tg] as usize);
+                }
+            }
+            self.try_start(ws, dur, r);
+        }
+        for r in 0..p {
+            if ws.next[r] != self.rank_start[r + 1] {
+                let s = &self.steps[ws.next[r] as usize];
+                return Err(Error::invalid(
+                    "layout.schedule",
+                    format!(
+                        "the {} order deadlocks: rank {r} waits forever at {:?} of micro-batch {}",
+                        self.schedule.name(),
+                        s.kind,
+                        s.mb
+                    ),
+                ));
+            }
+        }
+        Ok(makespan)
+    }
+
+    #[inline]
+    fn try_start(&self, ws: &mut Workspace, dur: &[f64], r: usize) {
+        if ws.running[r] || ws.next[r] == self.rank_start[r + 1] {
+            return;
+        }
+        let o = ws.next[r] as usize;
+        if ws.pending[o] > 0 {
+            return;
+        }
+        let start = ws.free[r].max(ws.ready[o]);
+        ws.start[o] = start;
+        ws.running[r] = true;
+        ws.heap
+            .push(Reverse(((start + dur[o]).to_bits(), o as u32)));
+    }
+
+    /// Gradient sync and optimizer after a run; fills `rec` with their spans and
+    /// `out` with per-rank (dp end, step end) when given.
+    pub(crate) fn finish(
+        &self,
+        ws: &Workspace,
+        pipeline_s: f64,
+        mut rec: Option<&mut Vec<Span>>,
+        mut out: Option<&mut Vec<(f64, f64, f64, f64)>>,
+    ) -> StepTimes {
+        let p = self.pp();
+        let chunks = self.shape.chunks() as usize;
+        let mut dp_end = vec![0.0f64; p];
+        let mut dp_busy = vec![0.0f64; p];
+        let mut last_end = vec![0.0f64; p];
+        let mut buckets: Vec<(f64, f64, u32)> = Vec::new();
+        for r in 0..p {
+            let last = self.rank_start[r + 1] as usize;
+            last_end[r] = if last > self.rank_start[r] as usize {
+                ws.end[last - 1]
+            } else {
+                0.0
+            };
+            buckets.clear();
+            let nb = self.buckets[r];
+            for c in 0..chunks {
+                let (op, grad_s) = self.last_wgrad[r * chunks + c];
+                if op == NONE || grad_s <= 0.0 {
+                    continue;
+                }
+                let (s, e) = (ws.start[op as usize], ws.end[op as usize]);
+                for j in 0..nb {
+                    let ready = if self.dp_overlap {
+                        s + (e - s) * f64::from(j + 1) / f64::from(nb)
+                    } else {
+                        last_end[r]
+                    };
+                    buckets.push((ready, grad_s / f64::from(nb), c as u32));
+                }
+            }
+            buckets.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+            let mut free = 0.0f64;
+            for &(ready, d, c) in &buckets {
+                let st = ready.max(free);
+                free = st + d;
+                dp_busy[r] += d;
+                if let Some(rec) = rec.as_deref_mut() {
+                    rec.push(Span {
+                        rank: r as u32,
+                        lane: Lane::DataParallel,
+                        kind: SpanKind::GradReduce,
+                        mb: 0,
+                        chunk: c,
+                        start_s: st,
+                        end_s: free,
+                    });
+                }
+            }
+            dp_end[r] = free.max(last_end[r]);
+        }
+        // Gradient clipping needs the norm over every stage: the optimizer starts when
+        // the last rank's gradients are reduced.
+        let barrier = dp_end.iter().cloned().fold(pipeline_s, f64::max);
+        let mut step = barrier;
+        for r in 0..p {
+            let opt_end = barrier + self.optimizer[r];
+            let end = opt_end + self.param_exposed[r];
+            step = step.max(end);
+            if let Some(rec) = rec.as_deref_mut() {
+                if self.optimizer[r] > 0.0 {
+                    rec.push(Span {
+                        rank: r as u32,
+                        lane: Lane::Compute,
+                        kind: SpanKind::Optimizer,
+                        mb: 0,
+                        chunk: 0,
+                        start_s: barrier,
+                        end_s: opt_end,
+                    });
+                }
+                if self.param_exposed[r] > 0.0 {
+                    rec.push(Span {
+                        rank: r as u32,
+                        lane: Lane::DataParallel,
+                        kind: SpanKind::ParamGather,
+                        mb: 0,
+                        chunk: 0,
+                        start_s: opt_end,
+                        end_s: end,
+                    });
+                }
+            }
+            if let Some(out) = out.as_deref_mut() {
+                out.push((
+                    last_end[r],
+                    dp_end[r],
+                    end,
+                    dp_busy[r] + self.param_exposed[r],
+                ));
+            }
+        }
+        StepTimes { step_s: step }
+    }
+
+    /// Runs one step with the base durations.
+    pub(crate) fn step_times(&self, ws: &mut Workspace, dur: &[f64]) -> Result<StepTimes> {
+        let pipe = self.run(ws, dur, None)?;
+        Ok(self.finish(ws, pipe, None, None))
+    }
+
+    /// Simulates one step with the base durations; `timeline` records every span.
+    pub fn simulate(&self, timeline: bool) -> SimResult {
+        let mut ws = self.workspace();
+        let mut spans = Vec::new();
+        let pipe = self
+            .run(&mut ws, &self.base, timeline.then_some(&mut spans))
+            .expect("compiled schedules do not deadlock");
+        let mut per_rank = Vec::with_capacity(self.pp());
+        let t = self.finish(
+            &ws,
+            pipe,
+            timeline.then_some(&mut spans),
+            Some(&mut per_rank),
+        );
+        let p = self.pp();
+        let mut compute = vec![0.0f64; p];
+        for (i, d) in self.base.iter().enumerate() {
+            compute[self.rank_of[i] as usize] += d;
+        }
+        if timeline {
+            for (i, s) in self.steps.iter().enumerate() {
+                let (kind, mb, pos) = match s.kind {
+                    OpKind::F => (SpanKind::Forward, s.mb, s.pos),
+                    OpKind::B => (SpanKind::Backward, s.mb, s.pos),
+                    OpKind::BInput => (SpanKind::InputGrad, s.mb, s.pos),
+                    OpKind::W => (SpanKind::WeightGrad, s.mb, s.pos),
+                    OpKind::FB => (SpanKind::ForwardBackward, s.mb, s.pos),
+                };
+                spans.push(Span {
+                    rank: self.rank_of[i],
+                    lane: Lane::Compute,
+                    kind,
+                    mb,
+                    chunk: self.shape.chunk(pos),
+                    start_s: ws.start[i],
+                    end_s: ws.end[i],
+                });
+            }
+            spans.sort_by(|a, b| {
+                (a.rank, a.lane)
+                    .cmp(&(b.rank, b.lane))
+                    .then(a.start_s.total_cmp(&b.start_s))
+                    .then(a.end_s.total_cmp(&b.end_s))
+            });
+        }
+        let step = t.step_s;
+        let frac = |x: f64, of: f64| if of > 0.0 { x / of } else { 0.0 };
+        let stages = (0..p)
+            .map(|r| {
+                let (last_end, dp_end, end, dp_busy) = per_rank[r];
+                StageResult {
+                    compute_s: compute[r],
+                    bubble: if pipe > 0.0 {
+                        1.0 - compute[r] / pipe
+                    } else {
+                        0.0
+                    },
+                    util_compute: frac(compute[r] + self.optimizer[r], step),
+                    util_send: frac(ws.send_busy[r], step),
+                    util_recv: frac(ws.recv_busy[r], step),
+                    util_dp: frac(dp_busy, step),
+                    peak_in_flight: self.peak_in_flight[r],
+                    peak_pending_wgrad: self.peak_pending_w[r],
+                    last_compute_end_s: last_end,
+                    dp_end_s: dp_end,
+                    end_s: end,
+                }
+            })
+            .collect();
+        SimResult {
+            schedule: self.schedule,
+            pp: self.shape.p,
+            microbatches: self.shape.m,
+            vpp: self.shape.v,
+            step_s: step,
+            pipeline_s: pipe,
+            ideal_s: compute.iter().cloned().fold(0.0, f64::max),
+            closed_form_s: self.closed_form_s,
+            stages,
+            events: ws.events,
+            timeline: spans,
+        }
+    }
+}
+
+fn validate_times(input: &SimInput) -> Result<()> {
+    let ok = |x: f64| x.is_finite() && x >= 0.0;
+    for (i, s) in input.stages.iter().enumerate() {
+        for (name, x) in [
+            ("fwd_s", s.fwd_s),
+            ("bwd_s", s.bwd_s),
+            ("wgrad_s", s.wgrad_s),
+            ("dp_grad_s", s.dp_grad_s),
+            ("param_exposed_s", s.param_exposed_s),
+            ("optimizer_s", s.optimizer_s),
+        ] {
+            if !ok(x) {
+                return Err(Error::invalid(
+                    format!("stages[{i}].{name}"),
+                    format!("must be a finite time of at least 0 s, got {x}"),
+                ));
+            }
+        }
+        if s.wgrad_s > s.bwd_s {
+            return Err(Error::invalid(
+                format!("stages[{i}].wgrad_s"),
+                format!(
+                    "weight-gradient part {} s exceeds the whole backward {} s",
+                    s.wgrad_s, s.bwd_s
+                ),
+            ));
+        }
+    }
+    if let Some(x) = input.p2p_s.iter().find(|x| !ok(**x)) {
+        return Err(Error::invalid(
+            "p2p_s",
+            format!("must be a finite time of at least 0 s, got {x}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(s: Schedule, p: u32, m: u32, v: u32, f: f64, b: f64) -> SimResult {
+        Program::compile(&SimInput::uniform(s, p, m, v, f, b))
+            .unwrap()
+            .simulate(true)
+    }
+
+    #[test]
+    fn one_stage_is_serial() {
+        let r = run(Schedule::OneFOneB, 1, 5, 1, 1.0, 2.0);
+        assert_eq!(r.step_s, 15.0);
+        assert_eq!(r.stages[0].bubble, 0.0);
+    }
+
+    #[test]
+    fn timeline_covers_every_operation_without_overlap_on_a_stream() {
+        let r = run(Schedule::Interleaved, 4, 8, 2, 1.0, 2.0);
+        let compute: Vec<&Span> = r
+            .timeline
+            .iter()
+            .filter(|s| s.lane == Lane::Compute)
+            .collect();
+        assert_eq!(compute.len(), 4 * 8 * 2 * 2);
+        for w in compute.windows(2) {
+            if w[0].rank == w[1].rank {
+                assert!(w[0].end_s <= w[1].start_s + 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn blocking_sends_hold_the_sender() {
+        let mut inp = SimInput::uniform(Schedule::OneFOneB, 2, 4, 1, 1.0, 2.0);
+        inp.p2p_s = vec![0.5, 0.5];
+        inp.p2p_blocking = true;
+        let blocking = simulate_inp(&inp);
+        inp.p2p_blocking = false;
+        let overlapped = simulate_inp(&inp);
+        assert!(blocking.step_s > overlapped.step_s);
+        // Latency still costs: with two stages every micro-batch's round trip is on
+        // the critical path, so overlap hides the send's stream time, not its delay.
+        assert!(overlapped.step_s > 5.0 * 3.0, "{}", overlapped.step_s);
+        assert!(overlapped.stages[0].util_send > 0.0);
+    }
+
+    fn simulate_inp(i: &SimInput) -> SimResult {
+        Program::compile(i).unwrap().simulate(false)
+    }
+}

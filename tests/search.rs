@@ -1,0 +1,795 @@
+//! Layout search: the fast path agrees with the analytic model and with `resolve`,
+//! rejections are counted under the right reason, the seed and GPT-3 searches find
+//! what the issue asks for, and the output is deterministic.
+
+use llmplan::analytic::{self, EstimateOptions};
+use llmplan::search::fast::{Env, Scratch};
+use llmplan::search::rules::{self, Reason, RuleCtx};
+use llmplan::search::space::SCHEDULES;
+use llmplan::search::sweep::{pareto, sweep, SweepOptions};
+use llmplan::search::{compare, kernels_for, search, LayoutKey, Objective, Outcome, SearchOptions};
+use llmplan::spec::layout::{resolve, Adjustments, Layout, Schedule};
+use llmplan::spec::scenario::{self, Scenario};
+use llmplan::spec::training::Recompute;
+
+fn load(name: &str) -> Scenario {
+    scenario::load(Some(name), &[]).unwrap()
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / a.abs().max(b.abs()).max(1e-300)
+}
+
+/// A deterministic pseudo-random stream (no dependency on the rand API).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[(self.next() % v.len() as u64) as usize]
+    }
+}
+
+fn random_layout(r: &mut Lcg, layers: u32) -> (Layout, Recompute) {
+    let schedule = r.pick(&SCHEDULES);
+    let vpp = if schedule == Schedule::Interleaved {
+        r.pick(&[2, 3, 4])
+    } else {
+        1
+    };
+    let l = Layout {
+        tp: r.pick(&[1, 2, 4, 8]),
+        pp: r.pick(&[1, 2, 3, 4, 6, 8, 15, 16]).min(layers),
+        ep: r.pick(&[1, 2, 4, 8, 16]),
+        cp: r.pick(&[1, 1, 2, 4]),
+        vpp,
+        micro_batch: r.pick(&[1, 2, 4]),
+        sequence_parallel: r.pick(&[true, false]),
+        zero: r.pick(&[0, 1, 2, 3]),
+        schedule: Some(schedule),
+        ..Layout::default()
+    };
+    let rc = r.pick(&[Recompute::None, Recompute::Selective, Recompute::Full]);
+    (l, rc)
+}
+
+/// The fast path gives the analytic model's numbers on every layout that resolves.
+#[test]
+fn fast_path_matches_evaluate() {
+    let mut r = Lcg(7);
+    let mut checked = 0;
+    for name in [
+        "gpt4-moe-a100",
+        "gpt3-175b-a100",
+        "llama3-405b-h100",
+        "deepseek-v3-h800",
+    ] {
+        let base = load(name);
+        for _ in 0..150 {
+            let (layout, rc) = random_layout(&mut r, base.model.layers);
+            let mut sc = base.clone();
+            sc.layout = layout;
+            sc.training.recompute = rc;
+            sc.reliability.enabled = false;
+            let mut adj = Adjustments::default();
+            let Ok(rl) = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj) else {
+                continue;
+            };
+            let k = kernels_for(&sc);
+            let est = analytic::evaluate(&sc, &rl, k.as_ref(), &EstimateOptions::default(), vec![])
+                .unwrap();
+            let env = Env::new(&sc, k.as_ref(), 0.0);
+            let inn = env.inner(&rl);
+            let mut s = Scratch::default();
+            match env.eval(&inn, &rl, sc.gpus, &mut s) {
+                Ok(e) => {
+                    assert!(est.memory.fits, "{name} {:?}", rl);
+                    for (what, a, b) in [
+                        ("step", e.step_s, est.time.step_s),
+                        ("mfu", e.mfu, est.mfu),
+                        ("days", e.days, est.time.days),
+                        ("usd", e.usd, est.cost.usd),
+                        ("memory", e.memory_peak_bytes, est.memory.peak_bytes),
+                    ] {
+                        assert!(
+                            rel(a, b) < 1e-9,
+                            "{name} {what}: fast {a} vs evaluate {b} for {rl:?}"
+                        );
+                    }
+                }
+                Err(Reason::Memory) => assert!(
+                    !est.memory.fits,
+                    "{name}: fast path rejected a fitting layout {rl:?}"
+                ),
+                Err(other) => panic!("{name}: unexpected {other:?}"),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 150, "only {checked} layouts resolved");
+}
+
+/// `check_inner` + `check_outer` agree with `resolve` on verdict, reason and numbers.
+#[test]
+fn rules_match_resolve() {
+    let mut r = Lcg(11);
+    let mut seen = std::collections::BTreeSet::new();
+    for name in ["gpt4-moe-a100", "gpt3-175b-a100", "llama3-405b-h100"] {
+        let sc = load(name);
+        let ctx = RuleCtx::new(&sc.model, &sc.training);
+        for _ in 0..3000 {
+            let schedule = r.pick(&SCHEDULES);
+            let tp = r.pick(&[1, 2, 3, 4, 8, 16]);
+            let ep = r.pick(&[1, 2, 3, 4, 16, 32]);
+            let cp = r.pick(&[1, 2, 3, 4]);
+            let pp = r.pick(&[1, 2, 3, 7, 8, 16, 64, 97, 130]);
+            let vpp = r.pick(&[1, 1, 2, 3, 8]);
+            let mb = r.pick(&[1, 2, 4, 5]);
+            let dp = r.pick(&[None, None, None, Some(1), Some(8), Some(64)]);
+            let gpus = r.pick(&[sc.gpus, 7, 64, 1000, 1024, 4096]);
+            let layout = Layout {
+                tp,
+                pp,
+                dp,
+                ep,
+                cp,
+                vpp,
+                micro_batch: mb,
+                schedule: Some(schedule),
+                ..Layout::default()
+            };
+            let mut adj = Adjustments::default();
+            let want = resolve(&layout, &sc.model, gpus, &sc.training, &mut adj);
+            let got = rules::check_inner(&ctx, tp, ep, cp).and_then(|_| {
+                rules::check_outer(&ctx, gpus, tp, ep, cp, pp, vpp, mb, schedule, dp)
+            });
+            match (&want, &got) {
+                (Ok(rl), Ok(shape)) => {
+                    assert_eq!(rl.dp, shape.dp, "{name} {layout:?} gpus {gpus}");
+                    assert_eq!(rl.microbatches, shape.microbatches);
+                    assert_eq!(rl.global_batch_seqs, shape.global_batch_seqs);
+                    assert_eq!(rl.gpus_used, shape.gpus_used);
+                    seen.insert("ok");
+                }
+                (Err(e), Err(reason)) => {
+                    assert_eq!(
+                        Reason::from_error(e),
+                        *reason,
+                        "{name} {layout:?} gpus {gpus}: resolve says {e}"
+                    );
+                    seen.insert(reason.key());
+                }
+                _ => panic!("{name} {layout:?} gpus {gpus}: resolve {want:?} vs rules {got:?}"),
+            }
+        }
+    }
+    // The grid reaches most rules (the rest are covered by rejection_reasons_are_counted).
+    assert!(seen.len() >= 10, "{seen:?}");
+}
+
+fn small_opts(sc: &Scenario) -> SearchOptions {
+    let mut o = SearchOptions::for_scenario(sc);
+    o.sim_top = 0;
+    o
+}
+
+fn count(out: &Outcome, r: Reason) -> u64 {
+    out.rejected
+        .iter()
+        .find(|(x, _)| *x == r)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Layouts built to fail each rule land in that rule's counter, and only there.
+#[test]
+fn rejection_reasons_are_counted() {
+    let seed = load("gpt4-moe-a100"); // 96 heads, 16 experts, 120 layers, 8K, batch in tokens
+    let gpt3 = load("gpt3-175b-a100"); // batch 1536 sequences, dense
+    let cases: Vec<(&Scenario, Vec<&str>, Reason)> = vec![
+        (
+            &seed,
+            vec![
+                "tp=7",
+                "pp=8",
+                "ep=16",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::TpHeads,
+        ),
+        (
+            &seed,
+            vec![
+                "tp=8",
+                "pp=8",
+                "ep=3",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::EpExperts,
+        ),
+        (
+            &gpt3,
+            vec![
+                "tp=8",
+                "pp=8",
+                "ep=2",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::EpDense,
+        ),
+        (
+            &seed,
+            vec![
+                "tp=8",
+                "pp=8",
+                "ep=16",
+                "cp=3",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "sp=true",
+            ],
+            Reason::CpSeq,
+        ),
+        (
+            &seed,
+            vec![
+                "tp=8",
+                "pp=16",
+                "dp=100",
+                "ep=16",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::DpGpus,
+        ),
+        // 8 x 96 x 2 = 1,536 GPUs for one replica; the scenario has 1,024.
+        (
+            &gpt3,
+            vec![
+                "tp=8",
+                "pp=96",
+                "cp=2",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "sp=true",
+            ],
+            Reason::TooFewGpus,
+        ),
+        (
+            &gpt3,
+            vec![
+                "tp=1",
+                "pp=2",
+                "zero=0",
+                "recompute=none",
+                "mb=1",
+                "cp=1",
+                "sp=false",
+            ],
+            Reason::Memory,
+        ),
+        (
+            &seed,
+            vec![
+                "tp=8",
+                "pp=16",
+                "dp=195",
+                "ep=16",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::DpGpus,
+        ),
+        (
+            &seed,
+            vec![
+                "tp=8",
+                "pp=60",
+                "vpp=3",
+                "schedule=interleaved",
+                "ep=16",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::PpLayers,
+        ),
+        (
+            &seed,
+            vec![
+                "tp=8",
+                "pp=8",
+                "vpp=2",
+                "schedule=1f1b",
+                "ep=16",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::VppSchedule,
+        ),
+        (
+            &seed,
+            vec![
+                "tp=8",
+                "pp=8",
+                "vpp=1",
+                "schedule=interleaved",
+                "ep=16",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::InterleavedVpp,
+        ),
+        (
+            &seed,
+            vec![
+                "tp=8",
+                "pp=15",
+                "vpp=1",
+                "schedule=dualpipe",
+                "ep=16",
+                "recompute=full",
+                "zero=1",
+                "mb=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::DualPipeOddPp,
+        ),
+        (
+            &gpt3,
+            vec![
+                "tp=8",
+                "pp=16",
+                "mb=5",
+                "vpp=1",
+                "schedule=1f1b",
+                "recompute=full",
+                "zero=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::Batch,
+        ),
+        // 1024 / (8 x 16) = 8 replicas x 1536 / 8 = 192 micro-batches: 192 % 16 = 0 passes,
+        // with pp 10 (dp 12, 128 micro-batches) 128 % 10 != 0 fails.
+        (
+            &gpt3,
+            vec![
+                "tp=8",
+                "pp=10",
+                "vpp=2",
+                "schedule=interleaved",
+                "mb=1",
+                "recompute=full",
+                "zero=1",
+                "cp=1",
+                "sp=true",
+            ],
+            Reason::InterleavedMicrobatches,
+        ),
+        // 1536 sequences over dp 512 x mb 3 = 1 micro-batch < pp 2.
+        (
+            &gpt3,
+            vec![
+                "tp=1",
+                "pp=2",
+                "vpp=1",
+                "schedule=dualpipe",
+                "mb=3",
+                "recompute=full",
+                "zero=1",
+                "cp=1",
+            ],
+            Reason::DualPipeMicrobatches,
+        ),
+    ];
+    for (sc, mut fixes, reason) in cases {
+        if !fixes.iter().any(|f| f.starts_with("vpp=")) {
+            fixes.push("vpp=1");
+        }
+        if !fixes.iter().any(|f| f.starts_with("schedule=")) {
+            fixes.push("schedule=1f1b");
+        }
+        let mut o = small_opts(sc);
+        o.fixes = fixes.iter().map(|s| s.to_string()).collect();
+        let out = search(sc, &o, None).unwrap();
+        assert_eq!(
+            count(&out, reason),
+            1,
+            "{fixes:?}: expected one '{}' rejection, got {:?}",
+            reason.key(),
+            out.rejected
+        );
+        let total: u64 = out.rejected.iter().map(|(_, n)| n).sum();
+        assert_eq!(total, 1, "{fixes:?}: {:?}", out.rejected);
+        assert!(out.results.is_empty());
+        // resolve() agrees (memory is the search's own rule).
+        if reason != Reason::Memory {
+            let mut l = sc.layout.clone();
+            l.layers_per_stage = None;
+            let get = |k: &str| {
+                fixes
+                    .iter()
+                    .find_map(|f| f.strip_prefix(&format!("{k}=")))
+                    .map(|v| v.to_string())
+            };
+            let n = |k: &str, d: u32| get(k).map_or(d, |v| v.parse().unwrap());
+            l.tp = n("tp", 1);
+            l.pp = n("pp", 1);
+            l.ep = n("ep", 1);
+            l.cp = n("cp", 1);
+            l.vpp = n("vpp", 1);
+            l.micro_batch = n("mb", 1);
+            l.dp = get("dp").map(|v| v.parse().unwrap());
+            l.schedule =
+                get("schedule").map(|v| SCHEDULES.iter().copied().find(|s| s.name() == v).unwrap());
+            if get("schedule").is_none() {
+                l.schedule = Some(if l.vpp > 1 {
+                    Schedule::Interleaved
+                } else {
+                    Schedule::OneFOneB
+                });
+            }
+            let e = resolve(
+                &l,
+                &sc.model,
+                sc.gpus,
+                &sc.training,
+                &mut Adjustments::default(),
+            )
+            .unwrap_err();
+            assert_eq!(Reason::from_error(&e), reason, "{e}");
+        }
+    }
+}
+
+/// The rumoured layout (TP8 x PP16) is in the table, and the best found is at least as fast.
+#[test]
+fn seed_search_beats_or_matches_the_rumoured_layout() {
+    let sc = load("gpt4-moe-a100");
+    let out = search(&sc, &small_opts(&sc), None).unwrap();
+    let best = &out.results[0];
+    let base = out.baseline.as_ref().unwrap();
+    let b = base.ranked.as_ref().expect("the rumoured layout fits");
+    assert!(base.in_space);
+    assert_eq!((b.layout.tp, b.layout.pp), (8, 16));
+    assert!(
+        best.days <= b.days,
+        "best {} days vs rumoured {}",
+        best.days,
+        b.days
+    );
+    assert!(out.evaluated > 100_000, "{}", out.evaluated);
+    // Why the best is faster, from the full model.
+    let e_best = llmplan::search::full_estimate(&sc, best).unwrap();
+    let e_base = llmplan::search::full_estimate(&sc, b).unwrap();
+    let why = compare::explain(&e_base, &e_best, "rumoured", "best");
+    println!(
+        "evaluated {} rejected {:?} in {:.2} s",
+        out.evaluated, out.rejected, out.elapsed_s
+    );
+    println!(
+        "best: {} {:.1} days; rumoured: {} {:.1} days (rank {:?})",
+        best.layout.text(),
+        best.days,
+        b.layout.text(),
+        b.days,
+        base.rank
+    );
+    for l in &why {
+        println!("{l}");
+    }
+    assert!(rel(e_best.time.step_s, best.step_s) < 1e-9);
+}
+
+/// GPT-3 175B on 1,024 A100 (Narayanan et al. 2021: tp 8 inside the node, pp 8-16 with
+/// interleaving, micro-batch 1-2).
+///
+/// Within what Megatron-LM offered in 2021 (tp, pp, dp, micro-batch, 1F1B or
+/// interleaved, full recomputation, no context parallelism, no distributed optimizer,
+/// no TP-communication overlap) the model agrees on the shape - pipelined over 8-16
+/// stages, interleaved, micro-batch 1-2, tp within the node - and with tp held at 8 it
+/// picks exactly Narayanan's layout. It ranks tp 4 x pp 16 a few percent ahead of tp 8:
+/// the reason (printed) is the exposed tensor-parallel all-reduce, whose bytes per GPU
+/// do not shrink with tp, paid on half as many layers per GPU at pp 16. With today's
+/// knobs it finds a faster layout still, and says why.
+#[test]
+fn gpt3_search_matches_narayanan() {
+    let sc = load("gpt3-175b-a100");
+    let knobs_2021 = [
+        "cp=1",
+        "schedule=1f1b,interleaved",
+        "recompute=full",
+        "zero=0",
+        "sp=false",
+    ];
+    let mut o = small_opts(&sc);
+    o.fixes = knobs_2021.iter().map(|s| s.to_string()).collect();
+    let y2021 = search(&sc, &o, None).unwrap();
+    let best = &y2021.results[0];
+    let l = &best.layout;
+    println!(
+        "GPT-3, 2021 knobs: {} step {:.2} s, MFU {:.1}%, {:.1} days",
+        l.text(),
+        best.step_s,
+        best.mfu * 100.0,
+        best.days
+    );
+    assert!(l.tp <= 8 && 8 % l.tp == 0, "tp within the node: {}", l.tp);
+    assert!((8..=16).contains(&l.pp), "pp {}", l.pp);
+    assert_eq!(l.schedule, Schedule::Interleaved);
+    assert!(l.micro_batch <= 2, "micro-batch {}", l.micro_batch);
+
+    // Held at tp 8, the search picks Narayanan's layout.
+    o.fixes.push("tp=8".into());
+    let tp8 = search(&sc, &o, None).unwrap();
+    let n = &tp8.results[0];
+    println!(
+        "GPT-3, 2021 knobs, tp 8: {} step {:.2} s, MFU {:.1}%",
+        n.layout.text(),
+        n.step_s,
+        n.mfu * 100.0
+    );
+    assert!((8..=16).contains(&n.layout.pp));
+    assert_eq!(n.layout.schedule, Schedule::Interleaved);
+    assert!(n.layout.micro_batch <= 2);
+    assert!(
+        n.step_s <= best.step_s * 1.12,
+        "tp 8 within 12% of the best"
+    );
+    let a = llmplan::search::full_estimate(&sc, n).unwrap();
+    let b = llmplan::search::full_estimate(&sc, best).unwrap();
+    let why = compare::explain(&a, &b, "Narayanan (tp 8)", "model's best");
+    for w in &why {
+        println!("{w}");
+    }
+    if best.layout.tp != 8 {
+        assert!(
+            why[1].contains("TP comm"),
+            "the stated reason is the TP all-reduce: {why:?}"
+        );
+    }
+
+    // All of today's knobs: faster still, for stated reasons.
+    let all = search(&sc, &small_opts(&sc), None).unwrap();
+    let now = &all.results[0];
+    println!(
+        "GPT-3, all knobs: {} step {:.2} s, MFU {:.1}%, {:.1} days",
+        now.layout.text(),
+        now.step_s,
+        now.mfu * 100.0,
+        now.days
+    );
+    assert!(now.step_s <= best.step_s);
+    let c = llmplan::search::full_estimate(&sc, now).unwrap();
+    for w in compare::explain(&b, &c, "2021 best", "best now") {
+        println!("{w}");
+    }
+}
+
+/// Same input, same output: the ranking does not depend on thread scheduling.
+#[test]
+fn search_is_deterministic() {
+    let sc = load("gpt3-175b-a100");
+    let mut o = small_opts(&sc);
+    o.top = 20;
+    let a = search(&sc, &o, None).unwrap();
+    let b = search(&sc, &o, None).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let c = pool.install(|| search(&sc, &o, None).unwrap());
+    for x in [&b, &c] {
+        assert_eq!(a.results, x.results);
+        assert_eq!(a.rejected, x.rejected);
+        assert_eq!(a.evaluated, x.evaluated);
+        assert_eq!(a.feasible, x.feasible);
+        assert_eq!(
+            a.baseline.as_ref().unwrap().rank,
+            x.baseline.as_ref().unwrap().rank
+        );
+    }
+}
+
+#[test]
+fn objectives_rank_by_what_they_say() {
+    let sc = load("gpt3-175b-a100");
+    let mut o = small_opts(&sc);
+    o.top = 10;
+    o.objective = Objective::Cost;
+    let cost = search(&sc, &o, None).unwrap();
+    for w in cost.results.windows(2) {
+        assert!(w[0].usd <= w[1].usd);
+    }
+    o.objective = Objective::Step;
+    let step = search(&sc, &o, None).unwrap();
+    for w in step.results.windows(2) {
+        assert!(w[0].step_s <= w[1].step_s);
+    }
+    o.objective = Objective::TokensPerDollar;
+    let tpd = search(&sc, &o, None).unwrap();
+    for w in tpd.results.windows(2) {
+        assert!(w[0].tokens_per_usd >= w[1].tokens_per_usd);
+    }
+    // Fixing a knob keeps only layouts with it.
+    o.fixes = vec!["layout.pp=8".into(), "zero=1".into()];
+    let fixed = search(&sc, &o, None).unwrap();
+    assert!(fixed
+        .results
+        .iter()
+        .all(|r| r.layout.pp == 8 && r.layout.zero == 1));
+}
+
+#[test]
+fn headroom_prunes_by_memory() {
+    let sc = load("gpt3-175b-a100");
+    let mut o = small_opts(&sc);
+    o.headroom = 0.0;
+    let loose = search(&sc, &o, None).unwrap();
+    o.headroom = 0.5;
+    let tight = search(&sc, &o, None).unwrap();
+    assert!(tight.feasible < loose.feasible);
+    assert_eq!(tight.evaluated, loose.evaluated);
+    for r in &tight.results {
+        assert!(r.memory_peak_bytes <= 0.5 * r.memory_capacity_bytes);
+    }
+}
+
+#[test]
+fn pareto_frontier() {
+    let pts = vec![
+        Some((10.0, 5.0)),
+        Some((5.0, 10.0)),
+        Some((6.0, 11.0)), // dominated by (5, 10)
+        None,
+        Some((10.0, 5.0)), // duplicate of the first
+        Some((20.0, 4.0)),
+    ];
+    assert_eq!(pareto(&pts), vec![true, true, false, false, false, true]);
+}
+
+#[test]
+fn gpu_ranges() {
+    use llmplan::search::space::parse_gpus;
+    assert_eq!(parse_gpus("25000", 8).unwrap(), vec![25000]);
+    assert_eq!(
+        parse_gpus("1024..8192", 8).unwrap(),
+        vec![1024, 2048, 4096, 8192]
+    );
+    assert_eq!(
+        parse_gpus("1000..4100", 8).unwrap(),
+        vec![1000, 1024, 2048, 4096, 4096]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    assert!(parse_gpus("8..4", 8).is_err());
+    assert!(parse_gpus("x", 8).is_err());
+}
+
+#[test]
+fn sweep_finds_best_per_count_and_type() {
+    let sc = load("gpt3-175b-a100");
+    let mut so = small_opts(&sc);
+    so.fixes = vec![
+        "tp=8".into(),
+        "mb=1".into(),
+        "zero=1".into(),
+        "recompute=selective,full".into(),
+    ];
+    let s = sweep(
+        &sc,
+        &SweepOptions {
+            gpus: vec![512, 1024, 2048],
+            types: vec!["a100".into(), "h100".into()],
+            search: so,
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.points.len(), 6);
+    assert!(s.points.iter().any(|p| p.pareto));
+    for t in ["a100", "h100"] {
+        let days: Vec<f64> = s
+            .points
+            .iter()
+            .filter(|p| p.gpu_type == t)
+            .map(|p| p.best.as_ref().unwrap().days)
+            .collect();
+        assert!(
+            days.windows(2).all(|w| w[1] < w[0]),
+            "{t}: more GPUs, fewer days: {days:?}"
+        );
+    }
+    // H100 on the scenario's A100 pricing would be wrong: it uses its own list price.
+    let h = s.points.iter().find(|p| p.gpu_type == "h100").unwrap();
+    assert!(h.usd_per_gpu_hour > 1.0);
+    let csv = llmplan::search::sweep::csv(&s);
+    assert_eq!(csv.lines().count(), 7);
+}
+
+#[test]
+fn compare_explains_the_difference() {
+    let sc = load("gpt4-moe-a100");
+    let c = compare::compare(
+        &sc,
+        &[
+            "tp=8,pp=16,ep=16".to_string(),
+            "tp=8,pp=8,ep=16,schedule=zb-h1".to_string(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.len(), 2);
+    let lines = compare::explain(&c[0].estimate, &c[1].estimate, "A", "B");
+    let text = lines.join("\n");
+    println!("{text}");
+    assert!(text.contains("pipeline bubble"), "{text}");
+    assert!(text.contains("memory"), "{text}");
+    assert!(text.contains("days"), "{text}");
+    // The terms add up to the step.
+    let e = &c[1].estimate;
+    let sum: f64 = compare::terms(&e.time.breakdown, e.time.step_s)
+        .iter()
+        .map(|t| t.1)
+        .sum();
+    assert!(rel(sum, e.time.step_s) < 1e-9);
+    assert!(compare::compare(&sc, &["tp=7".to_string()]).is_err());
+    assert!(compare::compare(&sc, &["bogus=1".to_string()]).is_err());
+}
+
+#[test]
+fn layout_key_round_trips_to_a_layout() {
+    let sc = load("gpt4-moe-a100");
+    let k = LayoutKey {
+        tp: 8,
+        pp: 16,
+        dp: 192,
+        ep: 16,
+        cp: 1,
+        vpp: 1,
+        micro_batch: 1,
+        recompute: Recompute::Full,
+        zero: 1,
+        schedule: Schedule::OneFOneB,
+        sequence_parallel: true,
+    };
+    let s = llmplan::search::scenario_for(&sc, &k, sc.gpus);
+    let e = analytic::estimate(&s, &EstimateOptions::default()).unwrap();
+    assert_eq!(e.layout.dp, 192);
+    assert_eq!(e.layout.pp, 16);
+}

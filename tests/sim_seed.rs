@@ -1,0 +1,193 @@
+//! The simulator on real scenarios: the seed's uneven 16-stage split against 15 even
+//! stages, `estimate --engine sim` against the analytic path, and the command line.
+
+use std::process::{Command, Output};
+
+use llmplan::analytic::estimate::estimate_with;
+use llmplan::analytic::{estimate, EstimateOptions};
+use llmplan::sim::build::imbalance;
+use llmplan::sim::{prepare, Program, SimPipeline};
+use llmplan::spec::scenario;
+
+fn llmplan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llmplan"))
+        .args(args)
+        .output()
+        .expect("run llmplan")
+}
+
+#[test]
+fn seed_uneven_split_costs_bubble_against_15_even_stages() {
+    let sc = scenario::load(Some(scenario::SEED), &[]).unwrap();
+    let prep = prepare(&sc, None).unwrap();
+    let split = &prep.layout.layers_per_stage;
+    assert_eq!((split.len(), split.iter().sum::<u32>()), (16, 120));
+    assert!(split.contains(&7) && split.contains(&8));
+    let r = Program::compile(&prep.input).unwrap().simulate(false);
+    let i = imbalance(&sc, &prep, &r)
+        .unwrap()
+        .expect("the seed's split is uneven");
+    eprintln!(
+        "seed: 16 stages step {:.3} s bubble {:.2}% | 15 x 8 step {:.3} s bubble {:.2}% | extra bubble {:+.2} pts, \
+         steady-state imbalance idle {:.2}%, GPU-s per step {:.1} vs {:.1}",
+        i.step_s,
+        i.bubble * 100.0,
+        i.even_step_s,
+        i.even_bubble * 100.0,
+        i.extra_bubble * 100.0,
+        i.imbalance_idle * 100.0,
+        i.gpu_s,
+        i.even_gpu_s
+    );
+    assert_eq!((i.pp, i.pp_even, i.layers_per_stage_even), (16, 15, 8));
+    // The lighter stages idle while the 8-layer stages set the pace: more bubble and
+    // more GPU-seconds per step than 15 stages of 8 layers.
+    assert!(i.extra_bubble > 0.0, "{i:?}");
+    assert!(i.imbalance_idle > 0.0);
+    assert!(i.gpu_s > i.even_gpu_s, "{i:?}");
+    // One 8-layer stage of the even split carries the output layer too, so the 16-stage
+    // pipeline is not slower per step; it just pays for a sixteenth GPU that idles.
+    assert!(i.step_s < i.even_step_s * 1.02);
+}
+
+#[test]
+fn engine_sim_agrees_with_analytic_on_uniform_stages() {
+    // GPT-3 175B: 96 layers over 16 stages, 6 each (only the embedding and the output
+    // layer differ), 1F1B, interleaved and GPipe.
+    for extra in [
+        vec![],
+        vec![
+            "layout.vpp=2".to_string(),
+            "layout.schedule=interleaved".to_string(),
+        ],
+        vec!["layout.schedule=gpipe".to_string()],
+    ] {
+        let sc = scenario::load(Some("gpt3-175b-a100"), &extra).unwrap();
+        let opts = EstimateOptions::default();
+        let a = estimate(&sc, &opts).unwrap();
+        let s = estimate_with(&sc, &opts, Some(&SimPipeline)).unwrap();
+        assert!(a.layout.layers_per_stage.iter().all(|&n| n == 6));
+        let rel = (s.time.step_s - a.time.step_s).abs() / a.time.step_s;
+        assert!(
+            rel < 0.01,
+            "{extra:?}: sim {} vs analytic {} ({rel})",
+            s.time.step_s,
+            a.time.step_s
+        );
+        assert_eq!(s.pipeline_model, "simulated");
+        assert_eq!(a.pipeline_model, "closed form");
+        // The same in-flight counts, so the same memory.
+        assert!((s.memory.peak_bytes - a.memory.peak_bytes).abs() < 1.0);
+    }
+}
+
+#[test]
+fn cli_simulate_prints_summary_and_writes_charts_and_trace() {
+    let dir = std::env::temp_dir().join(format!("llmplan-simcli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("seed.png");
+    let svg = dir.join("seed.svg");
+    let json = dir.join("seed.json");
+    let o = llmplan(&[
+        "simulate",
+        "gpt4-moe-a100",
+        "--timeline",
+        png.to_str().unwrap(),
+        "--trace",
+        json.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for needle in [
+        "Step time",
+        "Closed form",
+        "Uneven split",
+        "even 15 x 8 layers",
+        "peak in flight",
+    ] {
+        assert!(out.contains(needle), "missing {needle}: {out}");
+    }
+    let png_bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&png_bytes[1..4], b"PNG");
+    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["ph"] == "X" && e["cat"] == "forward"));
+    assert!(events
+        .iter()
+        .any(|e| e["ph"] == "M" && e["args"]["name"] == "stage 15"));
+    let o = llmplan(&[
+        "simulate",
+        "gpt4-moe-a100",
+        "--schedule",
+        "zb-h1",
+        "--timeline",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(std::fs::read_to_string(&svg)
+        .unwrap()
+        .contains("weight grad"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cli_monte_carlo_is_byte_identical_for_a_seed() {
+    let args = [
+        "simulate",
+        "gpt4-moe-a100",
+        "--jitter",
+        "0.05",
+        "--straggler",
+        "1.3",
+        "--steps",
+        "40",
+        "--seed",
+        "11",
+    ];
+    let a = llmplan(&args);
+    let b = llmplan(&args);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    let out = String::from_utf8_lossy(&a.stdout);
+    assert!(
+        out.contains("p99") && out.contains("expected cost"),
+        "{out}"
+    );
+    let mut other = args.to_vec();
+    other[9] = "12";
+    assert_ne!(llmplan(&other).stdout, a.stdout);
+}
+
+#[test]
+fn cli_refuses_schedules_that_do_not_apply() {
+    // 38 micro-batches cannot run interleaved over 16 stages.
+    let o = llmplan(&[
+        "simulate",
+        "gpt4-moe-a100",
+        "--schedule",
+        "interleaved",
+        "--vpp",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("multiple of pp 16"), "{err}");
+    let o = llmplan(&[
+        "simulate",
+        "gpt4-moe-a100",
+        "--schedule",
+        "dualpipe",
+        "--microbatches",
+        "20",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 x pp = 32"));
+    let o = llmplan(&["simulate", "gpt4-moe-a100", "--timeline", "x.jpg"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = llmplan(&["simulate", "gpt4-moe-a100", "--straggler", "0.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = llmplan(&["estimate", "gpt4-moe-a100", "--engine", "sim"]);
+    assert!(o.status.success());
+}
