@@ -2,7 +2,6 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use llmplan::analytic::compute::ConstantEfficiency;
 use llmplan::analytic::{evaluate, EstimateOptions};
 use llmplan::spec::layout::{resolve, Adjustments};
 use llmplan::spec::scenario;
@@ -12,10 +11,20 @@ fn bench(c: &mut Criterion) {
         let sc = scenario::load(Some(name), &[]).unwrap();
         let mut adj = Adjustments::default();
         let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
-        let k = ConstantEfficiency::new(&sc.gpu);
+        // The kernel model estimate() uses: the fitted one for this GPU.
+        let k = llmplan::calibrate::kernel_model_for(&sc);
         let opts = EstimateOptions::default();
         c.bench_function(&format!("evaluate one layout ({name})"), |b| {
-            b.iter(|| evaluate(black_box(&sc), black_box(&rl), &k, &opts, Vec::new()).unwrap())
+            b.iter(|| {
+                evaluate(
+                    black_box(&sc),
+                    black_box(&rl),
+                    k.as_ref(),
+                    &opts,
+                    Vec::new(),
+                )
+                .unwrap()
+            })
         });
         c.bench_function(&format!("resolve + evaluate ({name})"), |b| {
             b.iter(|| {
@@ -28,7 +37,7 @@ fn bench(c: &mut Criterion) {
                     &mut adj,
                 )
                 .unwrap();
-                evaluate(&sc, &rl, &k, &opts, adj.notes).unwrap()
+                evaluate(&sc, &rl, k.as_ref(), &opts, adj.notes).unwrap()
             })
         });
     }

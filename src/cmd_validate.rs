@@ -2,14 +2,17 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
+use llmplan::charts::validation::{Point, ValidationChart};
 use llmplan::validate::{self, Report};
 use llmplan::Error;
 
-/// Runs validation on `csv` (the shipped table when `None`) and renders `format`.
+/// Runs validation on `csv` (the shipped table when `None`) and renders `format`;
+/// draws the predicted-against-published scatter into `chart` (.svg or .png) if given.
 pub fn run(
     csv: Option<&std::path::Path>,
     group: Option<&str>,
     format: &str,
+    chart: Option<&std::path::Path>,
 ) -> Result<String, Error> {
     let report = match csv {
         None => validate::validate_builtin(group)?,
@@ -22,6 +25,21 @@ pub fn run(
             validate::validate(&rows, group)
         }
     };
+    if let Some(path) = chart {
+        let c = ValidationChart {
+            title: "llmplan against published training runs".into(),
+            points: report
+                .predictions
+                .iter()
+                .map(|p| Point {
+                    group: p.group.clone(),
+                    published: p.published,
+                    predicted: p.predicted,
+                })
+                .collect(),
+        };
+        llmplan::charts::canvas::write(&c, path)?;
+    }
     Ok(match format {
         "json" => {
             serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))? + "\n"

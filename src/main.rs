@@ -64,6 +64,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Also draw predicted against published (log axes, y = x) to this .svg or .png.
+        #[arg(long)]
+        chart: Option<std::path::PathBuf>,
     },
     /// Kernel calibration: fit the efficiency model to measurements.
     Calibrate {
@@ -220,7 +223,12 @@ fn run(cmd: Command) -> Result<(), Error> {
             print!("{}", cmd_search::sweep(args)?);
             Ok(())
         }
-        Command::Validate { csv, group, format } => {
+        Command::Validate {
+            csv,
+            group,
+            format,
+            chart,
+        } => {
             let f = match format {
                 Format::Table => "table",
                 Format::Json => "json",
@@ -228,7 +236,7 @@ fn run(cmd: Command) -> Result<(), Error> {
             };
             print!(
                 "{}",
-                cmd_validate::run(csv.as_deref(), group.as_deref(), f)?
+                cmd_validate::run(csv.as_deref(), group.as_deref(), f, chart.as_deref())?
             );
             Ok(())
         }

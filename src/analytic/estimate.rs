@@ -572,19 +572,28 @@ fn add_warnings(
         ));
     }
     let e = &sc.gpu.efficiency;
-    if e.measured {
-        w.push(format!(
-            "kernel efficiency for {} is one constant per kernel class (GEMM {:.3}, attention {:.3}, memory {:.3}, \
-             sustained clock {:.3}) from measurements; shape effects (small M, wave quantisation) are not modelled yet",
+    let fitted = sc
+        .gpu
+        .calibration
+        .as_deref()
+        .filter(|c| crate::calibrate::builtin(c).is_some());
+    w.push(match (fitted, e.measured) {
+        (Some(c), true) => format!(
+            "kernel times for {} come from the model fitted to its own measurements ({c}: GEMM tiles and waves, \
+             flash attention, power-capped clock {:.3})",
+            sc.gpu.name, e.sustained_clock
+        ),
+        (Some(c), false) => format!(
+            "kernel times for {} are derived, not measured on this GPU: the {c} fit's constants with this GPU's \
+             datasheet (SMs, peaks, HBM, L2), memory efficiency {:.3} and sustained clock {:.3} from its profile",
+            sc.gpu.name, e.memory, e.sustained_clock
+        ),
+        (None, _) => format!(
+            "kernel times for {} use one constant efficiency per kernel class (GEMM {:.3}, attention {:.3}, \
+             memory {:.3}, sustained clock {:.3}); no fitted model applies",
             sc.gpu.name, e.gemm, e.attention, e.memory, e.sustained_clock
-        ));
-    } else {
-        w.push(format!(
-            "kernel efficiency for {} is derived from the datasheet and the H100 measurements, not measured on this GPU \
-             (GEMM {:.3}, attention {:.3}, memory {:.3}, sustained clock {:.3})",
-            sc.gpu.name, e.gemm, e.attention, e.memory, e.sustained_clock
-        ));
-    }
+        ),
+    });
     if sc.model.moe.is_some() {
         w.push("expert load is assumed balanced (tokens spread evenly over experts)".to_string());
     }

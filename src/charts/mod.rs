@@ -10,6 +10,7 @@ pub mod gantt;
 pub mod layouts;
 pub mod memory;
 pub mod tornado;
+pub mod validation;
 
 use std::path::Path;
 use std::sync::Once;

@@ -69,6 +69,26 @@ fn gpus_label(x: f64) -> String {
     }
 }
 
+/// 1-2-5 ticks in each decade between `lo` and `hi`: a log axis with a label every
+/// step, where plotters' own key points skip everything below the first power of ten.
+fn nice_log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    if !(lo > 0.0 && hi > lo) {
+        return out;
+    }
+    let mut decade = 10f64.powf(lo.log10().floor());
+    while decade <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * decade;
+            if v >= lo && v <= hi {
+                out.push(v);
+            }
+        }
+        decade *= 10.0;
+    }
+    out
+}
+
 fn num_label(y: f64) -> String {
     if y >= 10.0 {
         format!("{y:.0}")
@@ -158,7 +178,10 @@ where
             .margin_right(24)
             .x_label_area_size(58)
             .y_label_area_size(78)
-            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())?;
+            .build_cartesian_2d(
+                x0..x1,
+                (y0..y1).log_scale().with_key_points(nice_log_ticks(y0, y1)),
+            )?;
         chart
             .configure_mesh()
             .x_desc("GPUs (log scale; 1k = 1,024)")
@@ -168,7 +191,7 @@ where
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&|y| num_label(*y))
             .x_labels(ticks)
-            .y_labels(12)
+            .y_labels(40)
             .max_light_lines(1)
             .light_line_style(palette::LIGHT)
             .bold_line_style(palette::LIGHT)
