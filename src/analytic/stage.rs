@@ -233,7 +233,7 @@ fn zero_per_microbatch(inp: &StageInputs, dense: f64, expert: f64) -> (f64, f64)
 
 /// The data-parallel groups: dense parameters over dp x cp (stride tp), routed
 /// experts over their dp x cp / ep replicas (stride tp x ep).
-fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
+pub fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
     (
         Group {
             size: u64::from(l.dp) * u64::from(l.cp),

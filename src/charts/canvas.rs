@@ -61,6 +61,26 @@ pub fn write<C: Chart>(c: &C, path: &Path) -> Result<()> {
     }
 }
 
+/// Paints the background, the bold title and a legend row (`legend_rows` rows of up
+/// to half the items each past the first), and returns the area left for the plot.
+pub fn frame<'a, DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    legend: &[LegendItem<'a>],
+) -> DrawResult<DrawingArea<DB, Shift>>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let root = root.titled(
+        title,
+        (FONT, super::TITLE_PX).into_font().style(FontStyle::Bold),
+    )?;
+    let (area, body) = root.split_vertically(40);
+    legend_row(&area, legend)?;
+    Ok(body)
+}
+
 /// A legend entry: colour swatch and label.
 pub type LegendItem<'a> = (RGBColor, &'a str);
 

@@ -6,9 +6,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::canvas::{legend_row, text_width, Chart, DrawResult};
+use super::canvas::{frame, text_width, Chart, DrawResult};
 use super::palette::{BLUE, GREY, ORANGE, TEAL};
-use super::{FONT, LABEL_PX, TICK_PX, TITLE_PX};
+use super::{FONT, LABEL_PX, TICK_PX};
 
 /// The segments of a bar, left to right, with their colours.
 pub const SEGMENTS: [(&str, RGBColor); 4] = [
@@ -75,14 +75,8 @@ impl Chart for LayoutsChart {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
-        let root = root.titled(
-            &self.title,
-            (FONT, TITLE_PX).into_font().style(FontStyle::Bold),
-        )?;
-        let (legend, body) = root.split_vertically(40);
         let items: Vec<_> = SEGMENTS.iter().map(|(l, c)| (*c, *l)).collect();
-        legend_row(&legend, &items)?;
+        let body = frame(root, &self.title, &items)?;
 
         let n = self.bars.len().max(1);
         let label_w = self.label_area();

@@ -5,9 +5,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::canvas::{legend_row, Chart, DrawResult};
+use super::canvas::{frame, Chart, DrawResult};
 use super::palette::{BLUE, GREEN, GREY, ORANGE, PURPLE, RED};
-use super::{FONT, LABEL_PX, TICK_PX, TITLE_PX};
+use super::{FONT, LABEL_PX, TICK_PX};
 use crate::analytic::stage::MemoryBreakdown;
 
 const GIB: f64 = 1073741824.0;
@@ -45,14 +45,8 @@ impl Chart for MemoryChart {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
-        let root = root.titled(
-            &self.title,
-            (FONT, TITLE_PX).into_font().style(FontStyle::Bold),
-        )?;
-        let (legend, body) = root.split_vertically(40);
         let items: Vec<_> = PARTS.iter().map(|(l, c)| (*c, *l)).collect();
-        legend_row(&legend, &items)?;
+        let body = frame(root, &self.title, &items)?;
 
         let n = self.stages.len().max(1);
         let cap = self.capacity_bytes / GIB;

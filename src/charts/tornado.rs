@@ -5,9 +5,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::canvas::{legend_row, text_width, Chart, DrawResult};
+use super::canvas::{frame, text_width, Chart, DrawResult};
 use super::palette::{BLUE, GREY, ORANGE};
-use super::{FONT, LABEL_PX, TICK_PX, TITLE_PX};
+use super::{FONT, LABEL_PX, TICK_PX};
 
 /// One input's row: (days, dollars) with the input lowered and raised.
 #[derive(Debug, Clone)]
@@ -44,15 +44,13 @@ impl Chart for TornadoChart {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
-        let root = root.titled(
-            &self.title,
-            (FONT, TITLE_PX).into_font().style(FontStyle::Bold),
-        )?;
-        let (legend, body) = root.split_vertically(40);
         let lo = format!("input -{:.0}%", self.delta_pct);
         let hi = format!("input +{:.0}%", self.delta_pct);
-        legend_row(&legend, &[(BLUE, lo.as_str()), (ORANGE, hi.as_str())])?;
+        let body = frame(
+            root,
+            &self.title,
+            &[(BLUE, lo.as_str()), (ORANGE, hi.as_str())],
+        )?;
         let (left, right) = body.split_horizontally(WIDTH / 2);
         panel(
             &left,

@@ -17,14 +17,14 @@
 //! checks on many layouts that both give the same numbers (relative error < 1e-9).
 
 use crate::analytic::budget::{budget, BudgetInputs};
-use crate::analytic::comm::{Comm, Group};
+use crate::analytic::comm::Comm;
 use crate::analytic::compute::KernelModel;
 use crate::analytic::estimate::precision_peak;
 use crate::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use crate::analytic::params::count;
 use crate::analytic::pipeline::{in_flight, pipeline_s};
 use crate::analytic::stage::{
-    dp_sync, MemoryBreakdown, StageCost, StageInputs, FIXED_OTHER_BYTES, FRAGMENTATION,
+    dp_groups, dp_sync, MemoryBreakdown, StageCost, StageInputs, FIXED_OTHER_BYTES, FRAGMENTATION,
 };
 use crate::spec::layout::{Overlap, ResolvedLayout, Schedule};
 use crate::spec::model::PositionEmbedding;
@@ -476,21 +476,6 @@ impl Env<'_> {
             optimizer,
         }
     }
-}
-
-/// Dense parameters over dp x cp (stride tp); routed experts over their dp x cp / ep
-/// replicas (stride tp x ep) (as `analytic::stage`).
-fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
-    (
-        Group {
-            size: u64::from(l.dp) * u64::from(l.cp),
-            stride: l.tp.into(),
-        },
-        Group {
-            size: l.expert_dp().into(),
-            stride: u64::from(l.tp) * u64::from(l.ep),
-        },
-    )
 }
 
 /// The GEMM dtype of a training precision.
