@@ -177,6 +177,21 @@ impl<'a> Comm<'a> {
         intra.max(inter)
     }
 
+    /// One step of a ring over `g` in which every member sends `bytes` to its neighbour
+    /// at once (context-parallel K/V passes). A ring that spans domains has hops on the
+    /// network, and a step lasts as long as its slowest hop. Seconds.
+    pub fn ring_step_s(&self, bytes: f64, g: Group) -> f64 {
+        if g.size <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
+        let l = if self.place(g).intra() {
+            &self.cluster.scale_up
+        } else {
+            &self.cluster.scale_out
+        };
+        bytes / (l.bandwidth * l.efficiency) + l.latency_s
+    }
+
     /// Point-to-point send of `bytes` between ranks `stride` apart, seconds.
     pub fn p2p_s(&self, bytes: f64, stride: u64) -> f64 {
         if bytes <= 0.0 {

@@ -261,7 +261,18 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         d_qk: dqk,
         d_v: dv,
     };
-    let (attn_fwd, attn_bwd) = if flash {
+    let (attn_fwd, attn_bwd) = if flash && l.cp > 1 {
+        // Ring attention runs one flash call per K/V block that arrives: with
+        // load-balanced causal sharding each rank computes its diagonal block (causal)
+        // and half of the cp - 1 others in full, the work of cp causal blocks, each a
+        // kernel of its own with its own launch and tail.
+        let block = AttnShape {
+            s_kv: s_local,
+            ..shape
+        };
+        let (f, b) = k.attention_s(&block);
+        (f * l.cp as f64, b * l.cp as f64)
+    } else if flash {
         k.attention_s(&shape)
     } else {
         // Unfused (Megatron-LM before flash attention): two batched GEMMs over the
@@ -380,7 +391,11 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     };
     let cp_fwd_s = if l.cp > 1 {
         let kv_bytes = t * hkv / tp * (dqk + dv) * ACT;
-        (l.cp as f64 - 1.0) * comm.p2p_s(kv_bytes, l.tp.into())
+        let ring = Group {
+            size: l.cp.into(),
+            stride: l.tp.into(),
+        };
+        (l.cp as f64 - 1.0) * comm.ring_step_s(kv_bytes, ring)
     } else {
         0.0
     };
