@@ -13,8 +13,8 @@ use super::reliability::{self, ReliabilityOut};
 use super::stage::{dp_sync, stages, MemoryBreakdown, StageCost, StageInputs, FRAGMENTATION};
 use crate::error::{Error, Result};
 use crate::spec::layout::{self, Adjustments, ResolvedLayout};
-use crate::spec::training::{Precision, Recompute};
-use crate::spec::{Dtype, Scenario};
+use crate::spec::training::Recompute;
+use crate::spec::Scenario;
 
 /// How the step time was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -279,11 +279,8 @@ pub fn estimate_with(
 /// Dense peak of the training precision, FLOP/s.
 pub fn precision_peak(sc: &Scenario) -> f64 {
     let p = &sc.gpu.peak_flops;
-    match sc.training.precision {
-        Precision::Bf16 => p.bf16,
-        Precision::Fp16 => p.fp16,
-        Precision::Fp8 => p.get(Dtype::Fp8).unwrap_or(p.bf16),
-    }
+    // A GPU without FP8 tensor cores runs FP8 training at its BF16 rate.
+    p.get(sc.training.precision.dtype()).unwrap_or(p.bf16)
 }
 
 /// Whole-run FLOPs for a scenario's model and training.

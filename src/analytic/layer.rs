@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::comm::{Comm, Group};
 use super::compute::{AttnShape, KernelModel};
-use super::params::{layer_params, LayerParams};
+use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::ModelSpec;
@@ -49,8 +49,6 @@ pub struct LayerCost {
     pub dense_params: f64,
     /// Routed-expert parameters on this GPU.
     pub expert_params: f64,
-    /// The layer's whole-model parameter breakdown.
-    pub params: LayerParams,
 }
 
 impl LayerCost {
@@ -97,11 +95,7 @@ pub struct LayerCtx<'a> {
 impl LayerCtx<'_> {
     /// GEMM dtype.
     pub fn dtype(&self) -> Dtype {
-        match self.training.precision {
-            Precision::Bf16 => Dtype::Bf16,
-            Precision::Fp16 => Dtype::Fp16,
-            Precision::Fp8 => Dtype::Fp8,
-        }
+        self.training.precision.dtype()
     }
 
     /// Tokens per micro-batch on one GPU (the context-parallel shard).
@@ -418,6 +412,5 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         working_bytes: full,
         dense_params: params.dense() / tp,
         expert_params: params.experts / (tp * l.ep as f64),
-        params,
     }
 }

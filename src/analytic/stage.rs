@@ -9,7 +9,7 @@ use super::compute::KernelModel;
 use super::layer::{layer_cost, LayerCost, LayerCtx};
 use super::pipeline::in_flight;
 use crate::spec::layout::{ResolvedLayout, Schedule};
-use crate::spec::training::{Precision, Recompute};
+use crate::spec::training::{Precision, Recompute, Training};
 
 /// Fixed per-GPU memory outside the model: CUDA context (~0.5-0.8 GiB with PyTorch),
 /// NCCL communicator buffers and cuBLAS workspaces. An allowance, not a measurement.
@@ -22,7 +22,7 @@ pub const FRAGMENTATION: f64 = 0.05;
 pub const BUCKET_PARAMS: f64 = 40e6;
 /// Bytes per element of the vocabulary-parallel logits kept for the loss: BF16 logits
 /// plus FP32 softmax (Megatron's fused cross-entropy keeps both).
-const LOGIT_BYTES: f64 = 6.0;
+pub const LOGIT_BYTES: f64 = 6.0;
 
 /// Memory on one GPU of a stage, bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -69,8 +69,6 @@ pub struct StageCost {
     pub dense_params: f64,
     /// Routed-expert parameters on this GPU.
     pub expert_params: f64,
-    /// Model FLOPs (6N + attention, PaLM convention) per micro-batch on this GPU.
-    pub model_flops: f64,
     /// Memory at the stage's peak.
     pub memory: MemoryBreakdown,
 }
@@ -151,8 +149,6 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             0.0
         };
         let mut extra_act = 0.0;
-        let mut model_flops =
-            add(&|c| 6.0 * c.params.active() / tp * t) + attention_model_flops(ctx) * n as f64;
         if i == 0 {
             dense_params += v * h / tp + position_params(ctx) / tp;
             // Embedding lookup writes T x h; its gradient scatter-adds back.
@@ -171,7 +167,6 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             fwd += head + ce + ag;
             bwd += 2.0 * head + ce + ag;
             compute += 3.0 * head + 2.0 * ce;
-            model_flops += 6.0 * v * h / tp * t;
             extra_act += LOGIT_BYTES * t * v / tp;
         }
         let (zf, zb) = zero_per_microbatch(inp, dense_params, expert_params);
@@ -198,7 +193,6 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             p2p_s: 2.0 * p2p,
             dense_params,
             expert_params,
-            model_flops,
             memory: memory(
                 ctx,
                 dense_params,
@@ -246,16 +240,6 @@ pub fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
     )
 }
 
-/// PaLM-convention attention FLOPs per layer per micro-batch on one GPU (fwd + bwd):
-/// 6 x seq x heads x (d_qk + d_v) per token, full (not causal-halved) score matrix.
-fn attention_model_flops(ctx: &LayerCtx) -> f64 {
-    let m = ctx.model;
-    let s = ctx.training.seq_len as f64;
-    6.0 * s * m.heads as f64 / ctx.layout.tp as f64
-        * (m.qk_head_dim() + m.v_head_dim()) as f64
-        * ctx.tokens()
-}
-
 fn position_params(ctx: &LayerCtx) -> f64 {
     match ctx.model.position_embedding {
         crate::spec::model::PositionEmbedding::Learned => {
@@ -266,16 +250,20 @@ fn position_params(ctx: &LayerCtx) -> f64 {
 }
 
 fn memory(ctx: &LayerCtx, dense: f64, expert: f64, activations: f64) -> MemoryBreakdown {
-    let l = ctx.layout;
-    let tr = ctx.training;
-    let params = dense + expert;
-    let dense_shard = (l.dp * l.cp) as f64;
-    let expert_shard = l.expert_dp() as f64;
+    breakdown(
+        model_states(ctx.layout, ctx.training, dense, expert),
+        activations,
+    )
+}
+
+/// Weights, gradients and optimizer states on one GPU holding `dense` parameters
+/// (sharded over dp x cp) and `expert` parameters (over the expert replicas), bytes.
+pub fn model_states(l: &ResolvedLayout, tr: &Training, dense: f64, expert: f64) -> (f64, f64, f64) {
     let sharded = |zero_min: u8| {
         if l.zero >= zero_min {
-            dense / dense_shard + expert / expert_shard
+            dense / (l.dp * l.cp) as f64 + expert / l.expert_dp() as f64
         } else {
-            params
+            dense + expert
         }
     };
     let weight_bytes = if tr.precision == Precision::Fp8 {
@@ -289,9 +277,19 @@ fn memory(ctx: &LayerCtx, dense: f64, expert: f64, activations: f64) -> MemoryBr
     } else {
         1.0
     };
-    let weights = copies * weight_bytes * sharded(3);
-    let gradients = copies * tr.grad_bytes_per_param * sharded(2);
-    let optimizer = tr.optimizer_bytes_per_param * sharded(1);
+    (
+        copies * weight_bytes * sharded(3),
+        copies * tr.grad_bytes_per_param * sharded(2),
+        tr.optimizer_bytes_per_param * sharded(1),
+    )
+}
+
+/// The full breakdown from model states and activations, with the fixed and
+/// fragmentation allowances.
+pub fn breakdown(
+    (weights, gradients, optimizer): (f64, f64, f64),
+    activations: f64,
+) -> MemoryBreakdown {
     let tracked = weights + gradients + optimizer + activations;
     MemoryBreakdown {
         weights,

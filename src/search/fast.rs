@@ -24,18 +24,15 @@ use crate::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use crate::analytic::params::count;
 use crate::analytic::pipeline::{in_flight, pipeline_s};
 use crate::analytic::stage::{
-    dp_groups, dp_sync, MemoryBreakdown, StageCost, StageInputs, FIXED_OTHER_BYTES, FRAGMENTATION,
+    breakdown, dp_groups, dp_sync, model_states, MemoryBreakdown, StageCost, StageInputs,
+    LOGIT_BYTES,
 };
-use crate::spec::layout::{Overlap, ResolvedLayout, Schedule};
+use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::PositionEmbedding;
-use crate::spec::training::{Precision, Recompute};
-use crate::spec::{Dtype, Scenario};
+use crate::spec::training::Recompute;
+use crate::spec::Scenario;
 
 use super::rules::Reason;
-
-/// Bytes per element of the vocabulary-parallel logits kept for the loss (as
-/// `analytic::stage`).
-const LOGIT_BYTES: f64 = 6.0;
 
 /// Per-scenario constants.
 pub struct Env<'a> {
@@ -245,18 +242,6 @@ impl Env<'_> {
         s.kinds.clear();
         s.stage_kind.clear();
         let mut first_layer = 0u32;
-        let dense_shard = (rl.dp * rl.cp) as f64;
-        let expert_shard = rl.expert_dp() as f64;
-        let weight_bytes = if tr.precision == Precision::Fp8 {
-            3.0
-        } else {
-            2.0
-        };
-        let copies = if rl.schedule == Schedule::DualPipe {
-            2.0
-        } else {
-            1.0
-        };
         for (i, &n) in rl.layers_per_stage.iter().enumerate() {
             let i = i as u32;
             let n_moe =
@@ -272,19 +257,7 @@ impl Env<'_> {
                 None => {
                     s.kinds
                         .push(self.kind(inn, n, n_moe, first, last, |dense, expert| {
-                            let params = dense + expert;
-                            let sharded = |zero_min: u8| {
-                                if rl.zero >= zero_min {
-                                    dense / dense_shard + expert / expert_shard
-                                } else {
-                                    params
-                                }
-                            };
-                            (
-                                copies * weight_bytes * sharded(3),
-                                copies * tr.grad_bytes_per_param * sharded(2),
-                                tr.optimizer_bytes_per_param * sharded(1),
-                            )
+                            model_states(rl, tr, dense, expert)
                         }));
                     s.kinds.len() - 1
                 }
@@ -297,15 +270,7 @@ impl Env<'_> {
             let k = &s.kinds[ki as usize];
             let held = in_flight(rl.schedule, i as u32, p, rl.microbatches, rl.vpp);
             let activations = k.stored * held + inn.working + k.extra_act;
-            let tracked = k.weights + k.gradients + k.optimizer + activations;
-            let mem = MemoryBreakdown {
-                weights: k.weights,
-                gradients: k.gradients,
-                optimizer: k.optimizer,
-                activations,
-                other: FIXED_OTHER_BYTES + FRAGMENTATION * tracked,
-            }
-            .total();
+            let mem = breakdown((k.weights, k.gradients, k.optimizer), activations).total();
             if mem > peak_mem {
                 peak_mem = mem;
             }
@@ -375,7 +340,6 @@ impl Env<'_> {
                 p2p_s: 0.0,
                 dense_params: k.dense_params,
                 expert_params: k.expert_params,
-                model_flops: 0.0,
                 memory: MemoryBreakdown::default(),
             };
             let d = dp_sync(&inp, &st);
@@ -475,14 +439,5 @@ impl Env<'_> {
             gradients,
             optimizer,
         }
-    }
-}
-
-/// The GEMM dtype of a training precision.
-pub fn dtype(p: Precision) -> Dtype {
-    match p {
-        Precision::Bf16 => Dtype::Bf16,
-        Precision::Fp16 => Dtype::Fp16,
-        Precision::Fp8 => Dtype::Fp8,
     }
 }

@@ -47,6 +47,18 @@ pub enum Precision {
     Fp8,
 }
 
+impl Precision {
+    /// The number format the GEMMs run in.
+    pub fn dtype(self) -> crate::spec::gpu::Dtype {
+        use crate::spec::gpu::Dtype;
+        match self {
+            Precision::Bf16 => Dtype::Bf16,
+            Precision::Fp16 => Dtype::Fp16,
+            Precision::Fp8 => Dtype::Fp8,
+        }
+    }
+}
+
 /// The training run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

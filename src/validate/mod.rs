@@ -12,10 +12,11 @@ pub mod rows;
 use serde::Serialize;
 
 use crate::analytic::comm::Comm;
+use crate::analytic::compute::KernelModel;
 use crate::analytic::estimate::{evaluate, Estimate, EstimateOptions};
 use crate::analytic::layer::{layer_cost, LayerCtx};
 use crate::error::Result;
-use crate::spec::layout::{resolve, Adjustments};
+use crate::spec::layout::{resolve, Adjustments, ResolvedLayout};
 use rows::{build, Built, Row};
 
 /// The published table shipped with llmplan (tests/data/published).
@@ -165,16 +166,19 @@ pub fn validate(rows: &[Row], group: Option<&str>) -> Report {
     }
 }
 
-fn estimate(b: &Built) -> Result<Estimate> {
+/// The row's estimate, with the resolved layout and kernel model it used (per-layer
+/// rows read single layers from them).
+fn estimate(b: &Built) -> Result<(Estimate, ResolvedLayout, Box<dyn KernelModel + Send + Sync>)> {
     let sc = &b.scenario;
     let mut adj = Adjustments::default();
     let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)?;
     let k = crate::calibrate::kernel_model_for(sc);
-    evaluate(sc, &rl, k.as_ref(), &EstimateOptions::default(), adj.notes)
+    let e = evaluate(sc, &rl, k.as_ref(), &EstimateOptions::default(), adj.notes)?;
+    Ok((e, rl, k))
 }
 
 fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
-    let e = estimate(b)?;
+    let (e, rl, k) = estimate(b)?;
     let sc = &b.scenario;
     let id = row.id();
     let mut out = Vec::new();
@@ -222,9 +226,6 @@ fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
             );
         }
     } else if id.starts_with("K22-T4") {
-        let k = crate::calibrate::kernel_model_for(sc);
-        let mut adj = Adjustments::default();
-        let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)?;
         let ctx = LayerCtx {
             model: m,
             layout: &rl,
