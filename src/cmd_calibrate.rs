@@ -52,10 +52,21 @@ pub fn run(dir: &Path, gpu: Option<&str>, write: bool) -> Result<String, Error> 
         units::pct(s.attn_median),
         units::pct(s.attn_worst)
     ));
+    out.push_str("worst GEMM points:\n");
+    for w in &rep.worst {
+        out.push_str(&format!(
+            "  {:<44} measured {:>9}  fitted {:>9}  {:+.1}%\n",
+            w.label,
+            units::secs(w.measured_s),
+            units::secs(w.predicted_s),
+            100.0 * w.error
+        ));
+    }
     let g = &f.gemm;
     out.push_str(&format!(
         "constants: mainloop {:.3} of peak, tile overhead {}, split-K fix-up {}, intensity knee {:.0}, HBM saturation at {:.2} of SMs, epilogue exposed {:.2}, launch {}, \
-         power onset {}, dgrad x{:.3}, wgrad x{:.3}, fp8 x{:.3}, tf32 x{:.3}, fp32 x{:.3}; memory {:.3} of HBM; sustained clock {:.3}\n",
+         power onset {}, dgrad x{:.3}, wgrad x{:.3}, fp8 x{:.3}, tf32 x{:.3}, fp32 x{:.3}; memory {:.3} of HBM; sustained clock {:.3}; \
+         attention forward {:.3} and backward {:.3} of peak, tail {:.2} of a block, launch {}, clock alone {:.3}\n",
         g.mainloop_eff,
         units::secs(g.tile_overhead_s),
         units::secs(g.splitk_overhead_s),
@@ -70,7 +81,12 @@ pub fn run(dir: &Path, gpu: Option<&str>, write: bool) -> Result<String, Error> 
         g.tf32,
         g.fp32,
         f.memory_eff,
-        f.sustained_clock
+        f.sustained_clock,
+        f.attention.fwd_eff,
+        f.attention.bwd_eff,
+        f.attention.tail,
+        units::secs(f.attention.launch_s),
+        f.attention.sustained_clock
     ));
     if write {
         let json =

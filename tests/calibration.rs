@@ -32,11 +32,11 @@ fn fit_reproduces_the_h100_measurements() {
         "GEMM median error {:.1}%",
         s.gemm_median * 100.0
     );
-    // The issue asks for a worst case under 20%; the model reaches ~24% on a handful of
-    // small-M shapes where cuBLAS's heuristic picks a different tiling than the model's
-    // best one (see docs/calibration.md). Hold the line where it is.
+    // Bound from the issue: every point within 20% (the fit reaches 18.4%; the worst
+    // is a 256-row input-gradient GEMM that cuBLAS runs 26% slower than the same
+    // output and reduction in the forward orientation).
     assert!(
-        s.gemm_worst < 0.25,
+        s.gemm_worst < 0.20,
         "GEMM worst error {:.1}%",
         s.gemm_worst * 100.0
     );

@@ -13,10 +13,13 @@ use crate::analytic::compute::{AttnShape, KernelModel};
 use crate::spec::gpu::{Dtype, GpuProfile};
 
 /// CTA output tiles cuBLAS(Lt) chooses among on Hopper-class GPUs (rows x columns).
-pub const TILES: [(f64, f64); 5] = [
+pub const TILES: [(f64, f64); 8] = [
     (64.0, 128.0),
     (128.0, 64.0),
     (128.0, 128.0),
+    (128.0, 192.0),
+    (192.0, 128.0),
+    (192.0, 192.0),
     (128.0, 256.0),
     (256.0, 128.0),
 ];
@@ -38,7 +41,9 @@ pub struct GemmFit {
     /// proportion: small tiles run below the large tiles' efficiency.
     pub intensity_knee: f64,
     /// Fraction of the SMs that must stream operands to saturate HBM: fewer active
-    /// thread blocks reach proportionally less bandwidth (small-M GEMMs).
+    /// thread blocks reach proportionally less bandwidth (small-M GEMMs). Above 1, a
+    /// GEMM's operand stream tops out at 1/x of copy bandwidth even with every SM
+    /// loading (a few pipeline stages in flight per SM, against a copy's many).
     pub bw_saturation: f64,
     /// Fraction of a tile's epilogue (output store) not hidden behind the next tile.
     pub epilogue_exposed: f64,
@@ -71,6 +76,11 @@ pub struct AttnFit {
     pub tail: f64,
     /// Fixed cost per kernel, seconds.
     pub launch_s: f64,
+    /// Clock attention settles at when timed alone under the power cap, as a fraction
+    /// of burst: at ~60% of the tensor-core peak it draws less power than a large GEMM
+    /// and keeps more of its clock (interprets the measurements; training runs it at
+    /// the GEMMs' clock, see [`FittedKernels`]).
+    pub sustained_clock: f64,
 }
 
 /// Everything the fit produces for one GPU.
@@ -183,8 +193,12 @@ impl Problem {
     }
 }
 
-/// Burst-clock time of one GEMM, seconds.
-pub fn gemm_burst_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, p: &Problem) -> f64 {
+/// Time of one GEMM, seconds, with the SMs at `clock` times their burst clock.
+///
+/// The clock scales the SM side (mainloop, epilogue, tile overhead) only: HBM runs on
+/// its own clock, so a memory-bound GEMM does not slow when the power cap lowers the
+/// SM clock.
+pub fn gemm_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, clock: f64, p: &Problem) -> f64 {
     let Problem {
         rows,
         cols,
@@ -198,7 +212,7 @@ pub fn gemm_burst_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, p: &Problem) -> f64
         Orientation::Dgrad => g.dgrad,
         Orientation::Wgrad => g.wgrad,
     };
-    let per_sm = peak / hw.sms * g.mainloop_eff * rel * orient;
+    let per_sm = peak / hw.sms * g.mainloop_eff * rel * orient * clock;
     let operands = dtype.bytes() * (rows * k + cols * k);
     let mut best = f64::INFINITY;
     for (tm, tn) in TILES {
@@ -218,8 +232,7 @@ pub fn gemm_burst_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, p: &Problem) -> f64
             let epilogue = tm * tn * if split > 1.0 { 4.0 } else { 2.0 } / (mem_bw / hw.sms);
             let compute = waves
                 * (2.0 * tm * tn * (k / split) / per_sm
-                    + g.epilogue_exposed * epilogue
-                    + g.tile_overhead_s);
+                    + (g.epilogue_exposed * epilogue + g.tile_overhead_s) / clock);
             let active = ctas.min(hw.sms);
             let bw = mem_bw * (active / (g.bw_saturation * hw.sms)).min(1.0);
             // Partial sums stay in L2 when they fit; only the overflow goes to HBM.
@@ -264,8 +277,10 @@ pub fn attn_burst_s(hw: &Hardware, a: &AttnFit, shape: &AttnShape) -> (f64, f64)
 }
 
 /// The fitted model bound to one GPU, as the analytic model uses it: every
-/// compute-bound kernel at the power-capped sustained clock (training keeps the GPU
-/// busy back to back).
+/// compute-bound kernel at the GEMMs' power-capped sustained clock. Attention alone
+/// keeps more of its clock ([`AttnFit::sustained_clock`]), but in training it runs
+/// between GEMMs a few milliseconds apart, within the power controller's time
+/// constant, so the GEMMs set the clock.
 #[derive(Debug, Clone)]
 pub struct FittedKernels {
     hw: Hardware,
@@ -299,12 +314,13 @@ impl FittedKernels {
     }
 
     fn gemm(&self, m: f64, n: f64, k: f64, op: Orientation, dtype: Dtype) -> f64 {
-        gemm_burst_s(
+        gemm_s(
             &self.hw,
             &self.fit.gemm,
             self.mem_bw,
+            self.sustained,
             &Problem::of(m, n, k, op, dtype),
-        ) / self.sustained
+        )
     }
 }
 
