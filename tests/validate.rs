@@ -82,30 +82,31 @@ fn korthikanti_2022_per_layer_times() {
 fn llama3_table4_mfu() {
     let r = report();
     let p = rows(&r, "L3-T4", "mfu_pct");
-    // The 8K-sequence rows (8,192 and 16,384 GPUs). The issue asks for 5 points; the
-    // model reaches 2 points on the 16K-GPU row and ~6 on the 8K-GPU row, whose larger
-    // per-replica batch the model turns into a smaller pipeline bubble than Llama 3
-    // saw (the number of virtual stages is not published). Held at 7 points.
-    for id in ["L3-T4-1", "L3-T4-2"] {
-        let x = p.iter().find(|x| x.row_id == id).unwrap();
-        assert!((x.predicted - x.published).abs() <= 7.0, "{}", show(&p));
+    // Issue bound: MFU within 5 percentage points on every Table 4 layout (8K and 16K
+    // GPUs at 8K sequence, 16K GPUs at 131K with context parallel 16), with the setup
+    // section 3.3.2 describes: one layer per model chunk (8 virtual stages), async p2p,
+    // FSDP sharding gradients with FP32 reduce-scatters, and FlashAttention-2.
+    assert_eq!(p.len(), 3, "{}", show(&p));
+    for x in &p {
+        assert!((x.predicted - x.published).abs() <= 5.0, "{}", show(&p));
     }
-    let x = p.iter().find(|x| x.row_id == "L3-T4-2").unwrap();
-    assert!((x.predicted - x.published).abs() <= 5.0, "{}", show(&p));
 }
 
 #[test]
 fn end_to_end_gpu_hours() {
     let r = report();
     let p = rows(&r, "E2E", "gpu_hours");
-    // MT-NLG (3 scales), BLOOM: layout published; each within 30% of the published
-    // GPU-hours, which also include evaluation, restarts beyond the failure model, and
-    // the batch-size ramp (see docs/validation.md).
+    // Issue bound: GPU-hours within 30% wherever the layout is published: MT-NLG (3
+    // scales), BLOOM, Llama 3.1 405B (Table 4's layout) and DeepSeek-V3 pre-training.
+    // Published GPU-hours also include evaluation, restarts beyond the failure model and
+    // batch-size ramps (see docs/validation.md).
     for id in [
         "E2E-MTNLG-2240",
         "E2E-MTNLG-2800",
         "E2E-MTNLG-3360",
         "E2E-BLOOM-176B",
+        "E2E-Llama-3.1-405B",
+        "E2E-DeepSeek-V3-pretrain",
     ] {
         let x = p
             .iter()

@@ -43,6 +43,11 @@ pub trait KernelModel {
     fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64;
     /// Flash attention forward and backward, seconds.
     fn attention_s(&self, shape: &AttnShape) -> (f64, f64);
+    /// How much longer FlashAttention-2 takes than [`Self::attention_s`]'s kernel, forward
+    /// and backward (1 where the modelled kernel is FlashAttention-2 class already).
+    fn flash2_slowdown(&self) -> (f64, f64) {
+        (1.0, 1.0)
+    }
     /// A memory-bound kernel moving `bytes` (reads + writes), seconds.
     fn memory_s(&self, bytes: f64) -> f64;
 }

@@ -8,7 +8,7 @@ use super::comm::Comm;
 use super::compute::KernelModel;
 use super::layer::LayerCtx;
 use super::params::{count, ParamCounts};
-use super::pipeline::{ideal_s, in_flight, pipeline_s};
+use super::pipeline::{device_load, ideal_s, in_flight, partner, pipeline_s};
 use super::reliability::{self, ReliabilityOut};
 use super::stage::{dp_sync, stages, MemoryBreakdown, StageCost, StageInputs, FRAGMENTATION};
 use crate::error::{Error, Result};
@@ -84,7 +84,8 @@ pub struct StepBreakdown {
     pub cp_comm_s: f64,
     /// Exposed pipeline sends.
     pub p2p_s: f64,
-    /// Exposed data-parallel gradient and parameter traffic.
+    /// Exposed data-parallel gradient and parameter traffic: the sync after the last
+    /// backward and, under ZeRO-2/3, the traffic of every micro-batch.
     pub dp_comm_s: f64,
     /// Optimizer update.
     pub optimizer_s: f64,
@@ -400,24 +401,29 @@ pub fn evaluate_with(
     let mfu_with_attention = util(flops.model_total + flops.attention_total);
     let hfu = util(flops.model_total + flops.attention_total + flops.recompute_total);
 
-    // Breakdown on the critical path (the slowest stage sets the steady state).
-    let crit = st
-        .iter()
-        .enumerate()
-        .max_by(|a, b| (a.1.fwd_s + a.1.bwd_s).total_cmp(&(b.1.fwd_s + b.1.bwd_s)))
-        .map(|(i, _)| i)
+    // Breakdown on the critical path (the most loaded GPU sets the steady state; under
+    // DualPipe a GPU runs a pair of stages, half the micro-batches each).
+    let crit = (0..st.len())
+        .max_by(|&a, &b| {
+            device_load(rl.schedule, &fwd, &bwd, a).total_cmp(&device_load(
+                rl.schedule,
+                &fwd,
+                &bwd,
+                b,
+            ))
+        })
         .unwrap_or(0);
-    let c = &st[crit];
-    let mf = m as f64;
+    let (c, c2) = (&st[crit], &st[partner(rl.schedule, crit, st.len())]);
+    let mf = m as f64 / 2.0;
     let breakdown = match engine {
         Engine::Analytic => StepBreakdown {
-            compute_s: mf * c.compute_s,
-            bubble_s: pipe - ideal_s(&fwd, &bwd, m),
-            tp_comm_s: mf * c.tp_comm_s,
-            ep_comm_s: mf * c.ep_comm_s,
-            cp_comm_s: mf * c.cp_comm_s,
-            p2p_s: mf * c.p2p_s,
-            dp_comm_s: end - pipe + param_exposed,
+            compute_s: mf * (c.compute_s + c2.compute_s),
+            bubble_s: pipe - ideal_s(rl.schedule, &fwd, &bwd, m),
+            tp_comm_s: mf * (c.tp_comm_s + c2.tp_comm_s),
+            ep_comm_s: mf * (c.ep_comm_s + c2.ep_comm_s),
+            cp_comm_s: mf * (c.cp_comm_s + c2.cp_comm_s),
+            p2p_s: mf * (c.p2p_s + c2.p2p_s),
+            dp_comm_s: end - pipe + param_exposed + mf * (c.zero_s + c2.zero_s),
             optimizer_s,
         },
         Engine::Mfu => StepBreakdown::default(),
@@ -556,11 +562,15 @@ fn add_warnings(
     capacity: f64,
 ) {
     if rl.uneven() {
-        let work: Vec<f64> = st.iter().map(|s| s.fwd_s + s.bwd_s).collect();
+        // Per GPU: under DualPipe a GPU runs a pair of stages.
+        let (f, b): (Vec<f64>, Vec<f64>) = st.iter().map(|s| (s.fwd_s, s.bwd_s)).unzip();
+        let work: Vec<f64> = (0..st.len())
+            .map(|i| device_load(rl.schedule, &f, &b, i))
+            .collect();
         let max = work.iter().cloned().fold(0.0, f64::max);
         let mean = work.iter().sum::<f64>() / work.len() as f64;
         w.push(format!(
-            "{} layers over pp {} is uneven: {}; the slowest stage does {:.1}% more work than the average, \
+            "{} layers over pp {} is uneven: {}; the most loaded GPU does {:.1}% more work than the average, \
              which the steady state pays on every micro-batch",
             sc.model.layers,
             rl.pp,
@@ -569,16 +579,18 @@ fn add_warnings(
         ));
     }
     let e = &sc.gpu.efficiency;
-    let fitted = sc
+    let fit = sc
         .gpu
         .calibration
         .as_deref()
-        .filter(|c| crate::calibrate::builtin(c).is_some());
+        .and_then(|c| crate::calibrate::builtin(c).map(|f| (c, f.sustained_clock)));
+    let fitted = fit.map(|(c, _)| c);
     w.push(match (fitted, e.measured) {
         (Some(c), true) => format!(
             "kernel times for {} come from the model fitted to its own measurements ({c}: GEMM tiles and waves, \
              flash attention, power-capped clock {:.3})",
-            sc.gpu.name, e.sustained_clock
+            sc.gpu.name,
+            fit.map_or(e.sustained_clock, |(_, s)| s)
         ),
         (Some(c), false) => format!(
             "kernel times for {} are derived, not measured on this GPU: the {c} fit's constants with this GPU's \

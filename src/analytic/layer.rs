@@ -15,7 +15,7 @@ use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::ModelSpec;
-use crate::spec::training::{Precision, Recompute, Training};
+use crate::spec::training::{AttentionKernel, Precision, Recompute, Training};
 
 /// Activation bytes per element (BF16 activations, also under FP8 GEMMs).
 const ACT: f64 = 2.0;
@@ -135,14 +135,43 @@ struct Gemms<'a> {
     dt: Dtype,
     fwd: f64,
     bwd: f64,
+    /// FP8 operand quantization traffic, forward and backward, bytes.
+    quant_fwd: f64,
+    quant_bwd: f64,
 }
 
+/// Bytes per element of quantizing a BF16 activation to FP8 in a pass of its own: read
+/// 2, write 1 (DeepSeek-V3 report, section 3.5.2: the 128 BF16 values are read from HBM,
+/// quantized, written back, and read again by the MMA). The scales (one per 128) are
+/// left out.
+const QUANT: f64 = 3.0;
+/// The backward's output gradient quantized row-wise (input-gradient GEMM) and
+/// column-wise (weight-gradient GEMM) in one pass: read 2, write 1 + 1.
+const QUANT_DY: f64 = 4.0;
+/// The cached FP8 input re-quantized column-wise for the weight-gradient GEMM: read 1,
+/// write 1.
+const QUANT_XT: f64 = 2.0;
+
 impl Gemms<'_> {
-    /// Adds `count` GEMMs of layer shape (m, n, k); returns their forward seconds.
+    /// Adds `count` GEMMs of layer shape (m, n, k); returns their forward seconds. Under
+    /// FP8 the input is quantized for it (see [`Self::add_quantized`]).
     fn add(&mut self, m: f64, n: f64, k: f64, count: f64) -> f64 {
+        if self.dt == Dtype::Fp8 {
+            self.quant_fwd += QUANT * count * m * k;
+        }
+        self.add_quantized(m, n, k, count)
+    }
+
+    /// As [`Self::add`] for an input already in FP8 (quantized once for several GEMMs,
+    /// or before an expert dispatch); the backward's gradient operands are still
+    /// quantized.
+    fn add_quantized(&mut self, m: f64, n: f64, k: f64, count: f64) -> f64 {
         let f = count * self.k.gemm_s(m, n, k, self.dt);
         self.fwd += f;
         self.bwd += count * self.k.gemm_bwd_s(m, n, k, self.dt);
+        if self.dt == Dtype::Fp8 {
+            self.quant_bwd += count * (QUANT_DY * m * n + QUANT_XT * m * k);
+        }
         f
     }
 }
@@ -182,6 +211,8 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         dt,
         fwd: 0.0,
         bwd: 0.0,
+        quant_fwd: 0.0,
+        quant_bwd: 0.0,
     };
     let qkv_store; // Q, K, V kept for the attention backward, bytes
     let mut latent_store = 0.0; // MLA latents (inputs of the up-projections), bytes
@@ -189,9 +220,10 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     match &m.mla {
         Some(mla) => {
             // Down-projections are replicated across tp (Megatron MLA); up-projections split.
+            // Both down-projections read the same (once quantized) input.
             let q_up_k = match mla.q_lora_rank {
                 Some(r) => {
-                    gm.add(t, r as f64, h, 1.0);
+                    gm.add_quantized(t, r as f64, h, 1.0);
                     r as f64
                 }
                 None => h,
@@ -224,12 +256,17 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             let fe = moe.expert_ffn_hidden as f64;
             // Balanced routing: each local expert gets its share of the ep group's tokens.
             let per_expert = t * ep * topk / e;
-            gm.add(th, e, h, 1.0); // router
-            gm.add(per_expert, gate * fe / tp, h, e / ep);
+            gm.add_quantized(th, e, h, 1.0); // router (BF16 under FP8 training; tiny)
+                                             // Tokens are quantized once before the dispatch (FP8 on the wire), not per
+                                             // expert copy; the shared expert reads the same quantized input.
+            if dt == Dtype::Fp8 {
+                gm.quant_fwd += QUANT * t * h;
+            }
+            gm.add_quantized(per_expert, gate * fe / tp, h, e / ep);
             gm.add(per_expert, h, fe / tp, e / ep);
             let shared = moe.shared_experts as f64 * fe;
             if shared > 0.0 {
-                gm.add(t, gate * shared / tp, h, 1.0);
+                gm.add_quantized(t, gate * shared / tp, h, 1.0);
                 gm.add(t, h, shared / tp, 1.0);
             }
             (topk * fe + shared, topk)
@@ -241,7 +278,10 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             (f, 0.0)
         }
     };
-    let (gemm, gemm_bwd) = (gm.fwd, gm.bwd);
+    let (gemm, gemm_bwd) = (
+        gm.fwd + k.memory_s(gm.quant_fwd),
+        gm.bwd + k.memory_s(gm.quant_bwd),
+    );
 
     // --- Attention core (causal: half the score matrix is computed) ---
     let heads_local = hq / tp;
@@ -283,6 +323,12 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         let gemms = k.matmul_flops_s(2.0 * shape.causal_flops(), dt);
         let traffic = k.memory_s(per_elem * elems);
         (gemms + traffic, 2.0 * (gemms + traffic))
+    };
+    let (attn_fwd, attn_bwd) = if flash && tr.attention_kernel == AttentionKernel::Flash2 {
+        let (sf, sb) = k.flash2_slowdown();
+        (attn_fwd * sf, attn_bwd * sb)
+    } else {
+        (attn_fwd, attn_bwd)
     };
 
     // --- Memory-bound kernels (forward bytes: reads + writes) ---

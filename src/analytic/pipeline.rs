@@ -25,7 +25,7 @@ pub fn pipeline_s(schedule: Schedule, fwd: &[f64], bwd: &[f64], m: u32, v: u32) 
     for i in 0..p {
         let fb = fwd[i] + bwd[i];
         sum += fb;
-        max_fb = max_fb.max(fb);
+        max_fb = max_fb.max(device_load(schedule, fwd, bwd, i));
         max_f = max_f.max(fwd[i]);
     }
     let pf = p as f64;
@@ -37,19 +37,41 @@ pub fn pipeline_s(schedule: Schedule, fwd: &[f64], bwd: &[f64], m: u32, v: u32) 
         }
         Schedule::ZbH1 => m * max_fb + (pf - 1.0) * max_f,
         Schedule::DualPipe => {
-            let max_fh = fwd
-                .iter()
-                .zip(bwd)
-                .map(|(f, b)| f + b / 2.0)
+            let max_fh = (0..p)
+                .map(|i| {
+                    let j = partner(schedule, i, p);
+                    (fwd[i] + bwd[i] / 2.0 + fwd[j] + bwd[j] / 2.0) / 2.0
+                })
                 .fold(0.0, f64::max);
             m * max_fb + (pf / 2.0 - 1.0).max(0.0) * max_fh
         }
     }
 }
 
-/// Ideal time (no bubble): m x the slowest stage's work, seconds.
-pub fn ideal_s(fwd: &[f64], bwd: &[f64], m: u32) -> f64 {
-    let max_fb = fwd.iter().zip(bwd).map(|(f, b)| f + b).fold(0.0, f64::max);
+/// The stage whose work shares a GPU with stage `i` of `p`: DualPipe's rank `i` runs
+/// stage `i` of one direction and stage `p - 1 - i` of the other, half the
+/// micro-batches each (DeepSeek-V3 report, section 3.2.1); otherwise `i` itself.
+pub fn partner(schedule: Schedule, i: usize, p: usize) -> usize {
+    if schedule == Schedule::DualPipe {
+        p - 1 - i
+    } else {
+        i
+    }
+}
+
+/// Forward plus backward work per micro-batch on the GPU that runs stage `i`,
+/// seconds: the stage's own, or under DualPipe the mean of its pair (so a heavy last
+/// stage shares a GPU with the light first one).
+pub fn device_load(schedule: Schedule, fwd: &[f64], bwd: &[f64], i: usize) -> f64 {
+    let j = partner(schedule, i, fwd.len());
+    (fwd[i] + bwd[i] + fwd[j] + bwd[j]) / 2.0
+}
+
+/// Ideal time (no bubble): m x the most loaded GPU's work per micro-batch, seconds.
+pub fn ideal_s(schedule: Schedule, fwd: &[f64], bwd: &[f64], m: u32) -> f64 {
+    let max_fb = (0..fwd.len())
+        .map(|i| device_load(schedule, fwd, bwd, i))
+        .fold(0.0, f64::max);
     m as f64 * max_fb
 }
 

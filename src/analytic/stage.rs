@@ -10,6 +10,7 @@ use super::layer::{layer_cost, LayerCost, LayerCtx};
 use super::pipeline::in_flight;
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::training::{Precision, Recompute, Training};
+use crate::spec::ModelSpec;
 
 /// Fixed per-GPU memory outside the model: CUDA context (~0.5-0.8 GiB with PyTorch),
 /// NCCL communicator buffers and cuBLAS workspaces. An allowance, not a measurement.
@@ -63,8 +64,12 @@ pub struct StageCost {
     pub ep_comm_s: f64,
     /// Exposed context-parallel traffic per micro-batch, seconds.
     pub cp_comm_s: f64,
-    /// Exposed pipeline send/receive per micro-batch, seconds.
+    /// Exposed pipeline sends and receives per micro-batch (forward plus backward, one
+    /// each way per model chunk), seconds.
     pub p2p_s: f64,
+    /// Exposed ZeRO-2/3 traffic per micro-batch (gradient reduce-scatter, weight
+    /// all-gathers), forward plus backward, seconds.
+    pub zero_s: f64,
     /// Parameters on this GPU replicated across expert parallelism.
     pub dense_params: f64,
     /// Routed-expert parameters on this GPU.
@@ -109,16 +114,24 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
     } else {
         0.0
     };
-    let p2p = if l.overlap.p2p { 0.0 } else { p2p_one };
+    // An interleaved micro-batch enters and leaves every stage once per model chunk:
+    // vpp sends each way (Narayanan et al. 2021, section 2.2.2).
+    let p2p = if l.overlap.p2p {
+        0.0
+    } else {
+        l.vpp as f64 * p2p_one
+    };
 
     let mut out = Vec::with_capacity(p as usize);
     let mut first_layer = 0u32;
     for (i, &n) in l.layers_per_stage.iter().enumerate() {
         let i = i as u32;
+        let (mtp_dense, mtp_moe) = mtp_blocks(m, i == p - 1);
         let n_moe = (first_layer..first_layer + n)
             .filter(|&j| m.is_moe_layer(j))
-            .count() as f64;
-        let n_dense = n as f64 - n_moe;
+            .count() as f64
+            + mtp_moe;
+        let n_dense = n as f64 + mtp_dense + mtp_moe - n_moe;
         first_layer += n;
         let add = |f: &dyn Fn(&LayerCost) -> f64| {
             n_dense * dense_cost.as_ref().map_or(0.0, f) + n_moe * moe_cost.as_ref().map_or(0.0, f)
@@ -164,15 +177,21 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             let head = k.gemm_s(t, v / tp, h, dt);
             let ce = k.memory_s(LOGIT_BYTES * t * v / tp);
             let ag = inp.comm.all_gather_s(t * h * 2.0, ctx.tp_group());
-            fwd += head + ce + ag;
-            bwd += 2.0 * head + ce + ag;
-            compute += 3.0 * head + 2.0 * ce;
-            extra_act += LOGIT_BYTES * t * v / tp;
+            // Each multi-token-prediction module passes through the shared head again,
+            // after its own projection of [hidden; next embedding] (2h -> h).
+            let heads = 1.0 + m.mtp_depth as f64;
+            let (proj_f, proj_b, proj_params) = mtp_projection(ctx, k);
+            fwd += heads * (head + ce + ag) + proj_f;
+            bwd += heads * (2.0 * head + ce + ag) + proj_b;
+            compute += heads * (3.0 * head + 2.0 * ce) + proj_f + proj_b;
+            extra_act += heads * LOGIT_BYTES * t * v / tp;
+            dense_params += proj_params;
         }
         let (zf, zb) = zero_per_microbatch(inp, dense_params, expert_params);
         let exp = |c: f64, under: f64| if ov.dp_comm { (c - under).max(0.0) } else { c };
-        fwd += p2p + exp(zf, fwd);
-        bwd += p2p + exp(zb, bwd);
+        let zero = (exp(zf, fwd), exp(zb, bwd));
+        fwd += p2p + zero.0;
+        bwd += p2p + zero.1;
         let held = in_flight(l.schedule, i, p, l.microbatches, l.vpp);
         out.push(StageCost {
             layers: n,
@@ -191,6 +210,7 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             },
             cp_comm_s: cp_comm,
             p2p_s: 2.0 * p2p,
+            zero_s: zero.0 + zero.1,
             dense_params,
             expert_params,
             memory: memory(
@@ -202,6 +222,41 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
         });
     }
     out
+}
+
+/// Transformer blocks the multi-token-prediction modules add to a stage: (dense, MoE),
+/// one per module, of the kind of the model's last layer, on the last stage only.
+pub fn mtp_blocks(m: &ModelSpec, last_stage: bool) -> (f64, f64) {
+    if !last_stage || m.mtp_depth == 0 {
+        return (0.0, 0.0);
+    }
+    let d = m.mtp_depth as f64;
+    if m.is_moe_layer(m.layers.saturating_sub(1)) {
+        (0.0, d)
+    } else {
+        (d, 0.0)
+    }
+}
+
+/// The multi-token-prediction modules' 2h -> h projections (split over tp): forward
+/// and backward seconds per micro-batch, and parameters on one GPU.
+pub fn mtp_projection(ctx: &LayerCtx, k: &dyn KernelModel) -> (f64, f64, f64) {
+    let m = ctx.model;
+    if m.mtp_depth == 0 {
+        return (0.0, 0.0, 0.0);
+    }
+    let (d, t, h, tp) = (
+        m.mtp_depth as f64,
+        ctx.tokens(),
+        m.hidden as f64,
+        ctx.layout.tp as f64,
+    );
+    let dt = ctx.dtype();
+    (
+        d * k.gemm_s(t, h / tp, 2.0 * h, dt),
+        d * k.gemm_bwd_s(t, h / tp, 2.0 * h, dt),
+        d * 2.0 * h * h / tp,
+    )
 }
 
 /// ZeRO-2/3 traffic paid on every micro-batch: ZeRO-2 reduce-scatters gradients after

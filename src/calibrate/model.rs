@@ -347,4 +347,21 @@ impl KernelModel for FittedKernels {
     fn memory_s(&self, bytes: f64) -> f64 {
         bytes / self.mem_bw
     }
+
+    fn flash2_slowdown(&self) -> (f64, f64) {
+        // FlashAttention-3's gain comes from the asynchronous tensor-core instructions
+        // (wgmma, TMA) that arrived with FP8 tensor cores; before them FlashAttention-2
+        // is the calibrated kernel's class.
+        if self.hw.fp8 > self.hw.bf16 {
+            FLASH2_SLOWDOWN
+        } else {
+            (1.0, 1.0)
+        }
+    }
 }
+
+/// FlashAttention-3 over FlashAttention-2 throughput on H100 SXM5, head dimension 128,
+/// 16K sequence: forward (causal) 616 / 335 TFLOP/s, backward 561 / 322 TFLOP/s (Shah et
+/// al. 2024, "FlashAttention-3", figures 5 and 6). The calibration's attention (PyTorch
+/// 2.11 SDPA, 594 TFLOP/s forward at 16K) is FlashAttention-3 class.
+pub const FLASH2_SLOWDOWN: (f64, f64) = (616.0 / 335.0, 561.0 / 322.0);

@@ -142,10 +142,10 @@ pub fn terms(b: &StepBreakdown, step_s: f64) -> [(&'static str, f64); 9] {
         ("PP p2p (exposed)", b.p2p_s),
         ("DP sync (exposed)", b.dp_comm_s),
         ("optimizer", b.optimizer_s),
-        // ZeRO-2/3 traffic per micro-batch and overlap residues: what the terms above
-        // do not itemise.
-        // Rounding leaves a residue of a few ulps where nothing is missing.
-        ("other (ZeRO per micro-batch, residue)", {
+        // Overlap residues: what the terms above do not itemise (the pipeline closed
+        // form against the slowest stage's sums). Rounding leaves a residue of a few
+        // ulps where nothing is missing.
+        ("other (overlap residue)", {
             let r = step_s - known;
             if r.abs() < 1e-9 * step_s {
                 0.0
@@ -285,7 +285,7 @@ fn driver(term: &str, a: &Estimate, b: &Estimate) -> String {
             why.extend(ch("micro-batches", x.microbatches, y.microbatches));
             why.extend(ch("tp", x.tp, y.tp));
         }
-        "DP sync (exposed)" | "optimizer" | "other (ZeRO per micro-batch, residue)" => {
+        "DP sync (exposed)" | "optimizer" | "other (overlap residue)" => {
             why.extend(ch("dp", x.dp, y.dp));
             why.extend(ch("ZeRO", x.zero.into(), y.zero.into()));
             why.extend(ch("pp", x.pp, y.pp));

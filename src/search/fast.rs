@@ -24,8 +24,8 @@ use crate::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use crate::analytic::params::count;
 use crate::analytic::pipeline::{in_flight, pipeline_s};
 use crate::analytic::stage::{
-    breakdown, dp_groups, dp_sync, model_states, MemoryBreakdown, StageCost, StageInputs,
-    LOGIT_BYTES,
+    breakdown, dp_groups, dp_sync, model_states, mtp_blocks, mtp_projection, MemoryBreakdown,
+    StageCost, StageInputs, LOGIT_BYTES,
 };
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::PositionEmbedding;
@@ -123,6 +123,8 @@ impl<'a> Env<'a> {
             pos_tp: self.position_params / tp,
             p2p_bytes: t * h * 2.0 / tp,
             working,
+            mtp_depth: m.mtp_depth as f64,
+            mtp_proj: mtp_projection(&ctx, k),
         }
     }
 }
@@ -164,6 +166,10 @@ pub struct Inner {
     vh_tp: f64,
     pos_tp: f64,
     p2p_bytes: f64,
+    /// Multi-token-prediction modules (each another pass through the head).
+    mtp_depth: f64,
+    /// Their projections: forward s, backward s, parameters per GPU.
+    mtp_proj: (f64, f64, f64),
     working: f64,
 }
 
@@ -244,11 +250,15 @@ impl Env<'_> {
         let mut first_layer = 0u32;
         for (i, &n) in rl.layers_per_stage.iter().enumerate() {
             let i = i as u32;
-            let n_moe =
-                self.moe_prefix[(first_layer + n) as usize] - self.moe_prefix[first_layer as usize];
-            first_layer += n;
             let first = i == 0;
             let last = i == p - 1;
+            // The multi-token-prediction blocks count as layers of the last stage.
+            let (mtp_dense, mtp_moe) = mtp_blocks(&sc.model, last);
+            let n_moe = self.moe_prefix[(first_layer + n) as usize]
+                - self.moe_prefix[first_layer as usize]
+                + mtp_moe as u32;
+            first_layer += n;
+            let n = n + (mtp_dense + mtp_moe) as u32;
             let found = s.kinds.iter().position(|k| {
                 k.layers == n && k.n_moe == n_moe && k.first == first && k.last == last
             });
@@ -282,7 +292,7 @@ impl Env<'_> {
         // Timing: p2p, ZeRO per micro-batch, pipeline, DP sync, optimizer.
         let p2p = if p > 1 && !ov.p2p {
             let stride = u64::from(rl.tp) * u64::from(rl.cp) * u64::from(rl.dp);
-            self.comm.p2p_s(inn.p2p_bytes, stride)
+            rl.vpp as f64 * self.comm.p2p_s(inn.p2p_bytes, stride)
         } else {
             0.0
         };
@@ -338,6 +348,7 @@ impl Env<'_> {
                 ep_comm_s: 0.0,
                 cp_comm_s: 0.0,
                 p2p_s: 0.0,
+                zero_s: 0.0,
                 dense_params: k.dense_params,
                 expert_params: k.expert_params,
                 memory: MemoryBreakdown::default(),
@@ -418,10 +429,11 @@ impl Env<'_> {
             stored += inn.emb_stored;
         }
         if last {
-            dense_params += inn.vh_tp;
-            fwd += inn.head_s + inn.ce_s + inn.ag_s;
-            bwd += 2.0 * inn.head_s + inn.ce_s + inn.ag_s;
-            extra_act += inn.logits_bytes;
+            let heads = 1.0 + inn.mtp_depth;
+            dense_params += inn.vh_tp + inn.mtp_proj.2;
+            fwd += heads * (inn.head_s + inn.ce_s + inn.ag_s) + inn.mtp_proj.0;
+            bwd += heads * (2.0 * inn.head_s + inn.ce_s + inn.ag_s) + inn.mtp_proj.1;
+            extra_act += heads * inn.logits_bytes;
         }
         let (weights, gradients, optimizer) = state(dense_params, expert_params);
         Kind {

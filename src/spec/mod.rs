@@ -20,4 +20,4 @@ pub use layout::{Layout, Overlap, ResolvedLayout, Schedule};
 pub use model::{Mla, ModelSpec, Moe};
 pub use pricing::Pricing;
 pub use scenario::{Scenario, ScenarioFile};
-pub use training::{Precision, Recompute, RecomputeModule, Training};
+pub use training::{AttentionKernel, Precision, Recompute, RecomputeModule, Training};

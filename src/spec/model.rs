@@ -132,6 +132,13 @@ pub struct ModelSpec {
     /// Mixture-of-Experts, when used.
     #[serde(default)]
     pub moe: Option<Moe>,
+    /// Multi-token-prediction modules trained beside the model (DeepSeek-V3 report,
+    /// section 2.2): each adds a Transformer block like the last layer, a 2h x h
+    /// projection and one more pass through the shared output head, all on the last
+    /// pipeline stage. They cost time and memory but are not counted in the model's
+    /// parameters or model FLOPs (as published).
+    #[serde(default)]
+    pub mtp_depth: u32,
     /// Published counts for checking.
     #[serde(default)]
     pub published: Option<PublishedCounts>,

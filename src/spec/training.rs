@@ -94,6 +94,23 @@ pub struct Training {
     /// Fused flash attention (no s x s score matrix kept).
     #[serde(default = "yes")]
     pub flash_attention: bool,
+    /// Which generation of fused attention kernel runs (with `flash_attention`).
+    #[serde(default)]
+    pub attention_kernel: AttentionKernel,
+}
+
+/// Generation of the fused attention kernel a framework runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionKernel {
+    /// The kernel the GPU's calibration measured (PyTorch 2.11's SDPA on H100:
+    /// FlashAttention-3 class, 570-600 TFLOP/s forward at long sequences).
+    #[default]
+    Flash3,
+    /// FlashAttention-2, the fused kernel Hopper runs had before FlashAttention-3 (July
+    /// 2024): without Hopper's asynchronous tensor-core instructions it reaches ~55% of
+    /// FlashAttention-3's throughput there (Shah et al. 2024, figures 5-6).
+    Flash2,
 }
 
 fn default_precision() -> Precision {

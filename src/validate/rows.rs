@@ -10,7 +10,7 @@ use crate::spec::layout::{Layout, Overlap, Schedule};
 use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
 use crate::spec::pricing::Pricing;
 use crate::spec::scenario::{Origin, Scenario};
-use crate::spec::training::{Precision, Recompute, Training};
+use crate::spec::training::{AttentionKernel, Precision, Recompute, Training};
 use crate::spec::yaml::Source;
 use crate::spec::{ClusterProfile, GpuProfile};
 
@@ -166,6 +166,7 @@ fn model(row: &Row, assumptions: &mut Vec<String>) -> Result<ModelSpec> {
         max_position: Some(seq),
         mla: None,
         moe: None,
+        mtp_depth: 0,
         published: None,
     })
 }
@@ -218,14 +219,30 @@ pub fn build(row: &Row) -> Result<Built> {
     let cp = int("cp").unwrap_or(1);
     let ep = int("ep").unwrap_or(1);
     let llama3 = row.group().starts_with("Llama3") || row.id().starts_with("E2E-Llama-3");
+    let layers = row.num("layers").unwrap_or(1.0) as u32;
+    let mut layers_per_stage = None;
     let vpp = match int("vpp") {
         Some(v) => v,
+        None if llama3 && pp > 1 && (layers + 2).is_multiple_of(pp) => {
+            // Llama 3 section 3.3.2: "we reduce one Transformer layer each from the first
+            // and the last stages ... the first model chunk on the first stage has only
+            // the embedding, and the last model chunk on the last stage has only output
+            // projection and loss": one layer per model chunk, so as many virtual stages
+            // as a full stage has layers (126 + 2 = 16 x 8: V = 8, stages 7, 8 x 14, 7).
+            let v = (layers + 2) / pp;
+            let mut split = vec![v; pp as usize];
+            split[0] -= 1;
+            split[pp as usize - 1] -= 1;
+            layers_per_stage = Some(split);
+            assumptions.push(format!(
+                "interleaved schedule with {v} virtual stages: one layer per model chunk, first and last stage one layer short (Llama 3 section 3.3.2)"
+            ));
+            v
+        }
         None if llama3 => {
-            // Llama 3 section 3.3.2 runs the interleaved schedule without saying with how
-            // many virtual stages; take the most that keep two layers per model chunk.
-            let v = (row.num("layers").unwrap_or(2.0) / row.num("pp").unwrap_or(1.0) / 2.0)
-                .floor()
-                .max(2.0) as u32;
+            // The interleaved schedule without a published chunk size: the most virtual
+            // stages that keep two layers per model chunk.
+            let v = (layers / pp / 2).max(2);
             assumptions.push(format!(
                 "interleaved schedule with {v} virtual stages (not published)"
             ));
@@ -265,19 +282,25 @@ pub fn build(row: &Row) -> Result<Built> {
         sequence_parallel,
         // Megatron-LM 2021-22 ran without the distributed optimizer and without overlapping
         // the data-parallel all-reduce; later frameworks shard the optimizer and overlap.
-        zero: if row.text("framework").contains("ZeRO-1") || !old {
+        zero: if llama3 {
+            // Llama 3 section 3.3.2: FSDP "shards optimizer states and gradients" with
+            // "FP32 gradient accumulation ... over multiple micro-batches" and FP32
+            // reduce-scatters: ZeRO-2, a reduce-scatter per micro-batch. Unsharded FP32
+            // gradients would not fit beside 8K activations without checkpointing.
+            2
+        } else if row.text("framework").contains("ZeRO-1") || !old {
             1
         } else {
             0
         },
         schedule: Some(schedule),
-        layers_per_stage: None,
+        layers_per_stage,
         overlap: Overlap {
             // PyTorch DDP overlaps its bucketed all-reduce with backward; Megatron's
             // "local" DDP of 2021 ran it after the last backward.
             dp_comm: !old || row.text("framework").contains("DDP=torch"),
             ep_comm: deepseek,
-            p2p: deepseek,
+            p2p: deepseek || llama3,
             // "custom all-to-all (20 SMs)": DeepSeek-V3 report section 3.2.2.
             comm_sms: if row.text("framework").contains("20 SMs") {
                 20
@@ -286,6 +309,17 @@ pub fn build(row: &Row) -> Result<Built> {
             },
             ..Overlap::default()
         },
+    };
+    // Llama 3's pre-training ran in the first half of 2024 on H100, before
+    // FlashAttention-3 (July 2024); the calibration measured today's FA3-class kernel.
+    let attention_kernel = if llama3 {
+        assumptions.push(
+            "attention: FlashAttention-2 (Llama 3 pre-trained before FlashAttention-3's July 2024 release)"
+                .into(),
+        );
+        AttentionKernel::Flash2
+    } else {
+        AttentionKernel::Flash3
     };
     if old {
         assumptions.push("2021-22 Megatron-LM: no flash attention, dropout on, no distributed optimizer, DP all-reduce not overlapped".into());
@@ -307,6 +341,7 @@ pub fn build(row: &Row) -> Result<Built> {
         },
         dropout: old,
         flash_attention: !old,
+        attention_kernel,
     };
     if global.is_none() {
         return Err(Error::invalid("global_batch_seqs", "not published"));

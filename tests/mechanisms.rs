@@ -1,0 +1,178 @@
+//! Mechanisms added while validating, each checked against a hand calculation: the
+//! power-capped GEMM clock, FlashAttention-2 on Hopper, FP8 quantization passes,
+//! interleaved p2p, the MTP module and DualPipe's stage pairs.
+
+use llmplan::analytic::comm::Comm;
+use llmplan::analytic::compute::{AttnShape, KernelModel};
+use llmplan::analytic::layer::{layer_cost, LayerCtx};
+use llmplan::analytic::pipeline::pipeline_s;
+use llmplan::analytic::{count, estimate, EstimateOptions};
+use llmplan::calibrate::kernel_model_for;
+use llmplan::calibrate::model::FLASH2_SLOWDOWN;
+use llmplan::spec::gpu::Dtype;
+use llmplan::spec::layout::{resolve, Adjustments, Schedule};
+use llmplan::spec::scenario::{self, Scenario};
+use llmplan::spec::training::{AttentionKernel, Precision};
+
+fn load(name: &str, sets: &[&str]) -> Scenario {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    scenario::load(Some(name), &sets).unwrap()
+}
+
+#[test]
+fn h100_gemms_run_at_the_sustained_throughput() {
+    // sustained.csv: 8192^3 BF16 GEMMs back to back for 20 s settle at 666.7 TFLOP/s
+    // (median of the 1 s windows); training runs every GEMM at that clock.
+    let sc = load("llama3-405b-h100", &[]);
+    let k = kernel_model_for(&sc);
+    let t = k.gemm_s(8192.0, 8192.0, 8192.0, Dtype::Bf16);
+    let tflops = 2.0 * 8192f64.powi(3) / t / 1e12;
+    assert!((tflops / 666.7 - 1.0).abs() < 0.005, "{tflops:.1} TFLOP/s");
+}
+
+#[test]
+fn flash2_is_slower_on_hopper_only() {
+    // FA3 paper (Shah et al. 2024) figures 5-6, H100 SXM5, head dim 128, 16K: forward
+    // 616 vs 335 TFLOP/s, backward 561 vs 322.
+    let h100 = kernel_model_for(&load("llama3-405b-h100", &[]));
+    assert_eq!(h100.flash2_slowdown(), FLASH2_SLOWDOWN);
+    assert!((FLASH2_SLOWDOWN.0 - 1.839).abs() < 1e-3);
+    assert!((FLASH2_SLOWDOWN.1 - 1.742).abs() < 1e-3);
+    // FlashAttention-2 is the A100's own class of kernel.
+    let a100 = kernel_model_for(&load("gpt3-175b-a100", &[]));
+    assert_eq!(a100.flash2_slowdown(), (1.0, 1.0));
+    // A layer with it pays exactly the ratio on its attention.
+    let mut sc = load("llama3-405b-h100", &[]);
+    let mut adj = Adjustments::default();
+    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
+    let comm = Comm::new(&sc.cluster);
+    let attn = |sc: &Scenario| {
+        let ctx = LayerCtx {
+            model: &sc.model,
+            layout: &rl,
+            training: &sc.training,
+        };
+        layer_cost(&ctx, 0, h100.as_ref(), &comm).attn_fwd_s
+    };
+    sc.training.attention_kernel = AttentionKernel::Flash2;
+    let slow = attn(&sc);
+    sc.training.attention_kernel = AttentionKernel::Flash3;
+    let fast = attn(&sc);
+    assert!((slow / fast / FLASH2_SLOWDOWN.0 - 1.0).abs() < 1e-12);
+}
+
+/// Counts memory traffic only: GEMMs and attention cost nothing, a byte costs 1 ps.
+struct BytesOnly;
+
+impl KernelModel for BytesOnly {
+    fn gemm_s(&self, _: f64, _: f64, _: f64, _: Dtype) -> f64 {
+        0.0
+    }
+    fn gemm_bwd_s(&self, _: f64, _: f64, _: f64, _: Dtype) -> f64 {
+        0.0
+    }
+    fn matmul_flops_s(&self, _: f64, _: Dtype) -> f64 {
+        0.0
+    }
+    fn attention_s(&self, _: &AttnShape) -> (f64, f64) {
+        (0.0, 0.0)
+    }
+    fn memory_s(&self, bytes: f64) -> f64 {
+        bytes * 1e-12
+    }
+}
+
+#[test]
+fn fp8_gemm_operands_pay_a_quantization_pass() {
+    // Llama 3 405B layer at tp 8: the four GEMM inputs are quantized in the forward,
+    // 3 bytes per element (read BF16, write FP8); the backward quantizes each output
+    // gradient both ways (4 bytes) and re-quantizes each cached input (2 bytes).
+    let mut sc = load("llama3-405b-h100", &[]);
+    let mut adj = Adjustments::default();
+    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
+    let comm = Comm::new(&sc.cluster);
+    let cost = |sc: &Scenario| {
+        let ctx = LayerCtx {
+            model: &sc.model,
+            layout: &rl,
+            training: &sc.training,
+        };
+        layer_cost(&ctx, 0, &BytesOnly, &comm)
+    };
+    let bf16 = cost(&sc);
+    sc.training.precision = Precision::Fp8;
+    let fp8 = cost(&sc);
+    let (t, h, tp) = (8192.0, 16384.0, 8.0);
+    let (q, kv, f) = (128.0 * 128.0, 2.0 * 8.0 * 128.0, 53248.0);
+    // (m, n, k) of qkv, output projection, fc1 (gate and up), fc2.
+    let gemms = [
+        (t, (q + kv) / tp, h),
+        (t, h, q / tp),
+        (t, 2.0 * f / tp, h),
+        (t, h, f / tp),
+    ];
+    let fwd: f64 = gemms.iter().map(|&(m, _, k)| 3.0 * m * k).sum();
+    let bwd: f64 = gemms
+        .iter()
+        .map(|&(m, n, k)| 4.0 * m * n + 2.0 * m * k)
+        .sum();
+    let dfwd = (fp8.fwd_compute_s - bf16.fwd_compute_s) * 1e12;
+    let dbwd = (fp8.bwd_compute_s - bf16.bwd_compute_s) * 1e12;
+    assert!((dfwd / fwd - 1.0).abs() < 1e-9, "{dfwd} vs {fwd} bytes");
+    assert!((dbwd / bwd - 1.0).abs() < 1e-9, "{dbwd} vs {bwd} bytes");
+}
+
+#[test]
+fn interleaving_sends_once_per_chunk() {
+    // Each micro-batch crosses every stage once per model chunk: vpp sends forward and
+    // vpp backward. One send: a 8192 x 16384 BF16 activation split over tp 8, to the
+    // rank tp x cp x dp = 1024 away.
+    let sets = ["layout.overlap.p2p=false", "layout.vpp=4"];
+    let sc = load("llama3-405b-h100", &sets);
+    let e = estimate(&sc, &EstimateOptions::default()).unwrap();
+    let one = Comm::new(&sc.cluster).p2p_s(8192.0 * 16384.0 * 2.0 / 8.0, 1024);
+    let m = e.layout.microbatches as f64;
+    let want = m * 2.0 * 4.0 * one;
+    assert!(
+        (e.time.breakdown.p2p_s / want - 1.0).abs() < 1e-9,
+        "{} vs {want}",
+        e.time.breakdown.p2p_s
+    );
+}
+
+#[test]
+fn mtp_module_costs_time_on_the_last_stage_but_no_model_flops() {
+    let sc = load("deepseek-v3-h800", &[]);
+    assert_eq!(sc.model.mtp_depth, 1);
+    let mut no_mtp = sc.clone();
+    no_mtp.model.mtp_depth = 0;
+    let with = estimate(&sc, &EstimateOptions::default()).unwrap();
+    let without = estimate(&no_mtp, &EstimateOptions::default()).unwrap();
+    // Published counts (671B total, 37B active) exclude the MTP module.
+    assert_eq!(count(&sc.model).total, with.model.params_total);
+    assert_eq!(with.model.params_total, without.model.params_total);
+    assert_eq!(with.flops.model_total, without.flops.model_total);
+    let p = with.stages.len();
+    for i in 0..p - 1 {
+        assert_eq!(with.stages[i].fwd_s, without.stages[i].fwd_s, "stage {i}");
+    }
+    // The last stage gains at least one MoE block (a middle stage holds four).
+    let block = with.stages[1].fwd_s / with.stages[1].layers as f64;
+    let gain = with.stages[p - 1].fwd_s - without.stages[p - 1].fwd_s;
+    assert!(gain > block, "{gain} vs one block {block}");
+}
+
+#[test]
+fn dualpipe_pairs_stage_i_with_p_minus_1_minus_i() {
+    // Forward [1, 2, 2, 3], backward twice that: per-GPU loads pair (0, 3) and (1, 2),
+    // (3 + 9) / 2 = (6 + 6) / 2 = 6 per micro-batch; bubble (p/2 - 1) x the pair mean
+    // of F + B/2: ((1 + 1) + (3 + 3)) / 2 = 4. With m = 8: 8 x 6 + 1 x 4 = 52 (the
+    // slowest single stage alone would give 8 x 9 + 6 = 78).
+    let f = [1.0, 2.0, 2.0, 3.0];
+    let b = [2.0, 4.0, 4.0, 6.0];
+    let t = pipeline_s(Schedule::DualPipe, &f, &b, 8, 1);
+    assert!((t - 52.0).abs() < 1e-12, "{t}");
+    // 1F1B keeps the slowest stage: (m - 1) x 9 + sum 24 = 87.
+    let t = pipeline_s(Schedule::OneFOneB, &f, &b, 8, 1);
+    assert!((t - 87.0).abs() < 1e-12, "{t}");
+}
