@@ -4,7 +4,7 @@
 
 use llmplan::analytic::comm::Comm;
 use llmplan::analytic::compute::{AttnShape, KernelModel};
-use llmplan::analytic::layer::{layer_cost, LayerCtx};
+use llmplan::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use llmplan::analytic::pipeline::pipeline_s;
 use llmplan::analytic::{count, estimate, EstimateOptions};
 use llmplan::calibrate::kernel_model_for;
@@ -17,6 +17,18 @@ use llmplan::spec::training::{AttentionKernel, Precision};
 fn load(name: &str, sets: &[&str]) -> Scenario {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     scenario::load(Some(name), &sets).unwrap()
+}
+
+/// Layer 0 of `sc` under its own resolved layout, timed by `k`.
+fn first_layer(sc: &Scenario, k: &dyn KernelModel) -> LayerCost {
+    let mut adj = Adjustments::default();
+    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
+    let ctx = LayerCtx {
+        model: &sc.model,
+        layout: &rl,
+        training: &sc.training,
+    };
+    layer_cost(&ctx, 0, k, &Comm::new(&sc.cluster))
 }
 
 #[test]
@@ -43,21 +55,10 @@ fn flash2_is_slower_on_hopper_only() {
     assert_eq!(a100.flash2_slowdown(), (1.0, 1.0));
     // A layer with it pays exactly the ratio on its attention.
     let mut sc = load("llama3-405b-h100", &[]);
-    let mut adj = Adjustments::default();
-    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
-    let comm = Comm::new(&sc.cluster);
-    let attn = |sc: &Scenario| {
-        let ctx = LayerCtx {
-            model: &sc.model,
-            layout: &rl,
-            training: &sc.training,
-        };
-        layer_cost(&ctx, 0, h100.as_ref(), &comm).attn_fwd_s
-    };
     sc.training.attention_kernel = AttentionKernel::Flash2;
-    let slow = attn(&sc);
+    let slow = first_layer(&sc, h100.as_ref()).attn_fwd_s;
     sc.training.attention_kernel = AttentionKernel::Flash3;
-    let fast = attn(&sc);
+    let fast = first_layer(&sc, h100.as_ref()).attn_fwd_s;
     assert!((slow / fast / FLASH2_SLOWDOWN.0 - 1.0).abs() < 1e-12);
 }
 
@@ -88,20 +89,9 @@ fn fp8_gemm_operands_pay_a_quantization_pass() {
     // 3 bytes per element (read BF16, write FP8); the backward quantizes each output
     // gradient both ways (4 bytes) and re-quantizes each cached input (2 bytes).
     let mut sc = load("llama3-405b-h100", &[]);
-    let mut adj = Adjustments::default();
-    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
-    let comm = Comm::new(&sc.cluster);
-    let cost = |sc: &Scenario| {
-        let ctx = LayerCtx {
-            model: &sc.model,
-            layout: &rl,
-            training: &sc.training,
-        };
-        layer_cost(&ctx, 0, &BytesOnly, &comm)
-    };
-    let bf16 = cost(&sc);
+    let bf16 = first_layer(&sc, &BytesOnly);
     sc.training.precision = Precision::Fp8;
-    let fp8 = cost(&sc);
+    let fp8 = first_layer(&sc, &BytesOnly);
     let (t, h, tp) = (8192.0, 16384.0, 8.0);
     let (q, kv, f) = (128.0 * 128.0, 2.0 * 8.0 * 128.0, 53248.0);
     // (m, n, k) of qkv, output projection, fc1 (gate and up), fc2.

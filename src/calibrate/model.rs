@@ -13,15 +13,16 @@ use crate::analytic::compute::{AttnShape, KernelModel};
 use crate::spec::gpu::{Dtype, GpuProfile};
 
 /// CTA output tiles cuBLAS(Lt) chooses among on Hopper-class GPUs (rows x columns).
+/// Largest first: large GEMMs find their best early and prune the rest.
 pub const TILES: [(f64, f64); 8] = [
-    (64.0, 128.0),
-    (128.0, 64.0),
-    (128.0, 128.0),
-    (128.0, 192.0),
-    (192.0, 128.0),
-    (192.0, 192.0),
     (128.0, 256.0),
     (256.0, 128.0),
+    (192.0, 192.0),
+    (128.0, 192.0),
+    (192.0, 128.0),
+    (128.0, 128.0),
+    (64.0, 128.0),
+    (128.0, 64.0),
 ];
 /// Query rows per flash-attention thread block.
 pub const ATTN_BLOCK: f64 = 128.0;
@@ -214,10 +215,18 @@ pub fn gemm_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, clock: f64, p: &Problem) 
     };
     let per_sm = peak / hw.sms * g.mainloop_eff * rel * orient * clock;
     let operands = dtype.bytes() * (rows * k + cols * k);
+    // No tiling streams faster than every SM at full bandwidth.
+    let memory_floor = (operands + 2.0 * rows * cols) / (mem_bw * (1.0 / g.bw_saturation).min(1.0));
     let mut best = f64::INFINITY;
     for (tm, tn) in TILES {
-        let tiles = (rows / tm).ceil() * (cols / tn).ceil();
         let per_sm = per_sm * (tm * tn / (tm + tn) / g.intensity_knee).min(1.0);
+        // A bound no split of this tile beats (perfect waves, nothing but the
+        // mainloop): skip the tile when it cannot win. Pure pruning.
+        let floor = (2.0 * rows * cols * k / (hw.sms * per_sm)).max(memory_floor);
+        if floor * (1.0 - 1e-12) >= best {
+            continue;
+        }
+        let tiles = (rows / tm).ceil() * (cols / tn).ceil();
         // Split-K: small outputs with long reductions are split so that more thread
         // blocks run; partial sums (FP32) are written, read back and reduced.
         for split in [1.0, 2.0, 4.0, 8.0, 16.0] {
