@@ -22,6 +22,7 @@ use crate::report::units::{pct, thousands, usd};
 use crate::search::sweep::{self, Sweep, SweepOptions};
 use crate::search::{self, Outcome, Ranked, SearchOptions};
 use crate::sim::{self, Program, SimResult};
+use crate::spec::training::AttentionKernel;
 use crate::spec::Scenario;
 use crate::validate;
 
@@ -746,6 +747,19 @@ fn assumptions(p: &Plan) -> Vec<Vec<String>> {
         "Recompute",
         search::recompute_name(t.recompute).to_string(),
         set_at(p, "training.recompute"),
+    );
+    row(
+        "Attention",
+        match (t.flash_attention, t.attention_kernel) {
+            (false, _) => "unfused (s x s scores through HBM)".to_string(),
+            (true, AttentionKernel::Flash3) => {
+                "fused, FlashAttention-3 class (the calibrated kernel)".to_string()
+            }
+            (true, AttentionKernel::Flash2) => {
+                "fused, FlashAttention-2 (FA3 paper's H100 ratio on Hopper)".to_string()
+            }
+        },
+        set_at(p, "training.attention_kernel"),
     );
     row("Layout", layout_text(e), set_at(p, "layout"));
     row(
