@@ -152,6 +152,17 @@ pub fn tick(x: f64) -> String {
     }
 }
 
+/// A log-axis tick: [`tick`] below 1,000, then with a k, M or G suffix (1k, 10M).
+pub fn tick_si(x: f64) -> String {
+    let a = x.abs();
+    for (scale, suffix) in [(1e9, "G"), (1e6, "M"), (1e3, "k")] {
+        if a >= scale {
+            return format!("{}{suffix}", tick(x / scale));
+        }
+    }
+    tick(x)
+}
+
 /// Plotters' SVG made smaller without changing the picture: runs of filled rectangles
 /// become one path per colour (in first-drawn order, so overlaps keep their stacking),
 /// runs of opaque lines of one stroke become one path, and default attributes go.
@@ -226,4 +237,20 @@ pub fn compact_svg(svg: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ticks_take_si_suffixes() {
+        assert_eq!(tick_si(1.0), "1");
+        assert_eq!(tick_si(10.0), "10");
+        assert_eq!(tick_si(100.0), "100");
+        assert_eq!(tick_si(1000.0), "1k");
+        assert_eq!(tick_si(100_000.0), "100k");
+        assert_eq!(tick_si(10_000_000.0), "10M");
+        assert_eq!(tick_si(0.5), "0.5");
+    }
 }

@@ -93,8 +93,8 @@ impl Chart for ValidationChart {
             .y_desc("llmplan prediction (same unit, log)")
             .axis_desc_style((FONT, LABEL_PX))
             .label_style((FONT, TICK_PX))
-            .x_label_formatter(&|v| super::canvas::num(*v))
-            .y_label_formatter(&|v| super::canvas::num(*v))
+            .x_label_formatter(&|v| super::canvas::tick_si(*v))
+            .y_label_formatter(&|v| super::canvas::tick_si(*v))
             .light_line_style(super::palette::LIGHT)
             .bold_line_style(super::palette::LIGHT)
             .draw()?;
