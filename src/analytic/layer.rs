@@ -256,9 +256,10 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             let fe = moe.expert_ffn_hidden as f64;
             // Balanced routing: each local expert gets its share of the ep group's tokens.
             let per_expert = t * ep * topk / e;
-            gm.add_quantized(th, e, h, 1.0); // router (BF16 under FP8 training; tiny)
-                                             // Tokens are quantized once before the dispatch (FP8 on the wire), not per
-                                             // expert copy; the shared expert reads the same quantized input.
+            // The router is tiny: no quantization pass of its own is counted.
+            gm.add_quantized(th, e, h, 1.0);
+            // Tokens are quantized once before the dispatch (FP8 on the wire), not per
+            // expert copy; the shared expert reads the same quantized input.
             if dt == Dtype::Fp8 {
                 gm.quant_fwd += QUANT * t * h;
             }
