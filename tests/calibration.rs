@@ -17,7 +17,7 @@ fn h100() -> GpuProfile {
 }
 
 fn committed() -> KernelFit {
-    builtin("h100-sxm").expect("fit.json parses")
+    builtin("h100-sxm").expect("fit.json parses").clone()
 }
 
 #[test]

@@ -22,12 +22,20 @@ pub const BUILTIN_FITS: &[(&str, &str)] = &[(
     )),
 )];
 
-/// The shipped fit called `name`.
-pub fn builtin(name: &str) -> Option<KernelFit> {
-    BUILTIN_FITS
+/// The shipped fit called `name`, parsed once per process (every estimate asks for it).
+pub fn builtin(name: &str) -> Option<&'static KernelFit> {
+    static PARSED: std::sync::OnceLock<Vec<(&'static str, Option<KernelFit>)>> =
+        std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            BUILTIN_FITS
+                .iter()
+                .map(|(n, t)| (*n, serde_json::from_str(t).ok()))
+                .collect()
+        })
         .iter()
         .find(|(n, _)| *n == name)
-        .and_then(|(_, t)| serde_json::from_str(t).ok())
+        .and_then(|(_, f)| f.as_ref())
 }
 
 /// The kernel model for a scenario's GPU as its layout uses it: SMs reserved for
@@ -54,7 +62,7 @@ pub fn kernel_model_for(sc: &crate::spec::Scenario) -> Box<dyn KernelModel + Sen
 /// measured GPU's constants with this GPU's datasheet), else constant efficiencies.
 pub fn kernel_model(gpu: &GpuProfile) -> Box<dyn KernelModel + Send + Sync> {
     match gpu.calibration.as_deref().and_then(builtin) {
-        Some(fit) => Box::new(FittedKernels::new(gpu, &fit)),
+        Some(fit) => Box::new(FittedKernels::new(gpu, fit)),
         None => Box::new(ConstantEfficiency::new(gpu)),
     }
 }
