@@ -249,8 +249,8 @@ fn objective_words(o: Objective) -> &'static str {
     }
 }
 
-/// `llmplan search`.
-pub fn search(a: SearchArgs) -> Result<String, Error> {
+/// `llmplan search`: what to print, and the failure to end with when nothing fits.
+pub fn search(a: SearchArgs) -> Result<(String, Option<Error>), Error> {
     let sc = load(a.scenario.as_deref(), &a.space.set, None)?;
     let mut o = options(&sc, &a.space)?;
     o.top = a.top;
@@ -262,14 +262,16 @@ pub fn search(a: SearchArgs) -> Result<String, Error> {
     let tick = |d: u64, t: u64| progress.tick(d, t);
     let out = search::search(&sc, &o, Some(&tick))?;
     progress.finish();
-    Ok(match a.format {
+    let verdict = crate::cmd_verdict::nothing_fits(&sc, &o, &out);
+    let text = match a.format {
         OutFormat::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&search_json(&out)).unwrap_or_default()
         ),
         OutFormat::Csv => search_csv(&out),
         OutFormat::Table => search_table(&sc, &out)?,
-    })
+    };
+    Ok((text, verdict))
 }
 
 fn layout_json(r: &Ranked) -> Value {
@@ -302,6 +304,7 @@ fn search_json(out: &Outcome) -> Value {
         })
         .collect();
     json!({
+        "gpus": out.gpus,
         "evaluated": out.evaluated,
         "rejected": out.rejected_map(),
         "elapsed_s": out.elapsed_s,
@@ -718,8 +721,8 @@ fn compare_rows(cs: &[compare::Compared]) -> Vec<(&'static str, &'static str, Ve
     rows
 }
 
-/// `llmplan sweep`.
-pub fn sweep(a: SweepArgs) -> Result<String, Error> {
+/// `llmplan sweep`: what to print, and the failure to end with when no point fits.
+pub fn sweep(a: SweepArgs) -> Result<(String, Option<Error>), Error> {
     let sc = load(a.scenario.as_deref(), &a.space.set, None)?;
     let node = sc.cluster.gpus_per_node;
     let mut so = options(&sc, &a.space)?;
@@ -747,6 +750,12 @@ pub fn sweep(a: SweepArgs) -> Result<String, Error> {
             written.push(p);
         }
     }
+    let verdict = s.points.iter().all(|p| p.best.is_none()).then(|| {
+        Error::Unmet(format!(
+            "no layout fits at any of the {} (GPU type, count) points swept",
+            s.points.len()
+        ))
+    });
     let mut text = match a.format {
         OutFormat::Csv => sweep::csv(&s),
         OutFormat::Json => format!("{}\n", serde_json::to_string_pretty(&s).unwrap_or_default()),
@@ -761,7 +770,7 @@ pub fn sweep(a: SweepArgs) -> Result<String, Error> {
             eprintln!("wrote {}", p.display());
         }
     }
-    Ok(text)
+    Ok((text, verdict))
 }
 
 fn prepare_out(dir: &std::path::Path, force: bool) -> Result<(), Error> {

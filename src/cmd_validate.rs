@@ -17,10 +17,7 @@ pub fn run(
     let report = match csv {
         None => validate::validate_builtin(group)?,
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|source| Error::Io {
-                path: p.display().to_string(),
-                source,
-            })?;
+            let text = llmplan::input::read_text(p)?;
             let rows = validate::rows::parse(&p.display().to_string(), &text)?;
             validate::validate(&rows, group)
         }

@@ -71,6 +71,11 @@ pub enum Error {
     /// A command-line argument that cannot be applied.
     #[error("{0}")]
     Usage(String),
+    /// The inputs were fine but the answer is a failure the user asked to hear about
+    /// as one: no layout fits (with why, and the nearest miss), or a plan that does
+    /// not fit under `--strict`.
+    #[error("{0}")]
+    Unmet(String),
     /// Writing output failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -126,10 +131,11 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error: 2 for bad input, 1 for output failures.
+    /// The process exit code for this error: 2 for bad input, 1 for a failure of the
+    /// command itself (output that cannot be written, nothing that fits).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Write { .. } => 1,
+            Error::Write { .. } | Error::Unmet(_) => 1,
             _ => 2,
         }
     }

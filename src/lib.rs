@@ -19,6 +19,7 @@ pub mod analytic;
 pub mod calibrate;
 pub mod charts;
 pub mod error;
+pub mod input;
 pub mod report;
 pub mod search;
 pub mod sim;

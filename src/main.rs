@@ -1,5 +1,6 @@
 //! `llmplan` command line: parse, call the library, print. Exit code 2 on bad input.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 mod cmd_calibrate;
@@ -7,6 +8,7 @@ mod cmd_report;
 mod cmd_search;
 mod cmd_simulate;
 mod cmd_validate;
+mod cmd_verdict;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -16,13 +18,21 @@ use llmplan::report::{self, units};
 use llmplan::spec::{catalog, scenario, ClusterProfile, GpuProfile, ModelSpec};
 use llmplan::Error;
 
+/// The exit codes, as `--help` and the README state them.
+const EXIT_CODES: &str = "Exit codes:
+  0  success (also when the reader closes the pipe early, as `| head` does)
+  1  the command ran and failed: nothing fits (search, sweep), a plan that does not fit
+     under --strict, an output that cannot be written (a full disk, /dev/full)
+  2  bad input: a file, field, name or flag that cannot be used; the message names it";
+
 #[derive(Parser)]
 #[command(
     name = "llmplan",
     version,
     about = "Training-cost and parallelism planner for large language models",
     long_about = "Training-cost and parallelism planner for large language models.\n\n\
-                  With no command, plans the built-in seed scenario (the rumoured GPT-4 run on 25,000 A100)."
+                  With no command, plans the built-in seed scenario (the rumoured GPT-4 run on 25,000 A100).",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -92,6 +102,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Exit 1 (after printing) when the plan does not fit in GPU memory.
+        #[arg(long)]
+        strict: bool,
     },
     /// Simulate one step's pipeline event by event: timeline, bubbles, stragglers.
     Simulate(cmd_simulate::SimulateArgs),
@@ -148,17 +161,59 @@ fn main() -> ExitCode {
         mfu: None,
         engine: EngineArg::Analytic,
         format: Format::Table,
+        strict: false,
     });
     match run(cmd) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code() as u8)
+        Ok(out) => {
+            let code = emit(&out.text);
+            match out.then {
+                Some(e) if code == ExitCode::SUCCESS => fail(&e),
+                _ => code,
+            }
         }
+        Err(e) => fail(&e),
     }
 }
 
-fn run(cmd: Command) -> Result<(), Error> {
+/// What a command prints, and the error it ends with after printing (e.g. `--strict`
+/// on a plan that does not fit: the table, then exit 1).
+struct Printed {
+    text: String,
+    then: Option<Error>,
+}
+
+impl From<String> for Printed {
+    fn from(text: String) -> Self {
+        Printed { text, then: None }
+    }
+}
+
+fn fail(e: &Error) -> ExitCode {
+    // A closed stderr must not turn an error into a panic (eprintln! would).
+    let _ = writeln!(std::io::stderr(), "error: {e}");
+    ExitCode::from(e.exit_code() as u8)
+}
+
+/// Writes a command's output. A reader that closed the pipe early (`| head`) wanted no
+/// more: exit 0, quietly, as `head` itself does. Any other write error (a full disk,
+/// `> /dev/full`) is one line and exit 1.
+fn emit(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let mut res = out.write_all(text.as_bytes());
+    if res.is_ok() && !text.is_empty() && !text.ends_with('\n') {
+        res = out.write_all(b"\n");
+    }
+    match res.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(source) => fail(&Error::Write {
+            path: "standard output".into(),
+            source,
+        }),
+    }
+}
+
+fn run(cmd: Command) -> Result<Printed, Error> {
     match cmd {
         Command::Estimate {
             scenario: name,
@@ -167,6 +222,7 @@ fn run(cmd: Command) -> Result<(), Error> {
             mfu,
             engine,
             format,
+            strict,
         } => {
             let mut overrides = set;
             if let Some(g) = gpus {
@@ -191,37 +247,28 @@ fn run(cmd: Command) -> Result<(), Error> {
                 Format::Json => report::estimate_json(&est),
                 Format::Csv => report::estimate_csv(&est),
             };
-            print!("{text}");
-            if !text.ends_with('\n') {
-                println!();
-            }
-            Ok(())
+            Ok(Printed {
+                text,
+                then: if strict {
+                    cmd_verdict::strict(&est)
+                } else {
+                    None
+                },
+            })
         }
         Command::Calibrate {
             action: CalibrateCmd::Fit { dir, gpu, write },
-        } => {
-            print!("{}", cmd_calibrate::run(&dir, gpu.as_deref(), write)?);
-            Ok(())
-        }
-        Command::Simulate(args) => {
-            print!("{}", cmd_simulate::run(args)?);
-            Ok(())
-        }
+        } => Ok(cmd_calibrate::run(&dir, gpu.as_deref(), write)?.into()),
+        Command::Simulate(args) => Ok(cmd_simulate::run(args)?.into()),
         Command::Search(args) => {
-            print!("{}", cmd_search::search(args)?);
-            Ok(())
+            let (text, then) = cmd_search::search(args)?;
+            Ok(Printed { text, then })
         }
-        Command::Compare(args) => {
-            print!("{}", cmd_search::compare(args)?);
-            Ok(())
-        }
-        Command::Report(args) => {
-            print!("{}", cmd_report::run(args)?);
-            Ok(())
-        }
+        Command::Compare(args) => Ok(cmd_search::compare(args)?.into()),
+        Command::Report(args) => Ok(cmd_report::run(args)?.into()),
         Command::Sweep(args) => {
-            print!("{}", cmd_search::sweep(args)?);
-            Ok(())
+            let (text, then) = cmd_search::sweep(args)?;
+            Ok(Printed { text, then })
         }
         Command::Validate {
             csv,
@@ -234,23 +281,15 @@ fn run(cmd: Command) -> Result<(), Error> {
                 Format::Json => "json",
                 Format::Csv => "csv",
             };
-            print!(
-                "{}",
-                cmd_validate::run(csv.as_deref(), group.as_deref(), f, chart.as_deref())?
-            );
-            Ok(())
+            Ok(cmd_validate::run(csv.as_deref(), group.as_deref(), f, chart.as_deref())?.into())
         }
-        Command::List { what } => {
-            print!("{}", list(what)?);
-            Ok(())
-        }
+        Command::List { what } => Ok(list(what)?.into()),
         Command::Show {
             what: ShowWhat::Model,
             name,
         } => {
             let m: ModelSpec = catalog::load(catalog::MODELS, "model", &name)?;
-            print!("{}", show_model(&m));
-            Ok(())
+            Ok(show_model(&m).into())
         }
     }
 }

@@ -690,14 +690,15 @@ fn gpu_ranges() {
         parse_gpus("1024..8192", 8).unwrap(),
         vec![1024, 2048, 4096, 8192]
     );
+    // The ends as written (not rounded to whole nodes), powers of two between.
     assert_eq!(
         parse_gpus("1000..4100", 8).unwrap(),
-        vec![1000, 1024, 2048, 4096, 4096]
-            .into_iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>()
+        vec![1000, 1024, 2048, 4096, 4100]
     );
+    assert_eq!(parse_gpus("12,24", 8).unwrap(), vec![12, 24]);
+    assert_eq!(parse_gpus("12,13", 8).unwrap(), vec![12, 13]);
+    assert_eq!(parse_gpus("9..17", 8).unwrap(), vec![9, 16, 17]);
+    assert_eq!(parse_gpus("1,2", 8).unwrap(), vec![1, 2]);
     assert!(parse_gpus("8..4", 8).is_err());
     assert!(parse_gpus("x", 8).is_err());
 }

@@ -180,10 +180,7 @@ pub fn read_dir(dir: &Path) -> Result<Measurements> {
     for name in FILE_NAMES {
         let p = dir.join(name);
         if p.exists() {
-            let text = std::fs::read_to_string(&p).map_err(|source| Error::Io {
-                path: p.display().to_string(),
-                source,
-            })?;
+            let text = crate::input::read_text(&p)?;
             files.push((name, text));
         }
     }

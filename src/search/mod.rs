@@ -20,7 +20,7 @@ pub mod rules;
 pub mod space;
 pub mod sweep;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -330,7 +330,29 @@ struct Acc {
     evaluated: u64,
     feasible: u64,
     better_than_baseline: u64,
-    top: Vec<Ranked>,
+    /// The best `k` so far as a max-heap on rank (its top is the worst kept), so each
+    /// push costs O(log k) and a search keeps its top k in O(n log k).
+    top: BinaryHeap<ByRank>,
+}
+
+/// A [`Ranked`] ordered by [`Ranked::cmp_rank`] (smaller is better).
+struct ByRank(Ranked);
+
+impl PartialEq for ByRank {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for ByRank {}
+impl PartialOrd for ByRank {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for ByRank {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.cmp_rank(&o.0)
+    }
 }
 
 impl Acc {
@@ -340,7 +362,7 @@ impl Acc {
             evaluated: 0,
             feasible: 0,
             better_than_baseline: 0,
-            top: Vec::new(),
+            top: BinaryHeap::new(),
         }
     }
 
@@ -348,17 +370,15 @@ impl Acc {
         if k == 0 {
             return;
         }
-        if self.top.len() == k
-            && r.cmp_rank(self.top.last().expect("k > 0")) != std::cmp::Ordering::Less
-        {
-            return;
+        if self.top.len() == k {
+            match self.top.peek() {
+                Some(worst) if r.cmp_rank(&worst.0) == std::cmp::Ordering::Less => {
+                    self.top.pop();
+                }
+                _ => return,
+            }
         }
-        let pos = self
-            .top
-            .binary_search_by(|x| x.cmp_rank(&r))
-            .unwrap_or_else(|e| e);
-        self.top.insert(pos, r);
-        self.top.truncate(k);
+        self.top.push(ByRank(r));
     }
 
     fn merge(mut self, o: Acc, k: usize) -> Acc {
@@ -369,9 +389,18 @@ impl Acc {
         self.feasible += o.feasible;
         self.better_than_baseline += o.better_than_baseline;
         for r in o.top {
-            self.push(r, k);
+            self.push(r.0, k);
         }
         self
+    }
+
+    /// The kept layouts, best first.
+    fn into_best_first(self) -> Vec<Ranked> {
+        self.top
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
     }
 }
 
@@ -504,7 +533,10 @@ pub fn search_with(
         .map(|(a, _, _)| a)
         .reduce(Acc::new, |a, b| a.merge(b, k));
 
-    let mut results = acc.top;
+    let counts = acc.counts;
+    let better_than_baseline = acc.better_than_baseline;
+    let (evaluated, feasible) = (acc.evaluated, acc.feasible);
+    let mut results = acc.into_best_first();
     let n_sim = opts.sim_top.min(results.len());
     let simulated = retime_with_sim(sc, &mut results[..n_sim]);
     let mut baseline = baseline;
@@ -515,7 +547,7 @@ pub fn search_with(
     }
     let rejected: Vec<(Reason, u64)> = Reason::ALL
         .iter()
-        .map(|&r| (r, acc.counts[r.index()]))
+        .map(|&r| (r, counts[r.index()]))
         .filter(|&(_, n)| n > 0)
         .collect();
     let rule_rejected: u64 = rejected
@@ -524,15 +556,17 @@ pub fn search_with(
         .map(|(_, n)| n)
         .sum();
     let baseline = baseline.map(|mut b| {
-        if b.ranked.is_some() {
-            b.rank = Some(acc.better_than_baseline + 1);
+        // Outside the searched space and beaten by nothing because nothing was found,
+        // it has no rank to state (it used to read "#1" with 0 layouts found).
+        if b.ranked.is_some() && (b.in_space || feasible > 0) {
+            b.rank = Some(better_than_baseline + 1);
         }
         b
     });
     Ok(Outcome {
-        enumerated: acc.evaluated + rule_rejected,
-        evaluated: acc.evaluated,
-        feasible: acc.feasible,
+        enumerated: evaluated + rule_rejected,
+        evaluated,
+        feasible,
         rejected,
         elapsed_s: start.elapsed().as_secs_f64(),
         results,

@@ -338,10 +338,10 @@ pub struct InnerKey {
 }
 
 /// GPU counts from `N`, `A..B` (powers of two in the range, plus the ends) or a comma
-/// list of either; counts that are not a multiple of `node` GPUs are rounded down to
-/// one (and dropped when that leaves none).
-pub fn parse_gpus(spec: &str, node: u32) -> Result<Vec<u64>> {
-    let node = u64::from(node.max(1));
+/// list of either, sorted and without repeats. Counts are kept as written, whole nodes
+/// or not (`_node`, GPUs per node, is kept for callers): a search never silently plans
+/// a count the user did not ask for.
+pub fn parse_gpus(spec: &str, _node: u32) -> Result<Vec<u64>> {
     let mut out = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let num = |s: &str| -> Result<u64> {
@@ -371,15 +371,8 @@ pub fn parse_gpus(spec: &str, node: u32) -> Result<Vec<u64>> {
             None => out.push(num(part)?),
         }
     }
-    // A single count is used as given (resolve idles what does not divide); in a range
-    // every count is a whole number of nodes.
-    if out.len() > 1 {
-        out = out
-            .into_iter()
-            .map(|g| g / node * node)
-            .filter(|&g| g > 0)
-            .collect();
-    }
+    // Every count the user wrote (a list entry, a range's ends) is searched as written,
+    // whole nodes or not: resolve idles what a layout cannot use, and says so.
     out.sort_unstable();
     out.dedup();
     if out.is_empty() {

@@ -21,10 +21,7 @@ pub struct Source {
 impl Source {
     /// Reads a file from disk.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::input::read_text(path)?;
         Ok(Source {
             name: path.display().to_string(),
             text,
@@ -34,6 +31,15 @@ impl Source {
     /// Parses the text into `T`, rejecting unknown fields where `T` says so.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
         serde_saphyr::from_str::<T>(&self.text).map_err(|e| {
+            let mut root = &e;
+            while let serde_saphyr::Error::WithSnippet { error, .. }
+            | serde_saphyr::Error::AliasError { error, .. } = root
+            {
+                root = error;
+            }
+            if let serde_saphyr::Error::Budget { breach, .. } = root {
+                return Error::Usage(format!("{}: {}", self.name, budget_words(breach)));
+            }
             let location = e.location().map(|l| SourceLocation {
                 file: self.name.clone(),
                 line: l.line(),
@@ -45,7 +51,10 @@ impl Source {
             );
             // First line: file:line:column and the message alone, greppable and readable
             // with colours and boxes stripped; then miette's snippet of the source.
+            // miette's snippet pads to the column with a format width, which panics past
+            // 65,535 ("Formatting argument out of range"): far along a line, no snippet.
             let rendered = match &location {
+                Some(l) if l.column > MAX_SNIPPET_COLUMN => format!("{l}: {report}"),
                 Some(l) => format!("{l}: {report}\n{report:?}"),
                 None => format!("{}: {report}\n{report:?}", self.name),
             };
@@ -61,6 +70,26 @@ impl Source {
             column,
         })
     }
+}
+
+/// Beyond this column an error is reported without a source snippet.
+const MAX_SNIPPET_COLUMN: u64 = 10_000;
+
+/// The parser's resource limits (against alias bombs and the like) in words: its
+/// own message is a Rust debug dump.
+fn budget_words(b: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let what = match b {
+        B::Aliases { .. } | B::AliasAnchorRatio { .. } => "too many aliases (*name)",
+        B::Anchors { .. } => "too many anchors (&name)",
+        B::Depth { .. } => "nesting too deep",
+        B::Documents { .. } => "too many documents (---)",
+        B::Nodes { .. } => "too many values",
+        B::ScalarBytes { .. } | B::InputBytes { .. } => "too much text",
+        B::MergeKeys { .. } => "too many merge keys (<<)",
+        _ => "too much content once its aliases are expanded",
+    };
+    format!("the YAML document has {what} for a planner input (a scenario is a few kilobytes)")
 }
 
 /// Finds `path` in block-style YAML: each key must appear, indented deeper than its
@@ -110,6 +139,41 @@ mod tests {
         // Missing child: the parent line is still the best place to point.
         assert_eq!(locate(doc, &["layout", "ep"]), Some((2, 1)));
         assert_eq!(locate(doc, &["pricing"]), None);
+    }
+
+    /// The parser's budgets (300,000 values here, over its 250,000) used to reach the
+    /// user as `budget breached: Nodes { nodes: 250001 }`.
+    #[test]
+    fn budget_breach_is_a_sentence() {
+        let text = format!("[{}]\n", vec!["1"; 300_000].join(","));
+        let src = Source {
+            name: "big.yaml".into(),
+            text,
+        };
+        let msg = src.parse::<serde_json::Value>().unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "big.yaml: the YAML document has too many values for a planner input (a scenario is a few kilobytes)"
+        );
+    }
+
+    /// An error 100,000 columns along one line panicked in the snippet renderer.
+    #[test]
+    fn error_far_along_a_line_has_no_snippet() {
+        let text = format!("{{description: {}, oops: 1}}\n", "x".repeat(100_000));
+        let src = Source {
+            name: "long.yaml".into(),
+            text,
+        };
+        let msg = src
+            .parse::<super::super::ScenarioFile>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("long.yaml:1:100"),
+            "{}",
+            &msg[..200.min(msg.len())]
+        );
     }
 
     #[test]
