@@ -2,7 +2,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-use llmplan::analytic::{evaluate, EstimateOptions};
+use llmplan::analytic::{evaluate, EstimateOptions, Setup};
 use llmplan::spec::layout::{resolve, Adjustments};
 use llmplan::spec::scenario;
 
@@ -14,30 +14,14 @@ fn bench(c: &mut Criterion) {
         // The kernel model estimate() uses: the fitted one for this GPU.
         let k = llmplan::calibrate::kernel_model_for(&sc);
         let opts = EstimateOptions::default();
+        let setup = Setup::with_layout(&sc, &k, rl);
         c.bench_function(&format!("evaluate one layout ({name})"), |b| {
-            b.iter(|| {
-                evaluate(
-                    black_box(&sc),
-                    black_box(&rl),
-                    k.as_ref(),
-                    &opts,
-                    Vec::new(),
-                )
-                .unwrap()
-            })
+            b.iter(|| evaluate(black_box(&setup), &opts).unwrap())
         });
         c.bench_function(&format!("resolve + evaluate ({name})"), |b| {
             b.iter(|| {
-                let mut adj = Adjustments::default();
-                let rl = resolve(
-                    black_box(&sc.layout),
-                    &sc.model,
-                    sc.gpus,
-                    &sc.training,
-                    &mut adj,
-                )
-                .unwrap();
-                evaluate(&sc, &rl, k.as_ref(), &opts, adj.notes).unwrap()
+                let setup = Setup::resolve(black_box(&sc), &k).unwrap();
+                evaluate(&setup, &opts).unwrap()
             })
         });
     }

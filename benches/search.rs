@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
+use llmplan::calibrate::kernel_model_for;
 use llmplan::search::fast::{Env, Scratch};
 use llmplan::search::space::{Space, SpaceLimits};
-use llmplan::search::{kernels_for, search, SearchOptions};
+use llmplan::search::{search, SearchOptions};
 use llmplan::spec::layout::{balanced_split, resolve, Adjustments};
 use llmplan::spec::scenario;
 
@@ -16,8 +17,8 @@ fn bench(c: &mut Criterion) {
     //    that resolves, timed and memory-checked.
     let mut sc = scenario::load(Some("gpt4-moe-a100"), &[]).unwrap();
     sc.reliability.enabled = false;
-    let k = kernels_for(&sc);
-    let env = Env::new(&sc, k.as_ref(), 0.1);
+    let k = kernel_model_for(&sc);
+    let env = Env::new(&sc, &k, 0.1);
     let mut adj = Adjustments::default();
     let base = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
     let inner = env.inner(&base);

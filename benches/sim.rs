@@ -43,7 +43,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(&prog).simulate(false))
     });
     let sc = scenario::load(Some(scenario::SEED), &[]).unwrap();
-    let seed = Program::compile(&prepare(&sc, None).unwrap().input).unwrap();
+    let k = llmplan::calibrate::kernel_model_for(&sc);
+    let setup = llmplan::analytic::Setup::resolve(&sc, &k).unwrap();
+    let seed = Program::compile(&prepare(&setup, None).unwrap().input).unwrap();
     let j = Jitter {
         cv: 0.05,
         straggler: None,

@@ -127,10 +127,12 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
         );
     }
     let sc = scenario::load(a.scenario.as_deref(), &overrides)?;
-    let prep = sim::prepare(&sc, a.microbatches)?;
+    let kernels = llmplan::calibrate::kernel_model_for(&sc);
+    let setup = llmplan::analytic::Setup::resolve(&sc, &kernels)?;
+    let prep = sim::prepare(&setup, a.microbatches)?;
     let prog = Program::compile(&prep.input)?;
     let result = prog.simulate(a.timeline.is_some() || a.trace.is_some());
-    let imb = imbalance(&sc, &prep, &result)?;
+    let imb = imbalance(&setup, &prep, &result)?;
 
     let wants_mc = a.jitter > 0.0 || a.straggler.is_some() || a.steps.is_some();
     let mc = if wants_mc {

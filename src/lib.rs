@@ -9,7 +9,7 @@
 //!
 //! ```
 //! let sc = llmplan::spec::scenario::load(None, &[]).unwrap(); // the built-in seed
-//! let est = llmplan::analytic::estimate(&sc, &Default::default()).unwrap();
+//! let est = llmplan::setup::estimate(&sc, &Default::default()).unwrap();
 //! assert!(est.time.days > 0.0);
 //! ```
 
@@ -22,6 +22,7 @@ pub mod error;
 pub mod input;
 pub mod report;
 pub mod search;
+pub mod setup;
 pub mod sim;
 pub mod spec;
 pub mod validate;

@@ -237,9 +237,9 @@ fn run(cmd: Command) -> Result<Printed, Error> {
             let sc = scenario::load(name.as_deref(), &overrides)?;
             let opts = EstimateOptions { mfu };
             let est = match engine {
-                EngineArg::Analytic => analytic::estimate(&sc, &opts)?,
+                EngineArg::Analytic => llmplan::setup::estimate(&sc, &opts)?,
                 EngineArg::Sim => {
-                    analytic::estimate::estimate_with(&sc, &opts, Some(&llmplan::sim::SimPipeline))?
+                    llmplan::setup::estimate_with(&sc, &opts, Some(&llmplan::sim::SimPipeline))?
                 }
             };
             let text = match format {

@@ -1,7 +1,8 @@
 //! The fitted kernel model against the H100 measurements it was fitted to, the
 //! committed fit against a fresh fit, and the numbers flowing into estimates.
 
-use llmplan::analytic::{evaluate, EstimateOptions};
+use llmplan::analytic::compute::KernelModel;
+use llmplan::analytic::{evaluate, EstimateOptions, Setup};
 use llmplan::calibrate::model::{FittedKernels, KernelFit};
 use llmplan::calibrate::{builtin, data, fit, kernel_model};
 use llmplan::spec::layout::{resolve, Adjustments};
@@ -112,8 +113,8 @@ fn derived_gpus_use_their_own_datasheet() {
         "A100 large GEMM at {:.0}% of peak",
         frac * 100.0
     );
-    let est = llmplan::analytic::estimate(&scenario::load(None, &[]).unwrap(), &Default::default())
-        .unwrap();
+    let est =
+        llmplan::setup::estimate(&scenario::load(None, &[]).unwrap(), &Default::default()).unwrap();
     assert!(
         est.warnings.iter().any(|w| w.contains("derived")),
         "{:?}",
@@ -133,11 +134,11 @@ fn estimates_follow_the_calibration_table() {
     slow_fit.gemm.mainloop_eff *= 0.9;
     let slow = FittedKernels::new(&sc.gpu, &slow_fit);
     let opts = EstimateOptions::default();
-    let a = evaluate(&sc, &rl, &base, &opts, Vec::new()).unwrap();
-    let b = evaluate(&sc, &rl, &slow, &opts, Vec::new()).unwrap();
+    let a = evaluate(&Setup::with_layout(&sc, &base, rl.clone()), &opts).unwrap();
+    let b = evaluate(&Setup::with_layout(&sc, &slow, rl), &opts).unwrap();
     let ratio = b.time.step_s / a.time.step_s;
     assert!(ratio > 1.03 && ratio < 1.111, "step ratio {ratio}");
     // And estimate() uses the fitted model, not the constant one.
-    let e = llmplan::analytic::estimate(&sc, &opts).unwrap();
+    let e = llmplan::setup::estimate(&sc, &opts).unwrap();
     assert!((e.time.step_s - a.time.step_s).abs() < 1e-9 * a.time.step_s);
 }

@@ -6,9 +6,10 @@ use llmplan::analytic::comm::Comm;
 use llmplan::analytic::compute::{AttnShape, KernelModel};
 use llmplan::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use llmplan::analytic::pipeline::pipeline_s;
-use llmplan::analytic::{count, estimate, EstimateOptions};
+use llmplan::analytic::{count, EstimateOptions};
 use llmplan::calibrate::kernel_model_for;
 use llmplan::calibrate::model::FLASH2_SLOWDOWN;
+use llmplan::setup::estimate;
 use llmplan::spec::gpu::Dtype;
 use llmplan::spec::layout::{resolve, Adjustments, Schedule};
 use llmplan::spec::scenario::{self, Scenario};
@@ -56,9 +57,9 @@ fn flash2_is_slower_on_hopper_only() {
     // A layer with it pays exactly the ratio on its attention.
     let mut sc = load("llama3-405b-h100", &[]);
     sc.training.attention_kernel = AttentionKernel::Flash2;
-    let slow = first_layer(&sc, h100.as_ref()).attn_fwd_s;
+    let slow = first_layer(&sc, &h100).attn_fwd_s;
     sc.training.attention_kernel = AttentionKernel::Flash3;
-    let fast = first_layer(&sc, h100.as_ref()).attn_fwd_s;
+    let fast = first_layer(&sc, &h100).attn_fwd_s;
     assert!((slow / fast / FLASH2_SLOWDOWN.0 - 1.0).abs() < 1e-12);
 }
 

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use llmplan::analytic::reliability::{closed_form, monte_carlo, Plan};
-use llmplan::analytic::{estimate, Estimate, EstimateOptions};
+use llmplan::analytic::{Estimate, EstimateOptions};
+use llmplan::setup::estimate;
 use llmplan::spec::reliability::FailureDistribution;
 use llmplan::spec::scenario::{self, ScenarioFile};
 use llmplan::spec::yaml::Source;

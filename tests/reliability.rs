@@ -5,7 +5,8 @@
 use llmplan::analytic::reliability::{
     closed_form, erlang_b, job_failure_rate, monte_carlo, young_daly_interval, Plan,
 };
-use llmplan::analytic::{estimate, Estimate, EstimateOptions};
+use llmplan::analytic::{Estimate, EstimateOptions};
+use llmplan::setup::estimate;
 use llmplan::spec::reliability::{
     FailureDistribution, Reliability, DEFAULT_GPU_MTBF_HOURS, DEFAULT_NODE_MTBF_HOURS,
 };

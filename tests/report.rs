@@ -67,7 +67,7 @@ fn writes_every_file_byte_identical_and_refuses_to_overwrite() {
 
     // summary.json is the estimate's JSON.
     let sc = llmplan::spec::scenario::load(Some("gpt3-175b-a100"), &[]).unwrap();
-    let est = llmplan::analytic::estimate(&sc, &Default::default()).unwrap();
+    let est = llmplan::setup::estimate(&sc, &Default::default()).unwrap();
     assert_eq!(
         std::fs::read_to_string(a.join("summary.json")).unwrap(),
         llmplan::report::estimate_json(&est)

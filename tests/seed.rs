@@ -2,7 +2,8 @@
 //! through the library. Expected ranges come from the issue and the sources it cites;
 //! each assertion prints the arithmetic behind its bounds.
 
-use llmplan::analytic::{estimate, EstimateOptions};
+use llmplan::analytic::EstimateOptions;
+use llmplan::setup::estimate;
 use llmplan::spec::scenario;
 
 fn est(name: &str, sets: &[&str], mfu: Option<f64>) -> llmplan::analytic::Estimate {

@@ -3,8 +3,8 @@
 
 use std::process::{Command, Output};
 
-use llmplan::analytic::estimate::estimate_with;
-use llmplan::analytic::{estimate, EstimateOptions};
+use llmplan::analytic::EstimateOptions;
+use llmplan::setup::{estimate, estimate_with};
 use llmplan::sim::build::imbalance;
 use llmplan::sim::{prepare, Program, SimPipeline};
 use llmplan::spec::scenario;
@@ -19,12 +19,14 @@ fn llmplan(args: &[&str]) -> Output {
 #[test]
 fn seed_uneven_split_costs_bubble_against_15_even_stages() {
     let sc = scenario::load(Some(scenario::SEED), &[]).unwrap();
-    let prep = prepare(&sc, None).unwrap();
+    let k = llmplan::calibrate::kernel_model_for(&sc);
+    let setup = llmplan::analytic::Setup::resolve(&sc, &k).unwrap();
+    let prep = prepare(&setup, None).unwrap();
     let split = &prep.layout.layers_per_stage;
     assert_eq!((split.len(), split.iter().sum::<u32>()), (16, 120));
     assert!(split.contains(&7) && split.contains(&8));
     let r = Program::compile(&prep.input).unwrap().simulate(false);
-    let i = imbalance(&sc, &prep, &r)
+    let i = imbalance(&setup, &prep, &r)
         .unwrap()
         .expect("the seed's split is uneven");
     eprintln!(

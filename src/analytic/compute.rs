@@ -50,6 +50,10 @@ pub trait KernelModel {
     }
     /// A memory-bound kernel moving `bytes` (reads + writes), seconds.
     fn memory_s(&self, bytes: f64) -> f64;
+    /// What this model is, in words (printed with every estimate).
+    fn describe(&self) -> String {
+        "kernel times come from a model supplied by the caller".to_string()
+    }
 }
 
 /// Constant efficiencies from the GPU profile.

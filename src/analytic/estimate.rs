@@ -4,15 +4,13 @@
 use serde::Serialize;
 
 use super::budget::{budget, Budget, BudgetInputs};
-use super::comm::Comm;
-use super::compute::KernelModel;
-use super::layer::LayerCtx;
 use super::params::{count, ParamCounts};
 use super::pipeline::{device_load, ideal_s, in_flight, partner, pipeline_s};
 use super::reliability::{self, ReliabilityOut};
+use super::setup::Setup;
 use super::stage::{dp_sync, stages, MemoryBreakdown, StageCost, StageInputs, FRAGMENTATION};
 use crate::error::{Error, Result};
-use crate::spec::layout::{self, Adjustments, ResolvedLayout};
+use crate::spec::layout::ResolvedLayout;
 use crate::spec::training::Recompute;
 use crate::spec::Scenario;
 
@@ -253,25 +251,21 @@ pub struct Estimate {
     pub pipeline_model: &'static str,
 }
 
-/// Resolves the scenario's layout and estimates it.
-pub fn estimate(sc: &Scenario, opts: &EstimateOptions) -> Result<Estimate> {
-    estimate_with(sc, opts, None)
+/// Estimates the set-up layout, with the run's failures and restarts.
+pub fn estimate(setup: &Setup, opts: &EstimateOptions) -> Result<Estimate> {
+    estimate_with(setup, opts, None)
 }
 
 /// [`estimate`] with the pipeline timed by `pipeline` instead of the closed forms.
 pub fn estimate_with(
-    sc: &Scenario,
+    setup: &Setup,
     opts: &EstimateOptions,
     pipeline: Option<&dyn PipelineModel>,
 ) -> Result<Estimate> {
-    let mut adj = Adjustments::default();
-    let rl = layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)
-        .map_err(|e| sc.origin.place(e))?;
-    let kernels = crate::calibrate::kernel_model_for(sc);
-    let mut est = evaluate_with(sc, &rl, kernels.as_ref(), opts, adj.notes, pipeline)?;
+    let mut est = evaluate_with(setup, opts, pipeline)?;
     // Failures are a property of the whole run, and their Monte Carlo costs ~10 ms:
     // estimated once here, not for every layout a search evaluates.
-    let (rel, notes) = reliability::assess(sc, &est);
+    let (rel, notes) = reliability::assess(setup.sc, &est);
     est.reliability = rel;
     est.warnings.extend(notes);
     Ok(est)
@@ -313,36 +307,21 @@ pub fn run_flops(sc: &Scenario, counts: &ParamCounts, tokens_per_step: f64) -> F
     }
 }
 
-/// Evaluates a resolved layout with a kernel model.
-pub fn evaluate(
-    sc: &Scenario,
-    rl: &ResolvedLayout,
-    kernels: &dyn KernelModel,
-    opts: &EstimateOptions,
-    warnings: Vec<String>,
-) -> Result<Estimate> {
-    evaluate_with(sc, rl, kernels, opts, warnings, None)
+/// Evaluates the set-up layout (no reliability model).
+pub fn evaluate(setup: &Setup, opts: &EstimateOptions) -> Result<Estimate> {
+    evaluate_with(setup, opts, None)
 }
 
 /// [`evaluate`] with the pipeline timed by `pipeline` instead of the closed forms.
 pub fn evaluate_with(
-    sc: &Scenario,
-    rl: &ResolvedLayout,
-    kernels: &dyn KernelModel,
+    setup: &Setup,
     opts: &EstimateOptions,
-    mut warnings: Vec<String>,
     pipeline: Option<&dyn PipelineModel>,
 ) -> Result<Estimate> {
-    let comm = Comm::new(&sc.cluster);
-    let inp = StageInputs {
-        ctx: LayerCtx {
-            model: &sc.model,
-            layout: rl,
-            training: &sc.training,
-        },
-        kernels,
-        comm,
-    };
+    let sc = setup.sc;
+    let rl = &setup.layout;
+    let mut warnings = setup.notes.clone();
+    let inp = setup.stage_inputs();
     let mut st: Vec<StageCost> = stages(&inp);
     let run = match pipeline {
         Some(pm) => Some(pm.run(&inp, &st)?),
@@ -449,7 +428,7 @@ pub fn evaluate_with(
     let capacity = sc.gpu.memory_bytes;
     let fits = peak_mem <= capacity;
 
-    add_warnings(&mut warnings, sc, rl, &st, busiest, peak_mem, capacity);
+    add_warnings(&mut warnings, setup, &st, busiest, peak_mem, capacity);
 
     let est = Estimate {
         scenario: sc.name.clone(),
@@ -554,13 +533,13 @@ const GIB: f64 = 1073741824.0;
 
 fn add_warnings(
     w: &mut Vec<String>,
-    sc: &Scenario,
-    rl: &ResolvedLayout,
+    setup: &Setup,
     st: &[StageCost],
     busiest: usize,
     peak: f64,
     capacity: f64,
 ) {
+    let (sc, rl) = (setup.sc, &setup.layout);
     if rl.uneven() {
         // Per GPU: under DualPipe a GPU runs a pair of stages.
         let (f, b): (Vec<f64>, Vec<f64>) = st.iter().map(|s| (s.fwd_s, s.bwd_s)).unzip();
@@ -578,31 +557,7 @@ fn add_warnings(
             (max / mean - 1.0) * 100.0
         ));
     }
-    let e = &sc.gpu.efficiency;
-    let fit = sc
-        .gpu
-        .calibration
-        .as_deref()
-        .and_then(|c| crate::calibrate::builtin(c).map(|f| (c, f.sustained_clock)));
-    let fitted = fit.map(|(c, _)| c);
-    w.push(match (fitted, e.measured) {
-        (Some(c), true) => format!(
-            "kernel times for {} come from the model fitted to its own measurements ({c}: GEMM tiles and waves, \
-             flash attention, power-capped clock {:.3})",
-            sc.gpu.name,
-            fit.map_or(e.sustained_clock, |(_, s)| s)
-        ),
-        (Some(c), false) => format!(
-            "kernel times for {} are derived, not measured on this GPU: the {c} fit's constants with this GPU's \
-             datasheet (SMs, peaks, HBM, L2), memory efficiency {:.3} and sustained clock {:.3} from its profile",
-            sc.gpu.name, e.memory, e.sustained_clock
-        ),
-        (None, _) => format!(
-            "kernel times for {} use one constant efficiency per kernel class (GEMM {:.3}, attention {:.3}, \
-             memory {:.3}, sustained clock {:.3}); no fitted model applies",
-            sc.gpu.name, e.gemm, e.attention, e.memory, e.sustained_clock
-        ),
-    });
+    w.push(setup.kernels.describe());
     if sc.model.moe.is_some() {
         w.push("expert load is assumed balanced (tokens spread evenly over experts)".to_string());
     }

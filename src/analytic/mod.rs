@@ -12,7 +12,9 @@ pub mod layer;
 pub mod params;
 pub mod pipeline;
 pub mod reliability;
+pub mod setup;
 pub mod stage;
 
 pub use estimate::{estimate, evaluate, Engine, Estimate, EstimateOptions};
 pub use params::{count, ParamCounts};
+pub use setup::Setup;

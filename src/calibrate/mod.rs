@@ -9,8 +9,8 @@ pub mod data;
 pub mod fit;
 pub mod model;
 
-use crate::analytic::compute::{ConstantEfficiency, KernelModel};
-use crate::spec::gpu::GpuProfile;
+use crate::analytic::compute::{AttnShape, ConstantEfficiency, KernelModel};
+use crate::spec::gpu::{Dtype, GpuProfile};
 use model::{FittedKernels, KernelFit};
 
 /// Fits shipped with llmplan, one per measured GPU: (name, fit.json text).
@@ -38,10 +38,60 @@ pub fn builtin(name: &str) -> Option<&'static KernelFit> {
         .and_then(|(_, f)| f.as_ref())
 }
 
+/// A kernel model chosen for a GPU, with what it is in words (the estimate's note).
+///
+/// The two models are held by value, not boxed, so the analytic model's calls reach
+/// them through one dynamic dispatch (the `&dyn KernelModel` it is handed).
+#[derive(Debug, Clone)]
+pub struct Kernels {
+    model: Model,
+    note: String,
+}
+
+#[derive(Debug, Clone)]
+enum Model {
+    Fitted(Box<FittedKernels>),
+    Constant(ConstantEfficiency),
+}
+
+impl Kernels {
+    fn model(&self) -> &dyn KernelModel {
+        match &self.model {
+            Model::Fitted(f) => f.as_ref(),
+            Model::Constant(c) => c,
+        }
+    }
+}
+
+impl KernelModel for Kernels {
+    fn gemm_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.model().gemm_s(m, n, k, dtype)
+    }
+    fn gemm_bwd_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.model().gemm_bwd_s(m, n, k, dtype)
+    }
+    fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64 {
+        self.model().matmul_flops_s(flops, dtype)
+    }
+    fn attention_s(&self, shape: &AttnShape) -> (f64, f64) {
+        self.model().attention_s(shape)
+    }
+    fn flash2_slowdown(&self) -> (f64, f64) {
+        self.model().flash2_slowdown()
+    }
+    fn memory_s(&self, bytes: f64) -> f64 {
+        self.model().memory_s(bytes)
+    }
+    fn describe(&self) -> String {
+        self.note.clone()
+    }
+}
+
 /// The kernel model for a scenario's GPU as its layout uses it: SMs reserved for
 /// communication (`layout.overlap.comm_sms`) are taken away from compute, which loses
-/// their share of the dense peak (memory bandwidth stays).
-pub fn kernel_model_for(sc: &crate::spec::Scenario) -> Box<dyn KernelModel + Send + Sync> {
+/// their share of the dense peak (memory bandwidth stays). Every evaluation of the
+/// scenario (estimate, simulate, search, validate) takes its kernel model from here.
+pub fn kernel_model_for(sc: &crate::spec::Scenario) -> Kernels {
     let reserved = sc.layout.overlap.comm_sms;
     if reserved == 0 || reserved >= sc.gpu.sm_count {
         return kernel_model(&sc.gpu);
@@ -60,9 +110,33 @@ pub fn kernel_model_for(sc: &crate::spec::Scenario) -> Box<dyn KernelModel + Sen
 
 /// The kernel model for `gpu`: the fit its profile names (its own measurements, or a
 /// measured GPU's constants with this GPU's datasheet), else constant efficiencies.
-pub fn kernel_model(gpu: &GpuProfile) -> Box<dyn KernelModel + Send + Sync> {
-    match gpu.calibration.as_deref().and_then(builtin) {
-        Some(fit) => Box::new(FittedKernels::new(gpu, fit)),
-        None => Box::new(ConstantEfficiency::new(gpu)),
+pub fn kernel_model(gpu: &GpuProfile) -> Kernels {
+    let e = &gpu.efficiency;
+    match gpu.calibration.as_deref().and_then(|c| builtin(c).map(|f| (c, f))) {
+        Some((c, fit)) => Kernels {
+            model: Model::Fitted(Box::new(FittedKernels::new(gpu, fit))),
+            note: if e.measured {
+                format!(
+                    "kernel times for {} come from the model fitted to its own measurements ({c}: GEMM tiles \
+                     and waves, flash attention, power-capped clock {:.3})",
+                    gpu.name, fit.sustained_clock
+                )
+            } else {
+                format!(
+                    "kernel times for {} are derived, not measured on this GPU: the {c} fit's constants with \
+                     this GPU's datasheet (SMs, peaks, HBM, L2), memory efficiency {:.3} and sustained clock \
+                     {:.3} from its profile",
+                    gpu.name, e.memory, e.sustained_clock
+                )
+            },
+        },
+        None => Kernels {
+            model: Model::Constant(ConstantEfficiency::new(gpu)),
+            note: format!(
+                "kernel times for {} use one constant efficiency per kernel class (GEMM {:.3}, attention {:.3}, \
+                 memory {:.3}, sustained clock {:.3}); no fitted model applies",
+                gpu.name, e.gemm, e.attention, e.memory, e.sustained_clock
+            ),
+        },
     }
 }

@@ -111,7 +111,7 @@ pub struct Plan {
 
 /// Computes a report's contents for `sc`.
 pub fn build(sc: &Scenario, opts: &PlanOptions) -> Result<Plan> {
-    let est = analytic::estimate(sc, &EstimateOptions::default())?;
+    let est = crate::setup::estimate(sc, &EstimateOptions::default())?;
     // Re-estimates (comparison, sweep, sensitivity) leave failures out: the Monte Carlo
     // is a property of the plan, and the ideal days are what the layouts trade.
     let mut quiet = sc.clone();
@@ -325,7 +325,7 @@ fn sensitivity(sc: &Scenario, delta: f64) -> Result<Vec<Sensitivity>> {
     let at = |m: Modifier, f: f64| -> Result<(f64, f64)> {
         let mut s = sc.clone();
         m(&mut s, f);
-        let e = analytic::estimate(&s, &EstimateOptions::default())?;
+        let e = crate::setup::estimate(&s, &EstimateOptions::default())?;
         Ok((e.time.days, e.cost.usd))
     };
     let mut rows = Vec::new();
@@ -348,7 +348,8 @@ fn sensitivity(sc: &Scenario, delta: f64) -> Result<Vec<Sensitivity>> {
 }
 
 fn simulate(sc: &Scenario) -> Result<SimResult> {
-    let prep = sim::prepare(sc, None)?;
+    let kernels = crate::calibrate::kernel_model_for(sc);
+    let prep = sim::prepare(&crate::analytic::Setup::resolve(sc, &kernels)?, None)?;
     let prog = Program::compile(&prep.input)?;
     Ok(prog.simulate(true))
 }

@@ -4,7 +4,7 @@
 //! knob changes that drive each term.
 
 use crate::analytic::estimate::StepBreakdown;
-use crate::analytic::{self, Estimate, EstimateOptions};
+use crate::analytic::{Estimate, EstimateOptions};
 use crate::error::{Error, Result};
 use crate::spec::layout::{Layout, Schedule};
 use crate::spec::training::Recompute;
@@ -113,7 +113,7 @@ pub fn compare(sc: &Scenario, specs: &[String]) -> Result<Vec<Compared>> {
             let mut s = sc.clone();
             s.layout = layout;
             s.training.recompute = rc;
-            let estimate = analytic::estimate(&s, &EstimateOptions::default())
+            let estimate = crate::setup::estimate(&s, &EstimateOptions::default())
                 .map_err(|e| Error::Usage(format!("--layout {spec}: {e}")))?;
             Ok(Compared {
                 spec: spec.clone(),

@@ -28,11 +28,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analytic::compute::KernelModel;
-use crate::analytic::{self, Estimate, EstimateOptions};
+use crate::analytic::{self, Estimate, EstimateOptions, Setup};
 use crate::error::{Error, Result};
-use crate::spec::layout::{
-    self as layout_rules, balanced_split, Adjustments, Layout, ResolvedLayout, Schedule,
-};
+use crate::spec::layout::{balanced_split, Layout, ResolvedLayout, Schedule};
 use crate::spec::training::Recompute;
 use crate::spec::Scenario;
 
@@ -319,11 +317,6 @@ impl Outcome {
     }
 }
 
-/// The kernel model a search uses for a scenario: the same one `estimate` uses.
-pub fn kernels_for(sc: &Scenario) -> Box<dyn KernelModel + Send + Sync> {
-    crate::calibrate::kernel_model(&sc.gpu)
-}
-
 /// Per-worker accumulator.
 struct Acc {
     counts: [u64; Reason::ALL.len()],
@@ -416,18 +409,10 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 /// Searches the layouts of `sc` on each of `opts.gpus`.
 pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -> Result<Outcome> {
     let start = Instant::now();
-    let kernels = kernels_for(sc);
-    search_with(sc, kernels.as_ref(), opts, progress, start)
-}
-
-/// [`search`] with a given kernel model.
-pub fn search_with(
-    sc: &Scenario,
-    kernels: &(dyn KernelModel + Sync),
-    opts: &SearchOptions,
-    progress: Option<Progress>,
-    start: Instant,
-) -> Result<Outcome> {
+    // The kernel model `estimate` uses for this scenario (its layout's comm_sms
+    // reserved): every searched layout keeps the scenario's overlap settings.
+    let kernels = crate::calibrate::kernel_model_for(sc);
+    let kernels: &(dyn KernelModel + Sync) = &kernels;
     if !(0.0..1.0).contains(&opts.headroom) {
         return Err(Error::Usage(format!(
             "--headroom {}: must be in [0, 1)",
@@ -489,7 +474,7 @@ pub fn search_with(
 
     // The scenario's own layout: evaluated first so the search can count what beats it.
     let baseline = if opts.gpus.len() == 1 {
-        Some(baseline(sc, &space, kernels, opts))
+        Some(baseline(sc, Some(&space), kernels, opts))
     } else {
         None
     };
@@ -746,16 +731,24 @@ fn ranked(
     }
 }
 
+/// The scenario's own layout on `opts.gpus[0]` GPUs, priced as the search prices
+/// every layout (its kernel model, its fast path): what `estimate` gives for the same
+/// layout, to 1e-9 (`tests/search.rs`). Not ranked (`rank` is `None`).
+pub fn price_own_layout(sc: &Scenario, opts: &SearchOptions) -> Baseline {
+    let kernels = crate::calibrate::kernel_model_for(sc);
+    baseline(sc, None, &kernels, opts)
+}
+
+/// The scenario's own layout; `in_space` says whether `space` (when given) holds it.
 fn baseline(
     sc: &Scenario,
-    space: &Space,
+    space: Option<&Space>,
     kernels: &(dyn KernelModel + Sync),
     opts: &SearchOptions,
 ) -> Baseline {
     let gpus = opts.gpus[0];
-    let mut adj = Adjustments::default();
-    let rl = match layout_rules::resolve(&sc.layout, &sc.model, gpus, &sc.training, &mut adj) {
-        Ok(rl) => rl,
+    let setup = match Setup::resolve_on(sc, kernels, gpus) {
+        Ok(s) => s,
         Err(e) => {
             return Baseline {
                 ranked: None,
@@ -765,23 +758,26 @@ fn baseline(
             }
         }
     };
+    let rl = &setup.layout;
     let rc = sc.training.recompute;
-    let in_space = space.tp.contains(&rl.tp)
-        && space.pp.contains(&rl.pp)
-        && space.dp.as_ref().is_none_or(|d| d.contains(&rl.dp))
-        && space.ep.contains(&rl.ep)
-        && space.cp.contains(&rl.cp)
-        && space.vpp.contains(&rl.vpp)
-        && space.micro_batch.contains(&rl.micro_batch)
-        && (rl.tp == 1 || space.sequence_parallel.contains(&rl.sequence_parallel))
-        && space.recompute.contains(&rc)
-        && space.zero.contains(&rl.zero)
-        && space.schedule.contains(&rl.schedule)
-        && sc.layout.layers_per_stage.is_none();
+    let in_space = space.is_some_and(|space| {
+        space.tp.contains(&rl.tp)
+            && space.pp.contains(&rl.pp)
+            && space.dp.as_ref().is_none_or(|d| d.contains(&rl.dp))
+            && space.ep.contains(&rl.ep)
+            && space.cp.contains(&rl.cp)
+            && space.vpp.contains(&rl.vpp)
+            && space.micro_batch.contains(&rl.micro_batch)
+            && (rl.tp == 1 || space.sequence_parallel.contains(&rl.sequence_parallel))
+            && space.recompute.contains(&rc)
+            && space.zero.contains(&rl.zero)
+            && space.schedule.contains(&rl.schedule)
+            && sc.layout.layers_per_stage.is_none()
+    });
     let mut own = sc.clone();
     own.reliability.enabled = false;
     let env = Env::new(&own, kernels, opts.headroom);
-    finish_baseline(&env, &rl, rc, gpus, opts, in_space)
+    finish_baseline(&env, rl, rc, gpus, opts, in_space)
 }
 
 fn finish_baseline(
@@ -824,22 +820,17 @@ fn finish_baseline(
 /// event) and fills `sim_step_s`; returns whether any was re-timed. The ranking keeps
 /// the analytic order; the simulator's number sits beside it.
 pub fn retime_with_sim(sc: &Scenario, results: &mut [Ranked]) -> bool {
-    let kernels = kernels_for(sc);
+    let kernels = crate::calibrate::kernel_model_for(sc);
     let mut any = false;
     for r in results.iter_mut() {
         let mut s = scenario_for(sc, &r.layout, r.gpus);
         s.reliability.enabled = false;
-        let mut adj = Adjustments::default();
-        let Ok(rl) = layout_rules::resolve(&s.layout, &s.model, s.gpus, &s.training, &mut adj)
-        else {
+        let Ok(setup) = Setup::resolve_on(&s, &kernels, s.gpus) else {
             continue;
         };
         match analytic::estimate::evaluate_with(
-            &s,
-            &rl,
-            kernels.as_ref(),
+            &setup,
             &EstimateOptions::default(),
-            Vec::new(),
             Some(&crate::sim::SimPipeline),
         ) {
             Ok(e) => {
@@ -864,5 +855,5 @@ pub fn scenario_for(sc: &Scenario, key: &LayoutKey, gpus: u64) -> Scenario {
 /// The full analytic estimate of a ranked layout (breakdown, memory parts, warnings).
 pub fn full_estimate(sc: &Scenario, r: &Ranked) -> Result<Estimate> {
     let s = scenario_for(sc, &r.layout, r.gpus);
-    analytic::estimate(&s, &EstimateOptions::default())
+    crate::setup::estimate(&s, &EstimateOptions::default())
 }

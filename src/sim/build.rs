@@ -5,14 +5,12 @@ use serde::Serialize;
 
 use super::engine::Program;
 use super::{SimInput, SimResult, StageSpec};
-use crate::analytic::comm::Comm;
 use crate::analytic::estimate::{PipelineModel, PipelineRun};
-use crate::analytic::layer::LayerCtx;
+use crate::analytic::setup::Setup;
 use crate::analytic::stage::{dp_sync, stages, StageCost, StageInputs, BUCKET_PARAMS};
 use crate::error::{Error, Result};
-use crate::spec::layout::{self, balanced_split, Adjustments, ResolvedLayout};
+use crate::spec::layout::{balanced_split, ResolvedLayout};
 use crate::spec::training::Recompute;
-use crate::spec::Scenario;
 
 /// p2p transfer of one micro-batch's activations between neighbouring stages, seconds:
 /// the same message and link as the analytic stage model (each tensor-parallel rank
@@ -90,12 +88,10 @@ pub struct Prepared {
     pub notes: Vec<String>,
 }
 
-/// Resolves `sc`'s layout (with `microbatches` per step instead of the batch's, when
-/// given) and builds the simulator's input with the scenario's kernel model.
-pub fn prepare(sc: &Scenario, microbatches: Option<u32>) -> Result<Prepared> {
-    let mut adj = Adjustments::default();
-    let mut rl = layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)
-        .map_err(|e| sc.origin.place(e))?;
+/// Builds the simulator's input for the set-up layout (with `microbatches` per step
+/// instead of the batch's, when given).
+pub fn prepare(setup: &Setup, microbatches: Option<u32>) -> Result<Prepared> {
+    let mut rl = setup.layout.clone();
     if let Some(m) = microbatches {
         if m == 0 {
             return Err(Error::invalid("microbatches", "must be at least 1"));
@@ -103,27 +99,18 @@ pub fn prepare(sc: &Scenario, microbatches: Option<u32>) -> Result<Prepared> {
         rl.microbatches = m;
         rl.global_batch_seqs = u64::from(m) * u64::from(rl.dp) * u64::from(rl.micro_batch);
     }
-    let (stages, input) = analyse(sc, &rl);
+    let (stages, input) = analyse(&Setup::with_layout(setup.sc, setup.kernels, rl.clone()));
     Ok(Prepared {
-        title: sc.name.clone(),
+        title: setup.sc.name.clone(),
         layout: rl,
         stages,
         input,
-        notes: adj.notes,
+        notes: setup.notes.clone(),
     })
 }
 
-fn analyse(sc: &Scenario, rl: &ResolvedLayout) -> (Vec<StageCost>, SimInput) {
-    let kernels = crate::calibrate::kernel_model_for(sc);
-    let inp = StageInputs {
-        ctx: LayerCtx {
-            model: &sc.model,
-            layout: rl,
-            training: &sc.training,
-        },
-        kernels: kernels.as_ref(),
-        comm: Comm::new(&sc.cluster),
-    };
+fn analyse(setup: &Setup) -> (Vec<StageCost>, SimInput) {
+    let inp = setup.stage_inputs();
     let st = stages(&inp);
     let input = input_from_analytic(&inp, &st);
     (st, input)
@@ -164,7 +151,8 @@ pub struct Imbalance {
 
 /// Compares the prepared uneven split with the nearest even one: `None` when the
 /// split is already even or no even split with fewer stages fits the schedule.
-pub fn imbalance(sc: &Scenario, prep: &Prepared, uneven: &SimResult) -> Result<Option<Imbalance>> {
+pub fn imbalance(setup: &Setup, prep: &Prepared, uneven: &SimResult) -> Result<Option<Imbalance>> {
+    let sc = setup.sc;
     let rl = &prep.layout;
     if !rl.uneven() {
         return Ok(None);
@@ -184,7 +172,7 @@ pub fn imbalance(sc: &Scenario, prep: &Prepared, uneven: &SimResult) -> Result<O
     alt.pp = pp_even;
     alt.layers_per_stage = balanced_split(layers, pp_even);
     alt.gpus_used = u64::from(alt.tp) * u64::from(alt.cp) * u64::from(alt.dp) * u64::from(pp_even);
-    let (_, input) = analyse(sc, &alt);
+    let (_, input) = analyse(&Setup::with_layout(sc, setup.kernels, alt));
     let Ok(prog) = Program::compile(&input) else {
         return Ok(None);
     };

@@ -15,8 +15,9 @@ use crate::analytic::comm::Comm;
 use crate::analytic::compute::KernelModel;
 use crate::analytic::estimate::{evaluate, Estimate, EstimateOptions};
 use crate::analytic::layer::{layer_cost, LayerCtx};
+use crate::analytic::setup::Setup;
 use crate::error::Result;
-use crate::spec::layout::{resolve, Adjustments, ResolvedLayout};
+use crate::spec::layout::ResolvedLayout;
 use rows::{build, Built, Row};
 
 /// The published table shipped with llmplan (tests/data/published).
@@ -166,19 +167,17 @@ pub fn validate(rows: &[Row], group: Option<&str>) -> Report {
     }
 }
 
-/// The row's estimate, with the resolved layout and kernel model it used (per-layer
-/// rows read single layers from them).
-fn estimate(b: &Built) -> Result<(Estimate, ResolvedLayout, Box<dyn KernelModel + Send + Sync>)> {
-    let sc = &b.scenario;
-    let mut adj = Adjustments::default();
-    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)?;
-    let k = crate::calibrate::kernel_model_for(sc);
-    let e = evaluate(sc, &rl, k.as_ref(), &EstimateOptions::default(), adj.notes)?;
-    Ok((e, rl, k))
+/// The row's estimate, with the resolved layout it used.
+fn estimate(b: &Built, kernels: &(dyn KernelModel + Sync)) -> Result<(Estimate, ResolvedLayout)> {
+    let setup = Setup::resolve_on(&b.scenario, kernels, b.scenario.gpus)?;
+    let e = evaluate(&setup, &EstimateOptions::default())?;
+    Ok((e, setup.layout))
 }
 
 fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
-    let (e, rl, k) = estimate(b)?;
+    // Per-layer rows read single layers with the same kernel model.
+    let k = crate::calibrate::kernel_model_for(&b.scenario);
+    let (e, rl) = estimate(b, &k)?;
     let sc = &b.scenario;
     let id = row.id();
     let mut out = Vec::new();
@@ -231,7 +230,7 @@ fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
             layout: &rl,
             training: &sc.training,
         };
-        let c = layer_cost(&ctx, 0, k.as_ref(), &Comm::new(&sc.cluster));
+        let c = layer_cost(&ctx, 0, &k, &Comm::new(&sc.cluster));
         if let Some(f) = row.num("layer_fwd_ms") {
             push(
                 "layer_fwd_ms",
