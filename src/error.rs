@@ -76,6 +76,10 @@ pub enum Error {
     /// not fit under `--strict`.
     #[error("{0}")]
     Unmet(String),
+    /// Several problems in one input, each with its own location, reported together so
+    /// that one run shows everything to fix.
+    #[error("{}", many(.0))]
+    Many(Vec<Error>),
     /// Writing output failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -88,6 +92,12 @@ pub enum Error {
 
 fn prefix(loc: &Option<SourceLocation>) -> String {
     loc.as_ref().map(|l| format!("{l}: ")).unwrap_or_default()
+}
+
+fn many(errors: &[Error]) -> String {
+    let mut out: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    out.push(format!("{} problems", errors.len()));
+    out.join("\n")
 }
 
 fn hint(s: &Option<String>) -> String {
@@ -111,6 +121,15 @@ impl Error {
             *suggestion = Some(s.into());
         }
         self
+    }
+
+    /// One error, or all of them together when there are several (`None` when empty).
+    pub fn collect(mut errors: Vec<Error>) -> Option<Error> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(Error::Many(errors)),
+        }
     }
 
     /// Attaches a location if the error has none yet.

@@ -102,18 +102,41 @@ pub fn attention_params(m: &ModelSpec) -> f64 {
         None => {
             let d = m.head_dim() as f64;
             let w = h * (q + 2.0 * kv) * d + q * d * h;
-            let b = if m.bias { (q + 2.0 * kv) * d + h } else { 0.0 };
-            w + b
+            let b = if m.bias {
+                (q + 2.0 * kv) * d + h
+            } else if m.qkv_bias {
+                (q + 2.0 * kv) * d
+            } else {
+                0.0
+            };
+            w + b + attention_extras(m)
         }
     }
+}
+
+/// QK-norm scales (one RMSNorm of head_dim for queries, one for keys) and gpt-oss's
+/// per-head sink logits: small, but part of the published totals.
+fn attention_extras(m: &ModelSpec) -> f64 {
+    let qk_norm = if m.qk_norm {
+        2.0 * m.qk_head_dim() as f64
+    } else {
+        0.0
+    };
+    let sinks = if m.attention_sinks {
+        m.heads as f64
+    } else {
+        0.0
+    };
+    qk_norm + sinks
 }
 
 /// Parameters of one MLP of inner width `f`.
 pub fn mlp_params(m: &ModelSpec, f: u64) -> f64 {
     let h = m.hidden as f64;
     let f = f as f64;
-    let mats = if m.gated_mlp { 3.0 } else { 2.0 };
-    let b = if m.bias { f + h } else { 0.0 };
+    let (mats, up_rows) = if m.gated_mlp { (3.0, 2.0) } else { (2.0, 1.0) };
+    // A gated MLP's fused gate/up projection has 2f outputs, each with a bias (gpt-oss).
+    let b = if m.bias { up_rows * f + h } else { 0.0 };
     mats * h * f + b
 }
 
@@ -129,7 +152,7 @@ pub fn layer_params(m: &ModelSpec, i: u32) -> LayerParams {
                 mlp: moe.shared_experts as f64 * one,
                 experts: moe.experts as f64 * one,
                 experts_active: moe.top_k as f64 * one,
-                router: m.hidden as f64 * moe.experts as f64,
+                router: (m.hidden as f64 + f64::from(u8::from(m.bias))) * moe.experts as f64,
                 norms,
             }
         }

@@ -83,13 +83,13 @@ pub fn source(table: &[(&str, &str)], name: &str) -> Option<Source> {
 }
 
 /// Parses the built-in entry `name` of `table`; `kind` names the table in errors.
-pub fn load<T: DeserializeOwned>(
+pub fn load<T: DeserializeOwned + schemars::JsonSchema>(
     table: &[(&str, &str)],
     kind: &'static str,
     name: &str,
 ) -> Result<T> {
     match source(table, name) {
-        Some(src) => src.parse(),
+        Some(src) => src.parse_checked(),
         None => Err(Error::UnknownName {
             kind,
             name: name.to_string(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// One interconnect tier as the collectives see it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     /// Bandwidth per GPU per direction, bytes/s.
@@ -17,7 +17,7 @@ pub struct Link {
 }
 
 /// A cluster: nodes of GPUs, an NVLink (or PCIe) domain, and a scale-out network.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterProfile {
     /// Catalog name, e.g. `dgx-h100`.

@@ -6,7 +6,19 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Number formats a GEMM can run in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Hash,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
     /// IEEE single precision.
@@ -33,7 +45,7 @@ impl Dtype {
 }
 
 /// Dense (non-sparse) tensor-core peak per dtype, FLOP/s.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeakFlops {
     /// FP32 (non-tensor-core) peak, FLOP/s.
@@ -66,7 +78,7 @@ impl PeakFlops {
 ///
 /// Until the calibration crate fits a shape-aware model these are constants per GPU,
 /// each with its provenance in the profile's `sources`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Efficiency {
     /// Large tensor-core GEMMs at boost clock, fraction of dense peak.
@@ -85,7 +97,7 @@ pub struct Efficiency {
 }
 
 /// One GPU model.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpuProfile {
     /// Catalog name, e.g. `h100-sxm`.

@@ -12,7 +12,19 @@ use super::training::Training;
 use crate::error::{Error, Result};
 
 /// Pipeline schedules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Hash,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 pub enum Schedule {
     /// All forwards, then all backwards (Huang et al. 2019).
     #[serde(rename = "gpipe")]
@@ -46,7 +58,7 @@ impl Schedule {
 
 /// Which communication is overlapped with compute (each `true` hides what fits
 /// under the compute it can run beside).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Overlap {
     /// Data-parallel gradient reduction and parameter all-gather, bucketed.
@@ -91,7 +103,7 @@ fn default_zero() -> u8 {
 }
 
 /// A layout as written: `dp` may be left out (it follows from the GPU count).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Layout {
     /// Tensor-parallel width.

@@ -4,13 +4,16 @@
 //! assume they passed their checks.
 
 pub mod catalog;
+pub mod check;
 pub mod cluster;
 pub mod gpu;
+pub mod hf;
 pub mod layout;
 pub mod model;
 pub mod pricing;
 pub mod reliability;
 pub mod scenario;
+pub mod schema;
 pub mod training;
 pub mod yaml;
 

@@ -1,34 +1,37 @@
 //! Model architectures: dense and Mixture-of-Experts transformers, with GQA/MQA and
 //! DeepSeek's multi-head latent attention (MLA).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 /// Normalisation layer kind (decides its parameter count: LayerNorm has a bias).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Norm {
     /// LayerNorm: scale and bias, 2h parameters.
     Layernorm,
-    /// RMSNorm: scale only, h parameters.
+    /// RMSNorm: scale only, h parameters (the default: every 2024-26 open model).
+    #[default]
     Rmsnorm,
 }
 
 /// How positions enter the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PositionEmbedding {
     /// Learned absolute table of `max_position x hidden` parameters (GPT-3, OPT).
     Learned,
-    /// Rotary (no parameters).
+    /// Rotary (no parameters; the default).
+    #[default]
     Rope,
     /// ALiBi biases (no parameters).
     Alibi,
 }
 
 /// Multi-head latent attention (DeepSeek-V2/V3): low-rank Q and KV projections.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mla {
     /// Rank of the query down-projection; `None` = full-rank query projection.
@@ -45,7 +48,7 @@ pub struct Mla {
 }
 
 /// Mixture-of-Experts feed-forward blocks.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Moe {
     /// Routed experts per MoE layer.
@@ -74,7 +77,7 @@ fn one() -> u32 {
 }
 
 /// A published parameter count, to check the architecture against.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishedCounts {
     /// Total parameters as published.
@@ -86,15 +89,35 @@ pub struct PublishedCounts {
     pub source: String,
 }
 
+/// Sliding-window (local) attention on some layers (Mistral 7B, Gemma 2/3, gpt-oss).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlidingWindow {
+    /// Tokens each query attends to on a windowed layer.
+    pub tokens: u64,
+    /// Every `full_every`-th layer (1-based: layers `full_every - 1`, `2 * full_every - 1`,
+    /// ...) keeps full attention; 0 = every layer is windowed. Gemma 2 and gpt-oss: 2;
+    /// Gemma 3: 6; Mistral 7B v0.1: 0.
+    #[serde(default)]
+    pub full_every: u32,
+}
+
 /// One transformer architecture.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+///
+/// Only `layers`, `hidden`, `heads`, `ffn_hidden` and `vocab` are required; every other
+/// field has the default of a 2024-26 open decoder (RMSNorm, RoPE, SwiGLU, untied
+/// embeddings, no biases, `kv_heads = heads`, `head_dim = hidden / heads`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// Catalog name, e.g. `llama3-405b`.
+    /// Catalog name, e.g. `llama3-405b`; defaults to the file's stem (or `custom` inline).
+    #[serde(default)]
     pub name: String,
-    /// Human-readable name.
+    /// Human-readable name; defaults to `name`.
+    #[serde(default)]
     pub display_name: String,
-    /// Where the architecture comes from.
+    /// Where the architecture comes from (free text; optional).
+    #[serde(default)]
     pub source: String,
     /// Transformer layers.
     pub layers: u32,
@@ -110,18 +133,35 @@ pub struct ModelSpec {
     pub head_dim: Option<u64>,
     /// Dense FFN hidden size.
     pub ffn_hidden: u64,
-    /// SwiGLU-style gated MLP (three matrices instead of two).
+    /// SwiGLU-style gated MLP (three matrices instead of two); default true.
+    #[serde(default = "yes")]
     pub gated_mlp: bool,
     /// Vocabulary size (padded as trained).
     pub vocab: u64,
-    /// Input and output embeddings share one matrix.
+    /// Input and output embeddings share one matrix; default false.
+    #[serde(default)]
     pub tied_embeddings: bool,
-    /// Linear layers carry biases (GPT-3, OPT, BLOOM).
+    /// Every linear layer carries a bias (GPT-3, OPT, BLOOM, gpt-oss incl. experts and router).
     #[serde(default)]
     pub bias: bool,
-    /// Normalisation kind.
+    /// Only the query/key/value projections carry biases (Qwen2, GLM-4.5).
+    #[serde(default)]
+    pub qkv_bias: bool,
+    /// RMSNorm over each head's queries and keys (Qwen3, Gemma 3, GLM-4.5): 2 x head_dim
+    /// parameters per layer.
+    #[serde(default)]
+    pub qk_norm: bool,
+    /// One learned sink logit per query head and layer (gpt-oss).
+    #[serde(default)]
+    pub attention_sinks: bool,
+    /// Sliding-window attention, when used.
+    #[serde(default)]
+    pub sliding_window: Option<SlidingWindow>,
+    /// Normalisation kind; default rmsnorm.
+    #[serde(default)]
     pub norm: Norm,
-    /// Position encoding.
+    /// Position encoding; default rope.
+    #[serde(default)]
     pub position_embedding: PositionEmbedding,
     /// Rows of a learned position table.
     #[serde(default)]
@@ -144,7 +184,30 @@ pub struct ModelSpec {
     pub published: Option<PublishedCounts>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl ModelSpec {
+    /// Fills the names a user may leave out: `name` from `fallback` (a file stem, or
+    /// `custom` for an inline model), `display_name` from `name`.
+    pub fn fill_names(&mut self, fallback: &str) {
+        if self.name.is_empty() {
+            self.name = fallback.to_string();
+        }
+        if self.display_name.is_empty() {
+            self.display_name = self.name.clone();
+        }
+    }
+
+    /// Whether layer `i` (0-based) attends through the sliding window.
+    pub fn is_windowed_layer(&self, i: u32) -> bool {
+        match &self.sliding_window {
+            None => false,
+            Some(w) => w.full_every == 0 || !(i + 1).is_multiple_of(w.full_every),
+        }
+    }
+
     /// Key/value heads (defaults to query heads).
     pub fn kv_heads(&self) -> u32 {
         self.kv_heads.unwrap_or(self.heads)
@@ -188,68 +251,101 @@ impl ModelSpec {
         (0..self.layers).filter(|&i| self.is_moe_layer(i)).count() as u32
     }
 
-    /// Checks internal consistency; `field_prefix` names the section (`model`).
+    /// Checks internal consistency and reports every rule broken, not just the first.
     pub fn validate(&self) -> Result<()> {
-        let f = |x: &str| format!("model.{x}");
-        positive("model.layers", self.layers as f64)?;
-        positive("model.hidden", self.hidden as f64)?;
-        positive("model.heads", self.heads as f64)?;
-        positive("model.ffn_hidden", self.ffn_hidden as f64)?;
-        positive("model.vocab", self.vocab as f64)?;
-        let kv = self.kv_heads();
-        if kv == 0 || !self.heads.is_multiple_of(kv) {
-            return Err(Error::invalid(
-                f("kv_heads"),
-                format!("query heads {} not divisible by kv heads {kv}", self.heads),
-            )
-            .with_suggestion(format!(
-                "use a divisor of {}: {}",
-                self.heads,
-                divisors_text(self.heads as u64)
-            )));
+        let mut errs: Vec<Error> = [
+            positive("model.layers", self.layers as f64),
+            positive("model.hidden", self.hidden as f64),
+            positive("model.heads", self.heads as f64),
+            positive("model.ffn_hidden", self.ffn_hidden as f64),
+            positive("model.vocab", self.vocab as f64),
+        ]
+        .into_iter()
+        .filter_map(|r| r.err())
+        .collect();
+        errs.extend(self.attention_rules());
+        if let Some(m) = &self.moe {
+            errs.extend(self.moe_rules(m));
         }
-        if self.mla.is_none()
+        Error::collect(errs).map_or(Ok(()), Err)
+    }
+
+    fn attention_rules(&self) -> Vec<Error> {
+        let f = |x: &str| format!("model.{x}");
+        let mut errs = Vec::new();
+        let kv = self.kv_heads();
+        if self.heads > 0 && (kv == 0 || !self.heads.is_multiple_of(kv)) {
+            errs.push(
+                Error::invalid(
+                    f("kv_heads"),
+                    format!("query heads {} not divisible by kv heads {kv}", self.heads),
+                )
+                .with_suggestion(format!(
+                    "use a divisor of {}: {}",
+                    self.heads,
+                    divisors_text(self.heads as u64)
+                )),
+            );
+        }
+        if self.heads > 0
+            && self.mla.is_none()
             && self.head_dim.is_none()
             && !self.hidden.is_multiple_of(u64::from(self.heads))
         {
-            return Err(Error::invalid(
-                f("heads"),
-                format!(
-                    "hidden {} not divisible by heads {}",
-                    self.hidden, self.heads
-                ),
-            )
-            .with_suggestion("set model.head_dim explicitly".to_string()));
+            errs.push(
+                Error::invalid(
+                    f("heads"),
+                    format!(
+                        "hidden {} not divisible by heads {}",
+                        self.hidden, self.heads
+                    ),
+                )
+                .with_suggestion("set model.head_dim explicitly".to_string()),
+            );
         }
         if self.position_embedding == PositionEmbedding::Learned && self.max_position.is_none() {
-            return Err(Error::invalid(
+            errs.push(Error::invalid(
                 f("max_position"),
                 "learned position embeddings need max_position (rows of the table)",
             ));
         }
-        if let Some(m) = &self.moe {
-            positive("model.moe.experts", m.experts as f64)?;
-            positive("model.moe.expert_ffn_hidden", m.expert_ffn_hidden as f64)?;
-            if m.top_k == 0 || m.top_k > m.experts {
-                return Err(Error::invalid(
-                    f("moe.top_k"),
-                    format!(
-                        "top_k {} must be between 1 and experts {}",
-                        m.top_k, m.experts
-                    ),
-                ));
-            }
-            if m.first_dense_layers >= self.layers {
-                return Err(Error::invalid(
-                    f("moe.first_dense_layers"),
-                    format!(
-                        "{} dense layers leave no MoE layer of {}",
-                        m.first_dense_layers, self.layers
-                    ),
-                ));
-            }
+        if self.sliding_window.as_ref().is_some_and(|w| w.tokens == 0) {
+            errs.push(Error::invalid(
+                f("sliding_window.tokens"),
+                "must be positive",
+            ));
         }
-        Ok(())
+        errs
+    }
+
+    fn moe_rules(&self, m: &Moe) -> Vec<Error> {
+        let f = |x: &str| format!("model.{x}");
+        let mut errs: Vec<Error> = [
+            positive("model.moe.experts", m.experts as f64),
+            positive("model.moe.expert_ffn_hidden", m.expert_ffn_hidden as f64),
+        ]
+        .into_iter()
+        .filter_map(|r| r.err())
+        .collect();
+        if m.top_k == 0 || m.top_k > m.experts {
+            errs.push(Error::invalid(
+                f("moe.top_k"),
+                format!(
+                    "top_k {} must be between 1 and experts {}",
+                    m.top_k, m.experts
+                ),
+            ));
+        }
+        if m.first_dense_layers >= self.layers {
+            errs.push(Error::invalid(
+                f("moe.first_dense_layers"),
+                format!(
+                    "{} dense layers leave no MoE layer of {}",
+                    m.first_dense_layers, self.layers
+                ),
+            ));
+        }
+        errs
     }
 }
 

@@ -56,7 +56,7 @@ pub const DEFAULT_HARDWARE_FRACTION: f64 =
     LLAMA3_HARDWARE_SHARE * LLAMA3_UNEXPECTED / LLAMA3_INTERRUPTIONS;
 
 /// Failure-time distribution of the whole job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureDistribution {
     /// Memoryless: a Poisson process at the summed rate (what many independent
@@ -68,7 +68,7 @@ pub enum FailureDistribution {
 }
 
 /// When a checkpoint stalls training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckpointMode {
     /// Training waits while every node writes its shard to storage (Megatron-LM's
@@ -80,7 +80,7 @@ pub enum CheckpointMode {
 }
 
 /// The `reliability:` section of a scenario. Every field has a default.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Reliability {
     /// Model failures at all (false: the estimate carries no reliability block).

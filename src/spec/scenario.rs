@@ -54,6 +54,25 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ref<T> {
     }
 }
 
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Ref<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("NameOr{}", T::schema_name()).into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let inline = g.subschema_for::<T>();
+        schemars::json_schema!({
+            "anyOf": [
+                {
+                    "type": "string",
+                    "description": "A catalog name (`llmplan list`), a path to a YAML file relative to this one, or (models) `hf:PATH/config.json`"
+                },
+                inline
+            ]
+        })
+    }
+}
+
 impl<T: Serialize> Serialize for Ref<T> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match self {
@@ -64,7 +83,7 @@ impl<T: Serialize> Serialize for Ref<T> {
 }
 
 /// A scenario file as written.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Title for tables and reports.
@@ -150,8 +169,11 @@ impl Origin {
         self.source.locate(&path)
     }
 
-    /// Attaches this origin's location for the error's field.
+    /// Attaches this origin's location for the error's field (each of several).
     pub fn place(&self, e: Error) -> Error {
+        if let Error::Many(all) = e {
+            return Error::Many(all.into_iter().map(|e| self.place(e)).collect());
+        }
         let loc = e.field().and_then(|f| self.locate(f));
         e.at(loc)
     }
@@ -173,7 +195,7 @@ pub fn load(spec: Option<&str>, overrides: &[String]) -> Result<Scenario> {
             (Source::read(p)?, p.parent().map(Path::to_path_buf))
         }
     };
-    let mut file: ScenarioFile = source.parse()?;
+    let mut file: ScenarioFile = source.parse_checked()?;
     for o in overrides {
         file = apply_override(file, o)?;
     }
@@ -243,7 +265,17 @@ fn parse_value(raw: &str) -> serde_json::Value {
 
 fn resolve(file: ScenarioFile, dir: Option<&Path>, origin: Origin) -> Result<Scenario> {
     let place = |e: Error| origin.place(e);
-    let model: ModelSpec = resolve_ref(&file.model, catalog::MODELS, "model", dir, &origin)?;
+    let mut model: ModelSpec = match &file.model {
+        Ref::Name(n) if n.starts_with("hf:") => {
+            let p = relative_to(dir, &n["hf:".len()..]);
+            super::hf::load(&p).map_err(|e| e.at(origin.locate("model")))?
+        }
+        r => resolve_ref(r, catalog::MODELS, "model", dir, &origin)?,
+    };
+    model.fill_names(&match &file.model {
+        Ref::Name(n) => stem(n),
+        Ref::Inline(_) => "custom".to_string(),
+    });
     model.validate().map_err(place)?;
     let cluster: ClusterProfile =
         resolve_ref(&file.cluster, catalog::CLUSTERS, "cluster", dir, &origin)?;
@@ -275,7 +307,29 @@ fn resolve(file: ScenarioFile, dir: Option<&Path>, origin: Origin) -> Result<Sce
     })
 }
 
-fn resolve_ref<T: DeserializeOwned + Clone>(
+/// A path as written in a scenario: relative to the scenario's directory.
+fn relative_to(dir: Option<&Path>, p: &str) -> PathBuf {
+    match dir {
+        Some(d) if Path::new(p).is_relative() => d.join(p),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// The name a referenced file gives its contents: its stem (`models/x.yaml` -> `x`),
+/// or the directory of an HF `config.json`.
+fn stem(reference: &str) -> String {
+    let p = Path::new(reference.trim_start_matches("hf:"));
+    let p = match p.file_name().and_then(|f| f.to_str()) {
+        Some("config.json") => p.parent().unwrap_or(p),
+        _ => p,
+    };
+    p.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(reference)
+        .to_string()
+}
+
+fn resolve_ref<T: DeserializeOwned + Clone + schemars::JsonSchema>(
     r: &Ref<T>,
     table: &'static [(&'static str, &'static str)],
     kind: &'static str,
@@ -284,13 +338,7 @@ fn resolve_ref<T: DeserializeOwned + Clone>(
 ) -> Result<T> {
     match r {
         Ref::Inline(t) => Ok((**t).clone()),
-        Ref::Name(n) if looks_like_path(n) => {
-            let p: PathBuf = match dir {
-                Some(d) if Path::new(n).is_relative() => d.join(n),
-                _ => PathBuf::from(n),
-            };
-            Source::read(&p)?.parse()
-        }
+        Ref::Name(n) if looks_like_path(n) => Source::read(&relative_to(dir, n))?.parse_checked(),
         Ref::Name(n) => catalog::load(table, kind, n).map_err(|e| e.at(origin.locate(kind))),
     }
 }

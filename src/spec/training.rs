@@ -5,7 +5,19 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Activation recomputation policy (Korthikanti et al. 2022).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Hash,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Recompute {
     /// Keep every activation.
@@ -18,7 +30,19 @@ pub enum Recompute {
 
 /// A part of a layer that selective recomputation can drop and redo (Megatron-LM's
 /// `--recompute-modules`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Hash,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RecomputeModule {
     /// The attention core (scores, softmax, dropout): the s x s terms (Korthikanti 2022).
@@ -36,7 +60,7 @@ pub enum RecomputeModule {
 }
 
 /// Arithmetic precision of the GEMMs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// BF16 mixed precision (fp32 master weights).
@@ -60,7 +84,7 @@ impl Precision {
 }
 
 /// The training run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Training {
     /// Tokens to train on.
@@ -100,7 +124,9 @@ pub struct Training {
 }
 
 /// Generation of the fused attention kernel a framework runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AttentionKernel {
     /// The kernel the GPU's calibration measured (PyTorch 2.11's SDPA on H100:

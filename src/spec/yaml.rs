@@ -5,8 +5,10 @@
 //! that does not divide the heads, say) find their line with [`locate`], a small
 //! indentation-aware scan of block-style YAML, so they point at the line too.
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use super::check;
 use crate::error::{Error, Result, SourceLocation};
 
 /// A YAML document kept with its name so that later rule checks can point into it.
@@ -60,6 +62,64 @@ impl Source {
             };
             Error::Yaml { location, rendered }
         })
+    }
+
+    /// Parses like [`Source::parse`]; when that fails, checks the whole document against
+    /// `T`'s JSON Schema and reports every problem it finds, each at its line, instead of
+    /// the first one only.
+    pub fn parse_checked<T: DeserializeOwned + JsonSchema>(&self) -> Result<T> {
+        self.parse().map_err(|first| {
+            let Ok(doc) = serde_saphyr::from_str::<serde_json::Value>(&self.text) else {
+                return first;
+            };
+            let mut found: Vec<(Option<SourceLocation>, Error)> = check::check::<T>(&doc)
+                .into_iter()
+                .map(|i| {
+                    let keys: Vec<&str> = i.path.iter().map(String::as_str).collect();
+                    let at = match i.kind {
+                        check::IssueKind::Missing => &keys[..keys.len().saturating_sub(1)],
+                        _ => &keys[..],
+                    };
+                    let mut loc = self.locate(at);
+                    if i.kind == check::IssueKind::Value {
+                        loc = loc.map(|l| self.value_column(l));
+                    }
+                    let loc = loc.or_else(|| {
+                        Some(SourceLocation {
+                            file: self.name.clone(),
+                            line: 1,
+                            column: 1,
+                        })
+                    });
+                    (
+                        loc.clone(),
+                        Error::invalid(i.path.join("."), i.message).at(loc),
+                    )
+                })
+                .collect();
+            found.sort_by_key(|(l, _)| l.as_ref().map(|l| (l.line, l.column)));
+            Error::collect(found.into_iter().map(|(_, e)| e).collect()).unwrap_or(first)
+        })
+    }
+
+    /// Moves a key's location to the start of its value on the same line, when there is
+    /// one (`seq_len: eight` points at `eight`).
+    fn value_column(&self, l: SourceLocation) -> SourceLocation {
+        let line = self.text.lines().nth(l.line as usize - 1).unwrap_or("");
+        let from = (l.column as usize).saturating_sub(1);
+        let Some(colon) = line.get(from..).and_then(|r| r.find(':')) else {
+            return l;
+        };
+        let after = from + colon + 1;
+        let rest = &line[after..];
+        let value = rest.trim_start();
+        if value.is_empty() || value.starts_with('#') {
+            return l;
+        }
+        SourceLocation {
+            column: (after + rest.len() - value.len() + 1) as u64,
+            ..l
+        }
     }
 
     /// The location of a dotted key path (e.g. `["layout", "tp"]`) in this document.

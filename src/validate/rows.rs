@@ -168,6 +168,7 @@ fn model(row: &Row, assumptions: &mut Vec<String>) -> Result<ModelSpec> {
         moe: None,
         mtp_depth: 0,
         published: None,
+        ..ModelSpec::default()
     })
 }
 
