@@ -266,10 +266,22 @@ pub fn search(a: SearchArgs) -> Result<(String, Option<Error>), Error> {
     let text = match a.format {
         OutFormat::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(&search_json(&out)).unwrap_or_default()
+            serde_json::to_string_pretty(&llmplan::report::json::versioned(search_json(&out)))
+                .unwrap_or_default()
         ),
         OutFormat::Csv => search_csv(&out),
-        OutFormat::Table => search_table(&sc, &out)?,
+        OutFormat::Table => {
+            let mut t = search_table(&sc, &out)?;
+            if let Some(top) = out.results.first() {
+                let name = a.scenario.as_deref().unwrap_or(scenario::SEED);
+                t.push_str(&format!(
+                    "launch the top layout: {}
+",
+                    llmplan::export::command_for(name, &top.layout, top.gpus)
+                ));
+            }
+            t
+        }
     };
     Ok((text, verdict))
 }
@@ -534,8 +546,10 @@ pub fn compare(a: CompareArgs) -> Result<String, Error> {
                 .collect();
             Ok(format!(
                 "{}\n",
-                serde_json::to_string_pretty(&json!({"layouts": v, "explanations": explanations}))
-                    .unwrap_or_default()
+                serde_json::to_string_pretty(&llmplan::report::json::versioned(
+                    json!({"layouts": v, "explanations": explanations})
+                ))
+                .unwrap_or_default()
             ))
         }
         OutFormat::Csv => {
@@ -758,7 +772,13 @@ pub fn sweep(a: SweepArgs) -> Result<(String, Option<Error>), Error> {
     });
     let mut text = match a.format {
         OutFormat::Csv => sweep::csv(&s),
-        OutFormat::Json => format!("{}\n", serde_json::to_string_pretty(&s).unwrap_or_default()),
+        OutFormat::Json => format!(
+            "{}\n",
+            serde_json::to_value(&s)
+                .map(llmplan::report::json::versioned)
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .unwrap_or_default()
+        ),
         OutFormat::Table => sweep_table(&s),
     };
     if a.format == OutFormat::Table {

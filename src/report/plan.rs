@@ -1057,6 +1057,13 @@ fn blocks(p: &Plan) -> Vec<Block> {
         .to_vec(),
         rows,
     ));
+    if let Some(top) = p.search.results.first() {
+        let name = crate::export::scenario_arg(&p.scenario);
+        b.push(Block::Para(format!(
+            "Launch the search's best layout with `{}` (or `--to megatron-bridge`, `torchtitan`, `deepspeed`, `nemo`).",
+            crate::export::command_for(&name, &top.layout, top.gpus)
+        )));
+    }
 
     b.push(Block::Para(
         "Best layout per GPU count and type (the sweep):".into(),

@@ -1,0 +1,98 @@
+//! DeepSpeed JSON config, as Megatron-DeepSpeed's
+//! `examples_deepspeed/pretrain_llama2_distributed.sh` writes it, with the
+//! Megatron-DeepSpeed flags for the model-parallel part.
+
+use serde_json::json;
+
+use super::{cannot, even_chunk, Exported, Target};
+use crate::error::Result;
+use crate::spec::layout::{ResolvedLayout, Schedule};
+use crate::spec::scenario::Scenario;
+use crate::spec::training::{Precision, Recompute};
+
+const T: Target = Target::Deepspeed;
+
+fn expressible(sc: &Scenario, l: &ResolvedLayout) -> Result<()> {
+    if l.pp > 1 && l.zero >= 2 {
+        return Err(cannot(
+            T,
+            "layout.zero",
+            "its pipeline engine runs with ZeRO stage 0 or 1 only",
+        ));
+    }
+    if l.vpp > 1 || !matches!(l.schedule, Schedule::OneFOneB | Schedule::Gpipe) {
+        return Err(cannot(
+            T,
+            "layout.schedule",
+            format!("its pipeline engine runs one 1F1B-style schedule without virtual stages, not {} (vpp {})", l.schedule.name(), l.vpp),
+        ));
+    }
+    if l.pp > 1 && even_chunk(sc, l).is_none() {
+        return Err(cannot(
+            T,
+            "layout.layers_per_stage",
+            "its pipeline engine partitions layers evenly (partition_method \"uniform\")",
+        ));
+    }
+    if l.cp > 1 {
+        return Err(cannot(T, "layout.cp", "its sequence parallelism is Ulysses (all-to-all over heads), not the ring/all-gather context parallelism llmplan prices"));
+    }
+    if sc.model.moe.is_some() {
+        return Err(cannot(
+            T,
+            "model.moe",
+            "DeepSpeed-MoE sets its expert parallelism in model code, not in this config",
+        ));
+    }
+    if sc.training.precision == Precision::Fp8 {
+        return Err(cannot(
+            T,
+            "training.precision",
+            "FP8 GEMMs come from Transformer Engine in model code, not from the DeepSpeed config",
+        ));
+    }
+    Ok(())
+}
+
+/// The JSON, and the Megatron-DeepSpeed flags that go with it as a note.
+pub fn json(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
+    expressible(sc, l)?;
+    let mut cfg = json!({
+        "train_batch_size": l.global_batch_seqs,
+        "train_micro_batch_size_per_gpu": l.micro_batch,
+        "gradient_accumulation_steps": l.microbatches,
+        "zero_optimization": {
+            "stage": l.zero,
+            "overlap_comm": l.overlap.dp_comm,
+            "contiguous_gradients": true,
+        },
+    });
+    match sc.training.precision {
+        Precision::Fp16 => cfg["fp16"] = json!({"enabled": true, "loss_scale": 0}),
+        _ => cfg["bf16"] = json!({"enabled": true}),
+    }
+    let mut flags = vec![
+        format!("--tensor-model-parallel-size {}", l.tp),
+        format!("--pipeline-model-parallel-size {}", l.pp),
+        format!("--micro-batch-size {}", l.micro_batch),
+        format!("--global-batch-size {}", l.global_batch_seqs),
+        format!("--zero-stage {}", l.zero),
+    ];
+    if l.sequence_parallel && l.tp > 1 {
+        flags.push("--sequence-parallel".into());
+    }
+    match sc.training.recompute {
+        Recompute::None => {}
+        Recompute::Selective => flags.push("--recompute-granularity selective".into()),
+        Recompute::Full => {
+            flags.push("--deepspeed-activation-checkpointing".into());
+            flags.push("--recompute-granularity full --recompute-method uniform".into());
+        }
+    }
+    flags.push("--deepspeed --deepspeed_config ds_config.json".into());
+    let text = serde_json::to_string_pretty(&cfg).unwrap_or_default() + "\n";
+    Ok(Exported {
+        text,
+        notes: vec![format!("with Megatron-DeepSpeed: {}", flags.join(" "))],
+    })
+}

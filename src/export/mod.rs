@@ -1,0 +1,183 @@
+//! Launch configuration for a planned layout, in a training framework's own terms.
+//!
+//! Each target writes what its public launch scripts write for the same layout
+//! (Megatron-LM's `examples/`, torchtitan's `train_configs/`, DeepSpeed's JSON,
+//! NeMo 2 / Megatron-Bridge recipe overrides). A layout part a framework cannot express
+//! (a schedule it lacks, an uneven split it cannot place, a ZeRO stage it does not
+//! have) is an error that says so, never a silently different launch.
+
+mod deepspeed;
+mod megatron;
+mod torchtitan;
+
+use crate::error::{Error, Result};
+use crate::spec::layout::{Adjustments, ResolvedLayout};
+use crate::spec::scenario::Scenario;
+use crate::spec::training::Precision;
+
+/// Frameworks `llmplan export` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Megatron-LM `pretrain_gpt.py` command-line flags.
+    Megatron,
+    /// Megatron-Bridge `ConfigContainer` overrides (`model.*`, `train.*`, `ddp.*`).
+    MegatronBridge,
+    /// torchtitan TOML (`[parallelism]`, `[activation_checkpoint]`, float8).
+    Torchtitan,
+    /// DeepSpeed JSON config (ZeRO stage, micro-batch, accumulation) and its Megatron-DeepSpeed flags.
+    Deepspeed,
+    /// NeMo 2 recipe overrides (`trainer.strategy.*`, `data.*`).
+    Nemo,
+}
+
+impl Target {
+    /// Parses a target name as the CLI writes it.
+    pub fn parse(s: &str) -> Result<Target> {
+        Ok(match s {
+            "megatron" | "megatron-lm" => Target::Megatron,
+            "megatron-bridge" | "bridge" => Target::MegatronBridge,
+            "torchtitan" => Target::Torchtitan,
+            "deepspeed" => Target::Deepspeed,
+            "nemo" => Target::Nemo,
+            other => {
+                return Err(Error::Usage(format!(
+                    "unknown export target '{other}'; known: {}",
+                    Target::NAMES.join(", ")
+                )))
+            }
+        })
+    }
+
+    /// Names accepted by [`Target::parse`], one per target.
+    pub const NAMES: &'static [&'static str] = &[
+        "megatron",
+        "megatron-bridge",
+        "torchtitan",
+        "deepspeed",
+        "nemo",
+    ];
+
+    /// The framework's name in messages.
+    pub fn framework(self) -> &'static str {
+        match self {
+            Target::Megatron => "Megatron-LM",
+            Target::MegatronBridge => "Megatron-Bridge",
+            Target::Torchtitan => "torchtitan",
+            Target::Deepspeed => "DeepSpeed",
+            Target::Nemo => "NeMo",
+        }
+    }
+}
+
+/// What a layout becomes in one framework.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exported {
+    /// The launch text: flags, TOML, JSON or overrides.
+    pub text: String,
+    /// What the text assumes or leaves to the user (one line each).
+    pub notes: Vec<String>,
+}
+
+/// Resolves the scenario's layout and writes it for `target`.
+pub fn export(target: Target, sc: &Scenario) -> Result<Exported> {
+    let mut adj = Adjustments::default();
+    let l = crate::spec::layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)?;
+    let mut out = match target {
+        Target::Megatron => megatron::flags(sc, &l)?,
+        Target::MegatronBridge => megatron::bridge(sc, &l)?,
+        Target::Nemo => megatron::nemo(sc, &l)?,
+        Target::Torchtitan => torchtitan::toml(sc, &l)?,
+        Target::Deepspeed => deepspeed::json(sc, &l)?,
+    };
+    out.notes.extend(adj.notes);
+    Ok(out)
+}
+
+/// The error for a layout part `target` cannot express.
+fn cannot(target: Target, field: &str, what: impl Into<String>) -> Error {
+    Error::invalid(
+        field,
+        format!(
+            "{} cannot express this: {}",
+            target.framework(),
+            what.into()
+        ),
+    )
+}
+
+/// Layers per virtual stage when every chunk holds the same number; `None` when the
+/// split is uneven.
+fn even_chunk(sc: &Scenario, l: &ResolvedLayout) -> Option<u32> {
+    let chunks = l.pp * l.vpp;
+    (!l.uneven() && sc.model.layers.is_multiple_of(chunks)).then(|| sc.model.layers / chunks)
+}
+
+/// Whether the uneven split is Llama 3's (section 3.3.2): the embedding and the loss
+/// each take one layer's place, so `layers + 2` divide evenly into `pp x vpp` chunks
+/// and the first and last stages carry one layer fewer.
+fn embedding_and_loss_as_layers(sc: &Scenario, l: &ResolvedLayout) -> bool {
+    let slots = sc.model.layers + 2;
+    let chunks = l.pp * l.vpp;
+    if l.pp < 2 || !slots.is_multiple_of(chunks) {
+        return false;
+    }
+    let per_stage = slots / l.pp;
+    let n = l.layers_per_stage.len();
+    l.layers_per_stage.iter().enumerate().all(|(i, &x)| {
+        let want = if i == 0 || i + 1 == n {
+            per_stage - 1
+        } else {
+            per_stage
+        };
+        x == want
+    })
+}
+
+/// The `llmplan export` command that writes `key`'s layout for `scenario` (as the user
+/// named it) on `gpus` GPUs: `--set` overrides that pin every searched choice, so the
+/// export reproduces the ranked layout without searching again.
+pub fn command_for(scenario: &str, key: &crate::search::LayoutKey, gpus: u64) -> String {
+    let rc = crate::search::recompute_name(key.recompute);
+    let sets = [
+        format!("layout.tp={}", key.tp),
+        format!("layout.pp={}", key.pp),
+        "layout.dp=null".to_string(),
+        format!("layout.ep={}", key.ep),
+        format!("layout.cp={}", key.cp),
+        format!("layout.vpp={}", key.vpp),
+        format!("layout.micro_batch={}", key.micro_batch),
+        format!("layout.sequence_parallel={}", key.sequence_parallel),
+        format!("layout.zero={}", key.zero),
+        format!("layout.schedule={}", key.schedule.name()),
+        "layout.layers_per_stage=null".to_string(),
+        format!("training.recompute={rc}"),
+    ];
+    let sets: String = sets.iter().map(|s| format!(" --set {s}")).collect();
+    format!("llmplan export --to megatron {scenario} --gpus {gpus}{sets}")
+}
+
+/// How to name `sc` on the command line: its built-in name, or the file it came from.
+pub fn scenario_arg(sc: &Scenario) -> String {
+    let src = &sc.origin.source.name;
+    match src.strip_prefix("builtin:scenarios/") {
+        Some(f) => f.trim_end_matches(".yaml").to_string(),
+        None => src.clone(),
+    }
+}
+
+fn is_fp8(sc: &Scenario) -> bool {
+    sc.training.precision == Precision::Fp8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        for n in Target::NAMES {
+            assert!(Target::parse(n).is_ok());
+        }
+        assert!(Target::parse("jax").is_err());
+    }
+}

@@ -1,0 +1,381 @@
+//! `llmplan export` against public launch scripts: for the layout a public script
+//! runs, the flags/config llmplan writes hold the same parallel and batch settings.
+//! Each test names the script (repository, path, commit) its expected lines come from.
+
+use std::process::{Command, Output};
+
+fn llmplan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llmplan"))
+        .args(args)
+        .output()
+        .expect("run llmplan")
+}
+
+/// Exports and returns stdout; panics with stderr on failure.
+fn export(target: &str, scenario: &str, sets: &[&str]) -> String {
+    let mut args = vec!["export", "--to", target, scenario];
+    for s in sets {
+        args.push("--set");
+        args.push(s);
+    }
+    let o = llmplan(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The flags of a Megatron-LM export, one per entry, without line continuations.
+fn flags(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim().trim_end_matches('\\').trim().to_string())
+        .collect()
+}
+
+fn assert_has(got: &[String], want: &[&str], ctx: &str) {
+    for w in want {
+        assert!(
+            got.iter().any(|g| g == w),
+            "{ctx}: missing `{w}` in:\n{}",
+            got.join("\n")
+        );
+    }
+}
+
+/// Llama 3 405B as its paper (section 3.3.2, Table 4) runs it on 16K H100: TP 8, PP 16,
+/// 8 virtual stages of one layer with the embedding and the loss each in a layer's
+/// place, CP 1, sequence parallel, micro-batch 1 and 2048 sequences per step.
+#[test]
+fn megatron_llama3_405b_parallel_flags() {
+    let f = flags(&export("megatron", "llama3-405b-h100", &[]));
+    assert_has(
+        &f,
+        &[
+            "--tensor-model-parallel-size 8",
+            "--pipeline-model-parallel-size 16",
+            "--num-layers-per-virtual-pipeline-stage 1",
+            "--account-for-embedding-in-pipeline-split",
+            "--account-for-loss-in-pipeline-split",
+            "--context-parallel-size 1",
+            "--sequence-parallel",
+            "--micro-batch-size 1",
+            "--global-batch-size 2048",
+            "--use-distributed-optimizer",
+            "--num-layers 126",
+            "--num-query-groups 8",
+        ],
+        "llama3-405b",
+    );
+}
+
+/// NVIDIA/Megatron-LM `examples/gpt3/train_gpt3_175b_distributed.sh` (commit d98e8a6):
+/// `--tensor-model-parallel-size 8 --pipeline-model-parallel-size 16`, micro-batch 1,
+/// global batch 1536, `--fp16`, 96 layers of 12288 with 96 heads, sequence 2048.
+#[test]
+fn megatron_matches_gpt3_175b_example() {
+    let f = flags(&export(
+        "megatron",
+        "gpt3-175b-a100",
+        &[
+            "layout.tp=8",
+            "layout.pp=16",
+            "layout.vpp=1",
+            "layout.schedule=1f1b",
+            "layout.layers_per_stage=null",
+            "layout.micro_batch=1",
+            "layout.dp=null",
+            "gpus=1536",
+            "training.global_batch_seqs=1536",
+            "training.precision=fp16",
+        ],
+    ));
+    assert_has(
+        &f,
+        &[
+            "--num-layers 96",
+            "--hidden-size 12288",
+            "--num-attention-heads 96",
+            "--seq-length 2048",
+            "--max-position-embeddings 2048",
+            "--micro-batch-size 1",
+            "--global-batch-size 1536",
+            "--fp16",
+            "--tensor-model-parallel-size 8",
+            "--pipeline-model-parallel-size 16",
+        ],
+        "gpt3-175b",
+    );
+}
+
+fn mixtral_scenario() -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "llmplan-export-mixtral-{}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(
+        &p,
+        "name: Mixtral 8x7B as Megatron-LM's example runs it\nmodel: mixtral-8x7b\ncluster: dgx-h100\ngpus: 32\n\
+         training:\n  tokens: 1.0e11\n  seq_len: 4096\n  global_batch_seqs: 256\n  precision: bf16\n  recompute: none\n\
+         layout:\n  tp: 1\n  pp: 4\n  ep: 8\n  micro_batch: 1\n  zero: 1\n",
+    )
+    .unwrap();
+    p
+}
+
+/// NVIDIA/Megatron-LM `examples/mixtral/train_mixtral_8x7b_distributed.sh` (commit
+/// d98e8a6): TP 1, PP 4, EP 8, micro-batch 1, global batch 256, sequence 4096, 8
+/// experts top-2, `--use-distributed-optimizer --overlap-grad-reduce
+/// --overlap-param-gather --bf16`, GQA with 8 groups, SwiGLU, RMSNorm, untied.
+#[test]
+fn megatron_matches_mixtral_example() {
+    let p = mixtral_scenario();
+    let f = flags(&export("megatron", p.to_str().unwrap(), &[]));
+    assert_has(
+        &f,
+        &[
+            "--tensor-model-parallel-size 1",
+            "--pipeline-model-parallel-size 4",
+            "--expert-model-parallel-size 8",
+            "--micro-batch-size 1",
+            "--global-batch-size 256",
+            "--seq-length 4096",
+            "--num-experts 8",
+            "--moe-router-topk 2",
+            "--moe-grouped-gemm",
+            "--moe-token-dispatcher-type alltoall",
+            "--use-distributed-optimizer",
+            "--overlap-grad-reduce",
+            "--overlap-param-gather",
+            "--bf16",
+            "--group-query-attention",
+            "--num-query-groups 8",
+            "--swiglu",
+            "--normalization RMSNorm",
+            "--untie-embeddings-and-output-weights",
+            "--disable-bias-linear",
+            "--num-layers 32",
+            "--hidden-size 4096",
+            "--ffn-hidden-size 14336",
+        ],
+        "mixtral",
+    );
+}
+
+/// NVIDIA/Megatron-LM `examples/llama/train_llama3_8b_h100_fp8.sh` (commit d98e8a6):
+/// FP8 as `--fp8-format hybrid --fp8-amax-history-len 1024 --fp8-amax-compute-algo max`.
+#[test]
+fn megatron_fp8_flags_match_llama3_8b_example() {
+    let f = flags(&export(
+        "megatron",
+        "llama3-405b-h100",
+        &["training.precision=fp8"],
+    ));
+    assert_has(
+        &f,
+        &[
+            "--fp8-format hybrid",
+            "--fp8-amax-history-len 1024",
+            "--fp8-amax-compute-algo max",
+        ],
+        "fp8",
+    );
+}
+
+/// NVIDIA/NeMo `nemo/collections/llm/recipes/llama31_405b.py` (commit 00aa2e1): TP 8,
+/// PP 9, VPP 2, CP 4, sequence parallel on 72 nodes; micro-batch 1, sequence 8192
+/// (126 layers / (9 x 2) = 7 per chunk, even). Its global batch of 512 is 256
+/// micro-batches per replica, which llmplan's interleaving rule (a multiple of pp)
+/// refuses; 504 is the nearest it accepts, so the batch line is checked at 504.
+#[test]
+fn nemo_matches_llama31_405b_recipe() {
+    let out = export(
+        "nemo",
+        "llama3-405b-h100",
+        &[
+            "layout.tp=8",
+            "layout.pp=9",
+            "layout.vpp=2",
+            "layout.cp=4",
+            "layout.dp=null",
+            "layout.layers_per_stage=null",
+            "gpus=576",
+            "training.global_batch_seqs=504",
+        ],
+    );
+    for want in [
+        "recipe.trainer.strategy.tensor_model_parallel_size = 8",
+        "recipe.trainer.strategy.pipeline_model_parallel_size = 9",
+        "recipe.trainer.strategy.virtual_pipeline_model_parallel_size = 2",
+        "recipe.trainer.strategy.context_parallel_size = 4",
+        "recipe.trainer.strategy.sequence_parallel = True",
+        "recipe.data.global_batch_size = 504",
+        "recipe.data.micro_batch_size = 1",
+        "recipe.data.seq_length = 8192",
+    ] {
+        assert!(
+            out.lines().any(|l| l == want),
+            "missing `{want}` in:\n{out}"
+        );
+    }
+}
+
+/// NVIDIA-NeMo/Megatron-Bridge `src/megatron/bridge/recipes/llama/h100/llama3.py`
+/// (commit 067f987), `llama3_70b_pretrain_32gpu_h100_bf16_config`: TP 4, PP 4, VPP 5,
+/// CP 2, sequence parallel, global batch 512, micro-batch 1, sequence 8192, the
+/// distributed optimizer with overlapped grad reduce and param gather.
+#[test]
+fn megatron_bridge_matches_llama3_70b_recipe() {
+    let d = std::env::temp_dir().join(format!("llmplan-export-bridge-{}.yaml", std::process::id()));
+    std::fs::write(
+        &d,
+        "name: Llama 3 70B as the Megatron-Bridge recipe runs it\nmodel: llama3-70b\ncluster: dgx-h100\ngpus: 32\n\
+         training:\n  tokens: 1.0e12\n  seq_len: 8192\n  global_batch_seqs: 512\n  precision: bf16\n  recompute: none\n\
+         layout:\n  tp: 4\n  pp: 4\n  vpp: 5\n  cp: 2\n  micro_batch: 1\n  zero: 1\n",
+    )
+    .unwrap();
+    let out = export("megatron-bridge", d.to_str().unwrap(), &[]);
+    for want in [
+        "cfg.model.tensor_model_parallel_size = 4",
+        "cfg.model.pipeline_model_parallel_size = 4",
+        "cfg.model.virtual_pipeline_model_parallel_size = 5",
+        "cfg.model.context_parallel_size = 2",
+        "cfg.model.sequence_parallel = True",
+        "cfg.model.seq_length = 8192",
+        "cfg.train.global_batch_size = 512",
+        "cfg.train.micro_batch_size = 1",
+        "cfg.model.recompute_granularity = None",
+        "cfg.ddp.overlap_grad_reduce = True",
+        "cfg.ddp.overlap_param_gather = True",
+        "cfg.ddp.use_distributed_optimizer = True",
+    ] {
+        assert!(
+            out.lines().any(|l| l == want),
+            "missing `{want}` in:\n{out}"
+        );
+    }
+}
+
+/// pytorch/torchtitan `torchtitan/models/llama3/train_configs/llama3_405b.toml` (the
+/// last TOML preset, parent of commit 9810191): 128 H100, TP 8, FSDP over the rest
+/// (16), no PP or CP, local batch 2, sequence 8192, full activation checkpointing,
+/// float8 with FSDP float8 all-gather.
+#[test]
+fn torchtitan_matches_llama3_405b_preset() {
+    let out = export(
+        "torchtitan",
+        "llama3-405b-h100",
+        &[
+            "gpus=128",
+            "layout.tp=8",
+            "layout.pp=1",
+            "layout.vpp=1",
+            "layout.schedule=1f1b",
+            "layout.layers_per_stage=null",
+            "layout.dp=null",
+            "layout.zero=3",
+            "layout.micro_batch=2",
+            "training.global_batch_seqs=32",
+            "training.recompute=full",
+            "training.precision=fp8",
+        ],
+    );
+    for want in [
+        "converters = [\"float8\"]",
+        "local_batch_size = 2",
+        "seq_len = 8192",
+        "data_parallel_replicate_degree = 1",
+        "data_parallel_shard_degree = 16",
+        "tensor_parallel_degree = 8",
+        "pipeline_parallel_degree = 1",
+        "context_parallel_degree = 1",
+        "mode = \"full\"",
+        "[quantize.linear.float8]",
+        "enable_fsdp_float8_all_gather = true",
+        "precompute_float8_dynamic_scale_for_fsdp = true",
+        "filter_fqns = [\"output\"]",
+    ] {
+        assert!(
+            out.lines().any(|l| l == want),
+            "missing `{want}` in:\n{out}"
+        );
+    }
+}
+
+/// torchtitan places uneven splits only as Llama 3's (one layer fewer on the first and
+/// last stage); its ZeRO is FSDP or DDP, not ZeRO-1. Both are refused, not rewritten.
+#[test]
+fn torchtitan_refuses_what_it_cannot_express() {
+    let o = llmplan(&[
+        "export",
+        "--to",
+        "torchtitan",
+        "llama3-405b-h100",
+        "--set",
+        "layout.zero=1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("torchtitan cannot express this") && err.contains("ZeRO-1"),
+        "{err}"
+    );
+    // 126 layers on 5 stages: 26 + 4 x 25, neither even nor Llama 3's split.
+    let o = llmplan(&[
+        "export",
+        "--to",
+        "torchtitan",
+        "llama3-405b-h100",
+        "--set",
+        "layout.zero=3",
+        "--set",
+        "layout.vpp=1",
+        "--set",
+        "layout.schedule=1f1b",
+        "--set",
+        "layout.pp=5",
+        "--set",
+        "layout.dp=null",
+        "--set",
+        "layout.layers_per_stage=null",
+        "--set",
+        "gpus=10240",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("torchtitan cannot express this"), "{err}");
+}
+
+/// microsoft/Megatron-DeepSpeed `examples_deepspeed/pretrain_llama2_distributed.sh`
+/// (commit b644fba): TP 2, PP 2, ZeRO 0 on 8 GPUs, micro-batch 4, global batch 32,
+/// `{"train_batch_size": 32, "train_micro_batch_size_per_gpu": 4,
+/// "zero_optimization": {"stage": 0}, "bf16": {"enabled": true}}`.
+#[test]
+fn deepspeed_matches_llama2_example() {
+    let d = std::env::temp_dir().join(format!("llmplan-export-ds-{}.yaml", std::process::id()));
+    std::fs::write(
+        &d,
+        "name: Megatron-DeepSpeed llama2 example\nmodel:\n  layers: 24\n  hidden: 2048\n  heads: 16\n  kv_heads: 4\n  ffn_hidden: 5504\n  vocab: 32000\n\
+         cluster: dgx-h100\ngpus: 8\ntraining:\n  tokens: 1.0e9\n  seq_len: 2048\n  global_batch_seqs: 32\n  precision: bf16\n  recompute: none\n\
+         layout:\n  tp: 2\n  pp: 2\n  micro_batch: 4\n  zero: 0\n",
+    )
+    .unwrap();
+    let out = export("deepspeed", d.to_str().unwrap(), &[]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["train_batch_size"], 32);
+    assert_eq!(v["train_micro_batch_size_per_gpu"], 4);
+    // 32 sequences / (4 per micro-batch x 2 data-parallel replicas).
+    assert_eq!(v["gradient_accumulation_steps"], 4);
+    assert_eq!(v["zero_optimization"]["stage"], 0);
+    assert_eq!(v["bf16"]["enabled"], true);
+}
+
+/// A schedule Megatron-LM does not run is refused with the reason.
+#[test]
+fn megatron_refuses_dualpipe() {
+    let o = llmplan(&["export", "--to", "megatron", "deepseek-v3-h800"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Megatron-LM cannot express this") && err.contains("dualpipe"),
+        "{err}"
+    );
+}
