@@ -175,7 +175,9 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
                 monte_carlo: mc.as_ref(),
                 notes: &prep.notes,
             };
-            let mut s = serde_json::to_string_pretty(&out).expect("serialises");
+            let v =
+                llmplan::report::json::versioned(serde_json::to_value(&out).expect("serialises"));
+            let mut s = serde_json::to_string_pretty(&v).expect("serialises");
             s.push('\n');
             s
         }

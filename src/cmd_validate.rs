@@ -39,7 +39,10 @@ pub fn run(
     }
     Ok(match format {
         "json" => {
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))? + "\n"
+            let v = serde_json::to_value(&report).map_err(|e| Error::Usage(e.to_string()))?;
+            serde_json::to_string_pretty(&llmplan::report::json::versioned(v))
+                .map_err(|e| Error::Usage(e.to_string()))?
+                + "\n"
         }
         "csv" => csv_text(&report),
         _ => table(&report),

@@ -20,6 +20,7 @@ pub mod calibrate;
 pub mod charts;
 pub mod error;
 pub mod input;
+pub mod export;
 pub mod report;
 pub mod search;
 pub mod setup;

@@ -4,13 +4,17 @@ use std::io::Write;
 use std::process::ExitCode;
 
 mod cmd_calibrate;
+mod cmd_export;
+mod cmd_import;
+mod cmd_meta;
 mod cmd_report;
 mod cmd_search;
+mod cmd_show;
 mod cmd_simulate;
 mod cmd_validate;
 mod cmd_verdict;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use llmplan::analytic::{self, EstimateOptions};
@@ -116,6 +120,23 @@ enum Command {
     Sweep(cmd_search::SweepArgs),
     /// Planning report: answer, assumptions, charts (SVG, PNG) and tables as Markdown and HTML.
     Report(cmd_report::ReportArgs),
+    /// Launch arguments/config for the scenario's (or the best) layout in a framework.
+    Export(cmd_export::ExportArgs),
+    /// Shell completion script: `llmplan completions bash > /etc/bash_completion.d/llmplan`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff): `llmplan man > llmplan.1`.
+    Man,
+    /// JSON Schema of an input file kind (docs/fields.md is generated from these).
+    Schema {
+        /// scenario, model, gpu or cluster.
+        #[arg(value_parser = ["scenario", "model", "gpu", "cluster"])]
+        kind: String,
+    },
+    /// Import a model: `llmplan import hf config.json [-o model.yaml]`.
+    Import(cmd_import::ImportArgs),
     /// List the built-in catalog.
     List {
         /// What to list.
@@ -125,7 +146,8 @@ enum Command {
     Show {
         /// What kind of entry.
         what: ShowWhat,
-        /// Its name (see `llmplan list`).
+        /// Its catalog name (see `llmplan list`) or a file: a YAML profile, or for
+        /// models also `hf:PATH/config.json`.
         name: String,
     },
 }
@@ -150,6 +172,8 @@ enum ListWhat {
 #[derive(Clone, Copy, ValueEnum)]
 enum ShowWhat {
     Model,
+    Gpu,
+    Cluster,
 }
 
 fn main() -> ExitCode {
@@ -283,13 +307,19 @@ fn run(cmd: Command) -> Result<Printed, Error> {
             };
             Ok(cmd_validate::run(csv.as_deref(), group.as_deref(), f, chart.as_deref())?.into())
         }
+        Command::Export(args) => Ok(cmd_export::run(args)?.into()),
+        Command::Completions { shell } => Ok(cmd_meta::completions(shell, Cli::command()).into()),
+        Command::Man => Ok(cmd_meta::man(Cli::command())?.into()),
+        Command::Schema { kind } => Ok(cmd_meta::schema_text(&kind)?.into()),
+        Command::Import(args) => Ok(cmd_import::run(args)?.into()),
         Command::List { what } => Ok(list(what)?.into()),
-        Command::Show {
-            what: ShowWhat::Model,
-            name,
-        } => {
-            let m: ModelSpec = catalog::load(catalog::MODELS, "model", &name)?;
-            Ok(show_model(&m).into())
+        Command::Show { what, name } => {
+            let text = match what {
+                ShowWhat::Model => show_model(&cmd_show::load_model(&name)?),
+                ShowWhat::Gpu => cmd_show::gpu(&cmd_show::load_gpu(&name)?),
+                ShowWhat::Cluster => cmd_show::cluster(&cmd_show::load_cluster(&name)?),
+            };
+            Ok(text.into())
         }
     }
 }

@@ -68,6 +68,10 @@ fn json_has_the_documented_fields() {
     let o = llmplan(&["estimate", "--format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    // Byte counts are whole numbers of bytes.
+    assert!(v.pointer("/memory/peak_bytes").is_some_and(|b| b.is_u64()), "{v}");
+    assert!(v.pointer("/memory/breakdown/weights").is_some_and(|b| b.is_u64()), "{v}");
     for path in [
         "/gpus",
         "/layout/tp",
@@ -161,7 +165,7 @@ fn typo_in_a_field_names_file_line_and_the_valid_fields() {
         &[
             &format!("{}:21:3", p.display()),
             "unknown field `tpp`",
-            "expected one of tp",
+            "did you mean `tp`?",
         ],
     );
 }

@@ -220,7 +220,10 @@ pub fn estimate_table(e: &Estimate) -> String {
 
 /// The estimate as pretty JSON (field names are a stable interface).
 pub fn estimate_json(e: &Estimate) -> String {
-    serde_json::to_string_pretty(e).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
+    serde_json::to_value(e)
+        .map(super::json::versioned)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
 }
 
 /// The estimate as `quantity,value,unit` rows.

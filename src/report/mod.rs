@@ -1,6 +1,7 @@
 //! Turning results into text: tables for people, JSON and CSV for tools.
 
 pub mod estimate;
+pub mod json;
 pub mod plan;
 pub mod units;
 
