@@ -70,8 +70,15 @@ fn json_has_the_documented_fields() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["schema_version"], 1);
     // Byte counts are whole numbers of bytes.
-    assert!(v.pointer("/memory/peak_bytes").is_some_and(|b| b.is_u64()), "{v}");
-    assert!(v.pointer("/memory/breakdown/weights").is_some_and(|b| b.is_u64()), "{v}");
+    assert!(
+        v.pointer("/memory/peak_bytes").is_some_and(|b| b.is_u64()),
+        "{v}"
+    );
+    assert!(
+        v.pointer("/memory/breakdown/weights")
+            .is_some_and(|b| b.is_u64()),
+        "{v}"
+    );
     for path in [
         "/gpus",
         "/layout/tp",

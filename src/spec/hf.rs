@@ -78,10 +78,8 @@ fn family(arch: &str) -> Option<Family> {
 
 /// Reads `path` (a `config.json`) and maps it; the model is named after its directory.
 pub fn load(path: &Path) -> Result<ModelSpec> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    // Capped and device-checked like every other input file.
+    let text = crate::input::read_text(path)?;
     let file = path.display().to_string();
     let cfg: Value = serde_json::from_str(&text).map_err(|e| {
         Error::invalid(
