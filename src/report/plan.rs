@@ -1059,10 +1059,12 @@ fn blocks(p: &Plan) -> Vec<Block> {
     ));
     if let Some(top) = p.search.results.first() {
         let name = crate::export::scenario_arg(&p.scenario);
-        b.push(Block::Para(format!(
-            "Launch the search's best layout with `{}` (or `--to megatron-bridge`, `torchtitan`, `deepspeed`, `nemo`).",
-            crate::export::command_for(&name, &top.layout, top.gpus)
-        )));
+        b.push(Block::Para(
+            match crate::export::launch_hint(&name, &p.scenario, &top.layout, top.gpus) {
+                Ok(cmd) => format!("Launch the search's best layout with `{cmd}`."),
+                Err(why) => format!("The search's best layout cannot be exported: {why}."),
+            },
+        ));
     }
 
     b.push(Block::Para(
