@@ -340,6 +340,7 @@ fn list(what: ListWhat) -> Result<String, Error> {
                 "memory",
                 "BF16 dense",
                 "FP8 dense",
+                "FP4 dense",
                 "HBM",
                 "TDP",
                 "$/h",
@@ -354,6 +355,9 @@ fn list(what: ListWhat) -> Result<String, Error> {
                     format!("{:.0} TFLOP/s", g.peak_flops.bf16 / 1e12),
                     g.peak_flops
                         .fp8
+                        .map_or("-".into(), |f| format!("{:.0} TFLOP/s", f / 1e12)),
+                    g.peak_flops
+                        .fp4
                         .map_or("-".into(), |f| format!("{:.0} TFLOP/s", f / 1e12)),
                     format!("{:.2} TB/s", g.hbm_bandwidth / 1e12),
                     format!("{:.0} W", g.tdp_w),

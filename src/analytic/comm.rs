@@ -74,6 +74,28 @@ pub fn place(g: Group, domain: u64) -> Placement {
     }
 }
 
+/// Finish times of `N` flows that start together on one shared link and split it
+/// fairly (processor sharing, as concurrent NCCL channels on one NIC do to first
+/// order): `alone[i]` is flow `i`'s time with the link to itself, seconds. While `j`
+/// flows remain each gets 1/j of the link, so the shortest finishes at N x its own
+/// time and the last at the sum of all (the link never idles). Seconds per flow.
+pub fn shared_link_s<const N: usize>(alone: [f64; N]) -> [f64; N] {
+    let mut order = [0usize; N];
+    for (i, o) in order.iter_mut().enumerate() {
+        *o = i;
+    }
+    order.sort_by(|&a, &b| alone[a].total_cmp(&alone[b]));
+    let mut finish = [0.0; N];
+    let (mut now, mut done) = (0.0, 0.0);
+    for (rank, &i) in order.iter().enumerate() {
+        let active = (N - rank) as f64;
+        now += active * (alone[i].max(0.0) - done);
+        done = alone[i].max(0.0);
+        finish[i] = now;
+    }
+    finish
+}
+
 /// Collective cost calculator for one cluster.
 #[derive(Debug, Clone, Copy)]
 pub struct Comm<'a> {
@@ -90,9 +112,29 @@ impl<'a> Comm<'a> {
         Comm { cluster }
     }
 
+    /// `true` when traffic of different groups sharing a NIC slows each other here.
+    pub fn contention(&self) -> bool {
+        self.cluster.nic_contention
+    }
+
     /// Placement of `g` on this cluster.
     pub fn place(&self, g: Group) -> Placement {
         place(g, u64::from(self.cluster.nvlink_domain))
+    }
+
+    /// Bandwidth inside the fast domain for a group with `a` members there, bytes/s per
+    /// GPU per direction. Behind a switch every member reaches the full `scale_up`
+    /// bandwidth; in a point-to-point mesh (Infinity Fabric) it drives only the a - 1
+    /// links to the other members, out of its `domain - 1` (RCCL runs one ring per link).
+    fn up_bw(&self, a: f64) -> f64 {
+        let c = self.cluster;
+        let full = link_bw(&c.scale_up);
+        let links = f64::from(c.nvlink_domain.max(2)) - 1.0;
+        if c.scale_up_mesh {
+            full * ((a - 1.0).max(1.0) / links).min(1.0)
+        } else {
+            full
+        }
     }
 
     fn net_bw(&self) -> f64 {
@@ -109,7 +151,7 @@ impl<'a> Comm<'a> {
         let a = p.per_domain as f64;
         let b = p.domains as f64;
         let intra = if a > 1.0 {
-            (a - 1.0) / a * bytes / link_bw(up) + (a - 1.0) * up.latency_s
+            (a - 1.0) / a * bytes / self.up_bw(a) + (a - 1.0) * up.latency_s
         } else {
             0.0
         };
@@ -167,7 +209,7 @@ impl<'a> Comm<'a> {
             } else {
                 0.0
             };
-        let intra = nvlink_copies * tokens * bytes_per_token / link_bw(up)
+        let intra = nvlink_copies * tokens * bytes_per_token / self.up_bw(a)
             + if a > 1.0 { up.latency_s } else { 0.0 };
         let inter = if p.domains > 1 {
             crossings * tokens * bytes_per_token / self.net_bw() + self.cluster.scale_out.latency_s
@@ -184,12 +226,12 @@ impl<'a> Comm<'a> {
         if g.size <= 1 || bytes <= 0.0 {
             return 0.0;
         }
-        let l = if self.place(g).intra() {
-            &self.cluster.scale_up
-        } else {
-            &self.cluster.scale_out
-        };
-        bytes / (l.bandwidth * l.efficiency) + l.latency_s
+        if self.place(g).intra() {
+            // One neighbour: a single link of a mesh.
+            return bytes / self.up_bw(2.0) + self.cluster.scale_up.latency_s;
+        }
+        let l = &self.cluster.scale_out;
+        bytes / link_bw(l) + l.latency_s
     }
 
     /// Point-to-point send of `bytes` between ranks `stride` apart, seconds.
@@ -198,12 +240,10 @@ impl<'a> Comm<'a> {
             return 0.0;
         }
         let p = self.place(Group { size: 2, stride });
-        let l = if p.intra() {
-            &self.cluster.scale_up
-        } else {
-            &self.cluster.scale_out
-        };
-        // A single stream does not reach NCCL's collective bus efficiency either way.
+        if p.intra() {
+            return bytes / self.up_bw(2.0) + self.cluster.scale_up.latency_s;
+        }
+        let l = &self.cluster.scale_out;
         bytes / link_bw(l) + l.latency_s
     }
 }
@@ -211,6 +251,19 @@ impl<'a> Comm<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_link_by_hand() {
+        // EP all-to-all 2 ms and DP reduction 3 ms on one NIC: both at half rate until
+        // the all-to-all ends at 4 ms (2 ms of its bytes at half rate), then DP alone
+        // for its last 1 ms: 5 ms, the sum.
+        let [ep, dp] = shared_link_s([2e-3, 3e-3]);
+        assert!((ep - 4e-3).abs() < 1e-15 && (dp - 5e-3).abs() < 1e-15);
+        // Three flows 1, 2, 4: 3 x 1 = 3; then 2 more flows for 1 each: 5; then 2: 7.
+        assert_eq!(shared_link_s([4.0, 1.0, 2.0]), [7.0, 3.0, 5.0]);
+        // One flow alone is unchanged; an empty flow finishes at once.
+        assert_eq!(shared_link_s([0.0, 3.0]), [0.0, 3.0]);
+    }
 
     #[test]
     fn placement_follows_stride_and_domain() {

@@ -59,9 +59,10 @@ pub trait KernelModel {
 /// Constant efficiencies from the GPU profile.
 #[derive(Debug, Clone, Copy)]
 pub struct ConstantEfficiency {
-    /// Sustained FLOP/s per dtype for GEMMs: [bf16-class, fp8, fp32, tf32].
+    /// Sustained FLOP/s per dtype for GEMMs: [bf16-class, fp8, fp4, fp32, tf32].
     gemm_flops_bf16: f64,
     gemm_flops_fp8: f64,
+    gemm_flops_fp4: f64,
     gemm_flops_tf32: f64,
     gemm_flops_fp32: f64,
     /// Sustained attention FLOP/s (bf16).
@@ -80,6 +81,8 @@ impl ConstantEfficiency {
             gemm_flops_bf16: p.bf16 * s,
             // Without FP8 tensor cores, FP8 GEMMs run as BF16.
             gemm_flops_fp8: p.fp8.unwrap_or(p.bf16) * s,
+            // Without FP4 tensor cores, FP4 weights are dequantized to the FP8 (else BF16) path.
+            gemm_flops_fp4: p.fp4.or(p.fp8).unwrap_or(p.bf16) * s,
             gemm_flops_tf32: p.tf32 * s,
             gemm_flops_fp32: p.fp32 * s,
             attn_flops: p.bf16 * e.attention * e.sustained_clock,
@@ -91,6 +94,7 @@ impl ConstantEfficiency {
         match dtype {
             Dtype::Bf16 | Dtype::Fp16 => self.gemm_flops_bf16,
             Dtype::Fp8 => self.gemm_flops_fp8,
+            Dtype::Fp4 => self.gemm_flops_fp4,
             Dtype::Tf32 => self.gemm_flops_tf32,
             Dtype::Fp32 => self.gemm_flops_fp32,
         }

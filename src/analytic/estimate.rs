@@ -100,6 +100,10 @@ pub struct Time {
     pub days: f64,
     /// Critical-path breakdown (analytic engine only).
     pub breakdown: StepBreakdown,
+    /// Of the step, what NIC contention adds (traffic of different parallelisms sharing
+    /// a GPU's NIC at once, the shared-link model); the step without it is `step_s`
+    /// minus this. Counted inside `breakdown.dp_comm_s`. Seconds.
+    pub nic_contention_s: f64,
 }
 
 /// Parameter counts in the output.
@@ -340,6 +344,7 @@ pub fn evaluate_with(
     // Each stage ends its last backward when the drain reaches it (stage 0 last),
     // then syncs its gradients; the step ends when the last stage is done.
     let mut end = 0.0f64;
+    let mut end_alone = 0.0f64;
     let mut optimizer_s = 0.0f64;
     let mut param_exposed = 0.0f64;
     for (i, s) in st.iter().enumerate() {
@@ -349,6 +354,7 @@ pub fn evaluate_with(
             |r| r.last_backward_end_s[i],
         );
         end = end.max(last_backward + d.grad_exposed_s);
+        end_alone = end_alone.max(last_backward + d.grad_exposed_s - d.contention_s);
         optimizer_s = optimizer_s.max(d.optimizer_s);
         param_exposed = param_exposed.max(d.param_exposed_s);
     }
@@ -466,6 +472,11 @@ pub fn evaluate_with(
             steps: b.steps,
             days: b.days,
             breakdown,
+            nic_contention_s: if engine == Engine::Analytic {
+                end - end_alone
+            } else {
+                0.0
+            },
         },
         mfu,
         mfu_with_attention,

@@ -15,7 +15,7 @@ use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::ModelSpec;
-use crate::spec::training::{AttentionKernel, Precision, Recompute, Training};
+use crate::spec::training::{AttentionKernel, Recompute, Training};
 
 /// Activation bytes per element (BF16 activations, also under FP8 GEMMs).
 const ACT: f64 = 2.0;
@@ -133,44 +133,59 @@ impl LayerCtx<'_> {
 struct Gemms<'a> {
     k: &'a dyn KernelModel,
     dt: Dtype,
+    /// Bytes per quantized operand element with its scales; `None` under BF16/FP16.
+    q: Option<f64>,
+    /// Share of the layers a low-precision recipe keeps in BF16 (NVFP4: ~16%).
+    bf16_share: f64,
     fwd: f64,
     bwd: f64,
-    /// FP8 operand quantization traffic, forward and backward, bytes.
+    /// Operand quantization traffic, forward and backward, bytes.
     quant_fwd: f64,
     quant_bwd: f64,
 }
 
-/// Bytes per element of quantizing a BF16 activation to FP8 in a pass of its own: read
-/// 2, write 1 (DeepSeek-V3 report, section 3.5.2: the 128 BF16 values are read from HBM,
-/// quantized, written back, and read again by the MMA). The scales (one per 128) are
-/// left out.
-const QUANT: f64 = 3.0;
+/// Bytes per element of quantizing a BF16 activation to `q` bytes in a pass of its own:
+/// read 2, write q (DeepSeek-V3 report, section 3.5.2: the 128 BF16 values are read
+/// from HBM, quantized, written back, and read again by the MMA). FP8: 3.
+fn quant(q: f64) -> f64 {
+    2.0 + q
+}
 /// The backward's output gradient quantized row-wise (input-gradient GEMM) and
-/// column-wise (weight-gradient GEMM) in one pass: read 2, write 1 + 1.
-const QUANT_DY: f64 = 4.0;
-/// The cached FP8 input re-quantized column-wise for the weight-gradient GEMM: read 1,
-/// write 1.
-const QUANT_XT: f64 = 2.0;
+/// column-wise (weight-gradient GEMM) in one pass: read 2, write q + q. FP8: 4.
+fn quant_dy(q: f64) -> f64 {
+    2.0 + 2.0 * q
+}
+/// The cached quantized input re-quantized column-wise for the weight-gradient GEMM:
+/// read q, write q. FP8: 2. (NVFP4's 16x16 Hadamard transform of the weight-gradient
+/// inputs is fused into this pass in Transformer Engine: no extra traffic counted.)
+fn quant_xt(q: f64) -> f64 {
+    2.0 * q
+}
 
 impl Gemms<'_> {
     /// Adds `count` GEMMs of layer shape (m, n, k); returns their forward seconds. Under
-    /// FP8 the input is quantized for it (see [`Self::add_quantized`]).
+    /// a quantized precision the input is quantized for it (see [`Self::add_quantized`]).
     fn add(&mut self, m: f64, n: f64, k: f64, count: f64) -> f64 {
-        if self.dt == Dtype::Fp8 {
-            self.quant_fwd += QUANT * count * m * k;
+        if let Some(q) = self.q {
+            self.quant_fwd += (1.0 - self.bf16_share) * quant(q) * count * m * k;
         }
         self.add_quantized(m, n, k, count)
     }
 
-    /// As [`Self::add`] for an input already in FP8 (quantized once for several GEMMs,
-    /// or before an expert dispatch); the backward's gradient operands are still
-    /// quantized.
+    /// As [`Self::add`] for an input already quantized (once for several GEMMs, or
+    /// before an expert dispatch); the backward's gradient operands are still quantized.
     fn add_quantized(&mut self, m: f64, n: f64, k: f64, count: f64) -> f64 {
-        let f = count * self.k.gemm_s(m, n, k, self.dt);
+        // A recipe that keeps some layers in BF16 costs their share at BF16 rates: the
+        // per-layer figure is the average over the model's layers.
+        let (lo, hi) = (1.0 - self.bf16_share, self.bf16_share);
+        let mix = |t: &dyn Fn(Dtype) -> f64| {
+            lo * t(self.dt) + if hi > 0.0 { hi * t(Dtype::Bf16) } else { 0.0 }
+        };
+        let f = count * mix(&|d| self.k.gemm_s(m, n, k, d));
         self.fwd += f;
-        self.bwd += count * self.k.gemm_bwd_s(m, n, k, self.dt);
-        if self.dt == Dtype::Fp8 {
-            self.quant_bwd += count * (QUANT_DY * m * n + QUANT_XT * m * k);
+        self.bwd += count * mix(&|d| self.k.gemm_bwd_s(m, n, k, d));
+        if let Some(q) = self.q {
+            self.quant_bwd += lo * count * (quant_dy(q) * m * n + quant_xt(q) * m * k);
         }
         f
     }
@@ -197,8 +212,9 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let gate = if m.gated_mlp { 2.0 } else { 1.0 };
     // Transformer Engine keeps the FP8-cast input of an FP8 GEMM for its backward
     // instead of the BF16 tensor (DeepSeek-V3 also caches MoE inputs in FP8).
-    let gin = if tr.precision == Precision::Fp8 {
-        1.0
+    let gin = if tr.precision.quantized() {
+        let share = tr.precision.bf16_layer_share();
+        (1.0 - share) * tr.precision.operand_bytes() + share * ACT
     } else {
         ACT
     };
@@ -209,6 +225,11 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let mut gm = Gemms {
         k,
         dt,
+        q: tr
+            .precision
+            .quantized()
+            .then(|| tr.precision.operand_bytes()),
+        bf16_share: tr.precision.bf16_layer_share(),
         fwd: 0.0,
         bwd: 0.0,
         quant_fwd: 0.0,
@@ -260,8 +281,8 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             gm.add_quantized(th, e, h, 1.0);
             // Tokens are quantized once before the dispatch (FP8 on the wire), not per
             // expert copy; the shared expert reads the same quantized input.
-            if dt == Dtype::Fp8 {
-                gm.quant_fwd += QUANT * t * h;
+            if let Some(q) = gm.q {
+                gm.quant_fwd += (1.0 - gm.bf16_share) * quant(q) * t * h;
             }
             gm.add_quantized(per_expert, gate * fe / tp, h, e / ep);
             gm.add(per_expert, h, fe / tp, e / ep);

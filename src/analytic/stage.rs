@@ -9,7 +9,7 @@ use super::compute::KernelModel;
 use super::layer::{layer_cost, LayerCost, LayerCtx};
 use super::pipeline::in_flight;
 use crate::spec::layout::{ResolvedLayout, Schedule};
-use crate::spec::training::{Precision, Recompute, Training};
+use crate::spec::training::{Recompute, Training};
 use crate::spec::ModelSpec;
 
 /// Fixed per-GPU memory outside the model: CUDA context (~0.5-0.8 GiB with PyTorch),
@@ -321,11 +321,7 @@ pub fn model_states(l: &ResolvedLayout, tr: &Training, dense: f64, expert: f64) 
             dense + expert
         }
     };
-    let weight_bytes = if tr.precision == Precision::Fp8 {
-        3.0
-    } else {
-        2.0
-    };
+    let weight_bytes = tr.precision.weight_bytes();
     // DualPipe keeps two copies of the parameters (one per direction).
     let copies = if l.schedule == Schedule::DualPipe {
         2.0
@@ -362,12 +358,35 @@ pub struct DpSync {
     pub grad_s: f64,
     /// Parameter all-gather after a sharded optimizer step, seconds.
     pub param_s: f64,
-    /// Of the gradient reduction, what the last backward does not hide, seconds.
+    /// Of the gradient reduction, what the last backward does not hide, seconds; with
+    /// NIC contention, also the delay its traffic causes to that backward's expert
+    /// all-to-all ([`DpSync::contention_s`]).
     pub grad_exposed_s: f64,
+    /// Of `grad_exposed_s`, the part due to NIC contention (the overlapped reduction
+    /// and the last backward's expert all-to-all sharing each GPU's NIC), seconds.
+    pub contention_s: f64,
     /// Of the parameter gather, what the next forward does not hide, seconds.
     pub param_exposed_s: f64,
     /// Optimizer update on this GPU, seconds (memory-bound).
     pub optimizer_s: f64,
+}
+
+/// The overlapped gradient reduction (`grad_s` with the NIC to itself) and the last
+/// micro-batch's backward expert all-to-all on the same NICs at the same time, under
+/// the shared-link model: returns (when the reduction finishes, how much later the
+/// all-to-all finishes than alone), seconds. Only when both groups cross the network;
+/// the backward's share of the all-to-all is taken as half the stage's (two of four
+/// exchanges per micro-batch, forward dispatch and combine, backward the same).
+fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f64) {
+    let c = &inp.comm;
+    let (dense, _) = dp_groups(inp.ctx.layout);
+    let crosses = |g: Group| g.size > 1 && !c.place(g).intra();
+    if !c.contention() || !crosses(inp.ctx.ep_group()) || !crosses(dense) {
+        return (grad_s, 0.0);
+    }
+    let ep_bwd = 0.5 * stage.ep_comm_s;
+    let [ep_done, grad_done] = super::comm::shared_link_s([ep_bwd, grad_s]);
+    (grad_done, ep_done - ep_bwd)
 }
 
 /// Gradient sync and optimizer step for `stage`.
@@ -405,13 +424,17 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
     let buckets = ((stage.dense_params + stage.expert_params) / BUCKET_PARAMS)
         .ceil()
         .max(1.0);
-    let (grad_exposed_s, param_exposed_s) = if l.overlap.dp_comm {
+    let (grad_exposed_s, param_exposed_s, contention_s) = if l.overlap.dp_comm {
+        let (grad_done, delay) = nic_contention(inp, stage, grad_s);
+        let alone = (grad_s - stage.bwd_s).max(grad_s / buckets);
+        let shared = (grad_done - stage.bwd_s).max(grad_s / buckets) + delay;
         (
-            (grad_s - stage.bwd_s).max(grad_s / buckets),
+            shared,
             (param_s - stage.fwd_s).max(param_s / buckets),
+            shared - alone,
         )
     } else {
-        (grad_s, param_s)
+        (grad_s, param_s, 0.0)
     };
     let local = if l.zero >= 1 {
         stage.dense_params / (l.dp * l.cp) as f64 + stage.expert_params / l.expert_dp() as f64
@@ -425,6 +448,7 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         grad_s,
         param_s,
         grad_exposed_s,
+        contention_s,
         param_exposed_s,
         optimizer_s: inp.kernels.memory_s(local * bytes_per_param),
     }

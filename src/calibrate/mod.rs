@@ -105,6 +105,7 @@ pub fn kernel_model_for(sc: &crate::spec::Scenario) -> Kernels {
     p.bf16 *= share;
     p.fp16 *= share;
     p.fp8 = p.fp8.map(|f| f * share);
+    p.fp4 = p.fp4.map(|f| f * share);
     kernel_model(&g)
 }
 

@@ -129,6 +129,8 @@ pub struct Hardware {
     pub bf16: f64,
     /// FP8 (BF16 when absent).
     pub fp8: f64,
+    /// FP4 (FP8, else BF16, when absent).
+    pub fp4: f64,
     /// TF32.
     pub tf32: f64,
     /// FP32.
@@ -147,6 +149,7 @@ impl Hardware {
             sms: gpu.sm_count.max(1) as f64,
             bf16: p.bf16,
             fp8: p.fp8.unwrap_or(p.bf16),
+            fp4: p.fp4.or(p.fp8).unwrap_or(p.bf16),
             tf32: p.tf32,
             fp32: p.fp32,
             hbm: gpu.hbm_bandwidth,
@@ -160,6 +163,9 @@ fn dtype_rate(hw: &Hardware, g: &GemmFit, dtype: Dtype) -> (f64, f64) {
     match dtype {
         Dtype::Bf16 | Dtype::Fp16 => (hw.bf16, 1.0),
         Dtype::Fp8 => (hw.fp8, g.fp8),
+        // Never measured here: FP4 GEMMs are taken to reach FP8's relative mainloop
+        // efficiency (block-scaled MMA on the same tensor cores; derived, not fitted).
+        Dtype::Fp4 => (hw.fp4, g.fp8),
         Dtype::Tf32 => (hw.tf32, g.tf32),
         Dtype::Fp32 => (hw.fp32, g.fp32),
     }

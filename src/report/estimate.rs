@@ -207,6 +207,20 @@ pub fn estimate_table(e: &Estimate) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         row(&mut t, "Step breakdown", text);
+        let c = e.time.nic_contention_s;
+        if c > 0.0 {
+            row(
+                &mut t,
+                "NIC contention",
+                format!(
+                    "+{} ({}): step {} with shared NICs, {} with every collective alone on its NIC",
+                    secs(c),
+                    pct(c / e.time.step_s),
+                    secs(e.time.step_s),
+                    secs(e.time.step_s - c)
+                ),
+            );
+        }
     }
     let mut out = t.to_string();
     out.push('\n');

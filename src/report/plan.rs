@@ -299,6 +299,7 @@ const INPUTS: [(&str, &str, Modifier); 6] = [
             p.bf16 *= f;
             p.fp16 *= f;
             p.fp8 = p.fp8.map(|x| x * f);
+            p.fp4 = p.fp4.map(|x| x * f);
         },
     ),
     ("HBM bandwidth", "gpu.hbm_bandwidth", |s, f| {

@@ -28,6 +28,11 @@ pub const GPU_TYPES: &[(&str, &str)] = &[
     ("h800", "hgx-h800"),
     ("b200", "dgx-b200"),
     ("gb200", "gb200-nvl72"),
+    ("b300", "dgx-b300"),
+    ("gb300", "gb300-nvl72"),
+    ("mi300x", "mi300x-8"),
+    ("mi325x", "mi325x-8"),
+    ("mi355x", "mi355x-8"),
 ];
 
 /// A GPU type resolved to its cluster and GPU profile.

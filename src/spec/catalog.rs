@@ -22,6 +22,11 @@ pub const GPUS: &[(&str, &str)] = embed![
     "hardware-profiles/gpus/h200-sxm.yaml",
     "hardware-profiles/gpus/b200-sxm.yaml",
     "hardware-profiles/gpus/gb200.yaml",
+    "hardware-profiles/gpus/b300-sxm.yaml",
+    "hardware-profiles/gpus/gb300.yaml",
+    "hardware-profiles/gpus/mi300x.yaml",
+    "hardware-profiles/gpus/mi325x.yaml",
+    "hardware-profiles/gpus/mi355x.yaml",
 ];
 
 /// Built-in cluster profiles.
@@ -34,6 +39,11 @@ pub const CLUSTERS: &[(&str, &str)] = embed![
     "hardware-profiles/clusters/dgx-b200.yaml",
     "hardware-profiles/clusters/gb200-nvl72.yaml",
     "hardware-profiles/clusters/pcie-h100.yaml",
+    "hardware-profiles/clusters/dgx-b300.yaml",
+    "hardware-profiles/clusters/gb300-nvl72.yaml",
+    "hardware-profiles/clusters/mi300x-8.yaml",
+    "hardware-profiles/clusters/mi325x-8.yaml",
+    "hardware-profiles/clusters/mi355x-8.yaml",
 ];
 
 /// Built-in model specs.
@@ -58,6 +68,7 @@ pub const SCENARIOS: &[(&str, &str)] = embed![
     "scenarios/gpt3-175b-a100.yaml",
     "scenarios/llama3-405b-h100.yaml",
     "scenarios/deepseek-v3-h800.yaml",
+    "scenarios/llama3-405b-gb300.yaml",
 ];
 
 /// Name of a catalog entry: the file stem.

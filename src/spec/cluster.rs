@@ -32,16 +32,30 @@ pub struct ClusterProfile {
     pub nvlink_domain: u32,
     /// The fast domain (NVLink/NVSwitch, or PCIe on a PCIe node).
     pub scale_up: Link,
+    /// `true` when the fast domain is a full mesh of point-to-point links (AMD Infinity
+    /// Fabric) rather than a switch: `scale_up.bandwidth` is the sum over a GPU's
+    /// `nvlink_domain - 1` links, of which a group of `a` GPUs uses `a - 1`.
+    #[serde(default)]
+    pub scale_up_mesh: bool,
     /// The scale-out network (InfiniBand/RoCE), per GPU (rail-optimised: one NIC per GPU).
     pub scale_out: Link,
     /// NICs per node.
     pub nics_per_node: u32,
+    /// Traffic of different parallelisms that is on a GPU's NIC at the same time shares
+    /// it (the shared-link model of `analytic::comm::shared_link_s`); `false` gives
+    /// every collective the NIC to itself.
+    #[serde(default = "yes")]
+    pub nic_contention: bool,
     /// Network oversubscription above the leaf switches (1.0 = full bisection).
     pub oversubscription: f64,
     /// Wall power per GPU including its share of CPUs, NICs, fans, watts.
     pub power_per_gpu_w: f64,
     /// Where each number comes from.
     pub sources: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ClusterProfile {

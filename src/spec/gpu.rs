@@ -29,8 +29,11 @@ pub enum Dtype {
     Bf16,
     /// IEEE half precision.
     Fp16,
-    /// 8-bit floating point (e4m3/e5m2).
+    /// 8-bit floating point (e4m3/e5m2; per-tensor, per-block or MXFP8 scales).
     Fp8,
+    /// 4-bit floating point (e2m1) with block scales: NVFP4 (one E4M3 scale per 16
+    /// values) or MXFP4 (one E8M0 scale per 32).
+    Fp4,
 }
 
 impl Dtype {
@@ -40,6 +43,7 @@ impl Dtype {
             Dtype::Fp32 | Dtype::Tf32 => 4.0,
             Dtype::Bf16 | Dtype::Fp16 => 2.0,
             Dtype::Fp8 => 1.0,
+            Dtype::Fp4 => 0.5,
         }
     }
 }
@@ -59,6 +63,9 @@ pub struct PeakFlops {
     /// FP8 dense peak, FLOP/s; absent on GPUs without FP8 tensor cores.
     #[serde(default)]
     pub fp8: Option<f64>,
+    /// FP4 (NVFP4/MXFP4) dense peak, FLOP/s; absent on GPUs without FP4 tensor cores.
+    #[serde(default)]
+    pub fp4: Option<f64>,
 }
 
 impl PeakFlops {
@@ -70,6 +77,7 @@ impl PeakFlops {
             Dtype::Bf16 => Some(self.bf16),
             Dtype::Fp16 => Some(self.fp16),
             Dtype::Fp8 => self.fp8,
+            Dtype::Fp4 => self.fp4,
         }
     }
 }

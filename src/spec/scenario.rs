@@ -287,6 +287,7 @@ fn resolve(file: ScenarioFile, dir: Option<&Path>, origin: Origin) -> Result<Sce
     check_gpu(&gpu).map_err(place)?;
     check_cluster(&cluster).map_err(place)?;
     file.training.validate().map_err(place)?;
+    check_precision(&file.training, &gpu).map_err(|e| e.at(origin.locate("training.precision")))?;
     file.pricing.validate().map_err(place)?;
     file.reliability.validate().map_err(place)?;
     if file.gpus == 0 {
@@ -341,6 +342,23 @@ fn resolve_ref<T: DeserializeOwned + Clone + schemars::JsonSchema>(
         Ref::Name(n) if looks_like_path(n) => Source::read(&relative_to(dir, n))?.parse_checked(),
         Ref::Name(n) => catalog::load(table, kind, n).map_err(|e| e.at(origin.locate(kind))),
     }
+}
+
+/// FP4 training needs FP4 tensor cores: unlike FP8 on an A100 (run as BF16, as
+/// frameworks fall back), no framework emulates an FP4 recipe on older GPUs.
+fn check_precision(t: &super::training::Training, g: &GpuProfile) -> Result<()> {
+    let dt = t.precision.dtype();
+    if dt == super::gpu::Dtype::Fp4 && g.peak_flops.get(dt).is_none() {
+        return Err(Error::invalid(
+            "training.precision",
+            format!(
+                "{} needs FP4 tensor cores; {} has none (Blackwell and CDNA 4 GPUs do: b200-sxm, gb200, b300-sxm, gb300, mi355x)",
+                format!("{:?}", t.precision).to_lowercase(),
+                g.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_gpu(g: &GpuProfile) -> Result<()> {

@@ -67,18 +67,71 @@ pub enum Precision {
     Bf16,
     /// FP16 mixed precision with loss scaling (same cost model as BF16).
     Fp16,
-    /// FP8 GEMMs (Transformer Engine style), BF16 elsewhere.
+    /// FP8 GEMMs (Transformer Engine style, per-tensor or per-block scales), BF16 elsewhere.
     Fp8,
+    /// MXFP8 GEMMs (OCP microscaling: one E8M0 scale per 32 values along the reduction),
+    /// Blackwell's and CDNA 4's FP8 training recipe; BF16 elsewhere.
+    Mxfp8,
+    /// NVFP4 linear-layer GEMMs (forward, input and weight gradients; one E4M3 scale per
+    /// 16 values and a per-tensor FP32 scale), with about 16% of the layers kept in BF16,
+    /// Hadamard-transformed weight-gradient inputs and stochastic rounding (NVIDIA,
+    /// "Pretraining Large Language Models with NVFP4", 2025). Attention, embeddings,
+    /// the output layer and the optimizer stay in BF16/FP32.
+    Nvfp4,
+    /// MXFP4 linear-layer GEMMs (one E8M0 scale per 32 values), with the same recipe as
+    /// NVFP4 (CDNA 4 and Blackwell both run it).
+    Mxfp4,
 }
 
 impl Precision {
-    /// The number format the GEMMs run in.
+    /// The number format the linear layers' GEMMs run in.
     pub fn dtype(self) -> crate::spec::gpu::Dtype {
         use crate::spec::gpu::Dtype;
         match self {
             Precision::Bf16 => Dtype::Bf16,
             Precision::Fp16 => Dtype::Fp16,
-            Precision::Fp8 => Dtype::Fp8,
+            Precision::Fp8 | Precision::Mxfp8 => Dtype::Fp8,
+            Precision::Nvfp4 | Precision::Mxfp4 => Dtype::Fp4,
+        }
+    }
+
+    /// `true` when the GEMM operands are quantized copies (FP8 or FP4 with scales) that
+    /// a cast pass produces from BF16 tensors.
+    pub fn quantized(self) -> bool {
+        !matches!(self, Precision::Bf16 | Precision::Fp16)
+    }
+
+    /// Bytes per element of a quantized operand with its scales: FP8 1 (one scale per
+    /// tensor or per 128 values, negligible), MXFP8 1 + 1/32, NVFP4 0.5 + 1/16, MXFP4
+    /// 0.5 + 1/32; 2 for BF16/FP16.
+    pub fn operand_bytes(self) -> f64 {
+        match self {
+            Precision::Bf16 | Precision::Fp16 => 2.0,
+            Precision::Fp8 => 1.0,
+            Precision::Mxfp8 => 1.0 + 1.0 / 32.0,
+            Precision::Nvfp4 => 0.5 + 1.0 / 16.0,
+            Precision::Mxfp4 => 0.5 + 1.0 / 32.0,
+        }
+    }
+
+    /// Share of the linear layers the recipe keeps in BF16: the NVFP4 recipe keeps
+    /// ~16% (the first two and last eight of the 12B model's 62 blocks: 10/62) to hold
+    /// the loss gap to FP8 (NVIDIA 2025, section 4); 0 otherwise.
+    pub fn bf16_layer_share(self) -> f64 {
+        match self {
+            Precision::Nvfp4 | Precision::Mxfp4 => 10.0 / 62.0,
+            _ => 0.0,
+        }
+    }
+
+    /// Bytes per parameter of the weights kept for the GEMMs: the BF16 copy, plus the
+    /// quantized copies (FP8: one, reused transposed on Hopper; MX/NVFP4: a row-wise and
+    /// a column-wise copy, since scale blocks run along the reduction dimension).
+    pub fn weight_bytes(self) -> f64 {
+        match self {
+            Precision::Bf16 | Precision::Fp16 => 2.0,
+            Precision::Fp8 => 3.0,
+            p => 2.0 + 2.0 * p.operand_bytes(),
         }
     }
 }

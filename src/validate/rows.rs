@@ -98,6 +98,22 @@ fn hardware(row: &Row) -> Result<(GpuProfile, ClusterProfile)> {
         ("h100-sxm", "dgx-h100")
     } else if gpu.starts_with("H800") {
         ("h800-sxm", "hgx-h800")
+    } else if gpu.starts_with("H200") {
+        ("h200-sxm", "dgx-h200")
+    } else if gpu.starts_with("B200") {
+        ("b200-sxm", "dgx-b200")
+    } else if gpu.starts_with("B300") {
+        ("b300-sxm", "dgx-b300")
+    } else if gpu.starts_with("GB200") {
+        ("gb200", "gb200-nvl72")
+    } else if gpu.starts_with("GB300") {
+        ("gb300", "gb300-nvl72")
+    } else if gpu.starts_with("MI300X") {
+        ("mi300x", "mi300x-8")
+    } else if gpu.starts_with("MI325X") {
+        ("mi325x", "mi325x-8")
+    } else if gpu.starts_with("MI355X") {
+        ("mi355x", "mi355x-8")
     } else {
         return Err(Error::invalid(
             "gpu_type",
@@ -196,7 +212,13 @@ fn recompute(row: &Row, old: bool, assumptions: &mut Vec<String>) -> Recompute {
 
 fn precision(row: &Row) -> Precision {
     let p = row.text("precision").to_lowercase();
-    if p.starts_with("fp8") {
+    if p.starts_with("mxfp8") {
+        Precision::Mxfp8
+    } else if p.starts_with("nvfp4") {
+        Precision::Nvfp4
+    } else if p.starts_with("mxfp4") {
+        Precision::Mxfp4
+    } else if p.starts_with("fp8") {
         Precision::Fp8
     } else if p.contains("fp16") || p.contains("16-bit") {
         Precision::Fp16
