@@ -17,13 +17,16 @@ fn gpu(name: &str) -> GpuProfile {
 
 /// Predicted TFLOP/s of an (m, n, k) forward GEMM on `g` at the clock the model runs
 /// training at (the power-capped sustained clock).
-fn tflops(g: &GpuProfile, (m, n, k): (f64, f64, f64), dt: Dtype) -> f64 {
+fn tflops(g: &GpuProfile, (m, n, k): Shape, dt: Dtype) -> f64 {
     let km = kernel_model(g);
     2.0 * m * n * k / km.gemm_s(m, n, k, dt) / 1e12
 }
 
-/// (GPU, dtype, best shape M x N x K, published MAMF TFLOP/s).
-const NVIDIA_MAMF: &[(&str, Dtype, (f64, f64, f64), f64)] = &[
+/// GEMM shape M x N x K.
+type Shape = (f64, f64, f64);
+
+/// (GPU, dtype, best shape, published MAMF TFLOP/s).
+const NVIDIA_MAMF: &[(&str, Dtype, Shape, f64)] = &[
     ("h100-sxm", Dtype::Bf16, (2048.0, 2048.0, 13312.0), 794.5),
     ("h100-sxm", Dtype::Fp8, (1024.0, 9216.0, 14336.0), 1402.6),
     ("h200-sxm", Dtype::Fp8, (1280.0, 4096.0, 12032.0), 1453.4),
@@ -63,7 +66,7 @@ fn derived_nvidia_gemm_models_track_published_mamf() {
 /// (MI300X).
 #[test]
 fn amd_sustained_clocks_reproduce_mamf_and_follow_power() {
-    let rows: &[(&str, (f64, f64, f64), f64)] = &[
+    let rows: &[(&str, Shape, f64)] = &[
         ("mi300x", (10240.0, 15360.0, 8192.0), 668.4),
         ("mi325x", (13312.0, 10240.0, 8192.0), 784.9),
         ("mi355x", (12288.0, 8192.0, 8192.0), 1565.0),

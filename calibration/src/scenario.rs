@@ -39,12 +39,15 @@ pub struct ScenarioShapes {
     pub notes: Vec<String>,
 }
 
-/// The GEMM dtype a training precision runs its matmuls in.
+/// The GEMM dtype a training precision runs its matmuls in, as these benchmarks can
+/// measure it: block-scaled formats go through the per-tensor-scaled E4M3 path (the
+/// same element type for MXFP8; for NVFP4/MXFP4 the nearest measured path, since FP4
+/// GEMMs are not benchmarked here).
 pub fn gemm_dtype(p: Precision) -> Dtype {
     match p {
         Precision::Bf16 => Dtype::Bf16,
         Precision::Fp16 => Dtype::Fp16,
-        Precision::Fp8 => Dtype::Fp8E4m3,
+        Precision::Fp8 | Precision::Mxfp8 | Precision::Nvfp4 | Precision::Mxfp4 => Dtype::Fp8E4m3,
     }
 }
 

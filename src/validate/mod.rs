@@ -26,6 +26,13 @@ pub const PUBLISHED_CSV: &str = include_str!(concat!(
     "/tests/data/published/published_runs_public.csv"
 ));
 
+/// Blackwell runs gathered for the 2026 hardware (tests/data/published): NVIDIA
+/// Megatron-Bridge's published performance summary on DGX-GB300, DGX-GB200, DGX-B200.
+pub const BLACKWELL_CSV: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/published/blackwell_runs_public.csv"
+));
+
 /// One predicted quantity of one row.
 #[derive(Debug, Clone, Serialize)]
 pub struct Prediction {
@@ -267,6 +274,16 @@ fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
                 "MFU with attention FLOPs (PaLM convention), BF16 peak",
             );
         }
+    } else if id.starts_with("BW-") {
+        // Tokens/s/GPU as the published quantity's inverse: no FLOP convention involved.
+        if let Some(t) = row.num("iteration_time_s") {
+            push(
+                "iteration_time_s",
+                t,
+                e.time.step_s,
+                "seconds per iteration (global batch tokens / published tokens/s)",
+            );
+        }
     } else if id.starts_with("E2E") {
         if let Some(t) = row.num("iteration_time_s") {
             push(
@@ -326,6 +343,7 @@ fn summarise(p: &[Prediction]) -> Vec<GroupSummary> {
 
 /// Validates the shipped table.
 pub fn validate_builtin(group: Option<&str>) -> Result<Report> {
-    let rows = rows::parse("published_runs_public.csv", PUBLISHED_CSV)?;
+    let mut rows = rows::parse("published_runs_public.csv", PUBLISHED_CSV)?;
+    rows.extend(rows::parse("blackwell_runs_public.csv", BLACKWELL_CSV)?);
     Ok(validate(&rows, group))
 }

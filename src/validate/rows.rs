@@ -79,10 +79,11 @@ pub struct Built {
 /// had (no flash attention or distributed optimizer in 2021-22 Megatron-LM).
 fn era_2021(row: &Row) -> bool {
     let g = row.group();
+    let f = row.text("framework");
     g.starts_with("Narayanan")
         || g.starts_with("Korthikanti")
         || g.starts_with("Megatron")
-        || row.text("framework").contains("Megatron")
+        || (f.contains("Megatron") && !f.contains("Megatron-Bridge"))
 }
 
 fn hardware(row: &Row) -> Result<(GpuProfile, ClusterProfile)> {
@@ -287,7 +288,10 @@ pub fn build(row: &Row) -> Result<Built> {
         tp > 1
     };
     let deepseek = model.mla.is_some();
-    let schedule = if deepseek {
+    // Megatron-Bridge's performance recipes run DeepSeek-V3 on Megatron-Core's interleaved
+    // 1F1B, not DualPipe (their table gives PP and VP).
+    let bridge = row.text("framework").contains("Megatron-Bridge");
+    let schedule = if deepseek && !bridge {
         Schedule::DualPipe
     } else if vpp > 1 {
         Schedule::Interleaved
@@ -311,6 +315,9 @@ pub fn build(row: &Row) -> Result<Built> {
             // reduce-scatters: ZeRO-2, a reduce-scatter per micro-batch. Unsharded FP32
             // gradients would not fit beside 8K activations without checkpointing.
             2
+        } else if row.text("framework").contains("; FSDP") {
+            // Megatron FSDP shards weights, gradients and optimizer states: ZeRO-3 class.
+            3
         } else if row.text("framework").contains("ZeRO-1") || !old {
             1
         } else {
