@@ -142,3 +142,16 @@ fn skipped_rows_say_why() {
         .unwrap();
     assert!(v100.reason.contains("V100"), "{}", v100.reason);
 }
+
+/// NeMo 25.11 on DGX-GB300/GB200/B200 (tests/data/published/blackwell_runs_public.csv):
+/// every row is predicted, as seconds per iteration. Measured MAPE 15.3% (the issue aims
+/// at 12%; docs/validation.md says which mechanisms are missing); the bound guards it
+/// from getting worse, and no row may miss by more than 40%.
+#[test]
+fn blackwell_nemo_25_11_iteration_times() {
+    let r = report();
+    let p = rows(&r, "BW-", "iteration_time_s");
+    assert_eq!(p.len(), 17, "{}", show(&p));
+    assert!(p.iter().all(|x| x.error_pct.abs() <= 40.0), "{}", show(&p));
+    assert!(mape(&p) < 17.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+}
