@@ -144,7 +144,7 @@ fn skipped_rows_say_why() {
 }
 
 /// NeMo 25.11 on DGX-GB300/GB200/B200 (tests/data/published/blackwell_runs_public.csv):
-/// every row is predicted, as seconds per iteration. Measured MAPE 15.3% (the issue aims
+/// every row is predicted, as seconds per iteration. Measured MAPE 15.2% (the issue aims
 /// at 12%; docs/validation.md says which mechanisms are missing); the bound guards it
 /// from getting worse, and no row may miss by more than 40%.
 #[test]

@@ -62,6 +62,9 @@ pub struct StageCost {
     pub tp_comm_s: f64,
     /// Exposed expert all-to-all per micro-batch, seconds.
     pub ep_comm_s: f64,
+    /// The backward's expert all-to-all per micro-batch with the network to itself (the
+    /// stage's MoE blocks, MTP's included), seconds: what NIC contention slows.
+    pub ep_bwd_s: f64,
     /// Exposed context-parallel traffic per micro-batch, seconds.
     pub cp_comm_s: f64,
     /// Exposed pipeline sends and receives per micro-batch (forward plus backward, one
@@ -208,6 +211,7 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             } else {
                 ep_comm
             },
+            ep_bwd_s: n_moe * moe_cost.as_ref().map_or(0.0, |c| c.ep_bwd_s),
             cp_comm_s: cp_comm,
             p2p_s: 2.0 * p2p,
             zero_s: zero.0 + zero.1,
@@ -374,9 +378,7 @@ pub struct DpSync {
 /// The overlapped gradient reduction (`grad_s` with the NIC to itself) and the last
 /// micro-batch's backward expert all-to-all on the same NICs at the same time, under
 /// the shared-link model: returns (when the reduction finishes, how much later the
-/// all-to-all finishes than alone), seconds. Only when both groups cross the network;
-/// the backward's share of the all-to-all is taken as half the stage's (two of four
-/// exchanges per micro-batch, forward dispatch and combine, backward the same).
+/// all-to-all finishes than alone), seconds. Only when both groups cross the network.
 fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f64) {
     let c = &inp.comm;
     let (dense, _) = dp_groups(inp.ctx.layout);
@@ -384,9 +386,8 @@ fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f6
     if !c.contention() || !crosses(inp.ctx.ep_group()) || !crosses(dense) {
         return (grad_s, 0.0);
     }
-    let ep_bwd = 0.5 * stage.ep_comm_s;
-    let [ep_done, grad_done] = super::comm::shared_link_s([ep_bwd, grad_s]);
-    (grad_done, ep_done - ep_bwd)
+    let [ep_done, grad_done] = super::comm::shared_link_s([stage.ep_bwd_s, grad_s]);
+    (grad_done, ep_done - stage.ep_bwd_s)
 }
 
 /// Gradient sync and optimizer step for `stage`.

@@ -134,6 +134,7 @@ impl<'a> Env<'a> {
 struct LayerPart {
     fwd: f64,
     bwd: f64,
+    ep_bwd: f64,
     dense_params: f64,
     expert_params: f64,
     stored: f64,
@@ -144,6 +145,7 @@ impl LayerPart {
         LayerPart {
             fwd: c.fwd_s(ov),
             bwd: c.bwd_s(ov),
+            ep_bwd: c.ep_bwd_s,
             dense_params: c.dense_params,
             expert_params: c.expert_params,
             stored: c.stored_bytes,
@@ -193,6 +195,7 @@ struct Kind {
     last: bool,
     fwd: f64,
     bwd: f64,
+    ep_bwd: f64,
     dense_params: f64,
     expert_params: f64,
     stored: f64,
@@ -346,6 +349,7 @@ impl Env<'_> {
                 compute_s: 0.0,
                 tp_comm_s: 0.0,
                 ep_comm_s: 0.0,
+                ep_bwd_s: k.ep_bwd,
                 cp_comm_s: 0.0,
                 p2p_s: 0.0,
                 zero_s: 0.0,
@@ -418,6 +422,7 @@ impl Env<'_> {
         };
         let mut fwd = add(&|c| c.fwd);
         let mut bwd = add(&|c| c.bwd);
+        let ep_bwd = add(&|c| c.ep_bwd);
         let mut dense_params = add(&|c| c.dense_params);
         let expert_params = add(&|c| c.expert_params);
         let mut stored = add(&|c| c.stored);
@@ -443,6 +448,7 @@ impl Env<'_> {
             last,
             fwd,
             bwd,
+            ep_bwd,
             dense_params,
             expert_params,
             stored,
