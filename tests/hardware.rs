@@ -5,7 +5,9 @@
 //! (stas00/ml-engineering, compute/accelerator/README.md): the mean TFLOP/s of the best
 //! `torch.matmul` shape found on each GPU, BF16 and FP8 inputs, 100 timed iterations.
 
-use llmplan::analytic::{estimate, EstimateOptions};
+use llmplan::analytic::compute::KernelModel;
+use llmplan::analytic::EstimateOptions;
+use llmplan::setup::estimate;
 use llmplan::calibrate::kernel_model;
 use llmplan::spec::catalog;
 use llmplan::spec::gpu::{Dtype, GpuProfile};

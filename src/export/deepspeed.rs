@@ -44,11 +44,11 @@ fn expressible(sc: &Scenario, l: &ResolvedLayout) -> Result<()> {
             "DeepSpeed-MoE sets its expert parallelism in model code, not in this config",
         ));
     }
-    if sc.training.precision == Precision::Fp8 {
+    if sc.training.precision.quantized() {
         return Err(cannot(
             T,
             "training.precision",
-            "FP8 GEMMs come from Transformer Engine in model code, not from the DeepSpeed config",
+            "FP8/FP4 GEMMs come from Transformer Engine in model code, not from the DeepSpeed config",
         ));
     }
     Ok(())

@@ -233,6 +233,24 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
             f.push("--bf16".into());
             f.extend(FP8_FLAGS.iter().map(|s| s.to_string()));
         }
+        // Megatron-Core's block-scaled recipes (Transformer Engine 2.x on Blackwell).
+        Precision::Mxfp8 => {
+            f.push("--bf16".into());
+            f.push("--fp8-format e4m3".into());
+            f.push("--fp8-recipe mxfp8".into());
+        }
+        Precision::Nvfp4 => {
+            f.push("--bf16".into());
+            f.push("--fp4-format e2m1".into());
+            f.push("--fp4-recipe nvfp4".into());
+        }
+        Precision::Mxfp4 => {
+            return Err(cannot(
+                t,
+                "training.precision",
+                "no MXFP4 training recipe (NVFP4 is the FP4 recipe it has)",
+            ))
+        }
     }
     Ok(())
 }
@@ -407,14 +425,21 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         "cfg.ddp.overlap_param_gather = {}",
         py(l.overlap.dp_comm && l.zero >= 1)
     ));
-    lines.push(format!(
-        "cfg.mixed_precision = \"{}\"",
-        match sc.training.precision {
-            Precision::Fp8 => "bf16_with_fp8_delayed_scaling_mixed",
-            Precision::Fp16 => "fp16_mixed",
-            Precision::Bf16 => "bf16_mixed",
+    let mixed = match sc.training.precision {
+        Precision::Fp8 => "bf16_with_fp8_delayed_scaling_mixed",
+        Precision::Mxfp8 => "bf16_with_mxfp8_mixed",
+        Precision::Nvfp4 => "bf16_with_nvfp4_mixed",
+        Precision::Fp16 => "fp16_mixed",
+        Precision::Bf16 => "bf16_mixed",
+        Precision::Mxfp4 => {
+            return Err(cannot(
+                t,
+                "training.precision",
+                "no MXFP4 mixed-precision recipe (NVFP4 is the FP4 recipe it has)",
+            ))
         }
-    ));
+    };
+    lines.push(format!("cfg.mixed_precision = \"{mixed}\""));
     let notes = vec![
         "the same keys work as command-line overrides (model.tensor_model_parallel_size=...)"
             .to_string(),
