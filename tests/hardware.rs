@@ -7,8 +7,8 @@
 
 use llmplan::analytic::compute::KernelModel;
 use llmplan::analytic::EstimateOptions;
-use llmplan::setup::estimate;
 use llmplan::calibrate::kernel_model;
+use llmplan::setup::estimate;
 use llmplan::spec::catalog;
 use llmplan::spec::gpu::{Dtype, GpuProfile};
 use llmplan::spec::Scenario;
