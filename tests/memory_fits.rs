@@ -3,8 +3,8 @@
 //! DeepSeek-V3 scenario fits with DeepSeek's layout, term by term.
 
 use llmplan::analytic::estimate::{evaluate, Estimate, EstimateOptions};
+use llmplan::analytic::setup::Setup;
 use llmplan::analytic::stage::{CUDA_CONTEXT_BYTES, NCCL_COMM_BYTES};
-use llmplan::spec::layout::{resolve, Adjustments};
 use llmplan::spec::scenario::Scenario;
 use llmplan::validate::rows::{build, parse};
 use llmplan::validate::{apply_documented, PUBLISHED_CSV};
@@ -12,10 +12,9 @@ use llmplan::validate::{apply_documented, PUBLISHED_CSV};
 const GIB: f64 = 1073741824.0;
 
 fn estimate(sc: &Scenario) -> Estimate {
-    let mut adj = Adjustments::default();
-    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
     let k = llmplan::calibrate::kernel_model_for(sc);
-    evaluate(sc, &rl, k.as_ref(), &EstimateOptions::default(), adj.notes).unwrap()
+    let setup = Setup::resolve(sc, &k).unwrap();
+    evaluate(&setup, &EstimateOptions::default()).unwrap()
 }
 
 /// A run measured on hardware (a benchmark, a production run, a whole training run, a

@@ -4,8 +4,8 @@
 //! from the cited documentation, code or measurement.
 
 use llmplan::analytic::estimate::{evaluate, Estimate, EstimateOptions};
+use llmplan::analytic::setup::Setup;
 use llmplan::analytic::stage::CUDA_CONTEXT_BYTES;
-use llmplan::spec::layout::{resolve, Adjustments};
 use llmplan::spec::scenario::{load, Scenario};
 
 const SCENARIO: &str = concat!(
@@ -14,10 +14,9 @@ const SCENARIO: &str = concat!(
 );
 
 fn estimate(sc: &Scenario) -> Estimate {
-    let mut adj = Adjustments::default();
-    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
     let k = llmplan::calibrate::kernel_model_for(sc);
-    evaluate(sc, &rl, k.as_ref(), &EstimateOptions::default(), adj.notes).unwrap()
+    let setup = Setup::resolve(sc, &k).unwrap();
+    evaluate(&setup, &EstimateOptions::default()).unwrap()
 }
 
 /// Within 0.01%: the stage counts every parameter but the final norm's 2 x 2048.
