@@ -374,19 +374,24 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     };
     let norm_in = 2.0 * ACT * h * th; // inputs of both norms (residual stream)
     let norm_out = 2.0 * gin * h * th; // QKV and fc1 inputs
-    let o = ACT * t * hq * dv / tp;
+    use crate::spec::training::LowPrecisionCache as C;
+    let o = tr.cache_bytes(C::AttentionOutput) * t * hq * dv / tp;
+    let swiglu_in = tr.cache_bytes(C::SwigluInput);
     let (mlp_keep, act_out) = match moe {
         Some(moe) => {
             let topk = moe.top_k as f64;
             let fe = moe.expert_ffn_hidden as f64;
             let shared = moe.shared_experts as f64 * fe;
             let router = 4.0 * th * moe.experts as f64;
-            // Dispatched expert inputs (gathered over tp), fc1 outputs, expert outputs.
+            // Dispatched expert inputs (gathered over tp) and fc1 outputs. The routing
+            // probabilities scale the activation's output inside the expert (Megatron
+            // Core's grouped experts fuse them into the SwiGLU, weighted_bias_swiglu),
+            // so the combine keeps no expert outputs: the probabilities' gradient comes
+            // from the fc2 input gradient and the activation output.
             let keep = router
                 + gin * t * topk * h
-                + ACT * t * topk * fe * gate / tp
-                + ACT * t * topk * h / tp
-                + ACT * t * shared * gate / tp;
+                + swiglu_in * t * topk * fe * gate / tp
+                + swiglu_in * t * shared * gate / tp;
             (keep, gin * t * (topk * fe + shared) / tp)
         }
         None => {

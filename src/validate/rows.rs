@@ -318,7 +318,10 @@ pub fn build(row: &Row) -> Result<Built> {
         } else if row.text("framework").contains("; FSDP") {
             // Megatron FSDP shards weights, gradients and optimizer states: ZeRO-3 class.
             3
-        } else if row.text("framework").contains("ZeRO-1") || !old {
+        } else if row.text("framework").contains("ZeRO-1")
+            || row.text("precision").contains("ZeRO-1")
+            || !old
+        {
             1
         } else {
             0
@@ -360,7 +363,9 @@ pub fn build(row: &Row) -> Result<Built> {
         global_batch_seqs: global,
         global_batch_tokens: None,
         precision: precision(row),
-        optimizer_bytes_per_param: 12.0,
+        // DeepSeek-V3 report, section 3.3.3: AdamW's moments in BF16, the master
+        // weights in FP32 (4 + 2 + 2 bytes).
+        optimizer_bytes_per_param: if deepseek { 8.0 } else { 12.0 },
         grad_bytes_per_param: 4.0,
         recompute: rec,
         recompute_modules: if deepseek {
@@ -368,6 +373,13 @@ pub fn build(row: &Row) -> Result<Built> {
             vec![M::Layernorm, M::MlaUpProj, M::MoeAct, M::MlpAct]
         } else {
             vec![crate::spec::training::RecomputeModule::CoreAttn]
+        },
+        mixed_precision: Default::default(),
+        low_precision_cache: if deepseek {
+            use crate::spec::training::LowPrecisionCache as C;
+            vec![C::SwigluInput, C::AttentionOutput]
+        } else {
+            Vec::new()
         },
         dropout: old,
         flash_attention: !old,
