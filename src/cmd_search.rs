@@ -1,7 +1,6 @@
 //! `llmplan search`, `compare` and `sweep`: argument parsing and rendering. The work
 //! is in `llmplan::search`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -135,17 +134,17 @@ pub struct SweepArgs {
 }
 
 fn load(name: Option<&str>, set: &[String], gpus: Option<u64>) -> Result<Scenario, Error> {
-    let mut overrides = set.to_vec();
-    if let Some(g) = gpus {
-        overrides.push(format!("gpus={g}"));
-    }
+    let flags: Vec<(String, String)> = gpus
+        .map(|g| (format!("gpus={g}"), format!("--gpus {g}")))
+        .into_iter()
+        .collect();
     if name.is_none() {
         eprintln!(
             "using the built-in seed scenario '{}' (the rumoured GPT-4 run); pass a scenario file to plan another",
             scenario::SEED
         );
     }
-    scenario::load(name, &overrides)
+    scenario::load_with_flags(name, set, &flags)
 }
 
 fn options(sc: &Scenario, a: &SpaceArgs) -> Result<SearchOptions, Error> {
@@ -177,7 +176,7 @@ impl Progress {
         Progress {
             start: Instant::now(),
             bar: Mutex::new(None),
-            tty: std::io::stderr().is_terminal(),
+            tty: crate::cmd_progress::enabled(),
             what,
         }
     }

@@ -7,6 +7,7 @@ mod cmd_calibrate;
 mod cmd_export;
 mod cmd_import;
 mod cmd_meta;
+mod cmd_progress;
 mod cmd_report;
 mod cmd_search;
 mod cmd_show;
@@ -41,6 +42,9 @@ const EXIT_CODES: &str = "Exit codes:
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// No progress bars or spinners (they only ever appear on a terminal's stderr).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -178,6 +182,7 @@ enum ShowWhat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cmd_progress::set_quiet(cli.quiet);
     let cmd = cli.command.unwrap_or(Command::Estimate {
         scenario: None,
         gpus: None,
@@ -248,17 +253,17 @@ fn run(cmd: Command) -> Result<Printed, Error> {
             format,
             strict,
         } => {
-            let mut overrides = set;
-            if let Some(g) = gpus {
-                overrides.push(format!("gpus={g}"));
-            }
+            let flags: Vec<(String, String)> = gpus
+                .map(|g| (format!("gpus={g}"), format!("--gpus {g}")))
+                .into_iter()
+                .collect();
             if name.is_none() {
                 eprintln!(
                     "planning the built-in seed scenario '{}' (the rumoured GPT-4 run); pass a scenario file to plan another",
                     scenario::SEED
                 );
             }
-            let sc = scenario::load(name.as_deref(), &overrides)?;
+            let sc = scenario::load_with_flags(name.as_deref(), &set, &flags)?;
             let opts = EstimateOptions { mfu };
             let est = match engine {
                 EngineArg::Analytic => llmplan::setup::estimate(&sc, &opts)?,
