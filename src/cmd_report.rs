@@ -65,9 +65,9 @@ pub fn run(a: ReportArgs) -> Result<String, Error> {
     }
     for (name, dir) in jobs {
         let start = Instant::now();
-        let spin = crate::cmd_progress::spinner(&format!("report {}", dir.display()));
+        let spin = super::cmd_progress::spinner(&format!("report {}", dir.display()));
         let files = generate_atomically(name.as_deref(), &a.set, &dir, &opts);
-        crate::cmd_progress::done(spin);
+        super::cmd_progress::done(spin);
         let (files, tmp) = files?;
         out.push_str(&format!(
             "{}: {} files in {:.2} s\n",

@@ -176,7 +176,7 @@ impl Progress {
         Progress {
             start: Instant::now(),
             bar: Mutex::new(None),
-            tty: crate::cmd_progress::enabled(),
+            tty: super::cmd_progress::enabled(),
             what,
         }
     }
@@ -261,7 +261,7 @@ pub fn search(a: SearchArgs) -> Result<(String, Option<Error>), Error> {
     let tick = |d: u64, t: u64| progress.tick(d, t);
     let out = search::search(&sc, &o, Some(&tick))?;
     progress.finish();
-    let verdict = crate::cmd_verdict::nothing_fits(&sc, &o, &out);
+    let verdict = super::cmd_verdict::nothing_fits(&sc, &o, &out);
     let text = match a.format {
         OutFormat::Json => format!(
             "{}\n",
@@ -315,8 +315,15 @@ fn search_json(out: &Outcome) -> Value {
             v
         })
         .collect();
+    let baseline = out
+        .baseline
+        .as_ref()
+        .map(|b| json!({"rank": b.rank, "in_space": b.in_space, "rejected": b.rejected}));
     json!({
         "gpus": out.gpus,
+        "enumerated": out.enumerated,
+        "feasible": out.feasible,
+        "baseline": baseline,
         "evaluated": out.evaluated,
         "rejected": out.rejected_map(),
         "elapsed_s": out.elapsed_s,

@@ -150,9 +150,9 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
         };
         let steps = a.steps.unwrap_or(200);
         check_steps(steps, result.events, j.straggler.is_some())?;
-        let spin = crate::cmd_progress::spinner("Monte Carlo");
+        let spin = super::cmd_progress::spinner("Monte Carlo");
         let mc = sim::monte_carlo(&prog, &j, steps, a.seed);
-        crate::cmd_progress::done(spin);
+        super::cmd_progress::done(spin);
         Some(mc?)
     } else {
         if a.straggler_stage.is_some() {

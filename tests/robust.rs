@@ -429,3 +429,143 @@ fn the_report_cites_defaults_as_defaults() {
         "| Attention | unfused (s x s scores through HBM) | gpt3-175b-a100.yaml, line 18 |"
     ));
 }
+
+/// The README's figures come from commands this test re-runs, so they cannot go stale:
+/// the seed block is `llmplan`'s own output (stderr then stdout), the findings under it
+/// are written from `estimate` and `search` JSON. `LLMPLAN_BLESS=1` rewrites both.
+#[test]
+fn readme_figures_are_what_the_commands_print() {
+    let readme_path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(readme_path).unwrap();
+    let seed = llmplan(&[]);
+    assert!(seed.status.success(), "{}", stderr(&seed));
+    let seed_block = format!(
+        "```\n$ cargo run --release\n{}{}```\n",
+        stderr(&seed),
+        stdout(&seed)
+    );
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = llmplan(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let est = json(&["estimate", "--format", "json"]);
+    let bo = json(&["estimate", "--mfu", "0.34", "--format", "json"]);
+    let search = json(&["search", "--format", "json", "--sim-top", "0", "--top", "1"]);
+    let fresh = replace_block(&readme, "seed", &seed_block);
+    let fresh = replace_block(&fresh, "findings", &findings(&est, &bo, &search));
+    if std::env::var_os("LLMPLAN_BLESS").is_some() {
+        std::fs::write(readme_path, &fresh).unwrap();
+        return;
+    }
+    assert!(
+        fresh == readme,
+        "README.md's generated figures differ from what the commands print now; \
+         rerun with LLMPLAN_BLESS=1 to rewrite them, then read the prose around them"
+    );
+}
+
+/// Replaces the text between `<!-- readme:NAME ... -->` and `<!-- /readme:NAME -->`.
+fn replace_block(text: &str, name: &str, body: &str) -> String {
+    let open = format!("<!-- readme:{name}");
+    let close = format!("<!-- /readme:{name} -->");
+    let s = text
+        .find(&open)
+        .unwrap_or_else(|| panic!("README has no {open}"));
+    let s = s + text[s..].find('\n').unwrap() + 1;
+    let e = text
+        .find(&close)
+        .unwrap_or_else(|| panic!("README has no {close}"));
+    format!("{}{body}{}", &text[..s], &text[e..])
+}
+
+/// The README's findings about the seed, written from the commands' JSON.
+fn findings(est: &serde_json::Value, bo: &serde_json::Value, search: &serde_json::Value) -> String {
+    let f =
+        |v: &serde_json::Value, p: &str| v.pointer(p).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+    let u = |v: &serde_json::Value, p: &str| v.pointer(p).and_then(|x| x.as_u64()).unwrap_or(0);
+    let t = |v: &serde_json::Value, p: &str| {
+        v.pointer(p).map_or(String::new(), |x| {
+            x.as_str().map_or(x.to_string(), str::to_string)
+        })
+    };
+    let matmul = f(est, "/model/params_active_matmul");
+    let flops = f(est, "/flops/model_total");
+    let tokens = flops / (6.0 * matmul);
+    let (m, pp) = (u(est, "/layout/microbatches"), u(est, "/layout/pp"));
+    let best = &search["results"][0];
+    format!(
+        "- **FLOPs**: 6 x {:.1}B active matmul parameters x {:.0}T tokens = {:.2e}, as the\n  \
+         rumour's ~2.15e25.\n\
+         - **The back-of-envelope check** (`llmplan estimate --mfu 0.34`, the rumour's own\n  \
+         MFU) gives {:.1} days and ${:.1}M, against the rumour's 90-100 days and ~$63M (its\n  \
+         $63M would be {:.0} days at $1/GPU-hour).\n\
+         - **From first principles** this layout reaches {:.1}% MFU ({:.1} days, ${:.1}M): {} data-parallel\n  \
+         replicas leave {m} micro-batches for {pp} pipeline stages, so the {} bubble alone is\n  \
+         ({pp} - 1)/({m} + {pp} - 1) = {:.0}% of the step.\n\
+         - **Failures**: at Llama 3's observed failure rates a run of this size is interrupted\n  \
+         every {:.1} hours: {:.1} days and ${:.1}M expected against {:.1} days and ${:.1}M ideal\n  \
+         (goodput {:.0}%).\n\
+         - **A better layout exists**: `llmplan search` ranks {} layouts that fit and finds tp {}\n  \
+         x pp {} x dp {} with ep {}, cp {}, micro-batch {}, the {} schedule and recompute {}:\n  \
+         {:.1} days, ${:.1}M, {:.1}% MFU; the rumoured layout ranks #{}. See\n  \
+         `reports/gpt4-moe-a100/report.md`.\n",
+        matmul / 1e9,
+        tokens / 1e12,
+        flops,
+        f(bo, "/time/days"),
+        f(bo, "/cost/usd") / 1e6,
+        f(bo, "/time/days") * 63e6 / f(bo, "/cost/usd"),
+        f(est, "/mfu") * 100.0,
+        f(est, "/time/days"),
+        f(est, "/cost/usd") / 1e6,
+        u(est, "/layout/dp"),
+        t(est, "/layout/schedule"),
+        (pp - 1) as f64 / (m + pp - 1) as f64 * 100.0,
+        f(est, "/reliability/job_mtbf_hours"),
+        f(est, "/reliability/days_expected"),
+        f(est, "/reliability/usd_expected") / 1e6,
+        f(est, "/time/days"),
+        f(est, "/cost/usd") / 1e6,
+        f(est, "/reliability/goodput") * 100.0,
+        thousands(u(search, "/feasible")),
+        u(best, "/layout/tp"),
+        u(best, "/layout/pp"),
+        u(best, "/layout/dp"),
+        u(best, "/layout/ep"),
+        u(best, "/layout/cp"),
+        u(best, "/layout/micro_batch"),
+        t(best, "/layout/schedule"),
+        t(best, "/layout/recompute"),
+        f(best, "/days"),
+        f(best, "/usd") / 1e6,
+        f(best, "/mfu") * 100.0,
+        thousands(u(search, "/baseline/rank")),
+    )
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An extreme input echoed back in an error was printed in full: `training.tokens=1e300`
+/// came back as a 301-digit number. Long numbers are now scientific.
+#[test]
+fn extreme_numbers_in_errors_are_scientific() {
+    let o = llmplan(&[
+        "estimate",
+        "gpt3-175b-a100",
+        "--set",
+        "training.tokens=1e300",
+    ]);
+    assert_one_error(&o, 2, &["training.tokens", "got 1e300"]);
+    assert!(stderr(&o).len() < 200, "{}", stderr(&o));
+}
