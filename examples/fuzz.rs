@@ -8,7 +8,7 @@
 //! mutated published-runs CSV or kernel-measurement folder; and every subcommand
 //! (estimate, simulate, search, compare, sweep, validate, calibrate fit, list, show,
 //! report rarely: it writes files). A panic is caught and its input saved; an input
-//! that runs over 5 s is a hang and saved too; one over 60 s aborts the run. Prints
+//! that takes over 5 s of CPU is a hang and saved too; one over 60 s aborts the run. Prints
 //! counts per exit code, the slowest inputs and every failure; exits 1 if any.
 
 use std::io::Write;
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 #[path = "../src/main.rs"]
 mod cli;
 
-/// An input over this is a hang.
+/// An input over this much CPU time is a hang.
 const HANG: Duration = Duration::from_secs(5);
 /// An input over this aborts the run (it would never end).
 const ABORT: Duration = Duration::from_secs(60);
@@ -496,6 +496,24 @@ fn input(r: &mut Rng, work: &Path) -> Vec<String> {
     }
 }
 
+/// CPU time of the whole process (all threads), from /proc/self/stat; wall time where
+/// there is no /proc. On a loaded machine wall time would call a starved input a hang.
+fn cpu_time(t0: Instant) -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|st| {
+            // Fields after the command name in parentheses: utime and stime are 14 and 15.
+            let rest = &st[st.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        });
+    match ticks {
+        // USER_HZ is 100 on Linux.
+        Some(t) => Duration::from_millis(t * 10),
+        None => t0.elapsed(),
+    }
+}
+
 struct Failure {
     index: u64,
     what: String,
@@ -545,7 +563,7 @@ fn main() {
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_secs(1));
             let s = started.load(Ordering::Relaxed);
-            let now = t0.elapsed().as_millis() as u64;
+            let now = cpu_time(t0).as_millis() as u64;
             if s > 0 && now.saturating_sub(s) > ABORT.as_millis() as u64 {
                 let args = current.lock().map(|g| g.join(" ")).unwrap_or_default();
                 eprintln!("HANG over {ABORT:?}, aborting: {args}");
@@ -563,10 +581,11 @@ fn main() {
         if let Ok(mut g) = current.lock() {
             g.clone_from(&args);
         }
-        started.store(t0.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
-        let t = Instant::now();
+        let c0 = cpu_time(t0);
+        started.store(c0.as_millis() as u64 + 1, Ordering::Relaxed);
         let res = std::panic::catch_unwind(AssertUnwindSafe(|| cli::run_args(&args)));
-        let dt = t.elapsed();
+        // CPU seconds of the input (all its threads), so a starved input is no hang.
+        let dt = cpu_time(t0).saturating_sub(c0);
         started.store(0, Ordering::Relaxed);
         match res {
             Ok((_, code)) => codes[code as usize] += 1,
@@ -610,7 +629,7 @@ fn main() {
     let mut o = std::io::stdout().lock();
     let _ = writeln!(
         o,
-        "{n} inputs (seed {seed}) in {:.1} s; exit codes: 0: {}, 1: {}, 2: {}; {} panics, {} hangs over {HANG:?}",
+        "{n} inputs (seed {seed}) in {:.1} s; exit codes: 0: {}, 1: {}, 2: {}; {} panics, {} hangs over {HANG:?} of CPU",
         t0.elapsed().as_secs_f64(),
         codes[0],
         codes[1],
