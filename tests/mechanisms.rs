@@ -86,12 +86,14 @@ impl KernelModel for BytesOnly {
 
 #[test]
 fn fp8_gemm_operands_pay_a_quantization_pass() {
-    // Llama 3 405B layer at tp 8: the four GEMM inputs are quantized in the forward,
-    // 3 bytes per element (read BF16, write FP8); the backward quantizes each output
-    // gradient both ways (4 bytes) and re-quantizes each cached input (2 bytes).
+    // Llama 3 405B layer at tp 8 under DeepSeek-V3's blockwise recipe: the four GEMM
+    // inputs are quantized in the forward, 3 bytes per element (read BF16, write FP8);
+    // the backward quantizes each output gradient both ways (4 bytes) and re-quantizes
+    // each cached input (2 bytes). (Transformer Engine's recipes: tests/fp8.rs.)
     let mut sc = load("llama3-405b-h100", &[]);
     let bf16 = first_layer(&sc, &BytesOnly);
     sc.training.precision = Precision::Fp8;
+    sc.training.fp8_recipe = llmplan::spec::training::Fp8Recipe::Blockwise;
     let fp8 = first_layer(&sc, &BytesOnly);
     let (t, h, tp) = (8192.0, 16384.0, 8.0);
     let (q, kv, f) = (128.0 * 128.0, 2.0 * 8.0 * 128.0, 53248.0);

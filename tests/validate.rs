@@ -144,14 +144,29 @@ fn skipped_rows_say_why() {
 }
 
 /// NeMo 25.11 on DGX-GB300/GB200/B200 (tests/data/published/blackwell_runs_public.csv):
-/// every row is predicted, as seconds per iteration. Measured MAPE 15.2% (the issue aims
-/// at 12%; docs/validation.md says which mechanisms are missing); the bound guards it
-/// from getting worse, and no row may miss by more than 40%.
+/// every row is predicted, as seconds per iteration. Measured MAPE 11.7% with the
+/// quantizing recipes' casts (15.2% without; docs/validation.md says which mechanisms
+/// are still missing); the bounds guard it from getting worse: MAPE under 13%, no row
+/// beyond 30% (worst -24.1%).
 #[test]
 fn blackwell_nemo_25_11_iteration_times() {
     let r = report();
     let p = rows(&r, "BW-", "iteration_time_s");
     assert_eq!(p.len(), 17, "{}", show(&p));
-    assert!(p.iter().all(|x| x.error_pct.abs() <= 40.0), "{}", show(&p));
-    assert!(mape(&p) < 17.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(p.iter().all(|x| x.error_pct.abs() <= 30.0), "{}", show(&p));
+    assert!(mape(&p) < 13.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+}
+
+#[test]
+fn nemo_24_07_fp8_tflops() {
+    // NeMo 24.07's performance summary (FP8, H100), on NeMo's FLOP convention (full
+    // non-causal attention). The issue's target is MAPE <= 8% with no row beyond 15%;
+    // not reached yet: every row is still predicted too fast (FP8 casts, the BF16
+    // output layer and the cross-entropy's passes took the MAPE from 24.5% to 19.7%).
+    // The bounds hold what is reached so that it cannot silently get worse.
+    let r = report();
+    let p = rows(&r, "NEMO2407", "tflops_per_gpu");
+    assert_eq!(p.len(), 12, "{}", show(&p));
+    assert!(p.iter().all(|x| x.error_pct.abs() <= 28.0), "{}", show(&p));
+    assert!(mape(&p) < 20.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }

@@ -33,6 +33,25 @@ pub const BLACKWELL_CSV: &str = include_str!(concat!(
     "/tests/data/published/blackwell_runs_public.csv"
 ));
 
+/// NeMo 24.07's published performance summary (FP8 on H100), in the same columns.
+pub const NEMO_CSV: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/published/nemo_24_07_perf.csv"
+));
+
+/// NeMo's model FLOPs per step (its `flops_callback` formulas for the GPT-3, Llama and
+/// Nemotron families, which are one formula in the model's dimensions): 6 x the
+/// projection, MLP and output-layer parameters per token, plus the full, non-causal
+/// attention score matrix, 12 s x (heads x head dim) per layer and token.
+pub fn nemo_flops(m: &crate::spec::ModelSpec, batch: f64, s: f64) -> f64 {
+    let (h, l, v) = (m.hidden as f64, m.layers as f64, m.vocab as f64);
+    let q = m.heads as f64 * m.qk_head_dim() as f64;
+    let kv = m.kv_heads() as f64 * m.qk_head_dim() as f64;
+    let attn_proj = h * (2.0 * q + 2.0 * kv);
+    let mlp = if m.gated_mlp { 3.0 } else { 2.0 } * h * m.ffn_hidden as f64;
+    batch * s * (6.0 * l * (attn_proj + mlp) + 12.0 * l * s * q + 6.0 * v * h)
+}
+
 /// One predicted quantity of one row.
 #[derive(Debug, Clone, Serialize)]
 pub struct Prediction {
@@ -224,6 +243,15 @@ fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
                 "seconds per iteration",
             );
         }
+    } else if id.starts_with("NEMO") {
+        if let Some(t) = row.num("tflops_per_gpu") {
+            push(
+                "tflops_per_gpu",
+                t,
+                nemo_flops(m, batch, s) / (e.gpus as f64 * e.time.step_s) / 1e12,
+                "NeMo flops_callback (full non-causal attention, no recompute)",
+            );
+        }
     } else if id.starts_with("N21-EST") {
         if let Some(d) = row.num("train_days") {
             push(
@@ -343,9 +371,10 @@ fn summarise(p: &[Prediction]) -> Vec<GroupSummary> {
         .collect()
 }
 
-/// Validates the shipped table.
+/// Validates the shipped tables.
 pub fn validate_builtin(group: Option<&str>) -> Result<Report> {
     let mut rows = rows::parse("published_runs_public.csv", PUBLISHED_CSV)?;
     rows.extend(rows::parse("blackwell_runs_public.csv", BLACKWELL_CSV)?);
+    rows.extend(rows::parse("nemo_24_07_perf.csv", NEMO_CSV)?);
     Ok(validate(&rows, group))
 }

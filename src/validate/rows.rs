@@ -10,7 +10,7 @@ use crate::spec::layout::{Layout, Overlap, Schedule};
 use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
 use crate::spec::pricing::Pricing;
 use crate::spec::scenario::{Origin, Scenario};
-use crate::spec::training::{AttentionKernel, Precision, Recompute, Training};
+use crate::spec::training::{AttentionKernel, Fp8Recipe, Precision, Recompute, Training};
 use crate::spec::yaml::Source;
 use crate::spec::{ClusterProfile, GpuProfile};
 
@@ -79,11 +79,34 @@ pub struct Built {
 /// had (no flash attention or distributed optimizer in 2021-22 Megatron-LM).
 fn era_2021(row: &Row) -> bool {
     let g = row.group();
-    let f = row.text("framework");
+    let fw = row.text("framework");
     g.starts_with("Narayanan")
         || g.starts_with("Korthikanti")
         || g.starts_with("Megatron")
-        || (f.contains("Megatron") && !f.contains("Megatron-Bridge"))
+        || (fw.contains("Megatron")
+            && !fw.contains("Megatron-Core")
+            && !fw.contains("Megatron-Bridge"))
+}
+
+/// Catalog models for rows that name a model without its architecture (NeMo's
+/// performance tables): (name as the row spells it, upper-cased; catalog entry).
+const CATALOG_ALIASES: &[(&str, &str)] = &[
+    ("GPT3-5B", "gpt3-5b"),
+    ("GPT3-20B", "gpt3-20b"),
+    ("GPT3-175B", "gpt3-175b"),
+    ("LLAMA2-7B", "llama2-7b"),
+    ("LLAMA2-13B", "llama2-13b"),
+    ("LLAMA2-70B", "llama2-70b"),
+    ("LLAMA3-8B", "llama3-8b"),
+    ("LLAMA3-70B", "llama3-70b"),
+    ("NEMOTRON-8B", "nemotron-3-8b"),
+    ("NEMOTRON-22B", "nemotron-3-22b"),
+    ("NEMOTRON-340B", "nemotron-4-340b"),
+];
+
+/// Whether the row ran NeMo's recipes (Megatron-Core with Transformer Engine).
+pub fn nemo(row: &Row) -> bool {
+    row.text("framework").starts_with("NeMo")
 }
 
 fn hardware(row: &Row) -> Result<(GpuProfile, ClusterProfile)> {
@@ -131,6 +154,15 @@ fn model(row: &Row, assumptions: &mut Vec<String>) -> Result<ModelSpec> {
     let name = row.text("model");
     if name.starts_with("DeepSeek-V3") {
         return catalog::load(catalog::MODELS, "model", "deepseek-v3");
+    }
+    if row.num("layers").is_none() {
+        let upper = name.to_uppercase();
+        if let Some((_, entry)) = CATALOG_ALIASES.iter().find(|(a, _)| *a == upper) {
+            assumptions.push(format!(
+                "architecture from the catalog's {entry} (the row names the model only)"
+            ));
+            return catalog::load(catalog::MODELS, "model", entry);
+        }
     }
     let need = |c: &str| row.num(c).ok_or_else(|| Error::invalid(c, "not published"));
     let layers = need("layers")? as u32;
@@ -225,6 +257,20 @@ fn precision(row: &Row) -> Precision {
         Precision::Fp16
     } else {
         Precision::Bf16
+    }
+}
+
+/// The FP8 scaling recipe the row's precision names: DeepSeek-V3's fine-grained tiles,
+/// Transformer Engine's current scaling ("FP8-CS"), or delayed scaling (the default of
+/// TE and NeMo through 2024, so NeMo 24.07's plain "FP8").
+fn fp8_recipe(row: &Row) -> Fp8Recipe {
+    let p = row.text("precision").to_lowercase();
+    if p.contains("fine-grained") {
+        Fp8Recipe::Blockwise
+    } else if p.contains("fp8-cs") || p.contains("current scaling") {
+        Fp8Recipe::Current
+    } else {
+        Fp8Recipe::Delayed
     }
 }
 
@@ -333,14 +379,17 @@ pub fn build(row: &Row) -> Result<Built> {
             // "local" DDP of 2021 ran it after the last backward.
             dp_comm: !old || row.text("framework").contains("DDP=torch"),
             ep_comm: deepseek,
-            p2p: deepseek || llama3,
+            // NeMo's performance recipes overlap tensor-parallel collectives with the
+            // GEMMs (userbuffers, `tp_comm_overlap`) and the interleaved schedule's p2p
+            // (`overlap_p2p_comm`).
+            tp_comm: nemo(row) && tp > 1,
+            p2p: deepseek || llama3 || (nemo(row) && vpp > 1),
             // "custom all-to-all (20 SMs)": DeepSeek-V3 report section 3.2.2.
             comm_sms: if row.text("framework").contains("20 SMs") {
                 20
             } else {
                 0
             },
-            ..Overlap::default()
         },
     };
     // Llama 3's pre-training ran in the first half of 2024 on H100, before
@@ -363,6 +412,7 @@ pub fn build(row: &Row) -> Result<Built> {
         global_batch_seqs: global,
         global_batch_tokens: None,
         precision: precision(row),
+        fp8_recipe: fp8_recipe(row),
         // DeepSeek-V3 report, section 3.3.3: AdamW's moments in BF16, the master
         // weights in FP32 (4 + 2 + 2 bytes).
         optimizer_bytes_per_param: if deepseek { 8.0 } else { 12.0 },
