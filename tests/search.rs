@@ -94,7 +94,8 @@ fn random_setup(r: &mut Lcg, base: &Scenario) -> Scenario {
 /// The search prices a layout exactly as `estimate` does: for every built-in scenario
 /// and 1,000 random layouts of each that resolve (SMs reserved for communication, uneven stages,
 /// every schedule), the search's own figures for the layout (its kernel model, its
-/// fast path) equal `llmplan::setup::estimate`'s to 1e-9 relative. Before the shared
+/// fast path) equal `llmplan::setup::estimate`'s to 1e-9 relative, and the estimate's
+/// breakdown sums to its step. Before the shared
 /// kernel model, DeepSeek-V3's `comm_sms: 20` made them differ by 8%.
 #[test]
 fn search_prices_layouts_as_estimate_does() {
@@ -120,6 +121,22 @@ fn search_prices_layouts_as_estimate_does() {
             };
             let own = llmplan::search::price_own_layout(&sc, &opts_for(&sc));
             checked += 1;
+            // One exposure rule: the breakdown adds up to the step it explains.
+            let d = est.time.breakdown;
+            let parts = d.compute_s
+                + d.bubble_s
+                + d.tp_comm_s
+                + d.ep_comm_s
+                + d.cp_comm_s
+                + d.p2p_s
+                + d.dp_comm_s
+                + d.optimizer_s;
+            assert!(
+                rel(parts, est.time.step_s) < 1e-9,
+                "{name}: breakdown sums to {parts} s, step {} s for {:?}",
+                est.time.step_s,
+                sc.layout
+            );
             sms += usize::from(sc.layout.overlap.comm_sms > 0);
             match own.ranked {
                 Some(e) => {

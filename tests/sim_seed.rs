@@ -193,3 +193,41 @@ fn cli_refuses_schedules_that_do_not_apply() {
     let o = llmplan(&["estimate", "gpt4-moe-a100", "--engine", "sim"]);
     assert!(o.status.success());
 }
+
+/// The simulator gets each stage's work as the layer model counts it: forward and
+/// backward without the pipeline sends (those go on the link, one transfer per
+/// micro-batch per chunk), and the weight-gradient GEMMs that ZB-H1 defers summed from
+/// the layers' own wgrad GEMMs, not half the backward.
+#[test]
+fn simulator_input_carries_wgrad_and_p2p_from_the_layer_model() {
+    use llmplan::analytic::stage::p2p_transfer_s;
+    let set = [
+        "layout.schedule=zb-h1",
+        "layout.vpp=1",
+        "layout.overlap.p2p=false",
+    ];
+    let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+    let sc = scenario::load(Some("llama3-405b-h100"), &set).unwrap();
+    let k = llmplan::calibrate::kernel_model_for(&sc);
+    let setup = llmplan::analytic::Setup::resolve(&sc, &k).unwrap();
+    let prep = prepare(&setup, None).unwrap();
+    let inp = setup.stage_inputs();
+    let link = p2p_transfer_s(&inp);
+    assert!(link > 0.0 && prep.input.p2p_s.iter().all(|&l| l == link));
+    for (spec, st) in prep.input.stages.iter().zip(&prep.stages) {
+        // No p2p added to the stage and taken out again: the same number.
+        assert_eq!(spec.fwd_s, st.fwd_s);
+        assert_eq!(spec.bwd_s, st.bwd_s);
+        assert_eq!(spec.wgrad_s, st.wgrad_s);
+        // The fitted H100 model's wgrad GEMMs are not exactly half the backward (the
+        // backward also holds attention, memory-bound kernels and the input gradients).
+        assert!(
+            st.wgrad_s > 0.2 * st.bwd_s && st.wgrad_s < 0.5 * st.bwd_s,
+            "{st:?}"
+        );
+        assert!(
+            st.pipeline_fwd_s() > st.fwd_s,
+            "blocking sends in the closed form"
+        );
+    }
+}

@@ -39,6 +39,11 @@ pub trait KernelModel {
     fn gemm_bwd_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
         2.0 * self.gemm_s(m, n, k, dtype)
     }
+    /// Of [`Self::gemm_bwd_s`], the weight-gradient GEMM `[k, m] x [m, n]` alone (what
+    /// zero-bubble schedules defer), seconds.
+    fn gemm_wgrad_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.gemm_s(m, n, k, dtype)
+    }
     /// Compute-bound matmul work of `flops` at the GEMM rate, seconds.
     fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64;
     /// Flash attention forward and backward, seconds.

@@ -198,9 +198,9 @@ pub struct EnergyOut {
 pub struct StageOut {
     /// Layers.
     pub layers: u32,
-    /// Forward per micro-batch, seconds.
+    /// Forward per micro-batch, blocking pipeline sends included, seconds.
     pub fwd_s: f64,
-    /// Backward per micro-batch, seconds.
+    /// Backward per micro-batch, blocking pipeline sends included, seconds.
     pub bwd_s: f64,
     /// Memory at peak.
     pub memory: MemoryBreakdown,
@@ -336,8 +336,8 @@ pub fn evaluate_with(
     if let Some(r) = &run {
         apply_in_flight(&mut st, rl, &sc.training, &r.in_flight);
     }
-    let fwd: Vec<f64> = st.iter().map(|s| s.fwd_s).collect();
-    let bwd: Vec<f64> = st.iter().map(|s| s.bwd_s).collect();
+    let fwd: Vec<f64> = st.iter().map(StageCost::pipeline_fwd_s).collect();
+    let bwd: Vec<f64> = st.iter().map(StageCost::pipeline_bwd_s).collect();
     let m = rl.microbatches;
     let pipe = run.as_ref().map_or_else(
         || pipeline_s(rl.schedule, &fwd, &bwd, m, rl.vpp),
@@ -409,7 +409,7 @@ pub fn evaluate_with(
             tp_comm_s: mf * (c.tp_comm_s + c2.tp_comm_s),
             ep_comm_s: mf * (c.ep_comm_s + c2.ep_comm_s),
             cp_comm_s: mf * (c.cp_comm_s + c2.cp_comm_s),
-            p2p_s: mf * (c.p2p_s + c2.p2p_s),
+            p2p_s: mf * 2.0 * (c.p2p_s + c2.p2p_s),
             dp_comm_s: end - pipe + param_exposed + mf * (c.zero_s + c2.zero_s),
             optimizer_s,
             fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
@@ -504,8 +504,8 @@ pub fn evaluate_with(
             .iter()
             .map(|s| StageOut {
                 layers: s.layers,
-                fwd_s: s.fwd_s,
-                bwd_s: s.bwd_s,
+                fwd_s: s.pipeline_fwd_s(),
+                bwd_s: s.pipeline_bwd_s(),
                 memory: s.memory,
                 memory_bytes: s.memory.total(),
             })
@@ -558,7 +558,10 @@ fn add_warnings(
     let (sc, rl) = (setup.sc, &setup.layout);
     if rl.uneven() {
         // Per GPU: under DualPipe a GPU runs a pair of stages.
-        let (f, b): (Vec<f64>, Vec<f64>) = st.iter().map(|s| (s.fwd_s, s.bwd_s)).unzip();
+        let (f, b): (Vec<f64>, Vec<f64>) = st
+            .iter()
+            .map(|s| (s.pipeline_fwd_s(), s.pipeline_bwd_s()))
+            .unzip();
         let work: Vec<f64> = (0..st.len())
             .map(|i| device_load(rl.schedule, &f, &b, i))
             .collect();

@@ -28,6 +28,9 @@ pub struct LayerCost {
     pub fwd_compute_s: f64,
     /// Backward compute, seconds.
     pub bwd_compute_s: f64,
+    /// Of `bwd_compute_s`, the weight-gradient GEMMs (what ZB-H1 and DualPipe defer),
+    /// seconds.
+    pub wgrad_s: f64,
     /// Extra forward work redone in backward by recomputation, seconds.
     pub recompute_s: f64,
     /// Whole forward passes replayed in backward (1 with full recompute, else 0).
@@ -58,24 +61,57 @@ pub struct LayerCost {
     pub expert_params: f64,
 }
 
+/// Communication a layer leaves exposed, forward and backward, seconds: the one rule
+/// both its times ([`LayerCost::fwd_s`], [`LayerCost::bwd_s`]) and the step's breakdown
+/// add up.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Exposed {
+    /// Tensor-parallel collectives (forward, backward).
+    pub tp: (f64, f64),
+    /// Expert all-to-all (forward, backward).
+    pub ep: (f64, f64),
+    /// Context-parallel ring traffic (forward, backward).
+    pub cp: (f64, f64),
+}
+
 impl LayerCost {
+    /// Backward compute with the recomputed forward work, seconds.
+    pub fn bwd_total_compute_s(&self) -> f64 {
+        self.bwd_compute_s + self.recompute_s
+    }
+
+    /// The communication not hidden under the compute it runs beside.
+    pub fn exposed(&self, ov: &Overlap) -> Exposed {
+        let (cf, cb) = (self.fwd_compute_s, self.bwd_total_compute_s());
+        let r = self.forward_replays;
+        // Backward mirrors each forward collective once, plus once per forward replay;
+        // ring attention sends K/V and returns dK/dV beside a 2.5x-longer kernel.
+        Exposed {
+            tp: (
+                expose(self.tp_fwd_s, ov.tp_comm, cf),
+                expose(self.tp_fwd_s * (1.0 + r), ov.tp_comm, cb),
+            ),
+            ep: (
+                expose(self.ep_fwd_s, ov.ep_comm, cf),
+                expose(self.ep_bwd_s + self.ep_fwd_s * r, ov.ep_comm, cb),
+            ),
+            cp: (
+                (self.cp_fwd_s - self.attn_fwd_s).max(0.0),
+                (self.cp_fwd_s * (2.0 + r) - self.attn_fwd_s * (2.5 + r)).max(0.0),
+            ),
+        }
+    }
+
     /// Exposed forward time: compute plus the communication not hidden under it.
     pub fn fwd_s(&self, ov: &Overlap) -> f64 {
-        let c = self.fwd_compute_s;
-        c + expose(self.tp_fwd_s, ov.tp_comm, c)
-            + expose(self.ep_fwd_s, ov.ep_comm, c)
-            + (self.cp_fwd_s - self.attn_fwd_s).max(0.0)
+        let e = self.exposed(ov);
+        self.fwd_compute_s + e.tp.0 + e.ep.0 + e.cp.0
     }
 
     /// Exposed backward time, recomputation and its replayed collectives included.
     pub fn bwd_s(&self, ov: &Overlap) -> f64 {
-        let c = self.bwd_compute_s + self.recompute_s;
-        let r = self.forward_replays;
-        // Backward mirrors each forward collective once, plus once per forward replay;
-        // ring attention sends K/V and returns dK/dV beside a 2.5x-longer kernel.
-        c + expose(self.tp_fwd_s * (1.0 + r), ov.tp_comm, c)
-            + expose(self.ep_bwd_s + self.ep_fwd_s * r, ov.ep_comm, c)
-            + (self.cp_fwd_s * (2.0 + r) - self.attn_fwd_s * (2.5 + r)).max(0.0)
+        let e = self.exposed(ov);
+        self.bwd_total_compute_s() + e.tp.1 + e.ep.1 + e.cp.1
     }
 }
 
@@ -155,6 +191,8 @@ struct Gemms<'a> {
     recipe: Option<fp8::Recipe>,
     fwd: f64,
     bwd: f64,
+    /// Of `bwd`, the weight-gradient GEMMs.
+    wgrad: f64,
     /// Cast traffic, forward and backward, bytes.
     cast_fwd: f64,
     cast_bwd: f64,
@@ -171,6 +209,7 @@ impl Gemms<'_> {
             let f = count * self.k.gemm_s(m, n, k, self.dt);
             self.fwd += f;
             self.bwd += count * self.k.gemm_bwd_s(m, n, k, self.dt);
+            self.wgrad += count * self.k.gemm_wgrad_s(m, n, k, self.dt);
             return f;
         };
         // The layers a recipe keeps in BF16 (NVFP4: ~16%) cast nothing and run at BF16
@@ -188,6 +227,7 @@ impl Gemms<'_> {
         let f = count * mix(&|d| self.k.gemm_s(m, n, k, d));
         self.fwd += f;
         self.bwd += count * mix(&|d| self.k.gemm_bwd_s(m, n, k, d));
+        self.wgrad += count * mix(&|d| self.k.gemm_wgrad_s(m, n, k, d));
         f
     }
 
@@ -197,6 +237,7 @@ impl Gemms<'_> {
         let f = self.k.gemm_s(m, n, k, Dtype::Bf16);
         self.fwd += f;
         self.bwd += self.k.gemm_bwd_s(m, n, k, Dtype::Bf16);
+        self.wgrad += self.k.gemm_wgrad_s(m, n, k, Dtype::Bf16);
         f
     }
 }
@@ -239,6 +280,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         recipe,
         fwd: 0.0,
         bwd: 0.0,
+        wgrad: 0.0,
         cast_fwd: 0.0,
         cast_bwd: 0.0,
         fp8_weights: 0.0,
@@ -502,6 +544,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     LayerCost {
         fwd_compute_s,
         bwd_compute_s,
+        wgrad_s: gm.wgrad,
         recompute_s,
         forward_replays: if tr.recompute == Recompute::Full {
             1.0

@@ -10,7 +10,7 @@ use super::fp8::fp8_amax_s;
 use super::head::head_cost;
 use super::layer::{layer_cost, LayerCost, LayerCtx};
 use super::pipeline::{in_flight, partner};
-use crate::spec::layout::{ResolvedLayout, Schedule};
+use crate::spec::layout::{Overlap, ResolvedLayout, Schedule};
 use crate::spec::training::{MixedPrecision, Recompute, Training};
 use crate::spec::ModelSpec;
 
@@ -75,14 +75,17 @@ impl MemoryBreakdown {
 }
 
 /// One pipeline stage on one GPU.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct StageCost {
     /// Transformer layers on the stage.
     pub layers: u32,
-    /// Forward time per micro-batch, exposed communication included, seconds.
+    /// Forward work per micro-batch, exposed communication and ZeRO traffic included,
+    /// pipeline sends not (they are [`Self::p2p_s`]), seconds.
     pub fwd_s: f64,
-    /// Backward time per micro-batch (with recomputation), seconds.
+    /// Backward work per micro-batch (with recomputation), as `fwd_s`, seconds.
     pub bwd_s: f64,
+    /// Of `bwd_s`, the weight-gradient GEMMs (what ZB-H1 and DualPipe defer), seconds.
+    pub wgrad_s: f64,
     /// Pure compute per micro-batch, forward + backward + recompute, seconds.
     pub compute_s: f64,
     /// Exposed tensor-parallel communication per micro-batch, seconds.
@@ -94,8 +97,8 @@ pub struct StageCost {
     pub ep_bwd_s: f64,
     /// Exposed context-parallel traffic per micro-batch, seconds.
     pub cp_comm_s: f64,
-    /// Exposed pipeline sends and receives per micro-batch (forward plus backward, one
-    /// each way per model chunk), seconds.
+    /// Blocking pipeline sends per micro-batch in each direction (one per model chunk;
+    /// 0 when overlapped), seconds.
     pub p2p_s: f64,
     /// Exposed ZeRO-2/3 traffic per micro-batch (gradient reduce-scatter, weight
     /// all-gathers), forward plus backward, seconds.
@@ -111,6 +114,19 @@ pub struct StageCost {
     pub memory: MemoryBreakdown,
 }
 
+impl StageCost {
+    /// Forward time per micro-batch as the closed forms see the stage: its work plus
+    /// its blocking pipeline sends, seconds.
+    pub fn pipeline_fwd_s(&self) -> f64 {
+        self.fwd_s + self.p2p_s
+    }
+
+    /// Backward time per micro-batch as the closed forms see the stage, seconds.
+    pub fn pipeline_bwd_s(&self) -> f64 {
+        self.bwd_s + self.p2p_s
+    }
+}
+
 /// Everything the stage builder needs.
 pub struct StageInputs<'a> {
     /// Layer context.
@@ -121,8 +137,80 @@ pub struct StageInputs<'a> {
     pub comm: Comm<'a>,
 }
 
-/// Builds every stage of the layout.
-pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
+/// One layer kind's terms as a stage sums them (overlap applied), per micro-batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LayerTerms {
+    fwd: f64,
+    bwd: f64,
+    compute: f64,
+    wgrad: f64,
+    tp: f64,
+    ep: f64,
+    ep_bwd: f64,
+    cp: f64,
+    dense_params: f64,
+    expert_params: f64,
+    stored: f64,
+    fp8_cast: f64,
+    wcast: f64,
+}
+
+impl LayerTerms {
+    fn new(c: &LayerCost, ov: &Overlap) -> Self {
+        let e = c.exposed(ov);
+        LayerTerms {
+            fwd: c.fwd_s(ov),
+            bwd: c.bwd_s(ov),
+            compute: c.fwd_compute_s + c.bwd_compute_s + c.recompute_s,
+            wgrad: c.wgrad_s,
+            tp: e.tp.0 + e.tp.1,
+            ep: e.ep.0 + e.ep.1,
+            ep_bwd: c.ep_bwd_s,
+            cp: e.cp.0 + e.cp.1,
+            dense_params: c.dense_params,
+            expert_params: c.expert_params,
+            stored: c.stored_bytes,
+            fp8_cast: c.fp8_cast_s,
+            wcast: c.fp8_weight_cast_s,
+        }
+    }
+}
+
+/// What every stage of a layout takes from its inner shape (tp, cp, ep, micro-batch,
+/// sequence parallelism, recompute, overlap): the two layer kinds and what the first
+/// and last stage add. A search computes it once per inner shape and shares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageParts {
+    dense: Option<LayerTerms>,
+    moe: Option<LayerTerms>,
+    /// Embedding lookup (forward) or its gradient scatter-add (backward), seconds.
+    emb_s: f64,
+    /// The embedding's output kept for backward, bytes.
+    emb_stored: f64,
+    /// Word (and learned position) embeddings on the first stage, parameters.
+    emb_params: f64,
+    /// Output-layer GEMM forward, seconds.
+    head_s: f64,
+    /// Cross-entropy over the vocabulary-parallel logits, forward and backward, seconds.
+    ce_s: (f64, f64),
+    /// All-gather of the sequence-parallel hidden states before the output layer, seconds.
+    head_ag_s: f64,
+    /// Logits kept for the loss, per pass through the head, bytes.
+    logits_bytes: f64,
+    /// Output-layer weights on the last stage, parameters.
+    head_params: f64,
+    /// The word embeddings are tied to the output layer.
+    tied: bool,
+    /// Passes through the shared head: 1 + multi-token-prediction depth.
+    heads: f64,
+    /// MTP projections: forward s, backward s, weight-gradient s, parameters per GPU.
+    mtp_proj: (f64, f64, f64, f64),
+    /// Full-recompute working set (one layer's activations while it is replayed), bytes.
+    working: f64,
+}
+
+/// The layer-kind costs and end-of-pipeline pieces of the layout in `inp`.
+pub fn stage_parts(inp: &StageInputs) -> StageParts {
     let ctx = &inp.ctx;
     let m = ctx.model;
     let l = ctx.layout;
@@ -130,154 +218,283 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
     // Layer costs depend only on the layer's kind: compute each kind once.
     let first_moe = (0..m.layers).find(|&i| m.is_moe_layer(i));
     let first_dense = (0..m.layers).find(|&i| !m.is_moe_layer(i));
-    let moe_cost = first_moe.map(|i| layer_cost(ctx, i, k, &inp.comm));
-    let dense_cost = first_dense.map(|i| layer_cost(ctx, i, k, &inp.comm));
-
-    let p = l.pp;
+    let dense = first_dense.map(|i| layer_cost(ctx, i, k, &inp.comm));
+    let moe = first_moe.map(|i| layer_cost(ctx, i, k, &inp.comm));
     let t = ctx.tokens();
     let h = m.hidden as f64;
     let v = m.vocab as f64;
     let tp = l.tp as f64;
     let sp = ctx.sp_div();
-    let p2p_bytes = t * h * 2.0 / tp; // scatter-gather: each tp rank sends its 1/tp share
-    let p2p_stride = u64::from(l.tp) * u64::from(l.cp) * u64::from(l.dp);
-    let p2p_one = if p > 1 {
-        inp.comm.p2p_s(p2p_bytes, p2p_stride)
+    let working = if ctx.training.recompute == Recompute::Full {
+        dense
+            .iter()
+            .chain(moe.iter())
+            .map(|c| c.working_bytes)
+            .fold(0.0, f64::max)
     } else {
         0.0
     };
-    // An interleaved micro-batch enters and leaves every stage once per model chunk:
-    // vpp sends each way (Narayanan et al. 2021, section 2.2.2).
-    let p2p = if l.overlap.p2p {
-        0.0
-    } else {
-        l.vpp as f64 * p2p_one
-    };
+    let ov = &l.overlap;
+    let hc = head_cost(ctx, k);
+    StageParts {
+        dense: dense.map(|c| LayerTerms::new(&c, ov)),
+        moe: moe.map(|c| LayerTerms::new(&c, ov)),
+        // Embedding lookup writes T x h; its gradient scatter-adds back.
+        emb_s: k.memory_s(2.0 * t * h * 2.0 / sp),
+        emb_stored: 2.0 * t * h / sp,
+        emb_params: v * h / tp + position_params(ctx) / tp,
+        head_s: hc.gemm_s,
+        ce_s: (hc.ce_fwd_s, hc.ce_bwd_s),
+        head_ag_s: inp.comm.all_gather_s(t * h * 2.0, ctx.tp_group()),
+        logits_bytes: LOGIT_BYTES * t * v / tp,
+        // The last stage holds (a copy of) the word embeddings.
+        head_params: v * h / tp,
+        tied: m.tied_embeddings,
+        // Each multi-token-prediction module passes through the shared head again,
+        // after its own projection of [hidden; next embedding] (2h -> h).
+        heads: 1.0 + m.mtp_depth as f64,
+        mtp_proj: mtp_projection(ctx, k),
+        working,
+    }
+}
 
-    let mut out = Vec::with_capacity(p as usize);
-    let mut parts = Vec::with_capacity(p as usize);
+impl StageParts {
+    /// Whether two inner shapes cost exactly the same.
+    pub fn same_as(&self, o: &StageParts) -> bool {
+        self == o
+    }
+}
+
+/// One stage's per-micro-batch work before pipeline sends and ZeRO traffic, and what
+/// it holds: the sum of its layers plus the embedding (first stage) or the output
+/// layer, loss and MTP modules (last stage).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageBody {
+    /// Transformer layers of the model on the stage (MTP blocks not counted).
+    pub layers: u32,
+    /// Forward work, exposed communication included, seconds.
+    pub fwd_s: f64,
+    /// Backward work (with recomputation), seconds.
+    pub bwd_s: f64,
+    /// Of `bwd_s`, the weight-gradient GEMMs, seconds.
+    pub wgrad_s: f64,
+    /// Pure compute, forward + backward + recompute, seconds.
+    pub compute_s: f64,
+    /// Exposed tensor-parallel communication, forward + backward, seconds.
+    pub tp_comm_s: f64,
+    /// Exposed expert all-to-all, forward + backward, seconds.
+    pub ep_comm_s: f64,
+    /// The backward's expert all-to-all with the network to itself, seconds.
+    pub ep_bwd_s: f64,
+    /// Exposed context-parallel traffic, forward + backward, seconds.
+    pub cp_comm_s: f64,
+    /// Parameters replicated across expert parallelism.
+    pub dense_params: f64,
+    /// Routed-expert parameters.
+    pub expert_params: f64,
+    /// Activations kept per micro-batch in flight, bytes.
+    pub stored_bytes: f64,
+    /// One layer's full activations while full recompute replays it, bytes.
+    pub working_bytes: f64,
+    /// Logits kept for the loss (last stage), bytes.
+    pub logits_bytes: f64,
+    /// Of `compute_s`: FP8 casts and transposes, seconds.
+    pub fp8_cast_s: f64,
+    /// FP8 weight casts of the whole stage, once per step (on its first micro-batch),
+    /// seconds.
+    pub weight_cast_s: f64,
+    /// Transformer blocks on the stage (MTP blocks included): what the amax
+    /// reduction carries.
+    pub blocks: f64,
+}
+
+/// Which blocks a stage runs: `layers` of the model (`n_dense` dense and `n_moe` MoE
+/// blocks, MTP blocks included), and whether it is the first or the last stage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageShape {
+    /// Transformer layers of the model on the stage.
+    pub layers: u32,
+    /// Dense blocks (MTP blocks included).
+    pub n_dense: f64,
+    /// MoE blocks (MTP blocks included).
+    pub n_moe: f64,
+    /// Holds the embedding.
+    pub first: bool,
+    /// Holds the output layer, the loss and the MTP modules.
+    pub last: bool,
+}
+
+/// The shape of stage `i` of `p`, which runs `layers` layers of the model of which
+/// `moe_layers` are MoE layers.
+pub fn stage_shape(m: &ModelSpec, layers: u32, moe_layers: u32, i: u32, p: u32) -> StageShape {
+    let last = i == p - 1;
+    let (mtp_dense, mtp_moe) = mtp_blocks(m, last);
+    let n_moe = moe_layers as f64 + mtp_moe;
+    StageShape {
+        layers,
+        n_dense: layers as f64 + mtp_dense + mtp_moe - n_moe,
+        n_moe,
+        first: i == 0,
+        last,
+    }
+}
+
+/// The work of a stage of shape `sh`: every cost mechanism of a layer reaches a stage
+/// through here (the analytic stages and the search's fast path both call it).
+pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
+    let add = |f: &dyn Fn(&LayerTerms) -> f64| {
+        sh.n_dense * parts.dense.as_ref().map_or(0.0, f)
+            + sh.n_moe * parts.moe.as_ref().map_or(0.0, f)
+    };
+    let mut b = StageBody {
+        layers: sh.layers,
+        fwd_s: add(&|c| c.fwd),
+        bwd_s: add(&|c| c.bwd),
+        wgrad_s: add(&|c| c.wgrad),
+        compute_s: add(&|c| c.compute),
+        tp_comm_s: add(&|c| c.tp),
+        ep_comm_s: add(&|c| c.ep),
+        ep_bwd_s: add(&|c| c.ep_bwd),
+        cp_comm_s: add(&|c| c.cp),
+        dense_params: add(&|c| c.dense_params),
+        expert_params: add(&|c| c.expert_params),
+        stored_bytes: add(&|c| c.stored),
+        working_bytes: parts.working,
+        logits_bytes: 0.0,
+        fp8_cast_s: add(&|c| c.fp8_cast),
+        weight_cast_s: add(&|c| c.wcast),
+        blocks: sh.n_dense + sh.n_moe,
+    };
+    if sh.first {
+        b.dense_params += parts.emb_params;
+        b.fwd_s += parts.emb_s;
+        b.bwd_s += parts.emb_s;
+        b.compute_s += 2.0 * parts.emb_s;
+        b.stored_bytes += parts.emb_stored;
+    }
+    if sh.last {
+        let (heads, p) = (parts.heads, parts);
+        let (proj_f, proj_b, proj_w, proj_params) = p.mtp_proj;
+        // With one stage, tied embeddings are the same tensor as the input's.
+        b.dense_params += head_params(p.tied, sh.first, p.head_params) + proj_params;
+        // The output GEMM's backward: its input gradient and weight gradient.
+        let (ce_f, ce_b) = p.ce_s;
+        b.fwd_s += heads * (p.head_s + ce_f + p.head_ag_s) + proj_f;
+        b.bwd_s += heads * (2.0 * p.head_s + ce_b + p.head_ag_s) + proj_b;
+        b.wgrad_s += heads * p.head_s + proj_w;
+        b.compute_s += heads * (3.0 * p.head_s + ce_f + ce_b) + proj_f + proj_b;
+        b.tp_comm_s += 2.0 * heads * p.head_ag_s;
+        b.logits_bytes = heads * p.logits_bytes;
+    }
+    b
+}
+
+/// Blocking pipeline sends per micro-batch in each direction, seconds: an interleaved
+/// micro-batch enters and leaves every stage once per model chunk, vpp sends each way
+/// (Narayanan et al. 2021, section 2.2.2); none when sends overlap compute.
+pub fn p2p_blocking_s(inp: &StageInputs) -> f64 {
+    let l = inp.ctx.layout;
+    if l.overlap.p2p {
+        0.0
+    } else {
+        l.vpp as f64 * p2p_transfer_s(inp)
+    }
+}
+
+/// One micro-batch's activations sent to the next stage, seconds: each
+/// tensor-parallel rank sends its 1/tp share, BF16, to the rank `tp x cp x dp` away.
+/// 0 without pipeline parallelism. The simulator puts this on the link between stages.
+pub fn p2p_transfer_s(inp: &StageInputs) -> f64 {
+    let ctx = &inp.ctx;
+    let l = ctx.layout;
+    if l.pp <= 1 {
+        return 0.0;
+    }
+    let bytes = ctx.tokens() * ctx.model.hidden as f64 * 2.0 / l.tp as f64;
+    let stride = u64::from(l.tp) * u64::from(l.cp) * u64::from(l.dp);
+    inp.comm.p2p_s(bytes, stride)
+}
+
+/// The stage's times from its body: ZeRO-2/3 traffic per micro-batch exposed beyond
+/// the work it overlaps (when `overlap.dp_comm`), and `p2p_s` of blocking sends each
+/// way. Memory is left empty (see [`stage_memory`]).
+pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
+    // FP8 weights cast on the first micro-batch of a step: spread over all of them.
+    // Amaxes reduced after every forward and backward.
+    let weight_cast = b.weight_cast_s / inp.ctx.layout.microbatches.max(1) as f64;
+    let amax = fp8_amax_s(&inp.ctx, &inp.comm, b.blocks);
+    let (fwd, bwd) = (b.fwd_s + weight_cast + amax, b.bwd_s + amax);
+    let (zf, zb) = zero_per_microbatch(inp, b.dense_params, b.expert_params);
+    let exp = |c: f64, under: f64| {
+        if inp.ctx.layout.overlap.dp_comm {
+            (c - under).max(0.0)
+        } else {
+            c
+        }
+    };
+    let zero = (exp(zf, fwd), exp(zb, bwd));
+    StageCost {
+        layers: b.layers,
+        fwd_s: fwd + zero.0,
+        bwd_s: bwd + zero.1,
+        wgrad_s: b.wgrad_s,
+        compute_s: b.compute_s + weight_cast + 2.0 * amax,
+        tp_comm_s: b.tp_comm_s,
+        ep_comm_s: b.ep_comm_s,
+        ep_bwd_s: b.ep_bwd_s,
+        cp_comm_s: b.cp_comm_s,
+        p2p_s,
+        zero_s: zero.0 + zero.1,
+        fp8_cast_s: b.fp8_cast_s + weight_cast + 2.0 * amax,
+        dense_params: b.dense_params,
+        expert_params: b.expert_params,
+        memory: MemoryBreakdown::default(),
+    }
+}
+
+/// What a stage of body `b` with model states `states` (see [`model_states`]) puts in
+/// its GPU's memory, before the schedule's in-flight count and DualPipe's pairing.
+pub fn stage_memory(states: (f64, f64, f64), b: &StageBody) -> StageMemory {
+    StageMemory {
+        states,
+        stored: b.stored_bytes,
+        extra: b.logits_bytes,
+    }
+}
+
+/// Builds every stage of the layout.
+pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
+    let ctx = &inp.ctx;
+    let l = ctx.layout;
+    let parts = stage_parts(inp);
+    let p2p = p2p_blocking_s(inp);
+    let mut out = Vec::with_capacity(l.pp as usize);
+    let mut mem = Vec::with_capacity(l.pp as usize);
     let mut first_layer = 0u32;
     for (i, &n) in l.layers_per_stage.iter().enumerate() {
         let i = i as u32;
-        let (mtp_dense, mtp_moe) = mtp_blocks(m, i == p - 1);
-        let n_moe = (first_layer..first_layer + n)
+        let m = ctx.model;
+        let moe_layers = (first_layer..first_layer + n)
             .filter(|&j| m.is_moe_layer(j))
-            .count() as f64
-            + mtp_moe;
-        let n_dense = n as f64 + mtp_dense + mtp_moe - n_moe;
+            .count() as u32;
+        let body = stage_body(&parts, &stage_shape(m, n, moe_layers, i, l.pp));
         first_layer += n;
-        let add = |f: &dyn Fn(&LayerCost) -> f64| {
-            n_dense * dense_cost.as_ref().map_or(0.0, f) + n_moe * moe_cost.as_ref().map_or(0.0, f)
-        };
-        let ov = &l.overlap;
-        let mut fwd = add(&|c| c.fwd_s(ov));
-        let mut bwd = add(&|c| c.bwd_s(ov));
-        let mut compute = add(&|c| c.fwd_compute_s + c.bwd_compute_s + c.recompute_s);
-        let tp_comm = add(&|c| c.tp_fwd_s * (2.0 + c.forward_replays));
-        let ep_comm = add(&|c| c.ep_fwd_s * (1.0 + c.forward_replays) + c.ep_bwd_s);
-        let cp_comm = add(&|c| {
-            (c.cp_fwd_s - c.attn_fwd_s).max(0.0)
-                + (c.cp_fwd_s * (2.0 + c.forward_replays)
-                    - c.attn_fwd_s * (2.5 + c.forward_replays))
-                    .max(0.0)
-        });
-        let mut dense_params = add(&|c| c.dense_params);
-        let expert_params = add(&|c| c.expert_params);
-        let mut stored = add(&|c| c.stored_bytes);
-        // FP8 weights cast on the first micro-batch of a step: spread over all of them.
-        // Amaxes reduced after every forward and backward.
-        let weight_cast = add(&|c| c.fp8_weight_cast_s) / l.microbatches.max(1) as f64;
-        let amax = fp8_amax_s(ctx, &inp.comm, n_dense + n_moe);
-        fwd += weight_cast + amax;
-        bwd += amax;
-        compute += weight_cast + 2.0 * amax;
-        let fp8_cast = add(&|c| c.fp8_cast_s) + weight_cast + 2.0 * amax;
-        let working = if ctx.training.recompute == Recompute::Full {
-            // One layer's full activations exist while it is recomputed.
-            dense_cost
-                .iter()
-                .chain(moe_cost.iter())
-                .map(|c| c.working_bytes)
-                .fold(0.0, f64::max)
-        } else {
-            0.0
-        };
-        let mut extra_act = 0.0;
-        if i == 0 {
-            dense_params += v * h / tp + position_params(ctx) / tp;
-            // Embedding lookup writes T x h; its gradient scatter-adds back.
-            let emb = k.memory_s(2.0 * t * h * 2.0 / sp);
-            fwd += emb;
-            bwd += emb;
-            compute += 2.0 * emb;
-            stored += 2.0 * t * h / sp;
-        }
-        if i == p - 1 {
-            // Output layer: the last stage holds (a copy of) the word embeddings; with
-            // one stage, tied embeddings are the same tensor as the input's.
-            dense_params += head_params(m, i == 0, v * h / tp);
-            let hc = head_cost(ctx, k);
-            let ag = inp.comm.all_gather_s(t * h * 2.0, ctx.tp_group());
-            // Each multi-token-prediction module passes through the shared head again,
-            // after its own projection of [hidden; next embedding] (2h -> h).
-            let heads = 1.0 + m.mtp_depth as f64;
-            let (proj_f, proj_b, proj_params) = mtp_projection(ctx, k);
-            fwd += heads * (hc.gemm_s + hc.ce_fwd_s + ag) + proj_f;
-            bwd += heads * (2.0 * hc.gemm_s + hc.ce_bwd_s + ag) + proj_b;
-            compute += heads * (3.0 * hc.gemm_s + hc.ce_fwd_s + hc.ce_bwd_s) + proj_f + proj_b;
-            extra_act += heads * LOGIT_BYTES * t * v / tp;
-            dense_params += proj_params;
-        }
-        let (zf, zb) = zero_per_microbatch(inp, dense_params, expert_params);
-        let exp = |c: f64, under: f64| if ov.dp_comm { (c - under).max(0.0) } else { c };
-        let zero = (exp(zf, fwd), exp(zb, bwd));
-        fwd += p2p + zero.0;
-        bwd += p2p + zero.1;
-        out.push(StageCost {
-            layers: n,
-            fwd_s: fwd,
-            bwd_s: bwd,
-            compute_s: compute,
-            tp_comm_s: if ov.tp_comm {
-                (tp_comm - compute).max(0.0)
-            } else {
-                tp_comm
-            },
-            ep_comm_s: if ov.ep_comm {
-                (ep_comm - compute).max(0.0)
-            } else {
-                ep_comm
-            },
-            ep_bwd_s: n_moe * moe_cost.as_ref().map_or(0.0, |c| c.ep_bwd_s),
-            cp_comm_s: cp_comm,
-            p2p_s: 2.0 * p2p,
-            zero_s: zero.0 + zero.1,
-            fp8_cast_s: fp8_cast,
-            dense_params,
-            expert_params,
-            memory: MemoryBreakdown::default(),
-        });
-        parts.push((
-            StageMemory {
-                states: model_states(l, ctx.training, dense_params, expert_params),
-                stored,
-                extra: extra_act,
-            },
-            working,
-        ));
+        let states = model_states(l, ctx.training, body.dense_params, body.expert_params);
+        out.push(stage_timed(inp, &body, p2p));
+        mem.push((stage_memory(states, &body), body.working_bytes));
     }
     for (i, s) in out.iter_mut().enumerate() {
-        let (own, working) = &parts[i];
-        let (partner, _) = &parts[partner(l.schedule, i, parts.len())];
-        s.memory = device_memory(l, ctx.training, i as u32, own, partner, *working);
+        let (own, working) = &mem[i];
+        let (other, _) = &mem[partner(l.schedule, i, mem.len())];
+        s.memory = device_memory(l, ctx.training, i as u32, own, other, *working);
     }
     out
 }
 
 /// Output-layer parameters a last stage adds (`vh_tp` = vocab x hidden / tp): none when
-/// it is also the first stage and the embeddings are tied (one tensor serves both).
-pub fn head_params(m: &ModelSpec, also_first: bool, vh_tp: f64) -> f64 {
-    if also_first && m.tied_embeddings {
+/// it is also the first stage and the embeddings are `tied` (one tensor serves both).
+pub fn head_params(tied: bool, also_first: bool, vh_tp: f64) -> f64 {
+    if also_first && tied {
         0.0
     } else {
         vh_tp
@@ -298,12 +515,12 @@ pub fn mtp_blocks(m: &ModelSpec, last_stage: bool) -> (f64, f64) {
     }
 }
 
-/// The multi-token-prediction modules' 2h -> h projections (split over tp): forward
-/// and backward seconds per micro-batch, and parameters on one GPU.
-pub fn mtp_projection(ctx: &LayerCtx, k: &dyn KernelModel) -> (f64, f64, f64) {
+/// The multi-token-prediction modules' 2h -> h projections (split over tp): forward,
+/// backward and weight-gradient seconds per micro-batch, and parameters on one GPU.
+pub fn mtp_projection(ctx: &LayerCtx, k: &dyn KernelModel) -> (f64, f64, f64, f64) {
     let m = ctx.model;
     if m.mtp_depth == 0 {
-        return (0.0, 0.0, 0.0);
+        return (0.0, 0.0, 0.0, 0.0);
     }
     let (d, t, h, tp) = (
         m.mtp_depth as f64,
@@ -315,6 +532,7 @@ pub fn mtp_projection(ctx: &LayerCtx, k: &dyn KernelModel) -> (f64, f64, f64) {
     (
         d * k.gemm_s(t, h / tp, 2.0 * h, dt),
         d * k.gemm_bwd_s(t, h / tp, 2.0 * h, dt),
+        d * k.gemm_wgrad_s(t, h / tp, 2.0 * h, dt),
         d * 2.0 * h * h / tp,
     )
 }
@@ -618,11 +836,11 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         .max(1.0);
     let (grad_exposed_s, param_exposed_s, contention_s) = if l.overlap.dp_comm {
         let (grad_done, delay) = nic_contention(inp, stage, grad_s);
-        let alone = (grad_s - stage.bwd_s).max(grad_s / buckets);
-        let shared = (grad_done - stage.bwd_s).max(grad_s / buckets) + delay;
+        let alone = (grad_s - stage.pipeline_bwd_s()).max(grad_s / buckets);
+        let shared = (grad_done - stage.pipeline_bwd_s()).max(grad_s / buckets) + delay;
         (
             shared,
-            (param_s - stage.fwd_s).max(param_s / buckets),
+            (param_s - stage.pipeline_fwd_s()).max(param_s / buckets),
             shared - alone,
         )
     } else {

@@ -351,6 +351,10 @@ impl KernelModel for FittedKernels {
             + self.gemm(m, n, k, Orientation::Wgrad, dtype)
     }
 
+    fn gemm_wgrad_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.gemm(m, n, k, Orientation::Wgrad, dtype)
+    }
+
     fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64 {
         let (peak, rel) = dtype_rate(&self.hw, &self.fit.gemm, dtype);
         flops / (peak * self.fit.gemm.mainloop_eff * rel * self.sustained)

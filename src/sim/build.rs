@@ -7,51 +7,26 @@ use super::engine::Program;
 use super::{SimInput, SimResult, StageSpec};
 use crate::analytic::estimate::{PipelineModel, PipelineRun};
 use crate::analytic::setup::Setup;
-use crate::analytic::stage::{dp_sync, stages, StageCost, StageInputs, BUCKET_PARAMS};
+use crate::analytic::stage::{
+    dp_sync, p2p_transfer_s, stages, StageCost, StageInputs, BUCKET_PARAMS,
+};
 use crate::error::{Error, Result};
 use crate::spec::layout::{balanced_split, ResolvedLayout};
-use crate::spec::training::Recompute;
-
-/// p2p transfer of one micro-batch's activations between neighbouring stages, seconds:
-/// the same message and link as the analytic stage model (each tensor-parallel rank
-/// sends its 1/tp share, BF16, to the rank `tp x cp x dp` away).
-fn p2p_link_s(inp: &StageInputs) -> f64 {
-    let ctx = &inp.ctx;
-    let l = ctx.layout;
-    if l.pp <= 1 {
-        return 0.0;
-    }
-    let bytes = ctx.tokens() * ctx.model.hidden as f64 * 2.0 / l.tp as f64;
-    let stride = u64::from(l.tp) * u64::from(l.cp) * u64::from(l.dp);
-    inp.comm.p2p_s(bytes, stride)
-}
 
 /// Builds the simulator's input from the analytic stage costs `st` of the layout in
-/// `inp`.
-///
-/// The analytic forward and backward include a blocking p2p transfer each unless
-/// `overlap.p2p`; it is taken out here and simulated as a transfer on the link
-/// instead. The backward's weight-gradient part (what ZB-H1 and DualPipe defer) is
-/// half of its GEMM work: half the backward, or with full recomputation half of what
-/// remains after the replayed forward.
+/// `inp`: each stage's work (pipeline sends not included) with its weight-gradient
+/// GEMMs (what ZB-H1 and DualPipe defer) as the layer model counts them, and the p2p
+/// transfer on the link between stages, blocking unless `overlap.p2p`.
 pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
     let l = inp.ctx.layout;
-    let full_recompute = inp.ctx.training.recompute == Recompute::Full;
     let stages = st
         .iter()
         .map(|s| {
-            let fwd = (s.fwd_s - s.p2p_s / 2.0).max(0.0);
-            let bwd = (s.bwd_s - s.p2p_s / 2.0).max(0.0);
-            let wgrad = if full_recompute {
-                ((bwd - fwd) / 2.0).max(0.0)
-            } else {
-                bwd / 2.0
-            };
             let d = dp_sync(inp, s);
             StageSpec {
-                fwd_s: fwd,
-                bwd_s: bwd,
-                wgrad_s: wgrad.min(bwd),
+                fwd_s: s.fwd_s,
+                bwd_s: s.bwd_s,
+                wgrad_s: s.wgrad_s.min(s.bwd_s),
                 dp_grad_s: d.grad_s,
                 dp_buckets: ((s.dense_params + s.expert_params) / BUCKET_PARAMS)
                     .ceil()
@@ -61,7 +36,7 @@ pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
             }
         })
         .collect();
-    let link = p2p_link_s(inp);
+    let link = p2p_transfer_s(inp);
     SimInput {
         schedule: l.schedule,
         microbatches: l.microbatches,
