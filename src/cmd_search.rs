@@ -56,6 +56,10 @@ pub struct SpaceArgs {
     /// Largest context-parallel width tried (powers of two).
     #[arg(long, default_value_t = 8)]
     max_cp: u32,
+    /// Also search vpp values whose model chunks hold different numbers of layers
+    /// (stock Megatron-LM needs layers / (pp x vpp) whole).
+    #[arg(long)]
+    uneven_chunks: bool,
     /// Largest relative change of the global batch a layout may make when rounding it
     /// to whole micro-batches per replica (0.1 = 10%).
     #[arg(long, default_value_t = 0.1)]
@@ -158,6 +162,7 @@ fn options(sc: &Scenario, a: &SpaceArgs) -> Result<SearchOptions, Error> {
         max_micro_batch: a.max_micro_batch,
         max_vpp: a.max_vpp,
         max_cp: a.max_cp,
+        uneven_chunks: a.uneven_chunks,
     };
     Ok(o)
 }

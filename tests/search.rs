@@ -4,7 +4,7 @@
 
 use llmplan::analytic::EstimateOptions;
 use llmplan::search::rules::{self, Reason, RuleCtx};
-use llmplan::search::space::SCHEDULES;
+use llmplan::search::space::{Space, SpaceLimits, SCHEDULES};
 use llmplan::search::sweep::{pareto, sweep, SweepOptions};
 use llmplan::search::{compare, search, LayoutKey, Objective, Outcome, SearchOptions};
 use llmplan::spec::layout::{balanced_split, resolve, Adjustments, Layout, Overlap, Schedule};
@@ -873,4 +873,80 @@ fn layout_key_round_trips_to_a_layout() {
     let e = llmplan::setup::estimate(&s, &EstimateOptions::default()).unwrap();
     assert_eq!(e.layout.dp, 192);
     assert_eq!(e.layout.pp, 16);
+}
+
+/// An explanation names only what differs: none against selective recompute says
+/// nothing about full recomputation (it once blamed "full recompute" for TP traffic
+/// when neither layout used it).
+#[test]
+fn compare_explanations_come_from_the_actual_differences() {
+    let sc = load("gpt3-175b-a100");
+    let c = compare::compare(
+        &sc,
+        &[
+            "tp=8,pp=16,recompute=none".to_string(),
+            "tp=8,pp=16,recompute=selective".to_string(),
+        ],
+    )
+    .unwrap();
+    let text = compare::explain(&c[0].estimate, &c[1].estimate, "A", "B").join("\n");
+    assert!(text.contains("recompute none->selective"), "{text}");
+    assert!(!text.contains("full"), "{text}");
+    let c = compare::compare(
+        &sc,
+        &[
+            "tp=8,pp=16,recompute=selective".to_string(),
+            "tp=8,pp=16,recompute=full".to_string(),
+        ],
+    )
+    .unwrap();
+    let text = compare::explain(&c[0].estimate, &c[1].estimate, "A", "B").join("\n");
+    assert!(text.contains("full replays the whole forward"), "{text}");
+}
+
+/// The default space holds layouts stock Megatron-LM runs: Llama 3 70B (80 layers) on
+/// 512 H100 gets no vpp whose chunks differ in size (the search once ranked vpp 7 over
+/// pp 4 first: 28 chunks of 2 or 3 layers), unless asked for; and at pp 1, where every
+/// schedule is the same single stage, only 1F1B is enumerated.
+#[test]
+fn default_space_holds_layouts_frameworks_run() {
+    let sc = scenario::load(
+        Some("llama3-405b-h100"),
+        &["model=llama3-70b".to_string(), "gpus=512".to_string()],
+    )
+    .unwrap();
+    assert_eq!(sc.model.layers, 80);
+    let space = Space::default_for(&sc, &SpaceLimits::default());
+    let outer = space.outer();
+    assert!(outer.iter().all(|o| o.vpp == 1 || 80 % (o.pp * o.vpp) == 0));
+    assert!(outer.iter().any(|o| o.vpp == 5 && o.pp == 4));
+    assert!(outer
+        .iter()
+        .filter(|o| o.pp == 1)
+        .all(|o| o.schedule == Schedule::OneFOneB));
+    let lim = SpaceLimits {
+        uneven_chunks: true,
+        ..SpaceLimits::default()
+    };
+    let open = Space::default_for(&sc, &lim).outer();
+    assert!(open.iter().any(|o| o.vpp == 7 && o.pp == 4));
+    // The search says what it left out.
+    let mut o = SearchOptions::for_scenario(&sc);
+    o.sim_top = 0;
+    o.fixes = vec![
+        "tp=8".into(),
+        "pp=4".into(),
+        "mb=1".into(),
+        "recompute=full".into(),
+    ];
+    let out = search(&sc, &o, None).unwrap();
+    assert!(
+        out.notes.iter().any(|n| n.contains("equal chunks")),
+        "{:?}",
+        out.notes
+    );
+    assert!(out
+        .results
+        .iter()
+        .all(|r| 80 % (r.layout.pp * r.layout.vpp) == 0));
 }

@@ -205,6 +205,19 @@ fn onoff(b: bool) -> &'static str {
     }
 }
 
+/// What changing the recompute policy from `a` to `b` does to the compute, in words
+/// that name only the policies involved.
+fn recompute_effect(a: Recompute, b: Recompute) -> &'static str {
+    match (a, b) {
+        (_, Recompute::Full) => {
+            "full replays the whole forward in backward, about +1/3 of the work"
+        }
+        (Recompute::Full, _) => "no longer replaying the whole forward in backward",
+        (_, Recompute::Selective) => "selective replays the chosen modules' forward in backward",
+        _ => "no longer replaying the selected modules",
+    }
+}
+
 /// Why a term moved, from the knobs that drive it.
 fn driver(term: &str, a: &Estimate, b: &Estimate) -> String {
     let (x, y) = (&a.layout, &b.layout);
@@ -215,9 +228,10 @@ fn driver(term: &str, a: &Estimate, b: &Estimate) -> String {
         "compute" => {
             if x.recompute != y.recompute {
                 why.push(format!(
-                    "recompute {}->{} (full replays the forward in backward, +1/3 of the work)",
+                    "recompute {}->{} ({})",
                     recompute_name(x.recompute),
-                    recompute_name(y.recompute)
+                    recompute_name(y.recompute),
+                    recompute_effect(x.recompute, y.recompute)
                 ));
             }
             why.extend(ch(
@@ -261,7 +275,9 @@ fn driver(term: &str, a: &Estimate, b: &Estimate) -> String {
             why.extend(ch("tp", x.tp, y.tp));
             why.extend(ch("micro-batch", x.micro_batch, y.micro_batch));
             why.extend(ch("micro-batches", x.microbatches, y.microbatches));
-            if x.recompute != y.recompute {
+            if x.recompute != y.recompute
+                && (x.recompute == Recompute::Full || y.recompute == Recompute::Full)
+            {
                 why.push("full recompute replays the forward collectives".into());
             }
         }

@@ -16,7 +16,8 @@
 pub mod chart;
 pub mod compare;
 pub mod fast;
-pub mod rules;
+/// The layout rules live with the layout (`spec::rules`): `resolve` runs them too.
+pub use crate::spec::rules;
 pub mod space;
 pub mod sweep;
 
@@ -432,7 +433,7 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
     for f in &opts.fixes {
         space.fix(f)?;
     }
-    let mut notes = Vec::new();
+    let mut notes = space_notes(&space);
     let recompute_fixed = opts.fixes.iter().any(|f| f.contains("recompute"));
     if !recompute_fixed
         && space.recompute.contains(&Recompute::Selective)
@@ -561,6 +562,35 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
         simulated,
         notes,
     })
+}
+
+/// What the space's pairing rules left out, in words (see [`Space::pairs`]).
+fn space_notes(space: &Space) -> Vec<String> {
+    let mut notes = Vec::new();
+    if space.uneven_chunks {
+        notes.push(
+            "virtual stages with unequal chunks searched by request (--uneven-chunks): stock Megatron-LM \
+             needs layers / (pp x vpp) whole and does not run them"
+                .to_string(),
+        );
+    }
+    if space.free_pairing {
+        return notes;
+    }
+    if space.pp.contains(&1) && space.schedule.len() > 1 {
+        notes.push(
+            "pp 1 searched with 1f1b only: without a pipeline every schedule runs the same single stage"
+                .to_string(),
+        );
+    }
+    if !space.uneven_chunks && space.vpp.iter().any(|&v| v > 1) {
+        notes.push(
+            "vpp limited to equal chunks (layers / (pp x vpp) whole, as Megatron-LM needs); \
+             --uneven-chunks also searches the others"
+                .to_string(),
+        );
+    }
+    notes
 }
 
 /// Whether selective recomputation costs exactly what no recomputation costs for this
@@ -772,6 +802,7 @@ fn baseline(
             && space.recompute.contains(&rc)
             && space.zero.contains(&rl.zero)
             && space.schedule.contains(&rl.schedule)
+            && space.pairs(rl.pp, rl.vpp, rl.schedule)
             && sc.layout.layers_per_stage.is_none()
     });
     let mut own = sc.clone();

@@ -10,12 +10,12 @@
 //! | dp | derived: as many replicas as the GPUs hold (fixable) |
 //! | ep | divisors of E (1 for a dense model) |
 //! | cp | 1, 2, 4, 8 dividing the sequence length (up to `max_cp`) |
-//! | vpp | 1..=`max_vpp` (vpp > 1 only with the interleaved schedule and pp > 1) |
+//! | vpp | 1..=`max_vpp` (vpp > 1 only with the interleaved schedule, pp > 1 and L / (pp x vpp) whole, as Megatron-LM needs; `uneven_chunks` lifts the last) |
 //! | micro_batch | 1, 2, 4, 8 (up to `max_micro_batch`) |
 //! | sequence_parallel | on and off (only meaningful with tp > 1) |
 //! | recompute | none, selective, full |
 //! | zero | 0, 1, 2, 3 |
-//! | schedule | gpipe, 1f1b, zb-h1, dualpipe (vpp = 1), interleaved (vpp > 1) |
+//! | schedule | gpipe, 1f1b, zb-h1, dualpipe (vpp = 1), interleaved (vpp > 1); 1f1b alone at pp 1 |
 //!
 //! Combinations the rules reject (pp x vpp > L, DualPipe with odd pp, a batch that
 //! does not divide, ...) are enumerated and counted under their reason.
@@ -37,6 +37,9 @@ pub struct SpaceLimits {
     pub max_vpp: u32,
     /// Largest context-parallel width tried (powers of two up to it).
     pub max_cp: u32,
+    /// Also try vpp values that split a stage's layers into chunks of different sizes
+    /// (stock Megatron-LM needs layers / (pp x vpp) whole; results say so).
+    pub uneven_chunks: bool,
 }
 
 impl Default for SpaceLimits {
@@ -46,6 +49,7 @@ impl Default for SpaceLimits {
             max_micro_batch: 8,
             max_vpp: 8,
             max_cp: 8,
+            uneven_chunks: false,
         }
     }
 }
@@ -77,8 +81,14 @@ pub struct Space {
     pub schedule: Vec<Schedule>,
     /// When false (the default), vpp > 1 is paired only with the interleaved
     /// schedule and pp > 1, and vpp = 1 only with the others; fixing vpp or the
-    /// schedule turns the pairing off so the rules judge what was asked for.
+    /// schedule turns the pairing off so the rules judge what was asked for. The
+    /// pairing also keeps one schedule (1F1B) at pp 1, where every schedule runs the
+    /// same single stage, and (unless `uneven_chunks`) only vpp whose chunks are equal.
     pub free_pairing: bool,
+    /// Allow virtual-stage chunks of unequal size.
+    pub uneven_chunks: bool,
+    /// Transformer layers of the model (for the chunk rule).
+    pub layers: u32,
 }
 
 /// Every schedule, in output order.
@@ -139,7 +149,27 @@ impl Space {
             zero: vec![0, 1, 2, 3],
             schedule: SCHEDULES.to_vec(),
             free_pairing: false,
+            uneven_chunks: lim.uneven_chunks,
+            layers: m.layers,
         }
+    }
+
+    /// Whether the pairing of pp, vpp and schedule is one the space enumerates (see
+    /// [`Space::free_pairing`]).
+    pub fn pairs(&self, pp: u32, vpp: u32, schedule: Schedule) -> bool {
+        if self.free_pairing {
+            return true;
+        }
+        let interleaved = schedule == Schedule::Interleaved;
+        if (vpp > 1) != interleaved || (vpp > 1 && pp == 1) {
+            return false;
+        }
+        // Without a pipeline every schedule is one stage doing forward then backward:
+        // the twins would only repeat 1F1B's numbers.
+        if pp == 1 && schedule != Schedule::OneFOneB {
+            return false;
+        }
+        self.uneven_chunks || vpp == 1 || self.layers.is_multiple_of(pp * vpp)
     }
 
     /// Narrows one knob: `key=value` or `key=v1,v2` (`layout.` prefix optional), e.g.
@@ -244,10 +274,7 @@ impl Space {
         for &pp in &self.pp {
             for &vpp in &self.vpp {
                 for &schedule in &self.schedule {
-                    if !self.free_pairing
-                        && ((vpp > 1) != (schedule == Schedule::Interleaved)
-                            || (vpp > 1 && pp == 1))
-                    {
+                    if !self.pairs(pp, vpp, schedule) {
                         continue;
                     }
                     for &zero in &self.zero {

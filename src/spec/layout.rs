@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{divisors, ModelSpec};
+use super::model::ModelSpec;
+pub use super::rules::gcd;
+use super::rules::{self, Asked, Reason, RuleCtx};
 use super::training::Training;
 use crate::error::{Error, Result};
 
@@ -248,10 +250,11 @@ pub struct Adjustments {
 
 /// Checks `layout` against `model`, `gpus` and `training` and fills in what follows.
 ///
-/// Errors name the rule with its numbers and what would fit. Two things are
-/// adjusted rather than refused, with a note: a GPU count that no `dp` fits exactly
-/// (dp left out) uses the largest count below it that works; a batch given in tokens
-/// is rounded to a whole number of micro-batches per replica.
+/// The rules are the search's ([`rules::check_inner`], [`rules::check_outer`]); a
+/// rejection is [`rules::explain`]ed with its numbers and what would fit. Two things
+/// are adjusted rather than refused, with a note: a GPU count that no `dp` fits
+/// exactly (dp left out) uses the largest count below it that works; a batch given in
+/// tokens is rounded to a whole number of micro-batches per replica.
 pub fn resolve(
     layout: &Layout,
     model: &ModelSpec,
@@ -260,6 +263,63 @@ pub fn resolve(
     adj: &mut Adjustments,
 ) -> Result<ResolvedLayout> {
     let l = layout;
+    check_fields(l, gpus)?;
+    let schedule = l.schedule.unwrap_or(if l.vpp > 1 {
+        Schedule::Interleaved
+    } else {
+        Schedule::OneFOneB
+    });
+    let requested = training.requested_batch_seqs()?;
+    let asked = Asked {
+        layout: l,
+        schedule,
+        model,
+        training,
+        gpus,
+    };
+    let why = |r: Reason| rules::explain(r, &asked);
+    let ctx = RuleCtx::new(model, training);
+    rules::check_inner(&ctx, l.tp, l.ep, l.cp).map_err(why)?;
+    let shape = rules::check_outer(
+        &ctx,
+        gpus,
+        l.tp,
+        l.ep,
+        l.cp,
+        l.pp,
+        l.vpp,
+        l.micro_batch,
+        schedule,
+        l.dp,
+    )
+    .map_err(why)?;
+    let layers_per_stage = match &l.layers_per_stage {
+        Some(v) => checked_split(v, l.pp, model.layers)?,
+        None => balanced_split(model.layers, l.pp),
+    };
+    let rl = ResolvedLayout {
+        tp: l.tp,
+        pp: l.pp,
+        dp: shape.dp,
+        ep: l.ep,
+        cp: l.cp,
+        vpp: l.vpp,
+        micro_batch: l.micro_batch,
+        microbatches: shape.microbatches,
+        global_batch_seqs: shape.global_batch_seqs,
+        sequence_parallel: l.sequence_parallel && l.tp > 1,
+        zero: l.zero,
+        schedule,
+        layers_per_stage,
+        overlap: l.overlap,
+        gpus_used: shape.gpus_used,
+    };
+    add_notes(&rl, gpus, model.layers, training, requested, adj);
+    Ok(rl)
+}
+
+/// Values no layout can have: zero widths, no GPUs, a ZeRO stage past 3.
+fn check_fields(l: &Layout, gpus: u64) -> Result<()> {
     for (name, v) in [
         ("tp", l.tp),
         ("pp", l.pp),
@@ -287,279 +347,78 @@ pub fn resolve(
             format!("ZeRO stage must be 0-3, got {}", l.zero),
         ));
     }
-    // Heads split across tensor-parallel ranks.
-    let heads = model.heads;
-    let kv = model.kv_heads();
-    if !heads.is_multiple_of(l.tp) || !kv.is_multiple_of(l.tp) {
-        let ok = divisors(gcd(heads as u64, kv as u64));
-        let which = if !heads.is_multiple_of(l.tp) {
-            format!("heads {heads} not divisible by tp {}", l.tp)
-        } else {
-            format!("kv heads {kv} not divisible by tp {}", l.tp)
-        };
-        return Err(Error::invalid("layout.tp", which).with_suggestion(format!(
-            "tp that divides both heads {heads} and kv heads {kv}: {}",
-            join(&ok)
-        )));
-    }
-    // Experts split across expert-parallel ranks.
-    match &model.moe {
-        Some(moe) if moe.experts % l.ep != 0 => {
-            return Err(Error::invalid(
-                "layout.ep",
-                format!("experts {} not divisible by ep {}", moe.experts, l.ep),
-            )
-            .with_suggestion(format!("ep in {}", join(&divisors(moe.experts as u64)))));
-        }
-        None if l.ep > 1 => {
-            return Err(Error::invalid(
-                "layout.ep",
-                format!("ep {} on a dense model (no experts)", l.ep),
-            )
-            .with_suggestion("ep 1".to_string()));
-        }
-        _ => {}
-    }
-    if !training.seq_len.is_multiple_of(u64::from(l.cp)) {
+    Ok(())
+}
+
+/// A layer split written in the scenario: one entry per stage, summing to the layers,
+/// none empty.
+fn checked_split(v: &[u32], pp: u32, layers: u32) -> Result<Vec<u32>> {
+    if v.len() != pp as usize {
         return Err(Error::invalid(
-            "layout.cp",
-            format!(
-                "sequence length {} not divisible by cp {}",
-                training.seq_len, l.cp
-            ),
-        )
-        .with_suggestion(format!(
-            "cp in {}",
-            join(&small_divisors(training.seq_len, 64))
-        )));
-    }
-    // GPUs: tp x cp x dp x pp, with ep dividing dp x cp.
-    let inner = u64::from(l.tp) * u64::from(l.cp) * u64::from(l.pp);
-    let dp = match l.dp {
-        Some(dp) => {
-            let used = inner * u64::from(dp);
-            if used != gpus {
-                return Err(Error::invalid(
-                    "layout.dp",
-                    format!(
-                        "tp {} x cp {} x pp {} x dp {dp} = {used} GPUs, but the scenario has {gpus}",
-                        l.tp, l.cp, l.pp
-                    ),
-                )
-                .with_suggestion(gpu_suggestion(gpus, inner, l)));
-            }
-            dp
-        }
-        None => {
-            let mut dp = gpus / inner;
-            while dp > 0 && !(dp * u64::from(l.cp)).is_multiple_of(u64::from(l.ep)) {
-                dp -= 1;
-            }
-            if dp == 0 {
-                return Err(Error::invalid(
-                    "gpus",
-                    format!(
-                        "{gpus} GPUs cannot hold one replica of tp {} x cp {} x pp {} with ep {} (needs {} GPUs)",
-                        l.tp,
-                        l.cp,
-                        l.pp,
-                        l.ep,
-                        inner * u64::from(l.ep) / gcd(u64::from(l.ep), u64::from(l.cp))
-                    ),
-                )
-                .with_suggestion(gpu_suggestion(gpus, inner, l)));
-            }
-            let used = inner * dp;
-            if used != gpus {
-                adj.notes.push(format!(
-                    "{gpus} GPUs is not a multiple of tp x cp x pp = {inner} with dp divisible by ep {} / cp; \
-                     using {used} GPUs (dp {dp}), {} idle",
-                    l.ep,
-                    gpus - used
-                ));
-            }
-            u32::try_from(dp)
-                .map_err(|_| Error::invalid("gpus", "more data-parallel replicas than 2^32"))?
-        }
-    };
-    if (u64::from(dp) * u64::from(l.cp)) % u64::from(l.ep) != 0 {
-        return Err(Error::invalid(
-            "layout.ep",
-            format!("ep {} does not divide dp {dp} x cp {} (experts live inside the data-parallel group)", l.ep, l.cp),
-        )
-        .with_suggestion(format!(
-            "ep in {}",
-            join(
-                &divisors(u64::from(dp) * u64::from(l.cp))
-                    .into_iter()
-                    .filter(|e| model.moe.as_ref().is_none_or(|m| u64::from(m.experts) % e == 0))
-                    .collect::<Vec<_>>()
-            )
-        )));
-    }
-    // Layers over stages (and virtual stages).
-    let chunks = l.pp * l.vpp;
-    let layers_per_stage = match &l.layers_per_stage {
-        Some(v) => {
-            if v.len() != l.pp as usize {
-                return Err(Error::invalid(
-                    "layout.layers_per_stage",
-                    format!("{} entries for pp {}", v.len(), l.pp),
-                ));
-            }
-            let sum: u32 = v.iter().sum();
-            if sum != model.layers {
-                return Err(Error::invalid(
-                    "layout.layers_per_stage",
-                    format!(
-                        "entries sum to {sum}, the model has {} layers",
-                        model.layers
-                    ),
-                ));
-            }
-            if v.contains(&0) {
-                return Err(Error::invalid(
-                    "layout.layers_per_stage",
-                    "a stage with no layers",
-                ));
-            }
-            v.clone()
-        }
-        None => {
-            if model.layers < chunks {
-                return Err(Error::invalid(
-                    "layout.pp",
-                    format!(
-                        "{} layers cannot fill pp {} x vpp {} = {chunks} model chunks",
-                        model.layers, l.pp, l.vpp
-                    ),
-                )
-                .with_suggestion(format!("pp x vpp at most {}", model.layers)));
-            }
-            balanced_split(model.layers, l.pp)
-        }
-    };
-    if l.vpp > 1
-        && layers_per_stage.iter().any(|&n| n % l.vpp != 0)
-        && !model.layers.is_multiple_of(chunks)
-    {
-        adj.notes.push(format!(
-            "{} layers do not divide into pp {} x vpp {} = {chunks} equal chunks; chunk sizes differ by one layer",
-            model.layers, l.pp, l.vpp
+            "layout.layers_per_stage",
+            format!("{} entries for pp {pp}", v.len()),
         ));
     }
-    // Schedule.
-    let schedule = l.schedule.unwrap_or(if l.vpp > 1 {
-        Schedule::Interleaved
-    } else {
-        Schedule::OneFOneB
-    });
-    if l.vpp > 1 && schedule != Schedule::Interleaved {
+    let sum: u32 = v.iter().sum();
+    if sum != layers {
         return Err(Error::invalid(
-            "layout.schedule",
-            format!(
-                "vpp {} needs the interleaved schedule, not {}",
-                l.vpp,
-                schedule.name()
-            ),
-        )
-        .with_suggestion("schedule: interleaved, or vpp: 1".to_string()));
+            "layout.layers_per_stage",
+            format!("entries sum to {sum}, the model has {layers} layers"),
+        ));
     }
-    if schedule == Schedule::Interleaved && l.vpp < 2 {
-        return Err(
-            Error::invalid("layout.schedule", "interleaved needs vpp of at least 2")
-                .with_suggestion("vpp: 2 (or more), or schedule: 1f1b".to_string()),
-        );
-    }
-    if schedule == Schedule::DualPipe && !l.pp.is_multiple_of(2) {
+    if v.contains(&0) {
         return Err(Error::invalid(
-            "layout.schedule",
-            format!("DualPipe needs an even pp, got {}", l.pp),
-        )
-        .with_suggestion(format!("pp {} or {}", l.pp - 1, l.pp + 1)));
+            "layout.layers_per_stage",
+            "a stage with no layers",
+        ));
     }
-    // Batch.
-    let per_step = u64::from(dp) * u64::from(l.micro_batch);
-    let requested = training.requested_batch_seqs()?;
-    let global_batch_seqs = match training.global_batch_seqs {
-        Some(b) => {
-            if b % per_step != 0 {
-                let lo = (b / per_step).max(1) * per_step;
-                let hi = (b / per_step + 1) * per_step;
-                return Err(Error::invalid(
-                    "training.global_batch_seqs",
-                    format!(
-                        "global batch {b} not divisible by dp {dp} x micro_batch {}",
-                        l.micro_batch
-                    ),
-                )
-                .with_suggestion(format!("global batch {lo} or {hi}, or another micro_batch")));
-            }
-            b
-        }
-        None => {
-            let n = (requested / per_step as f64).round().max(1.0) as u64;
-            let b = n * per_step;
-            if (b as f64 - requested).abs() > 1e-9 * requested {
-                adj.notes.push(format!(
-                    "global batch of {:.0} tokens = {:.1} sequences of {} is not a multiple of dp {dp} x \
-                     micro_batch {}; using {b} sequences ({:.3}M tokens)",
-                    requested * training.seq_len as f64,
-                    requested,
-                    training.seq_len,
-                    l.micro_batch,
-                    b as f64 * training.seq_len as f64 / 1e6
-                ));
-            }
-            b
-        }
-    };
-    let m = global_batch_seqs / per_step;
-    let microbatches = u32::try_from(m)
-        .map_err(|_| Error::invalid("training.global_batch_seqs", "too many micro-batches"))?;
-    if schedule == Schedule::Interleaved && microbatches % l.pp != 0 {
-        return Err(Error::invalid(
-            "layout.schedule",
-            format!(
-                "interleaved 1F1B needs micro-batches ({microbatches}) to be a multiple of pp {}",
-                l.pp
-            ),
-        )
-        .with_suggestion(format!(
-            "a global batch of {} or {} sequences, or schedule: 1f1b",
-            (m / u64::from(l.pp)).max(1) * u64::from(l.pp) * per_step,
-            (m / u64::from(l.pp) + 1) * u64::from(l.pp) * per_step
-        )));
+    Ok(v.to_vec())
+}
+
+/// The adjustments resolving made, in words: idle GPUs, unequal chunks, a batch in
+/// tokens rounded to whole micro-batches.
+fn add_notes(
+    rl: &ResolvedLayout,
+    gpus: u64,
+    layers: u32,
+    training: &Training,
+    requested: f64,
+    adj: &mut Adjustments,
+) {
+    let inner = u64::from(rl.tp) * u64::from(rl.cp) * u64::from(rl.pp);
+    if rl.gpus_used != gpus {
+        adj.notes.push(format!(
+            "{gpus} GPUs is not a multiple of tp x cp x pp = {inner} with dp divisible by ep {} / cp; \
+             using {} GPUs (dp {}), {} idle",
+            rl.ep,
+            rl.gpus_used,
+            rl.dp,
+            gpus - rl.gpus_used
+        ));
     }
-    if schedule == Schedule::DualPipe && (microbatches < 2 * l.pp || microbatches % 2 != 0) {
-        // The reference implementation (deepseek-ai/DualPipe) feeds half the micro-batches
-        // from each end and asserts an even count of at least 2 x pp.
-        return Err(Error::invalid(
-            "layout.schedule",
-            format!(
-                "DualPipe needs an even number of micro-batches, at least 2 x pp = {}; got {microbatches}",
-                2 * l.pp
-            ),
-        )
-        .with_suggestion("a larger global batch or a smaller micro_batch, or schedule: 1f1b".to_string()));
+    let chunks = rl.pp * rl.vpp;
+    if rl.vpp > 1
+        && rl.layers_per_stage.iter().any(|&n| n % rl.vpp != 0)
+        && !layers.is_multiple_of(chunks)
+    {
+        adj.notes.push(format!(
+            "{layers} layers do not divide into pp {} x vpp {} = {chunks} equal chunks; chunk sizes differ by one layer",
+            rl.pp, rl.vpp
+        ));
     }
-    Ok(ResolvedLayout {
-        tp: l.tp,
-        pp: l.pp,
-        dp,
-        ep: l.ep,
-        cp: l.cp,
-        vpp: l.vpp,
-        micro_batch: l.micro_batch,
-        microbatches,
-        global_batch_seqs,
-        sequence_parallel: l.sequence_parallel && l.tp > 1,
-        zero: l.zero,
-        schedule,
-        layers_per_stage,
-        overlap: l.overlap,
-        gpus_used: inner * u64::from(dp),
-    })
+    let b = rl.global_batch_seqs;
+    if training.global_batch_seqs.is_none() && (b as f64 - requested).abs() > 1e-9 * requested {
+        adj.notes.push(format!(
+            "global batch of {:.0} tokens = {:.1} sequences of {} is not a multiple of dp {} x \
+             micro_batch {}; using {b} sequences ({:.3}M tokens)",
+            requested * training.seq_len as f64,
+            requested,
+            training.seq_len,
+            rl.dp,
+            rl.micro_batch,
+            b as f64 * training.seq_len as f64 / 1e6
+        ));
+    }
 }
 
 /// Splits `layers` over `pp` stages as evenly as possible. Extra layers go to the
@@ -580,37 +439,6 @@ pub fn balanced_split(layers: u32, pp: u32) -> Vec<u32> {
         rem -= 1;
     }
     v
-}
-
-fn gpu_suggestion(gpus: u64, inner: u64, l: &Layout) -> String {
-    let step = inner * u64::from(l.ep) / gcd(u64::from(l.ep), u64::from(l.cp));
-    let lo = gpus / step * step;
-    let hi = lo + step;
-    if lo == 0 {
-        format!("at least {hi} GPUs (multiples of {step})")
-    } else {
-        format!("{lo} or {hi} GPUs (multiples of {step}), or leave dp out")
-    }
-}
-
-fn small_divisors(n: u64, max: u64) -> Vec<u64> {
-    divisors(n).into_iter().filter(|&d| d <= max).collect()
-}
-
-fn join(v: &[u64]) -> String {
-    v.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Greatest common divisor.
-pub fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
 
 #[cfg(test)]

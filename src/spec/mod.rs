@@ -12,6 +12,7 @@ pub mod layout;
 pub mod model;
 pub mod pricing;
 pub mod reliability;
+pub mod rules;
 pub mod scenario;
 pub mod schema;
 pub mod training;
