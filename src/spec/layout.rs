@@ -278,7 +278,14 @@ pub fn resolve(
         gpus,
     };
     let why = |r: Reason| rules::explain(r, &asked);
-    let ctx = RuleCtx::new(model, training);
+    let mut ctx = RuleCtx::new(model, training);
+    if l.layers_per_stage.is_some() {
+        // An explicit split says where the layers go, and a chunk may hold none: Llama 3
+        // 405B runs pp 16 x vpp 8 = 128 chunks over 126 layers, its first and last chunk
+        // holding only the embedding and the output layer (arXiv 2407.21783, section
+        // 3.3.2). Only a balanced split needs pp x vpp <= layers.
+        ctx.layers = ctx.layers.max(l.pp.saturating_mul(l.vpp));
+    }
     rules::check_inner(&ctx, l.tp, l.ep, l.cp).map_err(why)?;
     let shape = rules::check_outer(
         &ctx,
