@@ -226,7 +226,10 @@ impl Env<'_> {
         for (i, &ki) in s.stage_kind.iter().enumerate() {
             let k = &s.kinds[ki as usize];
             let o = &s.kinds[s.stage_kind[partner(rl.schedule, i, n_stages)] as usize];
-            let (own, other) = (stage_memory(k.states, &k.body), stage_memory(o.states, &o.body));
+            let (own, other) = (
+                stage_memory(k.states, &k.body),
+                stage_memory(o.states, &o.body),
+            );
             let tr = &self.sc.training;
             let mem = device_memory(rl, tr, i as u32, &own, &other, k.body.working_bytes);
             peak_mem = peak_mem.max(mem.total());

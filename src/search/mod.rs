@@ -16,12 +16,18 @@
 pub mod chart;
 pub mod compare;
 pub mod fast;
+
+mod baseline;
+mod key;
+mod rank;
 /// The layout rules live with the layout (`spec::rules`): `resolve` runs them too.
 pub use crate::spec::rules;
+pub use baseline::{full_estimate, price_own_layout, retime_with_sim, scenario_for};
+pub use key::{recompute_name, LayoutKey};
 pub mod space;
 pub mod sweep;
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -29,13 +35,14 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analytic::compute::KernelModel;
-use crate::analytic::{self, Estimate, EstimateOptions, Setup};
 use crate::error::{Error, Result};
-use crate::spec::layout::{balanced_split, Layout, ResolvedLayout, Schedule};
+use crate::spec::layout::{balanced_split, ResolvedLayout, Schedule};
 use crate::spec::training::Recompute;
 use crate::spec::Scenario;
 
+use baseline::baseline;
 use fast::{Env, Eval, Scratch};
+use rank::Acc;
 use rules::{Reason, RuleCtx};
 use space::{InnerKey, Outer, Space, SpaceLimits};
 
@@ -89,99 +96,6 @@ impl Objective {
             Objective::Cost => (e.usd, e.days),
             Objective::TokensPerDollar => (-(tokens / e.usd), e.days),
         }
-    }
-}
-
-/// A layout as the search reports it (the JSON `layout` object).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct LayoutKey {
-    /// Tensor parallel.
-    pub tp: u32,
-    /// Pipeline stages.
-    pub pp: u32,
-    /// Data-parallel replicas.
-    pub dp: u32,
-    /// Expert parallel.
-    pub ep: u32,
-    /// Context parallel.
-    pub cp: u32,
-    /// Virtual stages per GPU.
-    pub vpp: u32,
-    /// Sequences per micro-batch.
-    pub micro_batch: u32,
-    /// Recompute policy.
-    pub recompute: Recompute,
-    /// ZeRO stage.
-    pub zero: u8,
-    /// Pipeline schedule.
-    pub schedule: Schedule,
-    /// Sequence parallelism.
-    pub sequence_parallel: bool,
-}
-
-impl LayoutKey {
-    /// Total order for tie-breaks.
-    fn order(&self) -> impl Ord {
-        (
-            self.tp,
-            self.pp,
-            self.dp,
-            self.ep,
-            self.cp,
-            self.vpp,
-            self.micro_batch,
-            !self.sequence_parallel,
-            self.recompute,
-            self.zero,
-            self.schedule,
-        )
-    }
-
-    /// "tp 8 pp 16 dp 192 ep 16 cp 1 vpp 1 mb 1 sp 1f1b zero 1 rc full".
-    pub fn text(&self) -> String {
-        format!(
-            "tp{} pp{} dp{} ep{} cp{} vpp{} mb{}{} {} z{} rc:{}",
-            self.tp,
-            self.pp,
-            self.dp,
-            self.ep,
-            self.cp,
-            self.vpp,
-            self.micro_batch,
-            if self.sequence_parallel { " sp" } else { "" },
-            self.schedule.name(),
-            self.zero,
-            recompute_name(self.recompute)
-        )
-    }
-
-    /// The layout (and recompute policy) as scenario input, overlap taken from `base`.
-    /// dp is left to `resolve`, which derives the same value the search did (the most
-    /// replicas the GPUs hold with ep dividing dp x cp) without requiring every GPU used.
-    pub fn to_layout(&self, base: &Layout) -> Layout {
-        Layout {
-            tp: self.tp,
-            pp: self.pp,
-            dp: None,
-            ep: self.ep,
-            cp: self.cp,
-            vpp: self.vpp,
-            micro_batch: self.micro_batch,
-            sequence_parallel: self.sequence_parallel,
-            zero: self.zero,
-            schedule: Some(self.schedule),
-            layers_per_stage: None,
-            overlap: base.overlap,
-        }
-    }
-}
-
-/// Name of a recompute policy as written in YAML.
-pub fn recompute_name(r: Recompute) -> &'static str {
-    match r {
-        Recompute::None => "none",
-        Recompute::Selective => "selective",
-        Recompute::Full => "full",
     }
 }
 
@@ -318,86 +232,6 @@ impl Outcome {
     }
 }
 
-/// Per-worker accumulator.
-struct Acc {
-    counts: [u64; Reason::ALL.len()],
-    evaluated: u64,
-    feasible: u64,
-    better_than_baseline: u64,
-    /// The best `k` so far as a max-heap on rank (its top is the worst kept), so each
-    /// push costs O(log k) and a search keeps its top k in O(n log k).
-    top: BinaryHeap<ByRank>,
-}
-
-/// A [`Ranked`] ordered by [`Ranked::cmp_rank`] (smaller is better).
-struct ByRank(Ranked);
-
-impl PartialEq for ByRank {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == std::cmp::Ordering::Equal
-    }
-}
-impl Eq for ByRank {}
-impl PartialOrd for ByRank {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for ByRank {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.cmp_rank(&o.0)
-    }
-}
-
-impl Acc {
-    fn new() -> Self {
-        Acc {
-            counts: [0; Reason::ALL.len()],
-            evaluated: 0,
-            feasible: 0,
-            better_than_baseline: 0,
-            top: BinaryHeap::new(),
-        }
-    }
-
-    fn push(&mut self, r: Ranked, k: usize) {
-        if k == 0 {
-            return;
-        }
-        if self.top.len() == k {
-            match self.top.peek() {
-                Some(worst) if r.cmp_rank(&worst.0) == std::cmp::Ordering::Less => {
-                    self.top.pop();
-                }
-                _ => return,
-            }
-        }
-        self.top.push(ByRank(r));
-    }
-
-    fn merge(mut self, o: Acc, k: usize) -> Acc {
-        for (a, b) in self.counts.iter_mut().zip(o.counts) {
-            *a += b;
-        }
-        self.evaluated += o.evaluated;
-        self.feasible += o.feasible;
-        self.better_than_baseline += o.better_than_baseline;
-        for r in o.top {
-            self.push(r.0, k);
-        }
-        self
-    }
-
-    /// The kept layouts, best first.
-    fn into_best_first(self) -> Vec<Ranked> {
-        self.top
-            .into_sorted_vec()
-            .into_iter()
-            .map(|r| r.0)
-            .collect()
-    }
-}
-
 /// One scenario variant per recompute policy (recompute lives in the training run).
 struct Variant {
     recompute: Recompute,
@@ -414,39 +248,7 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
     // reserved): every searched layout keeps the scenario's overlap settings.
     let kernels = crate::calibrate::kernel_model_for(sc);
     let kernels: &(dyn KernelModel + Sync) = &kernels;
-    if !(0.0..1.0).contains(&opts.headroom) {
-        return Err(Error::Usage(format!(
-            "--headroom {}: must be in [0, 1)",
-            opts.headroom
-        )));
-    }
-    if opts.batch_tolerance.is_nan() || opts.batch_tolerance < 0.0 {
-        return Err(Error::Usage(format!(
-            "--batch-tolerance {}: must be at least 0",
-            opts.batch_tolerance
-        )));
-    }
-    if opts.gpus.is_empty() {
-        return Err(Error::Usage("no GPU count to search".into()));
-    }
-    let mut space = Space::default_for(sc, &opts.limits);
-    for f in &opts.fixes {
-        space.fix(f)?;
-    }
-    let mut notes = space_notes(&space);
-    let recompute_fixed = opts.fixes.iter().any(|f| f.contains("recompute"));
-    if !recompute_fixed
-        && space.recompute.contains(&Recompute::Selective)
-        && space.recompute.contains(&Recompute::None)
-        && selective_is_none(sc, kernels)
-    {
-        space.recompute.retain(|&r| r != Recompute::Selective);
-        notes.push(
-            "recompute selective costs the same as none here (flash attention already drops the score \
-             matrix and no other module is recomputed): searched once, as none"
-                .to_string(),
-        );
-    }
+    let (space, notes) = space_for(sc, opts, kernels)?;
     let variants: Vec<Variant> = space
         .recompute
         .iter()
@@ -519,6 +321,19 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
         .map(|(a, _, _)| a)
         .reduce(Acc::new, |a, b| a.merge(b, k));
 
+    Ok(outcome(sc, opts, acc, baseline, notes, start))
+}
+
+/// The outcome from the merged accumulator: the best layouts (the first
+/// `opts.sim_top` re-timed by the simulator), rejections, the baseline's rank.
+fn outcome(
+    sc: &Scenario,
+    opts: &SearchOptions,
+    acc: Acc,
+    baseline: Option<Baseline>,
+    notes: Vec<String>,
+    start: Instant,
+) -> Outcome {
     let counts = acc.counts;
     let better_than_baseline = acc.better_than_baseline;
     let (evaluated, feasible) = (acc.evaluated, acc.feasible);
@@ -549,7 +364,7 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
         }
         b
     });
-    Ok(Outcome {
+    Outcome {
         enumerated: evaluated + rule_rejected,
         evaluated,
         feasible,
@@ -561,7 +376,50 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
         gpus: opts.gpus.clone(),
         simulated,
         notes,
-    })
+    }
+}
+
+/// The space to search for `opts` (its options checked, its fixes applied) and the
+/// notes on what it leaves out.
+fn space_for(
+    sc: &Scenario,
+    opts: &SearchOptions,
+    kernels: &(dyn KernelModel + Sync),
+) -> Result<(Space, Vec<String>)> {
+    if !(0.0..1.0).contains(&opts.headroom) {
+        return Err(Error::Usage(format!(
+            "--headroom {}: must be in [0, 1)",
+            opts.headroom
+        )));
+    }
+    if opts.batch_tolerance.is_nan() || opts.batch_tolerance < 0.0 {
+        return Err(Error::Usage(format!(
+            "--batch-tolerance {}: must be at least 0",
+            opts.batch_tolerance
+        )));
+    }
+    if opts.gpus.is_empty() {
+        return Err(Error::Usage("no GPU count to search".into()));
+    }
+    let mut space = Space::default_for(sc, &opts.limits);
+    for f in &opts.fixes {
+        space.fix(f)?;
+    }
+    let mut notes = space_notes(&space);
+    let recompute_fixed = opts.fixes.iter().any(|f| f.contains("recompute"));
+    if !recompute_fixed
+        && space.recompute.contains(&Recompute::Selective)
+        && space.recompute.contains(&Recompute::None)
+        && selective_is_none(sc, kernels)
+    {
+        space.recompute.retain(|&r| r != Recompute::Selective);
+        notes.push(
+            "recompute selective costs the same as none here (flash attention already drops the score \
+             matrix and no other module is recomputed): searched once, as none"
+                .to_string(),
+        );
+    }
+    Ok((space, notes))
 }
 
 /// What the space's pairing rules left out, in words (see [`Space::pairs`]).
@@ -759,132 +617,4 @@ fn ranked(
         sim_error: None,
         score,
     }
-}
-
-/// The scenario's own layout on `opts.gpus[0]` GPUs, priced as the search prices
-/// every layout (its kernel model, its fast path): what `estimate` gives for the same
-/// layout, to 1e-9 (`tests/search.rs`). Not ranked (`rank` is `None`).
-pub fn price_own_layout(sc: &Scenario, opts: &SearchOptions) -> Baseline {
-    let kernels = crate::calibrate::kernel_model_for(sc);
-    baseline(sc, None, &kernels, opts)
-}
-
-/// The scenario's own layout; `in_space` says whether `space` (when given) holds it.
-fn baseline(
-    sc: &Scenario,
-    space: Option<&Space>,
-    kernels: &(dyn KernelModel + Sync),
-    opts: &SearchOptions,
-) -> Baseline {
-    let gpus = opts.gpus[0];
-    let setup = match Setup::resolve_on(sc, kernels, gpus) {
-        Ok(s) => s,
-        Err(e) => {
-            return Baseline {
-                ranked: None,
-                rank: None,
-                rejected: Some(format!("{} ({e})", Reason::from_error(&e).key())),
-                in_space: false,
-            }
-        }
-    };
-    let rl = &setup.layout;
-    let rc = sc.training.recompute;
-    let in_space = space.is_some_and(|space| {
-        space.tp.contains(&rl.tp)
-            && space.pp.contains(&rl.pp)
-            && space.dp.as_ref().is_none_or(|d| d.contains(&rl.dp))
-            && space.ep.contains(&rl.ep)
-            && space.cp.contains(&rl.cp)
-            && space.vpp.contains(&rl.vpp)
-            && space.micro_batch.contains(&rl.micro_batch)
-            && (rl.tp == 1 || space.sequence_parallel.contains(&rl.sequence_parallel))
-            && space.recompute.contains(&rc)
-            && space.zero.contains(&rl.zero)
-            && space.schedule.contains(&rl.schedule)
-            && space.pairs(rl.pp, rl.vpp, rl.schedule)
-            && sc.layout.layers_per_stage.is_none()
-    });
-    let mut own = sc.clone();
-    own.reliability.enabled = false;
-    let env = Env::new(&own, kernels, opts.headroom);
-    finish_baseline(&env, rl, rc, gpus, opts, in_space)
-}
-
-fn finish_baseline(
-    env: &Env,
-    rl: &ResolvedLayout,
-    rc: Recompute,
-    gpus: u64,
-    opts: &SearchOptions,
-    in_space: bool,
-) -> Baseline {
-    let inn = env.inner(rl);
-    let mut scratch = Scratch::default();
-    let tokens = env.sc.training.tokens;
-    match env.eval(&inn, rl, gpus, &mut scratch) {
-        Ok(e) => Baseline {
-            ranked: Some(ranked(
-                rl,
-                rc,
-                gpus,
-                &e,
-                tokens,
-                env.sc.gpu.memory_bytes,
-                opts.objective.score(&e, tokens),
-            )),
-            rank: None,
-            rejected: None,
-            in_space,
-        },
-        Err(r) => Baseline {
-            ranked: None,
-            rank: None,
-            rejected: Some(r.key().to_string()),
-            in_space,
-        },
-    }
-}
-
-/// Re-times `results` with the discrete-event simulator ([`crate::sim::SimPipeline`]
-/// as the estimate's pipeline model: same stage costs, the schedule played event by
-/// event) and fills `sim_step_s`; returns whether any was re-timed. The ranking keeps
-/// the analytic order; the simulator's number sits beside it.
-pub fn retime_with_sim(sc: &Scenario, results: &mut [Ranked]) -> bool {
-    let kernels = crate::calibrate::kernel_model_for(sc);
-    let mut any = false;
-    for r in results.iter_mut() {
-        let mut s = scenario_for(sc, &r.layout, r.gpus);
-        s.reliability.enabled = false;
-        let Ok(setup) = Setup::resolve_on(&s, &kernels, s.gpus) else {
-            continue;
-        };
-        match analytic::estimate::evaluate_with(
-            &setup,
-            &EstimateOptions::default(),
-            Some(&crate::sim::SimPipeline),
-        ) {
-            Ok(e) => {
-                r.sim_step_s = Some(e.time.step_s);
-                any = true;
-            }
-            Err(e) => r.sim_error = Some(e.to_string()),
-        }
-    }
-    any
-}
-
-/// The scenario `sc` with `key`'s layout and recompute policy on `gpus` GPUs.
-pub fn scenario_for(sc: &Scenario, key: &LayoutKey, gpus: u64) -> Scenario {
-    let mut s = sc.clone();
-    s.layout = key.to_layout(&sc.layout);
-    s.training.recompute = key.recompute;
-    s.gpus = gpus;
-    s
-}
-
-/// The full analytic estimate of a ranked layout (breakdown, memory parts, warnings).
-pub fn full_estimate(sc: &Scenario, r: &Ranked) -> Result<Estimate> {
-    let s = scenario_for(sc, &r.layout, r.gpus);
-    crate::setup::estimate(&s, &EstimateOptions::default())
 }

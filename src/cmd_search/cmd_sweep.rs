@@ -1,0 +1,147 @@
+//! `llmplan sweep`: the best layout per GPU count and type, with its Pareto frontier.
+
+use comfy_table::CellAlignment;
+
+use super::{
+    load, objective_words, options, row, table, thousands, OutFormat, Progress, SweepArgs,
+};
+use llmplan::search;
+use llmplan::search::space::parse_gpus;
+use llmplan::search::sweep::{self, SweepOptions};
+use llmplan::Error;
+
+/// `llmplan sweep`: what to print, and the failure to end with when no point fits.
+pub fn sweep(a: SweepArgs) -> Result<(String, Option<Error>), Error> {
+    let sc = load(a.scenario.as_deref(), &a.space.set, None)?;
+    let node = sc.cluster.gpus_per_node;
+    let mut so = options(&sc, &a.space)?;
+    so.sim_top = 0;
+    let opts = SweepOptions {
+        gpus: parse_gpus(&a.gpus, node)?,
+        types: a.gpu.clone(),
+        search: so,
+    };
+    if let Some(dir) = &a.out {
+        prepare_out(dir, a.force)?;
+    }
+    let progress = Progress::new("sweeping");
+    let tick = |d: u64, t: u64| progress.tick(d, t);
+    let s = sweep::sweep(&sc, &opts, Some(&tick))?;
+    progress.finish();
+    let mut written = Vec::new();
+    if let Some(dir) = &a.out {
+        let csv_path = dir.join("sweep.csv");
+        llmplan::charts::write_atomic(&csv_path, sweep::csv(&s).as_bytes())?;
+        written.push(csv_path);
+        for ext in ["svg", "png"] {
+            let p = dir.join(format!("sweep.{ext}"));
+            search::chart::write(&s, &p)?;
+            written.push(p);
+        }
+    }
+    let verdict = s.points.iter().all(|p| p.best.is_none()).then(|| {
+        Error::Unmet(format!(
+            "no layout fits at any of the {} (GPU type, count) points swept",
+            s.points.len()
+        ))
+    });
+    let mut text = match a.format {
+        OutFormat::Csv => sweep::csv(&s),
+        OutFormat::Json => format!(
+            "{}\n",
+            serde_json::to_value(&s)
+                .map(llmplan::report::json::versioned)
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .unwrap_or_default()
+        ),
+        OutFormat::Table => sweep_table(&s),
+    };
+    if a.format == OutFormat::Table {
+        for p in &written {
+            text.push_str(&format!("wrote {}\n", p.display()));
+        }
+    } else {
+        for p in &written {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok((text, verdict))
+}
+
+fn prepare_out(dir: &std::path::Path, force: bool) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.display().to_string(),
+        source: e,
+    })?;
+    if !force {
+        for f in ["sweep.csv", "sweep.svg", "sweep.png"] {
+            let p = dir.join(f);
+            if p.exists() {
+                return Err(Error::Usage(format!(
+                    "{} exists; pass --force to replace it",
+                    p.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sweep_table(s: &sweep::Sweep) -> String {
+    let mut t = table(vec![
+        "GPU",
+        "GPUs",
+        "$/GPU-h",
+        "best layout",
+        "mb x m, schedule, ZeRO, recompute",
+        "step s",
+        "MFU",
+        "days",
+        "cost",
+        "Pareto",
+    ]);
+    for p in &s.points {
+        match &p.best {
+            Some(b) => {
+                let r = row(String::new(), b, false, false);
+                t.add_row(vec![
+                    p.gpu_type.clone(),
+                    thousands(p.gpus),
+                    format!("{:.2}", p.usd_per_gpu_hour),
+                    r[1].clone(),
+                    r[2].clone(),
+                    r[3].clone(),
+                    r[4].clone(),
+                    r[6].clone(),
+                    r[7].clone(),
+                    if p.pareto { "*".into() } else { String::new() },
+                ]);
+            }
+            None => {
+                t.add_row(vec![
+                    p.gpu_type.clone(),
+                    thousands(p.gpus),
+                    format!("{:.2}", p.usd_per_gpu_hour),
+                    "no layout fits".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    for c in 5..9 {
+        if let Some(col) = t.column_mut(c) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!(
+        "{} - best layout per GPU count and type (by {}), swept in {:.1} s\n{t}\n* on the Pareto frontier of (days, dollars): nothing else is both faster and cheaper\n",
+        s.scenario,
+        objective_words(s.objective),
+        s.elapsed_s
+    )
+}

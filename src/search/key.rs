@@ -1,0 +1,99 @@
+//! A searched layout as the search reports it, and the names of recompute policies.
+
+use serde::Serialize;
+
+use crate::spec::layout::{Layout, Schedule};
+use crate::spec::training::Recompute;
+
+/// A layout as the search reports it (the JSON `layout` object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LayoutKey {
+    /// Tensor parallel.
+    pub tp: u32,
+    /// Pipeline stages.
+    pub pp: u32,
+    /// Data-parallel replicas.
+    pub dp: u32,
+    /// Expert parallel.
+    pub ep: u32,
+    /// Context parallel.
+    pub cp: u32,
+    /// Virtual stages per GPU.
+    pub vpp: u32,
+    /// Sequences per micro-batch.
+    pub micro_batch: u32,
+    /// Recompute policy.
+    pub recompute: Recompute,
+    /// ZeRO stage.
+    pub zero: u8,
+    /// Pipeline schedule.
+    pub schedule: Schedule,
+    /// Sequence parallelism.
+    pub sequence_parallel: bool,
+}
+
+impl LayoutKey {
+    /// Total order for tie-breaks.
+    pub(super) fn order(&self) -> impl Ord {
+        (
+            self.tp,
+            self.pp,
+            self.dp,
+            self.ep,
+            self.cp,
+            self.vpp,
+            self.micro_batch,
+            !self.sequence_parallel,
+            self.recompute,
+            self.zero,
+            self.schedule,
+        )
+    }
+
+    /// "tp 8 pp 16 dp 192 ep 16 cp 1 vpp 1 mb 1 sp 1f1b zero 1 rc full".
+    pub fn text(&self) -> String {
+        format!(
+            "tp{} pp{} dp{} ep{} cp{} vpp{} mb{}{} {} z{} rc:{}",
+            self.tp,
+            self.pp,
+            self.dp,
+            self.ep,
+            self.cp,
+            self.vpp,
+            self.micro_batch,
+            if self.sequence_parallel { " sp" } else { "" },
+            self.schedule.name(),
+            self.zero,
+            recompute_name(self.recompute)
+        )
+    }
+
+    /// The layout (and recompute policy) as scenario input, overlap taken from `base`.
+    /// dp is left to `resolve`, which derives the same value the search did (the most
+    /// replicas the GPUs hold with ep dividing dp x cp) without requiring every GPU used.
+    pub fn to_layout(&self, base: &Layout) -> Layout {
+        Layout {
+            tp: self.tp,
+            pp: self.pp,
+            dp: None,
+            ep: self.ep,
+            cp: self.cp,
+            vpp: self.vpp,
+            micro_batch: self.micro_batch,
+            sequence_parallel: self.sequence_parallel,
+            zero: self.zero,
+            schedule: Some(self.schedule),
+            layers_per_stage: None,
+            overlap: base.overlap,
+        }
+    }
+}
+
+/// Name of a recompute policy as written in YAML.
+pub fn recompute_name(r: Recompute) -> &'static str {
+    match r {
+        Recompute::None => "none",
+        Recompute::Selective => "selective",
+        Recompute::Full => "full",
+    }
+}
