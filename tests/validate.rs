@@ -219,3 +219,71 @@ fn group_names_do_not_change_predictions() {
     assert!(a.len() > 100, "{}", a.len());
     assert_eq!(a, b);
 }
+
+#[test]
+fn leave_one_out_bands_cover_the_published_value() {
+    // Issue bound: for >= 75% of the published rows, the band built from the other rows
+    // (leave one out) covers the row's published value (its signed error lies inside).
+    use llmplan::analytic::uncertainty::band;
+    let all = llmplan::validate::band::from_report(&report());
+    assert!(all.len() >= 30, "{} rows", all.len());
+    let mut covered = 0;
+    let mut missed = Vec::new();
+    for (i, r) in all.iter().enumerate() {
+        let others: Vec<_> = all
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, x)| x.clone())
+            .collect();
+        let b = band(&others, &r.regime).expect("enough rows");
+        if b.error_lo <= r.error && r.error <= b.error_hi {
+            covered += 1;
+        } else {
+            missed.push(format!(
+                "{} {:+.1}% outside [{:+.1}%, {:+.1}%] ({})",
+                r.row,
+                r.error * 100.0,
+                b.error_lo * 100.0,
+                b.error_hi * 100.0,
+                b.regime
+            ));
+        }
+    }
+    let share = covered as f64 / all.len() as f64;
+    assert!(
+        share >= 0.75,
+        "{covered} of {} covered:\n{}",
+        all.len(),
+        missed.join("\n")
+    );
+}
+
+#[test]
+fn estimate_json_carries_the_uncertainty_fields() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmplan"))
+        .args(["estimate", "llama3-405b-h100", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let u = &v["uncertainty"];
+    for k in [
+        "regime",
+        "rows",
+        "step_s_p10",
+        "step_s_p90",
+        "days_p10",
+        "days_p90",
+        "usd_p10",
+        "usd_p90",
+    ] {
+        assert!(!u[k].is_null(), "uncertainty.{k} missing: {u}");
+    }
+    let (lo, hi) = (
+        u["step_s_p10"].as_f64().unwrap(),
+        u["step_s_p90"].as_f64().unwrap(),
+    );
+    assert!(0.0 < lo && lo < hi, "{u}");
+    assert!(u["rows"].as_u64().unwrap() >= 9);
+}

@@ -249,6 +249,9 @@ pub struct Estimate {
     pub warnings: Vec<String>,
     /// What timed the pipeline: "closed form" or "simulated".
     pub pipeline_model: &'static str,
+    /// Error band from published runs of this regime (`validate::band::attach`);
+    /// `null` until attached or where too few rows exist.
+    pub uncertainty: Option<super::uncertainty::Uncertainty>,
 }
 
 /// Estimates the set-up layout, with the run's failures and restarts.
@@ -352,7 +355,7 @@ pub fn evaluate_with(
         optimizer_s = optimizer_s.max(d.optimizer_s);
         param_exposed = param_exposed.max(d.param_exposed_s);
     }
-    let analytic_step = end + optimizer_s + param_exposed;
+    let analytic_step = end + optimizer_s + param_exposed + sc.cluster.step_overhead_s;
 
     let counts = count(&sc.model);
     let tokens_per_step = rl.global_batch_seqs as f64 * sc.training.seq_len as f64;
@@ -498,6 +501,7 @@ pub fn evaluate_with(
             .collect(),
         reliability: None,
         warnings,
+        uncertainty: None,
         pipeline_model: if run.is_some() {
             "simulated"
         } else {

@@ -8,11 +8,14 @@
 //! fitted to the rows, and nothing reads a row's group name or id prefix.
 
 pub mod arch;
+pub mod band;
 pub mod convention;
+pub mod logs;
 pub mod names;
 mod predict;
 pub mod recipe;
 pub mod rows;
+pub mod runs;
 
 use serde::Serialize;
 
@@ -50,6 +53,8 @@ pub struct Prediction {
     pub headline: bool,
     /// Row type as the table gives it.
     pub row_type: String,
+    /// The row's regime (dense/MoE, precision, GPU generation, scale).
+    pub regime: Option<crate::analytic::uncertainty::Regime>,
     /// Assumptions made for what the row leaves out.
     pub assumptions: Vec<String>,
 }
