@@ -9,8 +9,8 @@ use crate::spec::Scenario;
 /// shipped tables (per-layer microbenchmarks left out: they time one layer, not a step).
 pub fn residuals() -> &'static [Residual] {
     static R: std::sync::OnceLock<Vec<Residual>> = std::sync::OnceLock::new();
-    R.get_or_init(|| match super::validate_builtin(None) {
-        Ok(r) => from_report(&r),
+    R.get_or_init(|| match super::builtin_rows() {
+        Ok(rows) => from_report(&super::validate_with(&rows, None, false)),
         Err(_) => Vec::new(),
     })
 }
@@ -19,7 +19,7 @@ pub fn residuals() -> &'static [Residual] {
 pub fn from_report(r: &super::Report) -> Vec<Residual> {
     r.predictions
         .iter()
-        .filter(|p| p.headline && p.row_type != "per_layer_microbenchmark")
+        .filter(|p| p.headline && !p.layout_searched && p.row_type != "per_layer_microbenchmark")
         .filter_map(|p| {
             Some(Residual {
                 row: p.row_id.clone(),

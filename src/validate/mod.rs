@@ -53,6 +53,9 @@ pub struct Prediction {
     pub headline: bool,
     /// Row type as the table gives it.
     pub row_type: String,
+    /// The row publishes no layout; llmplan's search chose it (left out of error bands,
+    /// which measure the model given a layout).
+    pub layout_searched: bool,
     /// The row's regime (dense/MoE, precision, GPU generation, scale).
     pub regime: Option<crate::analytic::uncertainty::Regime>,
     /// Assumptions made for what the row leaves out.
@@ -133,6 +136,13 @@ fn apply_documented(row: &Row) -> (Row, Option<&'static str>) {
 
 /// Predicts every row of `rows` (of `group` only, when given).
 pub fn validate(rows: &[Row], group: Option<&str>) -> Report {
+    validate_with(rows, group, true)
+}
+
+/// [`validate`]; with `search` false, rows without a published layout are skipped
+/// instead of searched (error bands need no search: they measure the model given a
+/// layout, and a search per row costs seconds in a debug build).
+pub fn validate_with(rows: &[Row], group: Option<&str>, search: bool) -> Report {
     let mut predictions = Vec::new();
     let mut skipped = Vec::new();
     for row in rows {
@@ -151,7 +161,7 @@ pub fn validate(rows: &[Row], group: Option<&str>) -> Report {
             continue;
         }
         let (row2, why) = apply_documented(row);
-        let built = match build(&row2) {
+        let built = match build(&row2).and_then(|b| searched(b, search)) {
             Ok(mut b) => {
                 if let Some(w) = why {
                     b.assumptions.push(w.to_string());
@@ -205,6 +215,47 @@ fn summarise(p: &[Prediction]) -> Vec<GroupSummary> {
             }
         })
         .collect()
+}
+
+/// A row without a published layout gets the fastest layout llmplan's search finds on
+/// its GPUs (the team presumably tuned theirs); the layout is named in its assumptions.
+fn searched(mut b: rows::Built, search: bool) -> Result<rows::Built> {
+    if !b.search_layout {
+        return Ok(b);
+    }
+    if !search {
+        return Err(crate::error::Error::invalid(
+            "tp",
+            "not published (add tp and pp; `llmplan validate` searches for a layout)",
+        ));
+    }
+    let mut o = crate::search::SearchOptions::for_scenario(&b.scenario);
+    o.top = 1;
+    o.sim_top = 0;
+    let out = crate::search::search(&b.scenario, &o, None)?;
+    let best = out.results.first().ok_or_else(|| {
+        crate::error::Error::invalid(
+            "tp",
+            format!(
+                "not published, and no layout the search tried fits on {} GPUs (add tp and pp)",
+                b.scenario.gpus
+            ),
+        )
+    })?;
+    let l = &best.layout;
+    b.assumptions.push(format!(
+        "layout not published: the fastest of {} feasible layouts llmplan's search finds: tp {} pp {} dp {} vpp {} micro-batch {}, recompute {}, ZeRO {}",
+        out.feasible,
+        l.tp,
+        l.pp,
+        l.dp,
+        l.vpp,
+        l.micro_batch,
+        crate::search::recompute_name(l.recompute),
+        l.zero
+    ));
+    b.scenario = crate::search::scenario_for(&b.scenario, l, best.gpus);
+    Ok(b)
 }
 
 /// Every row of the shipped tables (tests/data/published/*.csv), in file order.

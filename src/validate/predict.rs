@@ -133,6 +133,7 @@ pub fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
             time_error_pct,
             headline: false,
             row_type: row.text("row_type").to_string(),
+            layout_searched: b.search_layout,
             regime: Some(crate::analytic::uncertainty::Regime::of(sc, e.gpus)),
             assumptions: b.assumptions.clone(),
         });

@@ -78,6 +78,8 @@ pub struct Built {
     pub scenario: Scenario,
     /// What the row did not publish and was assumed, in words.
     pub assumptions: Vec<String>,
+    /// The row publishes no layout: the search picks the fastest (`validate` does).
+    pub search_layout: bool,
 }
 
 fn recompute(row: &Row, r: &Recipe, assumptions: &mut Vec<String>) -> Recompute {
@@ -116,10 +118,31 @@ fn precision(row: &Row) -> Precision {
 
 /// Tensor, pipeline, data and context parallel sizes and the GPU count: each as
 /// published, or implied by the others (pp = GPUs / (tp dp cp)).
-fn parallel(row: &Row, assumptions: &mut Vec<String>) -> Result<(u32, u32, u32, u32, u64)> {
+/// GPUs assumed for a run that publishes neither its GPU count nor its layout: LLaMA's
+/// 65B count (Touvron et al. 2023, section 2.4); GPU-hours depend on it only through
+/// data-parallel efficiency.
+pub const ASSUMED_GPUS: u64 = 2048;
+
+/// Tensor, pipeline, context and expert parallel sizes and the GPU count, and whether the
+/// layout is left to the search (neither tp nor pp published).
+type Parallel = (u32, u32, u32, u32, u64, bool);
+
+fn parallel(row: &Row, assumptions: &mut Vec<String>) -> Result<Parallel> {
     let int = |c: &str| row.num(c).map(|v| v as u32);
     let cp = int("cp").unwrap_or(1);
     let ep = int("ep").unwrap_or(1);
+    if int("tp").is_none() && int("pp").is_none() {
+        let gpus = match row.num("num_gpus") {
+            Some(g) => g as u64,
+            None => {
+                assumptions.push(format!(
+                    "num_gpus not published: {ASSUMED_GPUS} assumed (LLaMA's count for its 65B; GPU-hours depend on it only through data-parallel efficiency)"
+                ));
+                ASSUMED_GPUS
+            }
+        };
+        return Ok((1, 1, cp, ep, gpus, true));
+    }
     let tp = int("tp").ok_or_else(|| Error::invalid("tp", "not published (add tp and pp)"))?;
     let gpus = row.num("num_gpus").map(|g| g as u64);
     let dp = int("dp");
@@ -147,7 +170,7 @@ fn parallel(row: &Row, assumptions: &mut Vec<String>) -> Result<(u32, u32, u32, 
             ))
         }
     };
-    Ok((tp, pp, cp, ep, gpus))
+    Ok((tp, pp, cp, ep, gpus, false))
 }
 
 /// Global batch in sequences: as published, or tokens per batch over the sequence
@@ -235,7 +258,7 @@ pub fn build(row: &Row) -> Result<Built> {
     let (rc, stated) = recipe::refine(base, &(said.clone() + "; " + &framework.to_lowercase()));
     assumptions.push(format!("framework recipe: {} ({})", rc.name, rc.source));
     assumptions.extend(stated);
-    let (tp, pp, cp, ep, gpus) = parallel(row, &mut assumptions)?;
+    let (tp, pp, cp, ep, gpus, search_layout) = parallel(row, &mut assumptions)?;
     let (vpp, layers_per_stage) = virtual_stages(row, &rc, model.layers, pp, &mut assumptions);
     let micro_batch = row.num("micro_batch").map_or_else(
         || {
@@ -323,5 +346,6 @@ pub fn build(row: &Row) -> Result<Built> {
     Ok(Built {
         scenario,
         assumptions,
+        search_layout,
     })
 }
