@@ -31,10 +31,7 @@ pub struct RunsArgs {
 }
 
 fn read(p: &std::path::Path) -> Result<String, Error> {
-    std::fs::read_to_string(p).map_err(|source| Error::Io {
-        path: p.display().to_string(),
-        source,
-    })
+    llmplan::input::read_text(p)
 }
 
 /// Runs the calibration and renders the report.

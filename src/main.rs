@@ -287,10 +287,7 @@ fn run(cmd: Command) -> Result<Printed, Error> {
         }
         Command::Calibrate {
             action: CalibrateCmd::Runs(args),
-        } => {
-            print!("{}", cmd_runs::run(args)?);
-            Ok(())
-        }
+        } => Ok(cmd_runs::run(args)?.into()),
         Command::Calibrate {
             action: CalibrateCmd::Fit { dir, gpu, write },
         } => Ok(cmd_calibrate::run(&dir, gpu.as_deref(), write)?.into()),
