@@ -316,6 +316,12 @@ mod tests {
         let core2 = for_framework("Megatron-LM (Megatron-Core 0.9)");
         assert!(core2.name.starts_with("Megatron-Core") && core2.flash_attention);
         assert_eq!(for_framework("").name, t_default());
+        // Megatron-DeepSpeed and MT-NLG's DeepSpeed + Megatron-LM are 2021-22 code;
+        // DeepSpeed on its own (ZeRO comparisons) is today's, with flash attention.
+        assert!(!for_framework("Megatron-DeepSpeed (bigscience fork)").flash_attention);
+        assert!(!for_framework("DeepSpeed + Megatron-LM (3D parallelism)").flash_attention);
+        let ds = for_framework("DeepSpeed 0.14 ZeRO-3");
+        assert!(ds.flash_attention && ds.zero == 3);
         assert_eq!(comm_sms("custom all-to-all (20 sms); node-limited"), 20);
         let (r, said) = refine(old, "ddp=local; zero-1");
         assert!(!r.dp_overlap && r.zero == 1 && said.len() == 2);
