@@ -1,7 +1,7 @@
 //! `llmplan calibrate runs`: recovering known factors from perturbed published runs,
 //! and reading real public training logs.
 
-use llmplan::analytic::{self, EstimateOptions};
+use llmplan::analytic::EstimateOptions;
 use llmplan::spec::yaml::Source;
 use llmplan::spec::{ClusterProfile, GpuProfile};
 use llmplan::validate::runs::{self, Factors};
@@ -22,7 +22,7 @@ fn perturbed(truth: &Factors) -> Vec<runs::Run> {
         let mut sc = r.scenario.clone();
         sc.cluster = c;
         sc.gpu = g;
-        r.measured_step_s = analytic::estimate(&sc, &EstimateOptions::default())
+        r.measured_step_s = llmplan::setup::estimate(&sc, &EstimateOptions::default())
             .unwrap()
             .time
             .step_s;

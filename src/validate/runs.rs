@@ -15,8 +15,8 @@
 use serde::Serialize;
 
 use crate::analytic::estimate::{evaluate, Estimate, EstimateOptions};
+use crate::analytic::setup::Setup;
 use crate::error::{Error, Result};
-use crate::spec::layout::{resolve, Adjustments};
 use crate::spec::{ClusterProfile, GpuProfile, Scenario};
 
 /// One measured run: its scenario and the step time measured.
@@ -98,12 +98,12 @@ impl Terms {
     }
 }
 
-/// The model's estimate of a scenario, as `llmplan estimate` computes it.
+/// The model's estimate of a scenario, as `llmplan estimate` computes it (without
+/// failures: reliability is off in these scenarios).
 fn estimate(sc: &Scenario) -> Result<Estimate> {
-    let mut adj = Adjustments::default();
-    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)?;
     let k = crate::calibrate::kernel_model_for(sc);
-    evaluate(sc, &rl, k.as_ref(), &EstimateOptions::default(), adj.notes)
+    let setup = Setup::resolve_on(sc, &k, sc.gpus)?;
+    evaluate(&setup, &EstimateOptions::default())
 }
 
 /// Squared log error of the terms under `f`.
