@@ -251,6 +251,7 @@ pub struct Estimate {
     pub pipeline_model: &'static str,
     /// Error band from published runs of this regime (`validate::band::attach`);
     /// `null` until attached or where too few rows exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub uncertainty: Option<super::uncertainty::Uncertainty>,
 }
 

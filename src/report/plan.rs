@@ -111,8 +111,7 @@ pub struct Plan {
 
 /// Computes a report's contents for `sc`.
 pub fn build(sc: &Scenario, opts: &PlanOptions) -> Result<Plan> {
-    let mut est = crate::setup::estimate(sc, &EstimateOptions::default())?;
-    crate::validate::band::attach(&mut est, sc);
+    let est = crate::setup::estimate(sc, &EstimateOptions::default())?;
     // Re-estimates (comparison, sweep, sensitivity) leave failures out: the Monte Carlo
     // is a property of the plan, and the ideal days are what the layouts trade.
     let mut quiet = sc.clone();
