@@ -253,6 +253,10 @@ pub struct Estimate {
     pub warnings: Vec<String>,
     /// What timed the pipeline: "closed form" or "simulated".
     pub pipeline_model: &'static str,
+    /// Error band from published runs of this regime (`validate::band::attach`);
+    /// `null` until attached or where too few rows exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertainty: Option<super::uncertainty::Uncertainty>,
 }
 
 /// Estimates the set-up layout, with the run's failures and restarts.
@@ -358,7 +362,7 @@ pub fn evaluate_with(
         optimizer_s = optimizer_s.max(d.optimizer_s);
         param_exposed = param_exposed.max(d.param_exposed_s);
     }
-    let analytic_step = end + optimizer_s + param_exposed;
+    let analytic_step = end + optimizer_s + param_exposed + sc.cluster.step_overhead_s;
 
     let counts = count(&sc.model);
     let tokens_per_step = rl.global_batch_seqs as f64 * sc.training.seq_len as f64;
@@ -509,6 +513,7 @@ pub fn evaluate_with(
             .collect(),
         reliability: None,
         warnings,
+        uncertainty: None,
         pipeline_model: if run.is_some() {
             "simulated"
         } else {

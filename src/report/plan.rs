@@ -573,6 +573,19 @@ fn answer(p: &Plan) -> Vec<(String, String)> {
             thousands(e.time.steps.round() as u64)
         ),
     ));
+    if let Some(u) = &e.uncertainty {
+        f.push((
+            "Error band".into(),
+            format!(
+                "{}; {} to {}: step-time errors {:+.0}% to {:+.0}% on those runs",
+                crate::analytic::uncertainty::describe_days(u),
+                usd(u.usd_p10),
+                usd(u.usd_p90),
+                u.error_pct[0],
+                u.error_pct[1]
+            ),
+        ));
+    }
     f.push((
         "Cost".into(),
         format!(
@@ -1138,6 +1151,10 @@ fn blocks(p: &Plan) -> Vec<Block> {
     ));
 
     if let Some(v) = &p.validation {
+        b.push(Block::Figure(
+            "validation",
+            "Predicted over published step time for each published row's headline quantity (rates inverted: above 1 = predicted slower), one line per source; the shaded band is +-10%.".into(),
+        ));
         b.push(Block::Para(
             "How well the model predicts published runs (validation.csv has every row):".into(),
         ));
@@ -1492,10 +1509,36 @@ pub fn write(p: &Plan, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
         own_chart(&tor, dir, "sensitivity", &mut chart_files)?,
     ));
 
+    if let Some(v) = &p.validation {
+        let c = validation_chart(v);
+        svgs.push((
+            "validation",
+            own_chart(&c, dir, "validation", &mut chart_files)?,
+        ));
+    }
+
     put("report.md", markdown(p).as_bytes())?;
     put("report.html", html(p, &svgs).as_bytes())?;
     written.extend(chart_files);
     Ok(written)
+}
+
+/// Predicted over published step time per row (headline quantities; rates inverted so
+/// every dot reads the same way: above 1 = predicted slower), grouped by source.
+pub fn validation_chart(v: &validate::Report) -> crate::charts::validation::ValidationChart {
+    crate::charts::validation::ValidationChart {
+        title: "llmplan against published training runs: predicted / published step time".into(),
+        points: v
+            .predictions
+            .iter()
+            .filter(|p| p.headline)
+            .map(|p| crate::charts::validation::Point {
+                group: p.group.clone(),
+                published: 1.0,
+                predicted: 1.0 + p.time_error_pct / 100.0,
+            })
+            .collect(),
+    }
 }
 
 fn own_chart<C: Chart>(c: &C, dir: &Path, stem: &str, files: &mut Vec<PathBuf>) -> Result<String> {

@@ -377,7 +377,7 @@ impl Env<'_> {
             param_exposed = param_exposed.max(pe);
             drain += s.bwd[i];
         }
-        let step_s = end + optimizer_s + param_exposed;
+        let step_s = end + optimizer_s + param_exposed + self.sc.cluster.step_overhead_s;
         if !(step_s.is_finite() && step_s > 0.0) {
             return Err(Reason::Other);
         }
