@@ -47,7 +47,7 @@ pub enum Scale {
 pub struct Regime {
     /// Mixture-of-Experts model.
     pub moe: bool,
-    /// FP8 GEMMs.
+    /// Low-precision GEMMs (FP8, MXFP8, NVFP4/MXFP4).
     pub fp8: bool,
     /// GPU generation.
     pub generation: Generation,
@@ -67,7 +67,9 @@ impl Regime {
         };
         Regime {
             moe: sc.model.moe.is_some(),
-            fp8: sc.training.precision == Precision::Fp8,
+            // Low-precision GEMMs of any format (FP8, MXFP8, FP4) are one regime: the
+            // residuals of BF16 runs say nothing about their cast and scaling costs.
+            fp8: !matches!(sc.training.precision, Precision::Bf16 | Precision::Fp16),
             generation,
             scale: match gpus {
                 0..=512 => Scale::Small,
