@@ -54,6 +54,12 @@ pub trait KernelModel {
     fn describe(&self) -> String {
         "kernel times come from a model supplied by the caller".to_string()
     }
+    /// The fused optimizer update streaming `bytes` (reads + writes) over many
+    /// tensors, seconds: at the GPU's measured optimizer rate where its profile has
+    /// one ([`crate::spec::gpu::Efficiency::optimizer`]), else as [`Self::memory_s`].
+    fn optimizer_s(&self, bytes: f64) -> f64 {
+        self.memory_s(bytes)
+    }
 }
 
 /// Constant efficiencies from the GPU profile.
@@ -69,6 +75,8 @@ pub struct ConstantEfficiency {
     attn_flops: f64,
     /// Achieved memory bandwidth, bytes/s.
     mem_bw: f64,
+    /// The fused optimizer's streaming rate, bytes/s.
+    opt_bw: f64,
 }
 
 impl ConstantEfficiency {
@@ -87,6 +95,7 @@ impl ConstantEfficiency {
             gemm_flops_fp32: p.fp32 * s,
             attn_flops: p.bf16 * e.attention * e.sustained_clock,
             mem_bw: gpu.hbm_bandwidth * e.memory,
+            opt_bw: gpu.hbm_bandwidth * e.optimizer.unwrap_or(e.memory),
         }
     }
 
@@ -121,5 +130,9 @@ impl KernelModel for ConstantEfficiency {
 
     fn memory_s(&self, bytes: f64) -> f64 {
         bytes / self.mem_bw
+    }
+
+    fn optimizer_s(&self, bytes: f64) -> f64 {
+        bytes / self.opt_bw
     }
 }

@@ -8,10 +8,10 @@ use super::params::{count, ParamCounts};
 use super::pipeline::{device_load, ideal_s, in_flight, partner, pipeline_s};
 use super::reliability::{self, ReliabilityOut};
 use super::setup::Setup;
-use super::stage::{dp_sync, stages, MemoryBreakdown, StageCost, StageInputs, FRAGMENTATION};
+use super::stage::{dp_sync, fragmentation_share, stages, MemoryBreakdown, StageCost, StageInputs};
 use crate::error::{Error, Result};
 use crate::spec::layout::ResolvedLayout;
-use crate::spec::training::Recompute;
+use crate::spec::training::{Recompute, Training};
 use crate::spec::Scenario;
 
 /// How the step time was obtained.
@@ -336,7 +336,7 @@ pub fn evaluate_with(
         None => None,
     };
     if let Some(r) = &run {
-        apply_in_flight(&mut st, rl, &r.in_flight);
+        apply_in_flight(&mut st, rl, &sc.training, &r.in_flight);
     }
     let fwd: Vec<f64> = st.iter().map(|s| s.fwd_s).collect();
     let bwd: Vec<f64> = st.iter().map(|s| s.bwd_s).collect();
@@ -527,14 +527,16 @@ pub fn evaluate_with(
 /// `held`. The whole activation term is scaled, including the per-layer working
 /// buffer and the logits, which do not grow with in-flight micro-batches: exact where
 /// the counts agree (GPipe, 1F1B, ZB-H1, interleaved with m > p), approximate otherwise.
-fn apply_in_flight(st: &mut [StageCost], rl: &ResolvedLayout, held: &[f64]) {
+fn apply_in_flight(st: &mut [StageCost], rl: &ResolvedLayout, tr: &Training, held: &[f64]) {
     for (i, s) in st.iter_mut().enumerate() {
         let closed = in_flight(rl.schedule, i as u32, rl.pp, rl.microbatches, rl.vpp);
         let Some(&h) = held.get(i) else { continue };
         if closed > 0.0 && (h - closed).abs() > 1e-12 {
             let old = s.memory.activations;
             s.memory.activations *= h / closed;
-            s.memory.other += FRAGMENTATION * (s.memory.activations - old);
+            let frag = fragmentation_share(tr) * (s.memory.activations - old);
+            s.memory.other += frag;
+            s.memory.fragmentation += frag;
         }
     }
 }

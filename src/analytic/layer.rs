@@ -137,6 +137,8 @@ struct Gemms<'a> {
     q: Option<f64>,
     /// Share of the layers a low-precision recipe keeps in BF16 (NVFP4: ~16%).
     bf16_share: f64,
+    /// Extra bytes read per BF16 element quantized (FP8 current scaling's amax pass).
+    amax: f64,
     fwd: f64,
     bwd: f64,
     /// Operand quantization traffic, forward and backward, bytes.
@@ -167,7 +169,7 @@ impl Gemms<'_> {
     /// a quantized precision the input is quantized for it (see [`Self::add_quantized`]).
     fn add(&mut self, m: f64, n: f64, k: f64, count: f64) -> f64 {
         if let Some(q) = self.q {
-            self.quant_fwd += (1.0 - self.bf16_share) * quant(q) * count * m * k;
+            self.quant_fwd += (1.0 - self.bf16_share) * (quant(q) + self.amax) * count * m * k;
         }
         self.add_quantized(m, n, k, count)
     }
@@ -185,7 +187,11 @@ impl Gemms<'_> {
         self.fwd += f;
         self.bwd += count * mix(&|d| self.k.gemm_bwd_s(m, n, k, d));
         if let Some(q) = self.q {
-            self.quant_bwd += lo * count * (quant_dy(q) * m * n + quant_xt(q) * m * k);
+            // The cached input's transpose reuses its (per-tensor or block) scales: no
+            // amax pass; the output gradient is a fresh BF16 tensor: one under current
+            // scaling.
+            self.quant_bwd +=
+                lo * count * ((quant_dy(q) + self.amax) * m * n + quant_xt(q) * m * k);
         }
         f
     }
@@ -230,6 +236,11 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             .quantized()
             .then(|| tr.precision.operand_bytes()),
         bf16_share: tr.precision.bf16_layer_share(),
+        amax: if tr.precision == crate::spec::training::Precision::Fp8 {
+            tr.fp8_scaling.amax_pass_bytes()
+        } else {
+            0.0
+        },
         fwd: 0.0,
         bwd: 0.0,
         quant_fwd: 0.0,
@@ -282,7 +293,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             // Tokens are quantized once before the dispatch (FP8 on the wire), not per
             // expert copy; the shared expert reads the same quantized input.
             if let Some(q) = gm.q {
-                gm.quant_fwd += (1.0 - gm.bf16_share) * quant(q) * t * h;
+                gm.quant_fwd += (1.0 - gm.bf16_share) * (quant(q) + gm.amax) * t * h;
             }
             gm.add_quantized(per_expert, gate * fe / tp, h, e / ep);
             gm.add(per_expert, h, fe / tp, e / ep);
@@ -374,19 +385,24 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     };
     let norm_in = 2.0 * ACT * h * th; // inputs of both norms (residual stream)
     let norm_out = 2.0 * gin * h * th; // QKV and fc1 inputs
-    let o = ACT * t * hq * dv / tp;
+    use crate::spec::training::LowPrecisionCache as C;
+    let o = tr.cache_bytes(C::AttentionOutput) * t * hq * dv / tp;
+    let swiglu_in = tr.cache_bytes(C::SwigluInput);
     let (mlp_keep, act_out) = match moe {
         Some(moe) => {
             let topk = moe.top_k as f64;
             let fe = moe.expert_ffn_hidden as f64;
             let shared = moe.shared_experts as f64 * fe;
             let router = 4.0 * th * moe.experts as f64;
-            // Dispatched expert inputs (gathered over tp), fc1 outputs, expert outputs.
+            // Dispatched expert inputs (gathered over tp) and fc1 outputs. The routing
+            // probabilities scale the activation's output inside the expert (Megatron
+            // Core's grouped experts fuse them into the SwiGLU, weighted_bias_swiglu),
+            // so the combine keeps no expert outputs: the probabilities' gradient comes
+            // from the fc2 input gradient and the activation output.
             let keep = router
                 + gin * t * topk * h
-                + ACT * t * topk * fe * gate / tp
-                + ACT * t * topk * h / tp
-                + ACT * t * shared * gate / tp;
+                + swiglu_in * t * topk * fe * gate / tp
+                + swiglu_in * t * shared * gate / tp;
             (keep, gin * t * (topk * fe + shared) / tp)
         }
         None => {

@@ -7,17 +7,35 @@ use serde::Serialize;
 use super::comm::{Comm, Group};
 use super::compute::KernelModel;
 use super::layer::{layer_cost, LayerCost, LayerCtx};
-use super::pipeline::in_flight;
+use super::pipeline::{in_flight, partner};
 use crate::spec::layout::{ResolvedLayout, Schedule};
-use crate::spec::training::{Recompute, Training};
+use crate::spec::training::{MixedPrecision, Recompute, Training};
 use crate::spec::ModelSpec;
 
-/// Fixed per-GPU memory outside the model: CUDA context (~0.5-0.8 GiB with PyTorch),
-/// NCCL communicator buffers and cuBLAS workspaces. An allowance, not a measurement.
-pub const FIXED_OTHER_BYTES: f64 = 2.0 * 1073741824.0;
-/// Allocator fragmentation allowance as a fraction of the tracked bytes (PyTorch's
-/// caching allocator typically reserves 5-10% beyond what is allocated).
-pub const FRAGMENTATION: f64 = 0.05;
+/// CUDA context of one process with PyTorch and its library handles (cuBLAS, cuDNN,
+/// Transformer Engine workspaces), bytes. PyTorch's "CUDA semantics" notes put the
+/// context at 500 MiB-1 GiB depending on the CUDA version and the GPU; with lazy module
+/// loading (CUDA_MODULE_LOADING=LAZY, PyTorch's default since CUDA 11.7) the low end.
+/// cuBLAS's workspace on Hopper is 32 MiB per stream in PyTorch (CUBLAS_WORKSPACE_CONFIG
+/// default :4096:8), inside this figure.
+pub const CUDA_CONTEXT_BYTES: f64 = 0.75 * 1073741824.0;
+/// NCCL's buffers for one communicator a GPU takes part in, bytes: NCCL_BUFFSIZE
+/// (4 MiB default, NCCL environment-variable docs) for each of the two ring neighbours,
+/// on each channel; H100 NVLink rings open 16 channels by default (NCCL_MIN_NCHANNELS
+/// is raised to 16 on NVSwitch systems), so 2 x 16 x 4 MiB = 128 MiB. Groups of one
+/// rank open no communicator.
+pub const NCCL_COMM_BYTES: f64 = 2.0 * 16.0 * 4.0 * 1048576.0;
+/// Caching-allocator fragmentation under recomputation, as a fraction of the
+/// activation bytes. GMLake (Guo et al., ASPLOS 2024) traces it to the "frequent and
+/// irregular" allocations that recomputation (and offloading) add to a step: recomputed
+/// tensors are freed in a different order than they were made, leaving blocks that
+/// PyTorch's caching allocator holds reserved but cannot reuse; across eight LLMs on
+/// A100-80GB it removed 15% fragmentation on average (up to 33%). Without
+/// recomputation each micro-batch repeats the same allocations and reuses the same
+/// cached blocks, and model states are allocated once in a few large buffers
+/// (Megatron's contiguous grad buffer, the distributed optimizer's shards): neither is
+/// charged.
+pub const FRAGMENTATION: f64 = 0.15;
 /// Gradient bucket for overlapped data-parallel reduction, parameters (Megatron-LM
 /// DDP's default bucket of 40M elements).
 pub const BUCKET_PARAMS: f64 = 40e6;
@@ -36,8 +54,15 @@ pub struct MemoryBreakdown {
     pub optimizer: f64,
     /// Activations kept for backward at the schedule's peak, plus the loss's logits.
     pub activations: f64,
-    /// CUDA context, communication buffers, workspaces, fragmentation.
+    /// CUDA context, communication buffers, workspaces, fragmentation: the sum of the
+    /// three fields below.
     pub other: f64,
+    /// Of `other`: the CUDA context and library workspaces ([`CUDA_CONTEXT_BYTES`]).
+    pub context: f64,
+    /// Of `other`: NCCL buffers, one set per communicator ([`NCCL_COMM_BYTES`]).
+    pub nccl: f64,
+    /// Of `other`: caching-allocator fragmentation ([`FRAGMENTATION`] of activations).
+    pub fragmentation: f64,
 }
 
 impl MemoryBreakdown {
@@ -126,6 +151,7 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
     };
 
     let mut out = Vec::with_capacity(p as usize);
+    let mut parts = Vec::with_capacity(p as usize);
     let mut first_layer = 0u32;
     for (i, &n) in l.layers_per_stage.iter().enumerate() {
         let i = i as u32;
@@ -175,8 +201,9 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             stored += 2.0 * t * h / sp;
         }
         if i == p - 1 {
-            // Output layer: the last stage holds (a copy of) the word embeddings.
-            dense_params += v * h / tp;
+            // Output layer: the last stage holds (a copy of) the word embeddings; with
+            // one stage, tied embeddings are the same tensor as the input's.
+            dense_params += head_params(m, i == 0, v * h / tp);
             let head = k.gemm_s(t, v / tp, h, dt);
             let ce = k.memory_s(LOGIT_BYTES * t * v / tp);
             let ag = inp.comm.all_gather_s(t * h * 2.0, ctx.tp_group());
@@ -195,7 +222,6 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
         let zero = (exp(zf, fwd), exp(zb, bwd));
         fwd += p2p + zero.0;
         bwd += p2p + zero.1;
-        let held = in_flight(l.schedule, i, p, l.microbatches, l.vpp);
         out.push(StageCost {
             layers: n,
             fwd_s: fwd,
@@ -217,15 +243,33 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             zero_s: zero.0 + zero.1,
             dense_params,
             expert_params,
-            memory: memory(
-                ctx,
-                dense_params,
-                expert_params,
-                stored * held + working + extra_act,
-            ),
+            memory: MemoryBreakdown::default(),
         });
+        parts.push((
+            StageMemory {
+                states: model_states(l, ctx.training, dense_params, expert_params),
+                stored,
+                extra: extra_act,
+            },
+            working,
+        ));
+    }
+    for (i, s) in out.iter_mut().enumerate() {
+        let (own, working) = &parts[i];
+        let (partner, _) = &parts[partner(l.schedule, i, parts.len())];
+        s.memory = device_memory(l, ctx.training, i as u32, own, partner, *working);
     }
     out
+}
+
+/// Output-layer parameters a last stage adds (`vh_tp` = vocab x hidden / tp): none when
+/// it is also the first stage and the embeddings are tied (one tensor serves both).
+pub fn head_params(m: &ModelSpec, also_first: bool, vh_tp: f64) -> f64 {
+    if also_first && m.tied_embeddings {
+        0.0
+    } else {
+        vh_tp
+    }
 }
 
 /// Transformer blocks the multi-token-prediction modules add to a stage: (dense, MoE),
@@ -308,11 +352,81 @@ fn position_params(ctx: &LayerCtx) -> f64 {
     }
 }
 
-fn memory(ctx: &LayerCtx, dense: f64, expert: f64, activations: f64) -> MemoryBreakdown {
-    breakdown(
-        model_states(ctx.layout, ctx.training, dense, expert),
-        activations,
-    )
+/// What one pipeline stage puts in its GPU's memory before the schedule's in-flight
+/// count and DualPipe's pairing are applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageMemory {
+    /// Weights, gradients and optimizer states, bytes ([`model_states`]).
+    pub states: (f64, f64, f64),
+    /// Activations one micro-batch leaves on the stage until its backward, bytes.
+    pub stored: f64,
+    /// Activations that do not grow with micro-batches in flight (the loss's logits),
+    /// bytes.
+    pub extra: f64,
+}
+
+/// Memory of the GPU that runs stage `i` at the schedule's peak, with `working` bytes
+/// of one layer's full activations (full recompute) on top.
+///
+/// DualPipe's rank `i` holds stage `i` of one direction and stage `p - 1 - i` of the
+/// other (DeepSeek-V3 report, section 3.2.1 and Table 2: "2x" parameters, PP + 1
+/// micro-batches of activations): the weights and gradients of both stages, and PP + 1
+/// in-flight micro-batches split as the schedule warms up. Its warm-up runs
+/// 2 (p/2 - r - 1) forwards of the chunk early in its direction, then r + 1 pairs of
+/// both, r = min(i, p - 1 - i) (deepseek-ai/DualPipe, the schedule's steps 1-2), and
+/// the steady state adds one more: stage `j` holds p - j micro-batches, as under
+/// 1F1B, and the GPU p + 1 in all. The optimizer states are one copy: the two copies
+/// of a stage are data-parallel replicas whose sharded optimizer covers the stage once
+/// (the report counts two copies of the parameters only).
+pub fn device_memory(
+    l: &ResolvedLayout,
+    tr: &Training,
+    i: u32,
+    own: &StageMemory,
+    partner: &StageMemory,
+    working: f64,
+) -> MemoryBreakdown {
+    let held = in_flight(l.schedule, i, l.pp, l.microbatches, l.vpp);
+    let p = l.pp;
+    let (states, activations) = if l.schedule == Schedule::DualPipe && p > 1 {
+        let (a, b) = (own.states, partner.states);
+        (
+            (a.0 + b.0, a.1 + b.1, (a.2 + b.2) / 2.0),
+            // With fewer micro-batches than p + 1 the warm-up stops early: scaled.
+            held / (p + 1) as f64 * ((p - i) as f64 * own.stored + (i + 1) as f64 * partner.stored)
+                + own.extra
+                + partner.extra,
+        )
+    } else {
+        (own.states, held * own.stored + own.extra)
+    };
+    let (states, activations) = if tr.mixed_precision == MixedPrecision::TorchAmp {
+        amp_peak(l, states, activations + working)
+    } else {
+        (states, activations + working)
+    };
+    breakdown(states, activations, fixed_bytes(l), fragmentation_share(tr))
+}
+
+/// The fraction of activation bytes lost to fragmentation: [`FRAGMENTATION`] when
+/// recomputation redoes work in backward (full, or selective with a module that has
+/// something to redo: the attention core only without flash attention, whose backward
+/// recomputes the scores anyway), else none.
+pub fn fragmentation_share(tr: &Training) -> f64 {
+    use crate::spec::training::RecomputeModule as M;
+    let redoes = match tr.recompute {
+        Recompute::Full => true,
+        Recompute::None => false,
+        Recompute::Selective => tr
+            .recompute_modules
+            .iter()
+            .any(|&m| m != M::CoreAttn || !tr.flash_attention),
+    };
+    if redoes {
+        FRAGMENTATION
+    } else {
+        0.0
+    }
 }
 
 /// Weights, gradients and optimizer states on one GPU holding `dense` parameters
@@ -326,32 +440,94 @@ pub fn model_states(l: &ResolvedLayout, tr: &Training, dense: f64, expert: f64) 
         }
     };
     let weight_bytes = tr.precision.weight_bytes();
-    // DualPipe keeps two copies of the parameters (one per direction).
-    let copies = if l.schedule == Schedule::DualPipe {
-        2.0
-    } else {
-        1.0
-    };
+    if tr.mixed_precision == MixedPrecision::TorchAmp {
+        // The FP32 parameters are the master weights: counted as weights, not again
+        // in the optimizer (whose moments are what remains of its bytes).
+        let master = MASTER_BYTES.min(tr.optimizer_bytes_per_param);
+        return (
+            master * sharded(3),
+            tr.grad_bytes_per_param * sharded(2),
+            (tr.optimizer_bytes_per_param - master) * sharded(1),
+        );
+    }
     (
-        copies * weight_bytes * sharded(3),
-        copies * tr.grad_bytes_per_param * sharded(2),
+        weight_bytes * sharded(3),
+        tr.grad_bytes_per_param * sharded(2),
         tr.optimizer_bytes_per_param * sharded(1),
     )
 }
 
-/// The full breakdown from model states and activations, with the fixed and
-/// fragmentation allowances.
+/// Bytes of an FP32 master weight.
+const MASTER_BYTES: f64 = 4.0;
+/// Bytes of the BF16 copy `torch.autocast` makes of each FP32 weight a matmul uses: it
+/// caches the cast for the rest of the autocast region ("Imitate Apex and cache some of
+/// the casts ... lower_precision_fp casts of fp32 model weights",
+/// aten/src/ATen/autocast_mode.cpp), and autograd keeps it as the matmul's saved
+/// input until that layer's backward.
+const AUTOCAST_CAST_BYTES: f64 = 2.0;
+
+/// Under PyTorch AMP the step has two peaks, and the larger is the GPU's:
+/// - the end of the forward: FP32 parameters and moments, the BF16 casts of every
+///   weight (kept for backward), all activations; gradients do not exist yet on the
+///   step's first micro-batch (`set_to_none`), but later micro-batches accumulate into
+///   them, so they count when there is more than one;
+/// - the optimizer step: parameters, gradients and moments, activations freed. The
+///   fused AdamW (`torch._fused_adamw_`) updates in place, allocating nothing.
+///
+/// Returns (weights, gradients, optimizer) and activations at the peak.
+fn amp_peak(
+    l: &ResolvedLayout,
+    (w, g, o): (f64, f64, f64),
+    activations: f64,
+) -> ((f64, f64, f64), f64) {
+    let casts = w / MASTER_BYTES * AUTOCAST_CAST_BYTES;
+    let grads_in_forward = if l.microbatches > 1 { g } else { 0.0 };
+    let forward = w + casts + grads_in_forward + o + activations;
+    let step = w + g + o;
+    if forward >= step {
+        ((w + casts, grads_in_forward, o), activations)
+    } else {
+        ((w, g, o), 0.0)
+    }
+}
+
+/// Memory that does not depend on the model, bytes: the CUDA context and one set of
+/// NCCL buffers per communicator the GPU belongs to (tensor, context, expert,
+/// data-parallel for dense and for expert parameters, pipeline), each when its group
+/// has more than one rank.
+pub fn fixed_bytes(l: &ResolvedLayout) -> f64 {
+    let groups = [
+        l.tp,
+        l.cp,
+        l.ep,
+        l.dp * l.cp,
+        if l.ep > 1 { l.expert_dp() } else { 1 },
+        l.pp,
+    ];
+    let comms = groups.iter().filter(|&&g| g > 1).count() as f64;
+    CUDA_CONTEXT_BYTES + comms * NCCL_COMM_BYTES
+}
+
+/// The full breakdown from model states and activations, with `fixed` bytes of
+/// context and communication buffers ([`fixed_bytes`]) and `frag_share` of the
+/// activations lost to fragmentation ([`fragmentation_share`]).
 pub fn breakdown(
     (weights, gradients, optimizer): (f64, f64, f64),
     activations: f64,
+    fixed: f64,
+    frag_share: f64,
 ) -> MemoryBreakdown {
-    let tracked = weights + gradients + optimizer + activations;
+    let fragmentation = frag_share * activations;
+    let context = CUDA_CONTEXT_BYTES.min(fixed);
     MemoryBreakdown {
         weights,
         gradients,
         optimizer,
         activations,
-        other: FIXED_OTHER_BYTES + FRAGMENTATION * tracked,
+        other: fixed + fragmentation,
+        context,
+        nccl: fixed - context,
+        fragmentation,
     }
 }
 
@@ -443,14 +619,18 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         stage.dense_params + stage.expert_params
     };
     // Adam: read and write master weights and both moments, read the FP32 gradient,
-    // write the BF16 weight.
-    let bytes_per_param = 2.0 * tr.optimizer_bytes_per_param + gb + 2.0;
+    // write the BF16 weight (PyTorch AMP has none: its master weights are the model's).
+    let bf16_copy = match tr.mixed_precision {
+        MixedPrecision::Megatron => 2.0,
+        MixedPrecision::TorchAmp => 0.0,
+    };
+    let bytes_per_param = 2.0 * tr.optimizer_bytes_per_param + gb + bf16_copy;
     DpSync {
         grad_s,
         param_s,
         grad_exposed_s,
         contention_s,
         param_exposed_s,
-        optimizer_s: inp.kernels.memory_s(local * bytes_per_param),
+        optimizer_s: inp.kernels.optimizer_s(local * bytes_per_param),
     }
 }

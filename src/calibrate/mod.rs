@@ -82,6 +82,9 @@ impl KernelModel for Kernels {
     fn memory_s(&self, bytes: f64) -> f64 {
         self.model().memory_s(bytes)
     }
+    fn optimizer_s(&self, bytes: f64) -> f64 {
+        self.model().optimizer_s(bytes)
+    }
     fn describe(&self) -> String {
         self.note.clone()
     }

@@ -301,6 +301,7 @@ pub struct FittedKernels {
     hw: Hardware,
     fit: KernelFit,
     mem_bw: f64,
+    opt_bw: Option<f64>,
     sustained: f64,
 }
 
@@ -324,6 +325,7 @@ impl FittedKernels {
             hw: Hardware::of(gpu),
             fit: fit.clone(),
             mem_bw: gpu.hbm_bandwidth * memory_eff,
+            opt_bw: gpu.efficiency.optimizer.map(|e| gpu.hbm_bandwidth * e),
             sustained,
         }
     }
@@ -361,6 +363,10 @@ impl KernelModel for FittedKernels {
 
     fn memory_s(&self, bytes: f64) -> f64 {
         bytes / self.mem_bw
+    }
+
+    fn optimizer_s(&self, bytes: f64) -> f64 {
+        bytes / self.opt_bw.unwrap_or(self.mem_bw)
     }
 
     fn flash2_slowdown(&self) -> (f64, f64) {

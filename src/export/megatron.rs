@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
 use crate::spec::scenario::Scenario;
-use crate::spec::training::{Precision, Recompute, RecomputeModule};
+use crate::spec::training::{Fp8Scaling, Precision, Recompute, RecomputeModule};
 
 /// How the layer split is written for Megatron Core.
 enum Split {
@@ -229,6 +229,12 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
     match sc.training.precision {
         Precision::Bf16 => f.push("--bf16".into()),
         Precision::Fp16 => f.push("--fp16".into()),
+        Precision::Fp8 if sc.training.fp8_scaling == Fp8Scaling::Current => {
+            // Megatron-Core's per-tensor current scaling (Transformer Engine 2.x).
+            f.push("--bf16".into());
+            f.push("--fp8-format hybrid".into());
+            f.push("--fp8-recipe tensorwise".into());
+        }
         Precision::Fp8 => {
             f.push("--bf16".into());
             f.extend(FP8_FLAGS.iter().map(|s| s.to_string()));
@@ -426,6 +432,9 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         py(l.overlap.dp_comm && l.zero >= 1)
     ));
     let mixed = match sc.training.precision {
+        Precision::Fp8 if sc.training.fp8_scaling == Fp8Scaling::Current => {
+            "bf16_with_fp8_current_scaling_mixed"
+        }
         Precision::Fp8 => "bf16_with_fp8_delayed_scaling_mixed",
         Precision::Mxfp8 => "bf16_with_mxfp8_mixed",
         Precision::Nvfp4 => "bf16_with_nvfp4_mixed",
@@ -440,10 +449,16 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         }
     };
     lines.push(format!("cfg.mixed_precision = \"{mixed}\""));
-    let notes = vec![
+    let mut notes = vec![
         "the same keys work as command-line overrides (model.tensor_model_parallel_size=...)"
             .to_string(),
     ];
+    if mixed == "bf16_with_fp8_current_scaling_mixed" {
+        notes.push(
+            "that recipe keeps the first and last Transformer layers in BF16; llmplan counts every layer in FP8, as Megatron-Bridge's performance scripts run it (first_last_layers_bf16 = False)"
+                .to_string(),
+        );
+    }
     Ok(Exported {
         text: lines.join("\n") + "\n",
         notes,

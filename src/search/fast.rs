@@ -22,10 +22,10 @@ use crate::analytic::compute::KernelModel;
 use crate::analytic::estimate::precision_peak;
 use crate::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use crate::analytic::params::count;
-use crate::analytic::pipeline::{in_flight, pipeline_s};
+use crate::analytic::pipeline::{partner, pipeline_s};
 use crate::analytic::stage::{
-    breakdown, dp_groups, dp_sync, model_states, mtp_blocks, mtp_projection, MemoryBreakdown,
-    StageCost, StageInputs, LOGIT_BYTES,
+    device_memory, dp_groups, dp_sync, head_params, model_states, mtp_blocks, mtp_projection,
+    MemoryBreakdown, StageCost, StageInputs, StageMemory, LOGIT_BYTES,
 };
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::PositionEmbedding;
@@ -279,11 +279,17 @@ impl Env<'_> {
         }
         // Peak memory over stages (as the first stage with the largest total).
         let mut peak_mem = 0.0f64;
+        let n_stages = s.stage_kind.len();
         for (i, &ki) in s.stage_kind.iter().enumerate() {
-            let k = &s.kinds[ki as usize];
-            let held = in_flight(rl.schedule, i as u32, p, rl.microbatches, rl.vpp);
-            let activations = k.stored * held + inn.working + k.extra_act;
-            let mem = breakdown((k.weights, k.gradients, k.optimizer), activations).total();
+            let mem_of = |k: &Kind| StageMemory {
+                states: (k.weights, k.gradients, k.optimizer),
+                stored: k.stored,
+                extra: k.extra_act,
+            };
+            let own = mem_of(&s.kinds[ki as usize]);
+            let j = partner(rl.schedule, i, n_stages);
+            let other = mem_of(&s.kinds[s.stage_kind[j] as usize]);
+            let mem = device_memory(rl, tr, i as u32, &own, &other, inn.working).total();
             if mem > peak_mem {
                 peak_mem = mem;
             }
@@ -435,7 +441,7 @@ impl Env<'_> {
         }
         if last {
             let heads = 1.0 + inn.mtp_depth;
-            dense_params += inn.vh_tp + inn.mtp_proj.2;
+            dense_params += head_params(&self.sc.model, first, inn.vh_tp) + inn.mtp_proj.2;
             fwd += heads * (inn.head_s + inn.ce_s + inn.ag_s) + inn.mtp_proj.0;
             bwd += heads * (2.0 * inn.head_s + inn.ce_s + inn.ag_s) + inn.mtp_proj.1;
             extra_act += heads * inn.logits_bytes;

@@ -99,6 +99,10 @@ pub struct Efficiency {
     /// Sustained clock under the power cap relative to the burst clock at which the
     /// kernel figures above were measured (1.0 = no throttling).
     pub sustained_clock: f64,
+    /// The fused AdamW update (many tensors streamed through `multi_tensor_apply`),
+    /// fraction of datasheet HBM bandwidth; absent: as `memory`.
+    #[serde(default)]
+    pub optimizer: Option<f64>,
     /// `true` if these factors came from measurements on this GPU, `false` if they
     /// are derived from the datasheet and the same model form as a measured GPU.
     pub measured: bool,

@@ -59,6 +59,59 @@ pub enum RecomputeModule {
     MoeAct,
 }
 
+/// An activation a recipe caches for backward in fewer bits than BF16 (DeepSeek-V3
+/// report, section 3.3.3, "Low-Precision Storage and Communication").
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Hash,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LowPrecisionCache {
+    /// The inputs of the experts' SwiGLU (the fc1 outputs), cached in FP8 (1 byte,
+    /// fine-grained scales left out); the SwiGLU output is recomputed from them.
+    SwigluInput,
+    /// The attention output, input of the output projection and of the attention
+    /// backward, cached in a 12-bit E5M6 format (1.5 bytes).
+    AttentionOutput,
+}
+
+impl LowPrecisionCache {
+    /// Bytes per element cached.
+    pub fn bytes(self) -> f64 {
+        match self {
+            LowPrecisionCache::SwigluInput => 1.0,
+            LowPrecisionCache::AttentionOutput => 1.5,
+        }
+    }
+}
+
+/// Where a mixed-precision recipe keeps its weights and master copies.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MixedPrecision {
+    /// Megatron-LM / NeMo: BF16 (or FP16) weights in the model, FP32 main gradients,
+    /// FP32 master weights inside the optimizer with its moments.
+    #[default]
+    Megatron,
+    /// PyTorch AMP (`torch.autocast`): the model's FP32 parameters are the master
+    /// weights; autocast casts each weight to BF16 when a matmul uses it and keeps
+    /// the cast for that step's backward; FP32 gradients are allocated in backward
+    /// (`zero_grad(set_to_none=True)`, PyTorch's default since 2.0); the optimizer
+    /// holds only its moments and updates the FP32 parameters in place.
+    TorchAmp,
+}
+
 /// Arithmetic precision of the GEMMs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -153,6 +206,9 @@ pub struct Training {
     /// GEMM precision.
     #[serde(default = "default_precision")]
     pub precision: Precision,
+    /// Where the recipe keeps weights and master copies.
+    #[serde(default)]
+    pub mixed_precision: MixedPrecision,
     /// Optimizer state bytes per parameter (fp32 master 4 + Adam m 4 + v 4 = 12).
     #[serde(default = "default_optimizer_bytes")]
     pub optimizer_bytes_per_param: f64,
@@ -165,6 +221,12 @@ pub struct Training {
     /// What `recompute: selective` redoes; defaults to the attention core.
     #[serde(default = "default_modules")]
     pub recompute_modules: Vec<RecomputeModule>,
+    /// Activations cached for backward in fewer bits than BF16.
+    #[serde(default)]
+    pub low_precision_cache: Vec<LowPrecisionCache>,
+    /// How `precision: fp8` finds its per-tensor scales (delayed or current scaling).
+    #[serde(default)]
+    pub fp8_scaling: Fp8Scaling,
     /// Dropout layers present (adds masks to activation memory).
     #[serde(default)]
     pub dropout: bool,
@@ -174,6 +236,34 @@ pub struct Training {
     /// Which generation of fused attention kernel runs (with `flash_attention`).
     #[serde(default)]
     pub attention_kernel: AttentionKernel,
+}
+
+/// How per-tensor FP8 scales are found (with `precision: fp8`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Fp8Scaling {
+    /// Delayed scaling: the scale comes from an amax history of earlier steps, so the
+    /// cast reads its BF16 input once (and records the amax on the way).
+    #[default]
+    Delayed,
+    /// Current (tensorwise) scaling: Transformer Engine's Float8CurrentScalingQuantizer
+    /// runs an amax kernel over the tensor, computes the scale, then casts: the BF16
+    /// input is read twice, since the scale cannot be fused into the cast
+    /// (transformer_engine/pytorch/csrc quantizer and cast code, TE 2.x).
+    Current,
+}
+
+impl Fp8Scaling {
+    /// Extra bytes read per BF16 element a cast quantizes: the amax pass of current
+    /// scaling reads the 2-byte input once more; 0 for delayed scaling.
+    pub fn amax_pass_bytes(self) -> f64 {
+        match self {
+            Fp8Scaling::Delayed => 0.0,
+            Fp8Scaling::Current => 2.0,
+        }
+    }
 }
 
 /// Generation of the fused attention kernel a framework runs.
@@ -212,6 +302,16 @@ fn yes() -> bool {
 }
 
 impl Training {
+    /// Bytes per element `tensor` is cached in for backward: its low-precision format
+    /// when the recipe names it, else BF16's 2.
+    pub fn cache_bytes(&self, tensor: LowPrecisionCache) -> f64 {
+        if self.low_precision_cache.contains(&tensor) {
+            tensor.bytes()
+        } else {
+            2.0
+        }
+    }
+
     /// Whether selective recomputation redoes `module`.
     pub fn recomputes(&self, module: RecomputeModule) -> bool {
         self.recompute == Recompute::Selective && self.recompute_modules.contains(&module)

@@ -79,6 +79,16 @@ fn with_row_columns(mut m: ModelSpec, row: &Row, assumptions: &mut Vec<String>) 
             m.kv_heads = Some(kv);
         }
     }
+    // "DeepSeekV3 (w/o MTP)": the benchmark ran without the multi-token-prediction
+    // module (Megatron-Bridge performance summary, 25.11 tables).
+    let said = format!("{} {}", row.text("model"), row.text("notes")).to_lowercase();
+    if m.mtp_depth > 0 && (said.contains("w/o mtp") || said.contains("without mtp")) {
+        changed.push(format!(
+            "mtp_depth {} -> 0 (the row says without MTP)",
+            m.mtp_depth
+        ));
+        m.mtp_depth = 0;
+    }
     if !changed.is_empty() {
         if changed
             .iter()

@@ -121,7 +121,9 @@ const DOCUMENTED: &[Documented] = &[
     ),
 ];
 
-fn apply_documented(row: &Row) -> (Row, Option<&'static str>) {
+/// The row with its documented assumptions applied, and why (for rows whose layout sits
+/// in another row of the same source).
+pub fn apply_documented(row: &Row) -> (Row, Option<&'static str>) {
     let mut r = row.clone();
     for (id, sets, why) in DOCUMENTED {
         if row.id() == *id {

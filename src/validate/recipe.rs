@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::spec::layout::Schedule;
-use crate::spec::training::{AttentionKernel, Recompute, RecomputeModule};
+use crate::spec::training::{AttentionKernel, LowPrecisionCache, Recompute, RecomputeModule};
 
 /// The shipped framework table.
 pub const FRAMEWORKS_CSV: &str = include_str!(concat!(
@@ -65,6 +65,31 @@ pub enum VppRule {
     OneLayerPerChunk,
 }
 
+/// When pipeline sends and receives overlap compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum P2pRule {
+    /// Always.
+    Yes,
+    /// Never.
+    No,
+    /// Only under the interleaved schedule (vpp > 1): Megatron-Core overlaps p2p only
+    /// there; plain 1F1B sends batched and blocking (Megatron-Bridge
+    /// training/comm_overlap.py @00b7660b: overlap_p2p_comm = vp_size > 1, else
+    /// batch_p2p_comm).
+    WithVpp,
+}
+
+impl P2pRule {
+    /// Whether sends overlap with `vpp` virtual stages.
+    pub fn overlaps(self, vpp: u32) -> bool {
+        match self {
+            P2pRule::Yes => true,
+            P2pRule::No => false,
+            P2pRule::WithVpp => vpp > 1,
+        }
+    }
+}
+
 /// When sequence parallelism is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpRule {
@@ -87,12 +112,14 @@ pub struct Recipe {
     pub recompute: Recompute,
     /// What selective recompute redoes.
     pub recompute_modules: Vec<RecomputeModule>,
+    /// Activations the framework caches in a low-precision format.
+    pub low_precision_cache: Vec<LowPrecisionCache>,
     /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
     pub zero: u8,
     /// Data-parallel traffic overlapped with backward.
     pub dp_overlap: bool,
-    /// Pipeline sends overlapped.
-    pub p2p_overlap: bool,
+    /// When pipeline sends overlap compute.
+    pub p2p_overlap: P2pRule,
     /// Tensor-parallel collectives overlapped.
     pub tp_overlap: bool,
     /// Expert all-to-all overlapped.
@@ -105,6 +132,10 @@ pub struct Recipe {
     pub schedule: Option<Schedule>,
     /// Virtual-stage rule.
     pub vpp: VppRule,
+    /// Nodes per scheduler segment, at most, when the framework's launcher places a job
+    /// on a multi-node NVLink domain in segments (see [`segment_domain`]); `None`: the
+    /// whole domain.
+    pub segment_nodes: Option<u32>,
     /// Where the defaults come from.
     pub source: String,
 }
@@ -120,7 +151,8 @@ fn yes(v: &str, col: &str, line: usize) -> Result<bool> {
     }
 }
 
-fn module(m: &str) -> Option<RecomputeModule> {
+/// A recompute module by its Megatron-Core name (`--recompute-modules`).
+pub fn module(m: &str) -> Option<RecomputeModule> {
     Some(match m {
         "core_attn" => RecomputeModule::CoreAttn,
         "layernorm" => RecomputeModule::Layernorm,
@@ -162,6 +194,17 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                     .ok_or_else(|| bad("recompute_modules", format!("unknown module '{m}'")))
             })
             .collect::<Result<Vec<_>>>()?;
+        let low_precision_cache = r
+            .text("low_precision_cache")
+            .split(';')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| match c {
+                "swiglu_input" => Ok(LowPrecisionCache::SwigluInput),
+                "attention_output" => Ok(LowPrecisionCache::AttentionOutput),
+                _ => Err(bad("low_precision_cache", format!("unknown tensor '{c}'"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
         let recipe = Recipe {
             name: r.text("recipe").to_string(),
             flash_attention: yes(r.text("flash_attention"), "flash_attention", line)?,
@@ -177,12 +220,24 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             },
             recompute,
             recompute_modules,
+            low_precision_cache,
             zero: r
                 .text("zero")
                 .parse()
                 .map_err(|_| bad("zero", format!("'{}' is not 0-3", r.text("zero"))))?,
             dp_overlap: yes(r.text("dp_overlap"), "dp_overlap", line)?,
-            p2p_overlap: yes(r.text("p2p_overlap"), "p2p_overlap", line)?,
+            p2p_overlap: match r.text("p2p_overlap") {
+                "vpp" => P2pRule::WithVpp,
+                v => {
+                    if yes(v, "p2p_overlap", line)
+                        .map_err(|_| bad("p2p_overlap", format!("'{v}' is not yes, no or vpp")))?
+                    {
+                        P2pRule::Yes
+                    } else {
+                        P2pRule::No
+                    }
+                }
+            },
             tp_overlap: yes(r.text("tp_overlap"), "tp_overlap", line)?,
             ep_overlap: yes(r.text("ep_overlap"), "ep_overlap", line)?,
             dropout: yes(r.text("dropout"), "dropout", line)?,
@@ -212,6 +267,15 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                         format!("'{v}' is not given or one_layer_per_chunk"),
                     ))
                 }
+            },
+            segment_nodes: match r.text("segment_nodes") {
+                "" => None,
+                v => Some(v.parse().ok().filter(|n: &u32| *n > 0).ok_or_else(|| {
+                    bad(
+                        "segment_nodes",
+                        format!("'{v}' is not a positive node count"),
+                    )
+                })?),
             },
             source: r.text("source").to_string(),
         };
@@ -287,6 +351,30 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
     (r, said)
 }
 
+/// The NVLink domain a job of `gpus` GPUs sees when its launcher allocates nodes of
+/// `per_node` GPUs in scheduler segments of at most `max_nodes` nodes, on a cluster whose
+/// NVLink domain holds `domain` GPUs: one segment, i.e. all nodes when they fit, else the
+/// largest divisor of the node count that fits (Megatron-Bridge's launcher,
+/// scripts/performance/utils/executors.py @00b7660b, passes Slurm `--segment` this way for
+/// GB200/GB300 trays of 4 GPUs). Segments of an NVL72 rack never straddle racks, so a
+/// 256-GPU job runs as four 64-GPU NVLink domains, not 72-GPU ones. GPUs.
+pub fn segment_domain(gpus: u64, per_node: u32, domain: u32, max_nodes: u32) -> u32 {
+    if domain <= per_node || per_node == 0 {
+        return domain;
+    }
+    let nodes = gpus.div_ceil(u64::from(per_node));
+    let cap = u64::from(max_nodes.min(domain / per_node)).max(1);
+    let seg = if nodes <= cap {
+        nodes
+    } else {
+        (1..=cap)
+            .rev()
+            .find(|s| nodes.is_multiple_of(*s))
+            .unwrap_or(1)
+    };
+    (seg as u32 * per_node).min(domain)
+}
+
 /// SMs reserved for communication, when the text says "N SMs" (DeepSeek-V3's "custom
 /// all-to-all (20 SMs)", report section 3.2.2).
 pub fn comm_sms(text: &str) -> u32 {
@@ -328,6 +416,22 @@ mod tests {
         assert_eq!(comm_sms("custom all-to-all (20 sms); node-limited"), 20);
         let (r, said) = refine(old, "ddp=local; zero-1");
         assert!(!r.dp_overlap && r.zero == 1 && said.len() == 2);
+    }
+
+    #[test]
+    fn launcher_segments_by_hand() {
+        // 256 GB200 GPUs = 64 trays of 4: the largest divisor of 64 up to 18 is 16, so
+        // four 64-GPU segments; 64 GPUs = 16 trays fit one segment; 8 GPUs = 2 trays.
+        assert_eq!(segment_domain(256, 4, 72, 18), 64);
+        assert_eq!(segment_domain(64, 4, 72, 18), 64);
+        assert_eq!(segment_domain(8, 4, 72, 18), 8);
+        assert_eq!(segment_domain(72, 4, 72, 18), 72);
+        // 76 trays: divisors up to 18 are 1, 2, 4: 16-GPU segments.
+        assert_eq!(segment_domain(304, 4, 72, 18), 16);
+        // 8-GPU nodes with an 8-GPU NVLink domain: nothing to segment.
+        assert_eq!(segment_domain(256, 8, 8, 18), 8);
+        let mb = for_framework("Megatron-Bridge (NeMo 25.11 container, Megatron-Core); DDP");
+        assert_eq!(mb.segment_nodes, Some(18));
     }
 
     #[test]

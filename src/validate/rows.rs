@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::spec::layout::{Layout, Overlap, Schedule};
 use crate::spec::pricing::Pricing;
 use crate::spec::scenario::{Origin, Scenario};
-use crate::spec::training::{Precision, Recompute, Training};
+use crate::spec::training::{Fp8Scaling, Precision, Recompute, RecomputeModule, Training};
 use crate::spec::yaml::Source;
 
 /// One row of published_runs_public.csv, by column name.
@@ -121,6 +121,48 @@ fn precision(row: &Row, assumptions: &mut Vec<String>) -> Precision {
         Precision::Fp16
     } else {
         Precision::Bf16
+    }
+}
+
+/// The selective-recompute modules the row's `recompute` cell names by their
+/// Megatron-Core names ("selective: moe_act"), if it names any.
+fn stated_modules(row: &Row, assumptions: &mut Vec<String>) -> Option<Vec<RecomputeModule>> {
+    let t = row.text("recompute").to_lowercase();
+    let mods: Vec<RecomputeModule> = t
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter_map(recipe::module)
+        .collect();
+    if mods.is_empty() {
+        return None;
+    }
+    assumptions.push(format!("selective recompute of {mods:?} as the row states"));
+    Some(mods)
+}
+
+/// FP8 current (tensorwise) scaling when the row's precision says so ("FP8-CS (current
+/// scaling)"), else delayed scaling.
+fn fp8_scaling(row: &Row, assumptions: &mut Vec<String>) -> Fp8Scaling {
+    let p = row.text("precision").to_lowercase();
+    if p.contains("current scaling") || p.starts_with("fp8-cs") || p.contains("tensorwise") {
+        assumptions.push(
+            "FP8 current scaling: an amax pass reads each quantized BF16 tensor before its cast"
+                .into(),
+        );
+        Fp8Scaling::Current
+    } else {
+        Fp8Scaling::Delayed
+    }
+}
+
+/// Optimizer-state bytes per parameter: AdamW's two FP32 moments and an FP32 master copy
+/// (12), or 8 when the row says the moments are kept in BF16 (DeepSeek-V3 report section
+/// 3.3.3: "BF16 ... for the first and second moments", FP32 master weights).
+fn optimizer_bytes(said: &str, assumptions: &mut Vec<String>) -> f64 {
+    if said.contains("bf16 optimizer moments") || said.contains("bf16 moments") {
+        assumptions.push("optimizer: FP32 master weights, BF16 Adam moments (8 bytes per parameter) as the row states".into());
+        8.0
+    } else {
+        12.0
     }
 }
 
@@ -268,6 +310,17 @@ pub fn build(row: &Row) -> Result<Built> {
     assumptions.extend(stated);
     let (tp, pp, cp, ep, gpus, search_layout) = parallel(row, &mut assumptions)?;
     let (vpp, layers_per_stage) = virtual_stages(row, &rc, model.layers, pp, &mut assumptions);
+    let mut cluster = cluster;
+    if let Some(max) = rc.segment_nodes {
+        let d = recipe::segment_domain(gpus, cluster.gpus_per_node, cluster.nvlink_domain, max);
+        if d < cluster.nvlink_domain {
+            assumptions.push(format!(
+                "NVLink domain {d} GPUs: {} places the job in segments of at most {max} nodes of {} GPUs ({} has {})",
+                rc.name, cluster.gpus_per_node, cluster.name, cluster.nvlink_domain
+            ));
+            cluster.nvlink_domain = d;
+        }
+    }
     let micro_batch = row.num("micro_batch").map_or_else(
         || {
             assumptions.push("micro-batch 1".into());
@@ -311,7 +364,7 @@ pub fn build(row: &Row) -> Result<Built> {
             dp_comm: rc.dp_overlap,
             tp_comm: rc.tp_overlap,
             ep_comm: rc.ep_overlap,
-            p2p: rc.p2p_overlap,
+            p2p: rc.p2p_overlap.overlaps(vpp),
             comm_sms: recipe::comm_sms(&said),
         },
     };
@@ -321,10 +374,14 @@ pub fn build(row: &Row) -> Result<Built> {
         global_batch_seqs: Some(global),
         global_batch_tokens: None,
         precision: precision(row, &mut assumptions),
-        optimizer_bytes_per_param: 12.0,
+        optimizer_bytes_per_param: optimizer_bytes(&said, &mut assumptions),
         grad_bytes_per_param: 4.0,
         recompute: rec,
-        recompute_modules: rc.recompute_modules.clone(),
+        recompute_modules: stated_modules(row, &mut assumptions)
+            .unwrap_or_else(|| rc.recompute_modules.clone()),
+        mixed_precision: Default::default(),
+        low_precision_cache: rc.low_precision_cache.clone(),
+        fp8_scaling: fp8_scaling(row, &mut assumptions),
         dropout: rc.dropout,
         flash_attention: rc.flash_attention,
         attention_kernel: rc.attention_kernel,
