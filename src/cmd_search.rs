@@ -1,7 +1,6 @@
 //! `llmplan search`, `compare` and `sweep`: argument parsing and rendering. The work
 //! is in `llmplan::search`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -135,17 +134,17 @@ pub struct SweepArgs {
 }
 
 fn load(name: Option<&str>, set: &[String], gpus: Option<u64>) -> Result<Scenario, Error> {
-    let mut overrides = set.to_vec();
-    if let Some(g) = gpus {
-        overrides.push(format!("gpus={g}"));
-    }
+    let flags: Vec<(String, String)> = gpus
+        .map(|g| (format!("gpus={g}"), format!("--gpus {g}")))
+        .into_iter()
+        .collect();
     if name.is_none() {
         eprintln!(
             "using the built-in seed scenario '{}' (the rumoured GPT-4 run); pass a scenario file to plan another",
             scenario::SEED
         );
     }
-    scenario::load(name, &overrides)
+    scenario::load_with_flags(name, set, &flags)
 }
 
 fn options(sc: &Scenario, a: &SpaceArgs) -> Result<SearchOptions, Error> {
@@ -177,7 +176,7 @@ impl Progress {
         Progress {
             start: Instant::now(),
             bar: Mutex::new(None),
-            tty: std::io::stderr().is_terminal(),
+            tty: super::cmd_progress::enabled(),
             what,
         }
     }
@@ -262,7 +261,7 @@ pub fn search(a: SearchArgs) -> Result<(String, Option<Error>), Error> {
     let tick = |d: u64, t: u64| progress.tick(d, t);
     let out = search::search(&sc, &o, Some(&tick))?;
     progress.finish();
-    let verdict = crate::cmd_verdict::nothing_fits(&sc, &o, &out);
+    let verdict = super::cmd_verdict::nothing_fits(&sc, &o, &out);
     let text = match a.format {
         OutFormat::Json => format!(
             "{}\n",
@@ -316,8 +315,15 @@ fn search_json(out: &Outcome) -> Value {
             v
         })
         .collect();
+    let baseline = out
+        .baseline
+        .as_ref()
+        .map(|b| json!({"rank": b.rank, "in_space": b.in_space, "rejected": b.rejected}));
     json!({
         "gpus": out.gpus,
+        "enumerated": out.enumerated,
+        "feasible": out.feasible,
+        "baseline": baseline,
         "evaluated": out.evaluated,
         "rejected": out.rejected_map(),
         "elapsed_s": out.elapsed_s,

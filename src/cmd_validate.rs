@@ -13,6 +13,9 @@ pub fn run(
     format: &str,
     chart: Option<&std::path::Path>,
 ) -> Result<String, Error> {
+    if let Some(path) = chart {
+        llmplan::charts::check_writable(path)?;
+    }
     let report = match csv {
         None => validate::validate_builtin(group)?,
         Some(p) => {

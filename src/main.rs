@@ -7,6 +7,7 @@ mod cmd_calibrate;
 mod cmd_export;
 mod cmd_import;
 mod cmd_meta;
+mod cmd_progress;
 mod cmd_report;
 mod cmd_runs;
 mod cmd_search;
@@ -42,6 +43,9 @@ const EXIT_CODES: &str = "Exit codes:
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// No progress bars or spinners (they only ever appear on a terminal's stderr).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -180,9 +184,31 @@ enum ShowWhat {
     Cluster,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let cmd = cli.command.unwrap_or(Command::Estimate {
+/// Runs the command line `args` (program name first) in-process and returns what it
+/// would print on stdout and its exit code, without printing. For the fuzz driver
+/// (`examples/fuzz.rs`), which includes this file as a module.
+#[allow(dead_code)]
+pub(crate) fn run_args(args: &[String]) -> (String, u8) {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => return (e.to_string(), if e.use_stderr() { 2 } else { 0 }),
+    };
+    cmd_progress::set_quiet(true);
+    let cmd = cli.command.unwrap_or_else(seed_command);
+    match run(cmd) {
+        Ok(out) => match out.then {
+            Some(e) => (out.text, e.exit_code() as u8),
+            None => (out.text, 0),
+        },
+        Err(e) => (
+            format!("error: {}", scientific(&e.to_string())),
+            e.exit_code() as u8,
+        ),
+    }
+}
+
+fn seed_command() -> Command {
+    Command::Estimate {
         scenario: None,
         gpus: None,
         set: Vec::new(),
@@ -190,7 +216,13 @@ fn main() -> ExitCode {
         engine: EngineArg::Analytic,
         format: Format::Table,
         strict: false,
-    });
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd_progress::set_quiet(cli.quiet);
+    let cmd = cli.command.unwrap_or_else(seed_command);
     match run(cmd) {
         Ok(out) => {
             let code = emit(&out.text);
@@ -218,8 +250,33 @@ impl From<String> for Printed {
 
 fn fail(e: &Error) -> ExitCode {
     // A closed stderr must not turn an error into a panic (eprintln! would).
-    let _ = writeln!(std::io::stderr(), "error: {e}");
+    let _ = writeln!(std::io::stderr(), "error: {}", scientific(&e.to_string()));
     ExitCode::from(e.exit_code() as u8)
+}
+
+/// Rewrites any number of more than 15 digits in `text` in scientific notation: an
+/// input of 1e300 echoed back by `{}` is 301 digits long.
+fn scientific(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        match run.parse::<f64>() {
+            Ok(x) if digits > 15 => out.push_str(&format!("{x:e}")),
+            _ => out.push_str(run),
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (c == '.' && !run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// Writes a command's output. A reader that closed the pipe early (`| head`) wanted no
@@ -252,17 +309,17 @@ fn run(cmd: Command) -> Result<Printed, Error> {
             format,
             strict,
         } => {
-            let mut overrides = set;
-            if let Some(g) = gpus {
-                overrides.push(format!("gpus={g}"));
-            }
+            let flags: Vec<(String, String)> = gpus
+                .map(|g| (format!("gpus={g}"), format!("--gpus {g}")))
+                .into_iter()
+                .collect();
             if name.is_none() {
                 eprintln!(
                     "planning the built-in seed scenario '{}' (the rumoured GPT-4 run); pass a scenario file to plan another",
                     scenario::SEED
                 );
             }
-            let sc = scenario::load(name.as_deref(), &overrides)?;
+            let sc = scenario::load_with_flags(name.as_deref(), &set, &flags)?;
             let opts = EstimateOptions { mfu };
             let mut est = match engine {
                 EngineArg::Analytic => llmplan::setup::estimate(&sc, &opts)?,

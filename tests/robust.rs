@@ -238,3 +238,334 @@ fn gpu_lists_are_searched_as_written() {
         assert_eq!(got, want, "--gpus {spec}");
     }
 }
+
+/// Errors name what the user typed: `--gpus 8` was reported as `--set gpus=8:1:1`.
+#[test]
+fn errors_name_the_flag_the_user_typed() {
+    let o = llmplan(&["estimate", "gpt3-175b-a100", "--gpus", "8"]);
+    assert_one_error(
+        &o,
+        2,
+        &["error: --gpus 8: gpus: 8 GPUs cannot hold one replica"],
+    );
+    assert!(!stderr(&o).contains("--set"), "{}", stderr(&o));
+    let o = llmplan(&["simulate", "gpt3-175b-a100", "--gpus", "8"]);
+    assert_one_error(&o, 2, &["--gpus 8: gpus:"]);
+    assert!(!stderr(&o).contains("--set"), "{}", stderr(&o));
+    let o = llmplan(&["estimate", "gpt3-175b-a100", "--set", "layout.tp=5"]);
+    assert_one_error(&o, 2, &["error: --set layout.tp=5: layout.tp:"]);
+}
+
+/// With the scenario's $1.00/A100-hour, `--set cluster=dgx-h100` billed H100s at the
+/// A100 price while `sweep` used the H100 list price ($2.50/h in its profile); now the
+/// price follows the GPU, with a warning, unless the command line prices it.
+#[test]
+fn the_price_follows_a_changed_gpu() {
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let o = bin()
+            .args(["estimate", "gpt3-175b-a100", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let price = |v: &serde_json::Value| v["cost"]["usd_per_gpu_hour"].as_f64().unwrap();
+    assert_eq!(price(&json(&[])), 1.0);
+    let h100 = json(&["--set", "cluster=dgx-h100"]);
+    assert_eq!(price(&h100), 2.5);
+    let warned = h100["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("was for a100-sxm-80gb"));
+    assert!(warned, "{}", h100["warnings"]);
+    let priced = json(&[
+        "--set",
+        "cluster=dgx-h100",
+        "--set",
+        "pricing.usd_per_gpu_hour=1.7",
+    ]);
+    assert_eq!(price(&priced), 1.7);
+}
+
+/// A B200 in a DGX H100 was accepted silently (an 8-GPU H100 node's links under a
+/// B200's datasheet); now an error naming the cluster that holds it, unless the
+/// cluster says `gpu: custom`.
+#[test]
+fn a_gpu_in_another_gpus_cluster_is_an_error_unless_custom() {
+    let o = llmplan(&["estimate", "llama3-405b-h100", "--set", "gpu=b200-sxm"]);
+    assert_one_error(
+        &o,
+        2,
+        &[
+            "b200-sxm is not the GPU of cluster dgx-h100",
+            "dgx-b200",
+            "gpu: custom",
+        ],
+    );
+    let dir = tmp("custom");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cluster = include_str!("../hardware-profiles/clusters/dgx-h100.yaml")
+        .replace("gpu: h100-sxm", "gpu: custom");
+    std::fs::write(dir.join("custom.yaml"), cluster).unwrap();
+    let sc = include_str!("../scenarios/llama3-405b-h100.yaml")
+        .replace("cluster: dgx-h100", "cluster: custom.yaml\ngpu: b200-sxm");
+    std::fs::write(dir.join("sc.yaml"), sc).unwrap();
+    let o = llmplan(&["estimate", dir.join("sc.yaml").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("b200-sxm"), "{}", stdout(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Ctrl-C during `report` left a folder with 3-13 of its 14 files and 0-byte
+/// `.tmp.png` files. Now the report is written into a hidden sibling and renamed into
+/// place when complete: interrupted, the folder keeps its previous contents.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_report_leaves_the_previous_state() {
+    let dir = tmp("report");
+    let out = dir.join("plan");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("previous.txt"), "kept").unwrap();
+    let mut child = bin()
+        .args(["report", "gpt3-175b-a100", "--force", "-o"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial = dir.join(format!(".plan.partial-{}", child.id()));
+    // Interrupt once the report has begun writing files.
+    let t = Instant::now();
+    while std::fs::read_dir(&partial).map_or(0, |d| d.count()) < 3 {
+        assert!(t.elapsed() < Duration::from_secs(300), "no partial report");
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    if status.success() {
+        // It finished before the signal: the whole report replaced the old folder.
+        assert_eq!(names.len(), 14, "{names:?}");
+    } else {
+        assert_eq!(names, vec!["previous.txt".to_string()]);
+    }
+    assert!(!names.iter().any(|n| n.contains(".tmp")), "{names:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An output that cannot be written fails at once (exit 1), before the computation.
+#[test]
+fn an_unwritable_output_fails_before_the_work() {
+    let o = llmplan(&[
+        "simulate",
+        "gpt3-175b-a100",
+        "--timeline",
+        "/nonexistent/x.svg",
+    ]);
+    assert_one_error(&o, 1, &["cannot write /nonexistent/x.svg"]);
+    let o = llmplan(&["validate", "--chart", "/nonexistent/v.png"]);
+    assert_one_error(&o, 1, &["cannot write /nonexistent/v.png"]);
+    let o = llmplan(&["report", "gpt3-175b-a100", "-o", "/proc/llmplan-report"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+/// `simulate --microbatches 10000000` aborted on allocation (SIGABRT, exit 134) and
+/// `--steps 100000000 --jitter 0.1` ran for minutes without a word; both are now
+/// checked against the simulator's limits before any work.
+#[test]
+fn simulator_work_is_bounded_before_it_starts() {
+    let t = Instant::now();
+    let o = llmplan(&["simulate", "gpt3-175b-a100", "--microbatches", "10000000"]);
+    assert_one_error(
+        &o,
+        2,
+        &["--microbatches 10000000", "at most 262144 micro-batches"],
+    );
+    let o = llmplan(&[
+        "simulate",
+        "gpt3-175b-a100",
+        "--steps",
+        "100000000",
+        "--jitter",
+        "0.1",
+    ]);
+    assert_one_error(&o, 2, &["--steps 100000000", "limit"]);
+    let o = llmplan(&[
+        "simulate",
+        "gpt3-175b-a100",
+        "--steps",
+        "5000000",
+        "--jitter",
+        "0.1",
+    ]);
+    assert_one_error(&o, 2, &["--steps 5000000", "events", "at most"]);
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+}
+
+/// The report's assumptions cited a key the file leaves out by its section's line
+/// ("gpt4-moe-a100.yaml, line 14" for the attention kernel, a default). A default now
+/// reads "default (where it comes from)"; a written key, its own line. The committed
+/// reports are checked fresh by tests/report.rs.
+#[test]
+fn the_report_cites_defaults_as_defaults() {
+    let seed = include_str!("../reports/gpt4-moe-a100/report.md");
+    assert!(
+        seed.contains("| fused, FlashAttention-3 class (the calibrated kernel) | default (the kernel the GPU's calibration measured) |"),
+        "attention row"
+    );
+    let gpt3 = include_str!("../reports/gpt3-175b-a100/report.md");
+    // flash_attention: false is written on line 18 of the scenario.
+    assert!(gpt3.contains(
+        "| Attention | unfused (s x s scores through HBM) | gpt3-175b-a100.yaml, line 18 |"
+    ));
+}
+
+/// The README's figures come from commands this test re-runs, so they cannot go stale:
+/// the seed block is `llmplan`'s own output (stderr then stdout), the findings under it
+/// are written from `estimate` and `search` JSON. `LLMPLAN_BLESS=1` rewrites both.
+#[test]
+fn readme_figures_are_what_the_commands_print() {
+    let readme_path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(readme_path).unwrap();
+    let seed = llmplan(&[]);
+    assert!(seed.status.success(), "{}", stderr(&seed));
+    let seed_block = format!(
+        "```\n$ cargo run --release\n{}{}```\n",
+        stderr(&seed),
+        stdout(&seed)
+    );
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = llmplan(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let est = json(&["estimate", "--format", "json"]);
+    let bo = json(&["estimate", "--mfu", "0.34", "--format", "json"]);
+    let search = json(&["search", "--format", "json", "--sim-top", "0", "--top", "1"]);
+    let fresh = replace_block(&readme, "seed", &seed_block);
+    let fresh = replace_block(&fresh, "findings", &findings(&est, &bo, &search));
+    if std::env::var_os("LLMPLAN_BLESS").is_some() {
+        std::fs::write(readme_path, &fresh).unwrap();
+        return;
+    }
+    assert!(
+        fresh == readme,
+        "README.md's generated figures differ from what the commands print now; \
+         rerun with LLMPLAN_BLESS=1 to rewrite them, then read the prose around them"
+    );
+}
+
+/// Replaces the text between `<!-- readme:NAME ... -->` and `<!-- /readme:NAME -->`.
+fn replace_block(text: &str, name: &str, body: &str) -> String {
+    let open = format!("<!-- readme:{name}");
+    let close = format!("<!-- /readme:{name} -->");
+    let s = text
+        .find(&open)
+        .unwrap_or_else(|| panic!("README has no {open}"));
+    let s = s + text[s..].find('\n').unwrap() + 1;
+    let e = text
+        .find(&close)
+        .unwrap_or_else(|| panic!("README has no {close}"));
+    format!("{}{body}{}", &text[..s], &text[e..])
+}
+
+/// The README's findings about the seed, written from the commands' JSON.
+fn findings(est: &serde_json::Value, bo: &serde_json::Value, search: &serde_json::Value) -> String {
+    let f =
+        |v: &serde_json::Value, p: &str| v.pointer(p).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+    let u = |v: &serde_json::Value, p: &str| v.pointer(p).and_then(|x| x.as_u64()).unwrap_or(0);
+    let t = |v: &serde_json::Value, p: &str| {
+        v.pointer(p).map_or(String::new(), |x| {
+            x.as_str().map_or(x.to_string(), str::to_string)
+        })
+    };
+    let matmul = f(est, "/model/params_active_matmul");
+    let flops = f(est, "/flops/model_total");
+    let tokens = flops / (6.0 * matmul);
+    let (m, pp) = (u(est, "/layout/microbatches"), u(est, "/layout/pp"));
+    let best = &search["results"][0];
+    format!(
+        "- **FLOPs**: 6 x {:.1}B active matmul parameters x {:.0}T tokens = {:.2e}, as the\n  \
+         rumour's ~2.15e25.\n\
+         - **The back-of-envelope check** (`llmplan estimate --mfu 0.34`, the rumour's own\n  \
+         MFU) gives {:.1} days and ${:.1}M, against the rumour's 90-100 days and ~$63M (its\n  \
+         $63M would be {:.0} days at $1/GPU-hour).\n\
+         - **From first principles** this layout reaches {:.1}% MFU ({:.1} days, ${:.1}M): {} data-parallel\n  \
+         replicas leave {m} micro-batches for {pp} pipeline stages, so the {} bubble alone is\n  \
+         ({pp} - 1)/({m} + {pp} - 1) = {:.0}% of the step.\n\
+         - **Failures**: at Llama 3's observed failure rates a run of this size is interrupted\n  \
+         every {:.1} hours: {:.1} days and ${:.1}M expected against {:.1} days and ${:.1}M ideal\n  \
+         (goodput {:.0}%).\n\
+         - **A better layout exists**: `llmplan search` ranks {} layouts that fit and finds tp {}\n  \
+         x pp {} x dp {} with ep {}, cp {}, micro-batch {}, the {} schedule and recompute {}:\n  \
+         {:.1} days, ${:.1}M, {:.1}% MFU; the rumoured layout ranks #{}. See\n  \
+         `reports/gpt4-moe-a100/report.md`.\n",
+        matmul / 1e9,
+        tokens / 1e12,
+        flops,
+        f(bo, "/time/days"),
+        f(bo, "/cost/usd") / 1e6,
+        f(bo, "/time/days") * 63e6 / f(bo, "/cost/usd"),
+        f(est, "/mfu") * 100.0,
+        f(est, "/time/days"),
+        f(est, "/cost/usd") / 1e6,
+        u(est, "/layout/dp"),
+        t(est, "/layout/schedule"),
+        (pp - 1) as f64 / (m + pp - 1) as f64 * 100.0,
+        f(est, "/reliability/job_mtbf_hours"),
+        f(est, "/reliability/days_expected"),
+        f(est, "/reliability/usd_expected") / 1e6,
+        f(est, "/time/days"),
+        f(est, "/cost/usd") / 1e6,
+        f(est, "/reliability/goodput") * 100.0,
+        thousands(u(search, "/feasible")),
+        u(best, "/layout/tp"),
+        u(best, "/layout/pp"),
+        u(best, "/layout/dp"),
+        u(best, "/layout/ep"),
+        u(best, "/layout/cp"),
+        u(best, "/layout/micro_batch"),
+        t(best, "/layout/schedule"),
+        t(best, "/layout/recompute"),
+        f(best, "/days"),
+        f(best, "/usd") / 1e6,
+        f(best, "/mfu") * 100.0,
+        thousands(u(search, "/baseline/rank")),
+    )
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An extreme input echoed back in an error was printed in full: `training.tokens=1e300`
+/// came back as a 301-digit number. Long numbers are now scientific.
+#[test]
+fn extreme_numbers_in_errors_are_scientific() {
+    let o = llmplan(&[
+        "estimate",
+        "gpt3-175b-a100",
+        "--set",
+        "training.tokens=1e300",
+    ]);
+    assert_one_error(&o, 2, &["training.tokens", "got 1e300"]);
+    assert!(stderr(&o).len() < 200, "{}", stderr(&o));
+}

@@ -46,7 +46,8 @@ impl<'a> Setup<'a> {
             sc,
             kernels,
             layout: rl,
-            notes: adj.notes,
+            // What loading adjusted (a price dropped for a changed GPU) comes first.
+            notes: [sc.origin.notes.clone(), adj.notes].concat(),
         })
     }
 

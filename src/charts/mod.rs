@@ -132,6 +132,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Checks, before any work, that `path` can be written: its folder exists and takes a
+/// new file, and `path` is not a folder. An output that cannot be written then fails
+/// at once (exit 1), not after the whole computation.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.display().to_string(),
+        source: e,
+    };
+    if path.is_dir() {
+        return Err(werr(std::io::Error::other("is a directory")));
+    }
+    let probe = temp_beside(path);
+    std::fs::write(&probe, b"").map_err(werr)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// A drawing error as a write failure on `path`.
 pub(crate) fn draw_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Write {

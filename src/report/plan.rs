@@ -452,12 +452,30 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Where `field` was set: the scenario file's line, a `--set`, or the default.
+/// Where `field` was set: the scenario file's line, a `--set`, or the default with
+/// where the default comes from. A key the file leaves out is a default, even when
+/// its section is written.
 fn set_at(p: &Plan, field: &str) -> String {
-    match p.scenario.origin.locate(field) {
-        Some(loc) if loc.file.starts_with("--set") => loc.file,
+    match p.scenario.origin.written(field) {
+        Some(loc) if loc.file.starts_with("--") => loc.file,
         Some(loc) => format!("{}, line {}", p.scenario_file, loc.line),
-        None => "default".to_string(),
+        None => format!("default ({})", default_source(field)),
+    }
+}
+
+/// Where a field's default comes from, for the assumptions table.
+fn default_source(field: &str) -> &'static str {
+    match field {
+        "training.precision" => "BF16 mixed precision, as Megatron-LM and NeMo train",
+        "training.recompute" => "none: every activation kept",
+        "training.attention_kernel" => "the kernel the GPU's calibration measured",
+        "training.flash_attention" => "fused flash attention, as current frameworks run",
+        "layout" => "tp 1 pp 1 ep 1 cp 1, micro-batch 1, ZeRO 1, dp from the GPU count",
+        "cluster" => "the scenario's cluster profile",
+        "pricing" => "$0.08/kWh, EIA's 2024 US industrial average; PUE 1.2",
+        "pricing.usd_per_gpu_hour" => "the GPU profile's list price",
+        "reliability" => "Llama 3's failure rates",
+        _ => "llmplan's schema",
     }
 }
 
@@ -774,7 +792,14 @@ fn assumptions(p: &Plan) -> Vec<Vec<String>> {
                 "fused, FlashAttention-2 (FA3 paper's H100 ratio on Hopper)".to_string()
             }
         },
-        set_at(p, "training.attention_kernel"),
+        set_at(
+            p,
+            if t.flash_attention {
+                "training.attention_kernel"
+            } else {
+                "training.flash_attention"
+            },
+        ),
     );
     row("Layout", layout_text(e), set_at(p, "layout"));
     row(

@@ -148,25 +148,43 @@ pub struct Origin {
     pub source: Source,
     /// `--set` overrides applied, as `key=value`.
     pub overrides: Vec<String>,
+    /// Overrides that came from their own flags, as (`key=value`, what the user typed,
+    /// e.g. `--gpus 8`), so errors name the flag and not a `--set` never typed.
+    pub flags: Vec<(String, String)>,
+    /// Inputs adjusted while loading, in words (e.g. a price dropped because an
+    /// override changed the GPU it was written for); estimates carry them as warnings.
+    pub notes: Vec<String>,
 }
 
 impl Origin {
     /// Where the dotted `field` was set: an override, or its line in the file.
     pub fn locate(&self, field: &str) -> Option<SourceLocation> {
-        if let Some(o) = self
-            .overrides
-            .iter()
-            .rev()
-            .find(|o| o.split('=').next().is_some_and(|k| field.starts_with(k)))
+        let sets = self.overrides.iter().map(|o| (o, format!("--set {o}")));
+        let flags = self.flags.iter().map(|(o, typed)| (o, typed.clone()));
+        if let Some((_, shown)) = sets
+            .chain(flags)
+            .rfind(|(o, _)| o.split('=').next().is_some_and(|k| field.starts_with(k)))
         {
             return Some(SourceLocation {
-                file: format!("--set {o}"),
+                file: shown,
                 line: 1,
                 column: 1,
             });
         }
         let path: Vec<&str> = field.split('.').collect();
         self.source.locate(&path)
+    }
+
+    /// Where the dotted `field` itself was set (an override, or its own line in the
+    /// file); `None` when it keeps its default.
+    pub fn written(&self, field: &str) -> Option<SourceLocation> {
+        match self.locate(field) {
+            Some(l) if l.file.starts_with("--") => Some(l),
+            _ => {
+                let path: Vec<&str> = field.split('.').collect();
+                self.source.locate_exact(&path)
+            }
+        }
     }
 
     /// Attaches this origin's location for the error's field (each of several).
@@ -185,6 +203,16 @@ pub const SEED: &str = "gpt4-moe-a100";
 /// Loads a scenario from a path, or from the built-in catalog when `spec` is a
 /// built-in scenario name (or `None`, the seed), applying `overrides` (`key=value`).
 pub fn load(spec: Option<&str>, overrides: &[String]) -> Result<Scenario> {
+    load_with_flags(spec, overrides, &[])
+}
+
+/// [`load`], then `flags`: overrides from their own command-line flags, as
+/// (`key=value`, the flag as typed, e.g. `--gpus 8`); errors name the flag.
+pub fn load_with_flags(
+    spec: Option<&str>,
+    overrides: &[String],
+    flags: &[(String, String)],
+) -> Result<Scenario> {
     let (source, dir) = match spec {
         None => (builtin_scenario(SEED)?, None),
         Some(s) if !looks_like_path(s) && catalog::source(catalog::SCENARIOS, s).is_some() => {
@@ -196,14 +224,45 @@ pub fn load(spec: Option<&str>, overrides: &[String]) -> Result<Scenario> {
         }
     };
     let mut file: ScenarioFile = source.parse_checked()?;
+    let written = file.clone();
     for o in overrides {
         file = apply_override(file, o)?;
     }
-    let origin = Origin {
+    for (o, typed) in flags {
+        file = apply_as(file, o, typed)?;
+    }
+    let mut origin = Origin {
         source,
         overrides: overrides.to_vec(),
+        flags: flags.to_vec(),
+        notes: Vec::new(),
     };
-    resolve(file, dir.as_deref(), origin)
+    let keys: Vec<&str> = overrides
+        .iter()
+        .chain(flags.iter().map(|(o, _)| o))
+        .filter_map(|o| o.split('=').next())
+        .collect();
+    let hardware_changed = keys.iter().any(|k| {
+        *k == "gpu" || *k == "cluster" || k.starts_with("gpu.") || k.starts_with("cluster.")
+    });
+    let priced_here = keys.iter().any(|k| k.starts_with("pricing"));
+    let mut sc = resolve(file, dir.as_deref(), origin.clone())?;
+    if hardware_changed && !priced_here {
+        if let Some(price) = written.pricing.usd_per_gpu_hour {
+            let was = resolve(written, dir.as_deref(), origin.clone()).map(|w| w.gpu.name);
+            if let Some(was) = was.ok().filter(|w| *w != sc.gpu.name) {
+                // The file's price was for its own GPU: bill the new one at its list
+                // price (as `sweep` does), unless the command line priced it.
+                sc.pricing.usd_per_gpu_hour = None;
+                origin.notes.push(format!(
+                    "pricing: the scenario's ${price:.2}/GPU-hour was for {was}; {} is billed at its list price ${:.2}/GPU-hour (set --set pricing.usd_per_gpu_hour=X to price it)",
+                    sc.gpu.name, sc.gpu.usd_per_hour
+                ));
+                sc.origin = origin;
+            }
+        }
+    }
+    Ok(sc)
 }
 
 fn builtin_scenario(name: &str) -> Result<Source> {
@@ -221,17 +280,21 @@ fn looks_like_path(s: &str) -> bool {
 
 /// Applies one `key=value` override through the same schema as the file.
 pub fn apply_override(file: ScenarioFile, kv: &str) -> Result<ScenarioFile> {
+    apply_as(file, kv, &format!("--set {kv}"))
+}
+
+/// Applies `kv`; errors name it as `shown` (the flag the user typed).
+fn apply_as(file: ScenarioFile, kv: &str, shown: &str) -> Result<ScenarioFile> {
     let (key, raw) = kv
         .split_once('=')
-        .ok_or_else(|| Error::Usage(format!("--set {kv}: expected key=value, e.g. layout.tp=4")))?;
-    let mut doc =
-        serde_json::to_value(&file).map_err(|e| Error::Usage(format!("--set {kv}: {e}")))?;
+        .ok_or_else(|| Error::Usage(format!("{shown}: expected key=value, e.g. layout.tp=4")))?;
+    let mut doc = serde_json::to_value(&file).map_err(|e| Error::Usage(format!("{shown}: {e}")))?;
     let mut node = &mut doc;
     let parts: Vec<&str> = key.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
         let obj = node.as_object_mut().ok_or_else(|| {
             Error::Usage(format!(
-                "--set {kv}: '{}' is not a section",
+                "{shown}: '{}' is not a section",
                 parts[..i].join(".")
             ))
         })?;
@@ -246,7 +309,7 @@ pub fn apply_override(file: ScenarioFile, kv: &str) -> Result<ScenarioFile> {
             *node = serde_json::Value::Object(Default::default());
         }
     }
-    serde_json::from_value(doc).map_err(|e| Error::Usage(format!("--set {kv}: {e}")))
+    serde_json::from_value(doc).map_err(|e| Error::Usage(format!("{shown}: {e}")))
 }
 
 /// `4` -> number, `true` -> bool, `13e12` -> integer when whole, else a string.
@@ -279,11 +342,21 @@ fn resolve(file: ScenarioFile, dir: Option<&Path>, origin: Origin) -> Result<Sce
     model.validate().map_err(place)?;
     let cluster: ClusterProfile =
         resolve_ref(&file.cluster, catalog::CLUSTERS, "cluster", dir, &origin)?;
+    if file.gpu.is_none() && cluster.gpu == CUSTOM_GPU {
+        return Err(place(Error::invalid(
+            "gpu",
+            format!(
+                "cluster {} takes any GPU (`gpu: {CUSTOM_GPU}`): name one with `gpu:`",
+                cluster.name
+            ),
+        )));
+    }
     let gpu_ref = file
         .gpu
         .clone()
         .unwrap_or_else(|| Ref::Name(cluster.gpu.clone()));
     let gpu: GpuProfile = resolve_ref(&gpu_ref, catalog::GPUS, "gpu", dir, &origin)?;
+    check_pairing(&gpu, &cluster).map_err(place)?;
     check_gpu(&gpu).map_err(place)?;
     check_cluster(&cluster).map_err(place)?;
     file.training.validate().map_err(place)?;
@@ -359,6 +432,39 @@ fn check_precision(t: &super::training::Training, g: &GpuProfile) -> Result<()> 
         ));
     }
     Ok(())
+}
+
+/// What a cluster's `gpu` says when its fabric may carry any GPU.
+pub const CUSTOM_GPU: &str = "custom";
+
+/// A GPU in a cluster built around another (a B200 in a DGX H100) is a mistake unless
+/// the cluster says `gpu: custom`: its node size and links are the other GPU's.
+fn check_pairing(gpu: &GpuProfile, cluster: &ClusterProfile) -> Result<()> {
+    if cluster.gpu == gpu.name || cluster.gpu == CUSTOM_GPU {
+        return Ok(());
+    }
+    let fits: Vec<&str> = catalog::names(catalog::CLUSTERS)
+        .into_iter()
+        .filter(|n| {
+            catalog::load::<ClusterProfile>(catalog::CLUSTERS, "cluster", n)
+                .is_ok_and(|c| c.gpu == gpu.name)
+        })
+        .collect();
+    let pick = if fits.is_empty() {
+        String::new()
+    } else {
+        format!("use cluster {} for {}, or ", fits.join(" or "), gpu.name)
+    };
+    Err(Error::invalid(
+        "gpu",
+        format!(
+            "{} is not the GPU of cluster {} (built with {})",
+            gpu.name, cluster.name, cluster.gpu
+        ),
+    )
+    .with_suggestion(format!(
+        "{pick}write the cluster inline with `gpu: {CUSTOM_GPU}` to pair them anyway"
+    )))
 }
 
 fn check_gpu(g: &GpuProfile) -> Result<()> {

@@ -122,6 +122,16 @@ impl Source {
         }
     }
 
+    /// Where this document sets the key path itself (`None` when it is left to its
+    /// default); see [`locate_exact`].
+    pub fn locate_exact(&self, path: &[&str]) -> Option<SourceLocation> {
+        locate_exact(&self.text, path).map(|(line, column)| SourceLocation {
+            file: self.name.clone(),
+            line,
+            column,
+        })
+    }
+
     /// The location of a dotted key path (e.g. `["layout", "tp"]`) in this document.
     pub fn locate(&self, path: &[&str]) -> Option<SourceLocation> {
         locate(&self.text, path).map(|(line, column)| SourceLocation {
@@ -157,6 +167,33 @@ fn budget_words(b: &serde_saphyr::budget::BudgetBreach) -> String {
 /// deepest key found; `None` if not even the first key is there. Flow-style maps
 /// (`{tp: 8}`) resolve to their parent key, which is still the right line.
 pub fn locate(text: &str, path: &[&str]) -> Option<(u64, u64)> {
+    locate_depth(text, path).map(|(line, col, _)| (line, col))
+}
+
+/// Where `path` is written, only when the document sets that very key (block style,
+/// or inside a flow map on the line of the deepest block key found): a key left to
+/// its default is `None`, where [`locate`] would answer with its parent's line.
+pub fn locate_exact(text: &str, path: &[&str]) -> Option<(u64, u64)> {
+    let (line, col, depth) = locate_depth(text, path)?;
+    if depth == path.len() {
+        return Some((line, col));
+    }
+    let l = text.lines().nth(line as usize - 1)?;
+    let flow = &l[l.find('{')?..];
+    path[depth..]
+        .iter()
+        .all(|k| {
+            flow.match_indices(k).any(|(i, _)| {
+                let before = flow[..i].trim_end();
+                let after = flow[i + k.len()..].trim_start();
+                (before.ends_with('{') || before.ends_with(',')) && after.starts_with(':')
+            })
+        })
+        .then_some((line, col))
+}
+
+/// [`locate`] with the number of path keys found.
+fn locate_depth(text: &str, path: &[&str]) -> Option<(u64, u64, usize)> {
     let mut best = None;
     let mut parent_indent: Option<usize> = None;
     let mut depth = 0;
@@ -178,7 +215,7 @@ pub fn locate(text: &str, path: &[&str]) -> Option<(u64, u64)> {
         let key = trimmed.trim_start_matches("- ");
         if let Some(rest) = key.strip_prefix(path[depth]) {
             if rest.trim_start().starts_with(':') {
-                best = Some((i as u64 + 1, indent as u64 + 1));
+                best = Some((i as u64 + 1, indent as u64 + 1, depth + 1));
                 parent_indent = Some(indent);
                 depth += 1;
             }
@@ -234,6 +271,16 @@ mod tests {
             "{}",
             &msg[..200.min(msg.len())]
         );
+    }
+
+    #[test]
+    fn locate_exact_tells_written_from_default() {
+        let doc = "name: x\nlayout:\n  pp: 2\ntraining: {tokens: 1e12, seq_len: 4096}\n";
+        assert_eq!(locate_exact(doc, &["layout", "pp"]), Some((3, 3)));
+        assert_eq!(locate_exact(doc, &["layout", "tp"]), None);
+        assert_eq!(locate_exact(doc, &["training", "seq_len"]), Some((4, 1)));
+        assert_eq!(locate_exact(doc, &["training", "recompute"]), None);
+        assert_eq!(locate_exact(doc, &["pricing"]), None);
     }
 
     #[test]

@@ -406,6 +406,8 @@ pub fn build(row: &Row) -> Result<Built> {
                 text: String::new(),
             },
             overrides: Vec::new(),
+            flags: Vec::new(),
+            notes: Vec::new(),
         },
     };
     Ok(Built {
