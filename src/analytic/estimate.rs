@@ -298,7 +298,9 @@ pub fn run_flops(sc: &Scenario, counts: &ParamCounts, tokens_per_step: f64) -> F
     // A replayed forward is a third of fwd+bwd; the output layer is not recomputed.
     let recompute_total = match sc.training.recompute {
         Recompute::Full => {
-            (2.0 * (counts.active_matmul - m.vocab as f64 * m.hidden as f64) + attn_per_token / 3.0)
+            sc.training.replayed_share()
+                * (2.0 * (counts.active_matmul - m.vocab as f64 * m.hidden as f64)
+                    + attn_per_token / 3.0)
                 * tokens
         }
         Recompute::Selective => attention_total / 3.0,

@@ -225,7 +225,7 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
     if l.pp > 1 && l.vpp > 1 && !l.overlap.p2p {
         f.push("--no-overlap-p2p-communication".into());
     }
-    recompute_flags(sc, f);
+    recompute_flags(sc, l, f);
     match sc.training.precision {
         Precision::Bf16 => f.push("--bf16".into()),
         Precision::Fp16 => f.push("--fp16".into()),
@@ -279,7 +279,7 @@ fn module_name(m: RecomputeModule) -> &'static str {
     }
 }
 
-fn recompute_flags(sc: &Scenario, f: &mut Vec<String>) {
+fn recompute_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) {
     match sc.training.recompute {
         Recompute::None => {}
         Recompute::Selective => {
@@ -296,8 +296,16 @@ fn recompute_flags(sc: &Scenario, f: &mut Vec<String>) {
         }
         Recompute::Full => {
             f.push("--recompute-granularity full".into());
-            f.push("--recompute-method uniform".into());
-            f.push("--recompute-num-layers 1".into());
+            match super::block_recompute_layers(sc, l) {
+                Some(n) => {
+                    f.push("--recompute-method block".into());
+                    f.push(format!("--recompute-num-layers {n}"));
+                }
+                None => {
+                    f.push("--recompute-method uniform".into());
+                    f.push("--recompute-num-layers 1".into());
+                }
+            }
         }
     }
 }
@@ -376,7 +384,7 @@ fn core_fields(
     Ok(v)
 }
 
-fn recompute_fields(sc: &Scenario) -> Vec<(&'static str, String)> {
+fn recompute_fields(sc: &Scenario, l: &ResolvedLayout) -> Vec<(&'static str, String)> {
     match sc.training.recompute {
         Recompute::None => vec![("recompute_granularity", "None".into())],
         Recompute::Selective => {
@@ -391,11 +399,18 @@ fn recompute_fields(sc: &Scenario) -> Vec<(&'static str, String)> {
                 ("recompute_modules", format!("[{}]", mods.join(", "))),
             ]
         }
-        Recompute::Full => vec![
-            ("recompute_granularity", "\"full\"".into()),
-            ("recompute_method", "\"uniform\"".into()),
-            ("recompute_num_layers", "1".into()),
-        ],
+        Recompute::Full => match super::block_recompute_layers(sc, l) {
+            Some(n) => vec![
+                ("recompute_granularity", "\"full\"".into()),
+                ("recompute_method", "\"block\"".into()),
+                ("recompute_num_layers", n.to_string()),
+            ],
+            None => vec![
+                ("recompute_granularity", "\"full\"".into()),
+                ("recompute_method", "\"uniform\"".into()),
+                ("recompute_num_layers", "1".into()),
+            ],
+        },
     }
 }
 
@@ -414,7 +429,7 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     ));
     lines.push(format!("cfg.train.micro_batch_size = {}", l.micro_batch));
     lines.extend(
-        recompute_fields(sc)
+        recompute_fields(sc, l)
             .into_iter()
             .map(|(k, v)| format!("cfg.model.{k} = {v}")),
     );
@@ -480,7 +495,7 @@ pub fn nemo(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     ));
     lines.push(format!("recipe.data.micro_batch_size = {}", l.micro_batch));
     lines.extend(
-        recompute_fields(sc)
+        recompute_fields(sc, l)
             .into_iter()
             .map(|(k, v)| format!("recipe.model.config.{k} = {v}")),
     );

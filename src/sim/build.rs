@@ -10,7 +10,6 @@ use crate::analytic::setup::Setup;
 use crate::analytic::stage::{dp_sync, stages, StageCost, StageInputs, BUCKET_PARAMS};
 use crate::error::{Error, Result};
 use crate::spec::layout::{balanced_split, ResolvedLayout};
-use crate::spec::training::Recompute;
 
 /// p2p transfer of one micro-batch's activations between neighbouring stages, seconds:
 /// the same message and link as the analytic stage model (each tensor-parallel rank
@@ -36,17 +35,13 @@ fn p2p_link_s(inp: &StageInputs) -> f64 {
 /// remains after the replayed forward.
 pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
     let l = inp.ctx.layout;
-    let full_recompute = inp.ctx.training.recompute == Recompute::Full;
+    let replayed = inp.ctx.training.replayed_share();
     let stages = st
         .iter()
         .map(|s| {
             let fwd = (s.fwd_s - s.p2p_s / 2.0).max(0.0);
             let bwd = (s.bwd_s - s.p2p_s / 2.0).max(0.0);
-            let wgrad = if full_recompute {
-                ((bwd - fwd) / 2.0).max(0.0)
-            } else {
-                bwd / 2.0
-            };
+            let wgrad = ((bwd - replayed * fwd) / 2.0).max(0.0);
             let d = dp_sync(inp, s);
             StageSpec {
                 fwd_s: fwd,

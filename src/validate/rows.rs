@@ -124,6 +124,36 @@ fn precision(row: &Row, assumptions: &mut Vec<String>) -> Precision {
     }
 }
 
+/// The share of layers fully checkpointed when the row's `recompute` cell says every
+/// N-th block is ("selective layer (torchtitan: every 2nd transformer block
+/// checkpointed)": torchtitan's `selective_ac_option = N` wraps every N-th block in a
+/// full checkpoint): 1/N; 1 otherwise.
+fn layer_share(row: &Row, assumptions: &mut Vec<String>) -> f64 {
+    let t = row.text("recompute").to_lowercase();
+    let words: Vec<&str> = t.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    let n = words.windows(3).find_map(|w| {
+        let n: u32 = w[1]
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .parse()
+            .ok()?;
+        (w[0] == "every"
+            && n > 1
+            && ["transformer", "block", "layer"]
+                .iter()
+                .any(|k| w[2].starts_with(k)))
+        .then_some(n)
+    });
+    match n {
+        Some(n) => {
+            assumptions.push(format!(
+                "one block in {n} fully recomputed as the row states: 1/{n} of the layers replay their forward"
+            ));
+            1.0 / f64::from(n)
+        }
+        None => 1.0,
+    }
+}
+
 /// The selective-recompute modules the row's `recompute` cell names by their
 /// Megatron-Core names ("selective: moe_act"), if it names any.
 fn stated_modules(row: &Row, assumptions: &mut Vec<String>) -> Option<Vec<RecomputeModule>> {
@@ -337,6 +367,7 @@ pub fn build(row: &Row) -> Result<Built> {
     };
     let global = global_batch(row, seq, tp * pp * cp, gpus, micro_batch, &mut assumptions)?;
     let rec = recompute(row, &rc, &mut assumptions);
+    let recompute_layer_share = layer_share(row, &mut assumptions);
     let sequence_parallel = match rc.sequence_parallel {
         SpRule::WithTp => tp > 1,
         SpRule::WhenStated => (row.text("recompute").to_lowercase()
@@ -376,7 +407,12 @@ pub fn build(row: &Row) -> Result<Built> {
         precision: precision(row, &mut assumptions),
         optimizer_bytes_per_param: optimizer_bytes(&said, &mut assumptions),
         grad_bytes_per_param: 4.0,
-        recompute: rec,
+        recompute: if recompute_layer_share < 1.0 {
+            Recompute::Full
+        } else {
+            rec
+        },
+        recompute_layer_share,
         recompute_modules: stated_modules(row, &mut assumptions)
             .unwrap_or_else(|| rc.recompute_modules.clone()),
         mixed_precision: Default::default(),
