@@ -120,8 +120,10 @@ fn gb300_nvl72_estimates_in_fp8_and_nvfp4() {
     };
     let (fp8, mx, fp4) = (step("fp8"), step("mxfp8"), step("nvfp4"));
     assert!(fp4 < fp8 && fp8 / fp4 < 2.0, "fp8 {fp8} nvfp4 {fp4}");
-    // MXFP8's scales add a little traffic to the same FP8 GEMMs.
-    assert!(mx >= fp8 && mx < 1.02 * fp8, "fp8 {fp8} mxfp8 {mx}");
+    // The same FP8 GEMMs; only the casts differ (src/analytic/fp8.rs): MXFP8 writes its
+    // row- and column-wise copies from the norm with 1/32 scale bytes and reduces no
+    // amaxes, delayed FP8 transposes in a pass of its own and all-reduces its amaxes.
+    assert!((mx / fp8 - 1.0).abs() < 0.02, "fp8 {fp8} mxfp8 {mx}");
 }
 
 /// NVFP4 on a GPU without FP4 tensor cores is a clear input error naming the field.

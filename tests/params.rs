@@ -169,3 +169,55 @@ fn every_profile_number_has_a_source() {
         catalog::load::<GpuProfile>(catalog::GPUS, "gpu", &c.gpu).unwrap();
     }
 }
+
+#[test]
+fn nemotron_4_340b() {
+    // Nemotron-4 340B report (arXiv 2406.11704) section 2.1: 9.4B embedding and 331.6B
+    // non-embedding parameters.
+    close(
+        "Nemotron-4 340B",
+        count(&model("nemotron-4-340b")).total,
+        341.0e9,
+        0.005,
+        "Nemotron-4 340B report, section 2.1",
+    );
+}
+
+#[test]
+fn llama2_7b_and_13b() {
+    // Released checkpoints: 6,738,415,616 and 13,015,864,320 parameters.
+    close(
+        "Llama 2 7B",
+        count(&model("llama2-7b")).total,
+        6_738_415_616.0,
+        0.001,
+        "Llama-2-7b-hf",
+    );
+    close(
+        "Llama 2 13B",
+        count(&model("llama2-13b")).total,
+        13_015_864_320.0,
+        0.001,
+        "Llama-2-13b-hf",
+    );
+}
+
+#[test]
+fn nemo_named_models() {
+    // NeMo names these by size only: GPT-3 5B and 20B, Nemotron-3 8B (2.1B of it in
+    // 256K-token embeddings) and 22B; the counts land within a few percent of the names.
+    for (name, size, tol) in [
+        ("gpt3-5b", 5.0e9, 0.02),
+        ("gpt3-20b", 20.0e9, 0.02),
+        ("nemotron-3-8b", 8.0e9, 0.07),
+        ("nemotron-3-22b", 22.0e9, 0.04),
+    ] {
+        close(
+            name,
+            count(&model(name)).total,
+            size,
+            tol,
+            "the model's name",
+        );
+    }
+}

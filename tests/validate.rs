@@ -149,16 +149,33 @@ fn skipped_rows_say_why() {
 /// NeMo 25.11 on DGX-GB300/GB200/B200 (tests/data/published/blackwell_runs_public.csv):
 /// every row is predicted, as seconds per iteration, on the recipe Megatron-Bridge ran
 /// (launcher segments, the presets' recompute, MTP as the table prints it, FP8 current
-/// scaling, p2p overlap only with VP). Measured MAPE 16.5% (the issue aims at 12%;
-/// docs/validation.md says which mechanisms are missing); the bound guards it from
-/// getting worse, and no row may miss by more than 40%.
+/// scaling and the quantizing recipes' casts, p2p overlap only with VP); docs/validation.md
+/// says which mechanisms are still missing. Measured 14.0%, worst row -25.4%. Main's
+/// bound before this generic path was 13% on 11.7%, reached with recipe assumptions the
+/// Megatron-Bridge presets do not run (selective recompute of the attention core, the
+/// expert all-to-all overlapped, p2p exposed under VP); the bound here holds what the
+/// presets' own inputs give, so that it cannot silently get worse.
 #[test]
 fn blackwell_nemo_25_11_iteration_times() {
     let r = report();
     let p = rows(&r, "BW-", "iteration_time_s");
     assert_eq!(p.len(), 17, "{}", show(&p));
-    assert!(p.iter().all(|x| x.error_pct.abs() <= 40.0), "{}", show(&p));
-    assert!(mape(&p) < 17.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(p.iter().all(|x| x.error_pct.abs() <= 30.0), "{}", show(&p));
+    assert!(mape(&p) < 14.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+}
+
+#[test]
+fn nemo_24_07_fp8_tflops() {
+    // NeMo 24.07's performance summary (FP8, H100), on NeMo's FLOP convention (full
+    // non-causal attention). The issue's target is MAPE <= 8% with no row beyond 15%;
+    // not reached yet: every row is still predicted too fast (FP8 casts, the BF16
+    // output layer and the cross-entropy's passes took the MAPE from 24.5% to 19.7%).
+    // The bounds hold what is reached so that it cannot silently get worse.
+    let r = report();
+    let p = rows(&r, "NEMO2407", "tflops_per_gpu");
+    assert_eq!(p.len(), 12, "{}", show(&p));
+    assert!(p.iter().all(|x| x.error_pct.abs() <= 28.0), "{}", show(&p));
+    assert!(mape(&p) < 20.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }
 
 /// torchtitan FSDP2 on 64 A100 80GB (tests/data/published/fsdp_zero_public.csv,
@@ -219,9 +236,9 @@ fn every_shipped_row_is_predicted_or_says_why() {
     // 34B (architecture never published), 4 Llama 3 model-card rows and 2 DeepSeek rows
     // without a batch.
     assert_eq!(in_file("published_runs_public.csv"), (56, 45, 11));
-    // 12 rows: 5 predicted; 7 name models not in the catalog (GPT3 5B/20B, Llama 2
-    // 7B/13B, Nemotron 8B/22B/340B) with empty architecture columns.
-    assert_eq!(in_file("nemo_24_07_perf.csv"), (12, 5, 7));
+    // 12 rows, all predicted (the catalog has GPT3 5B/20B, Llama 2 7B/13B and
+    // Nemotron 8B/22B/340B).
+    assert_eq!(in_file("nemo_24_07_perf.csv"), (12, 12, 0));
     // Every Blackwell (17) and torchtitan FSDP2 (8) row is predicted.
     assert_eq!(in_file("blackwell_runs_public.csv"), (17, 17, 0));
     assert_eq!(in_file("fsdp_zero_public.csv"), (8, 8, 0));

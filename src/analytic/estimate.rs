@@ -87,6 +87,8 @@ pub struct StepBreakdown {
     pub dp_comm_s: f64,
     /// Optimizer update.
     pub optimizer_s: f64,
+    /// Of `compute_s`: FP8 casts, transposes, weight casts and amax reductions.
+    pub fp8_cast_s: f64,
 }
 
 /// Step time and run length.
@@ -416,6 +418,7 @@ pub fn evaluate_with(
             p2p_s: mf * (c.p2p_s + c2.p2p_s),
             dp_comm_s: end - pipe + param_exposed + mf * (c.zero_s + c2.zero_s),
             optimizer_s,
+            fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
         },
         Engine::Mfu => StepBreakdown::default(),
     };

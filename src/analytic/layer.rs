@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::comm::{Comm, Group};
 use super::compute::{AttnShape, KernelModel};
+use super::fp8;
 use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
@@ -45,6 +46,12 @@ pub struct LayerCost {
     pub stored_bytes: f64,
     /// Activation bytes alive while the layer itself runs (full-recompute working set).
     pub working_bytes: f64,
+    /// FP8 casts, transposes and amax work in forward plus backward (part of the
+    /// compute above), seconds.
+    pub fp8_cast_s: f64,
+    /// Casting this layer's FP8-GEMM weights (and their transposes), once per step on
+    /// the first micro-batch, seconds.
+    pub fp8_weight_cast_s: f64,
     /// Parameters on this GPU that are replicated across expert parallelism.
     pub dense_params: f64,
     /// Routed-expert parameters on this GPU.
@@ -129,70 +136,67 @@ impl LayerCtx<'_> {
     }
 }
 
-/// Forward and backward GEMM time accumulated over a layer's matmuls.
+/// Where a GEMM's input comes from: it decides the cast a quantized GEMM needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Src {
+    /// A BF16 tensor cast in a pass of its own.
+    Plain,
+    /// A norm's output: the norm and the cast are one kernel (TE `LayerNormLinear`).
+    Norm,
+    /// Already quantized: once for several GEMMs, or before an expert dispatch.
+    Cast,
+}
+
+/// Forward and backward GEMM time accumulated over a layer's matmuls, with the
+/// quantizing recipe's casting traffic ([`fp8`]).
 struct Gemms<'a> {
     k: &'a dyn KernelModel,
     dt: Dtype,
-    /// Bytes per quantized operand element with its scales; `None` under BF16/FP16.
-    q: Option<f64>,
-    /// Share of the layers a low-precision recipe keeps in BF16 (NVFP4: ~16%).
-    bf16_share: f64,
-    /// Extra bytes read per BF16 element quantized (FP8 current scaling's amax pass).
-    amax: f64,
+    recipe: Option<fp8::Recipe>,
     fwd: f64,
     bwd: f64,
-    /// Operand quantization traffic, forward and backward, bytes.
-    quant_fwd: f64,
-    quant_bwd: f64,
-}
-
-/// Bytes per element of quantizing a BF16 activation to `q` bytes in a pass of its own:
-/// read 2, write q (DeepSeek-V3 report, section 3.5.2: the 128 BF16 values are read
-/// from HBM, quantized, written back, and read again by the MMA). FP8: 3.
-fn quant(q: f64) -> f64 {
-    2.0 + q
-}
-/// The backward's output gradient quantized row-wise (input-gradient GEMM) and
-/// column-wise (weight-gradient GEMM) in one pass: read 2, write q + q. FP8: 4.
-fn quant_dy(q: f64) -> f64 {
-    2.0 + 2.0 * q
-}
-/// The cached quantized input re-quantized column-wise for the weight-gradient GEMM:
-/// read q, write q. FP8: 2. (NVFP4's 16x16 Hadamard transform of the weight-gradient
-/// inputs is fused into this pass in Transformer Engine: no extra traffic counted.)
-fn quant_xt(q: f64) -> f64 {
-    2.0 * q
+    /// Cast traffic, forward and backward, bytes.
+    cast_fwd: f64,
+    cast_bwd: f64,
+    /// Quantized-GEMM weights on this GPU (cast once per step), parameters.
+    fp8_weights: f64,
 }
 
 impl Gemms<'_> {
-    /// Adds `count` GEMMs of layer shape (m, n, k); returns their forward seconds. Under
-    /// a quantized precision the input is quantized for it (see [`Self::add_quantized`]).
-    fn add(&mut self, m: f64, n: f64, k: f64, count: f64) -> f64 {
-        if let Some(q) = self.q {
-            self.quant_fwd += (1.0 - self.bf16_share) * (quant(q) + self.amax) * count * m * k;
+    /// Adds `count` GEMMs of layer shape (m, n, k) whose input comes from `src`;
+    /// returns their forward seconds. Under FP8 the input, the output gradient and the
+    /// weight are cast as the recipe does it.
+    fn add(&mut self, m: f64, n: f64, k: f64, count: f64, src: Src) -> f64 {
+        let Some(r) = self.recipe else {
+            let f = count * self.k.gemm_s(m, n, k, self.dt);
+            self.fwd += f;
+            self.bwd += count * self.k.gemm_bwd_s(m, n, k, self.dt);
+            return f;
+        };
+        // The layers a recipe keeps in BF16 (NVFP4: ~16%) cast nothing and run at BF16
+        // rates: the per-layer figure is the average over the model's layers.
+        let (lo, hi) = (1.0 - r.bf16_share, r.bf16_share);
+        if src != Src::Cast {
+            self.cast_fwd += lo * count * m * k * r.input_cast_bytes(src == Src::Norm);
         }
-        self.add_quantized(m, n, k, count)
-    }
-
-    /// As [`Self::add`] for an input already quantized (once for several GEMMs, or
-    /// before an expert dispatch); the backward's gradient operands are still quantized.
-    fn add_quantized(&mut self, m: f64, n: f64, k: f64, count: f64) -> f64 {
-        // A recipe that keeps some layers in BF16 costs their share at BF16 rates: the
-        // per-layer figure is the average over the model's layers.
-        let (lo, hi) = (1.0 - self.bf16_share, self.bf16_share);
+        self.cast_bwd +=
+            lo * count * (m * n * r.grad_cast_bytes() + m * k * r.input_requant_bytes());
+        self.fp8_weights += lo * count * n * k;
         let mix = |t: &dyn Fn(Dtype) -> f64| {
             lo * t(self.dt) + if hi > 0.0 { hi * t(Dtype::Bf16) } else { 0.0 }
         };
         let f = count * mix(&|d| self.k.gemm_s(m, n, k, d));
         self.fwd += f;
         self.bwd += count * mix(&|d| self.k.gemm_bwd_s(m, n, k, d));
-        if let Some(q) = self.q {
-            // The cached input's transpose reuses its (per-tensor or block) scales: no
-            // amax pass; the output gradient is a fresh BF16 tensor: one under current
-            // scaling.
-            self.quant_bwd +=
-                lo * count * ((quant_dy(q) + self.amax) * m * n + quant_xt(q) * m * k);
-        }
+        f
+    }
+
+    /// Adds a GEMM that stays BF16 under every FP8 recipe (the MoE router: Megatron-Core's
+    /// `TopKRouter` is outside TE; DeepSeek-V3 section 3.3 keeps gating in BF16).
+    fn add_bf16(&mut self, m: f64, n: f64, k: f64) -> f64 {
+        let f = self.k.gemm_s(m, n, k, Dtype::Bf16);
+        self.fwd += f;
+        self.bwd += self.k.gemm_bwd_s(m, n, k, Dtype::Bf16);
         f
     }
 }
@@ -228,23 +232,16 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let flash = tr.flash_attention;
 
     // --- Attention projections ---
+    let recipe = fp8::recipe(tr);
     let mut gm = Gemms {
         k,
         dt,
-        q: tr
-            .precision
-            .quantized()
-            .then(|| tr.precision.operand_bytes()),
-        bf16_share: tr.precision.bf16_layer_share(),
-        amax: if tr.precision == crate::spec::training::Precision::Fp8 {
-            tr.fp8_scaling.amax_pass_bytes()
-        } else {
-            0.0
-        },
+        recipe,
         fwd: 0.0,
         bwd: 0.0,
-        quant_fwd: 0.0,
-        quant_bwd: 0.0,
+        cast_fwd: 0.0,
+        cast_bwd: 0.0,
+        fp8_weights: 0.0,
     };
     let qkv_store; // Q, K, V kept for the attention backward, bytes
     let mut latent_store = 0.0; // MLA latents (inputs of the up-projections), bytes
@@ -255,29 +252,37 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             // Both down-projections read the same (once quantized) input.
             let q_up_k = match mla.q_lora_rank {
                 Some(r) => {
-                    gm.add_quantized(t, r as f64, h, 1.0);
+                    gm.add(t, r as f64, h, 1.0, Src::Cast);
                     r as f64
                 }
                 None => h,
             };
-            gm.add(t, (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64, h, 1.0);
-            up_proj_s = gm.add(t, hq * dqk / tp, q_up_k, 1.0)
+            gm.add(
+                t,
+                (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64,
+                h,
+                1.0,
+                Src::Norm,
+            );
+            // The up-projections read the latents after their own norms.
+            up_proj_s = gm.add(t, hq * dqk / tp, q_up_k, 1.0, Src::Norm)
                 + gm.add(
                     t,
                     hq * (mla.qk_nope_head_dim + mla.v_head_dim) as f64 / tp,
                     mla.kv_lora_rank as f64,
                     1.0,
+                    Src::Norm,
                 );
             latent_store = gin * t * (mla.q_lora_rank.unwrap_or(0) + mla.kv_lora_rank) as f64;
             // Keys carry every head's nope part plus the shared rotary part.
             qkv_store = ACT * t * (hq * dqk * 2.0 + hq * dv) / tp;
         }
         None => {
-            gm.add(t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h, 1.0);
+            gm.add(t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h, 1.0, Src::Norm);
             qkv_store = ACT * t * (hq * dqk + hkv * dqk + hkv * dv) / tp;
         }
     }
-    gm.add(t, h, hq * dv / tp, 1.0);
+    gm.add(t, h, hq * dv / tp, 1.0, Src::Plain);
 
     // --- MLP or experts ---
     let (act_width, routed_k) = match moe {
@@ -288,33 +293,43 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             let fe = moe.expert_ffn_hidden as f64;
             // Balanced routing: each local expert gets its share of the ep group's tokens.
             let per_expert = t * ep * topk / e;
-            // The router is tiny: no quantization pass of its own is counted.
-            gm.add_quantized(th, e, h, 1.0);
-            // Tokens are quantized once before the dispatch (FP8 on the wire), not per
-            // expert copy; the shared expert reads the same quantized input.
-            if let Some(q) = gm.q {
-                gm.quant_fwd += (1.0 - gm.bf16_share) * (quant(q) + gm.amax) * t * h;
-            }
-            gm.add_quantized(per_expert, gate * fe / tp, h, e / ep);
-            gm.add(per_expert, h, fe / tp, e / ep);
+            gm.add_bf16(th, e, h);
+            // DeepSeek-V3 quantizes tokens once before the dispatch (FP8 on the wire);
+            // TE's grouped GEMM casts each expert's dispatched tokens.
+            let expert_src = match recipe {
+                Some(r) if r.quantized_dispatch() => {
+                    gm.cast_fwd += (1.0 - r.bf16_share) * t * h * r.input_cast_bytes(false);
+                    Src::Cast
+                }
+                _ => Src::Plain,
+            };
+            gm.add(per_expert, gate * fe / tp, h, e / ep, expert_src);
+            gm.add(per_expert, h, fe / tp, e / ep, Src::Plain);
             let shared = moe.shared_experts as f64 * fe;
             if shared > 0.0 {
-                gm.add_quantized(t, gate * shared / tp, h, 1.0);
-                gm.add(t, h, shared / tp, 1.0);
+                gm.add(t, gate * shared / tp, h, 1.0, expert_src);
+                gm.add(t, h, shared / tp, 1.0, Src::Plain);
             }
             (topk * fe + shared, topk)
         }
         None => {
             let f = m.ffn_hidden as f64;
-            gm.add(t, gate * f / tp, h, 1.0);
-            gm.add(t, h, f / tp, 1.0);
+            gm.add(t, gate * f / tp, h, 1.0, Src::Norm);
+            gm.add(t, h, f / tp, 1.0, Src::Plain);
             (f, 0.0)
         }
     };
-    let (gemm, gemm_bwd) = (
-        gm.fwd + k.memory_s(gm.quant_fwd),
-        gm.bwd + k.memory_s(gm.quant_bwd),
-    );
+    // Current scaling all-reduces the amax of each sequence-parallel input (QKV and
+    // fc1 in forward, their output gradients in backward) over the tensor-parallel ranks.
+    let tp_amax = match recipe {
+        Some(r) if r.tp_amax_per_cast() && l.sequence_parallel && l.tp > 1 => {
+            2.0 * comm.all_reduce_s(4.0, ctx.tp_group())
+        }
+        _ => 0.0,
+    };
+    let cast_fwd_s = k.memory_s(gm.cast_fwd) + tp_amax;
+    let cast_bwd_s = k.memory_s(gm.cast_bwd) + tp_amax;
+    let (gemm, gemm_bwd) = (gm.fwd + cast_fwd_s, gm.bwd + cast_bwd_s);
 
     // --- Attention core (causal: half the score matrix is computed) ---
     let heads_local = hq / tp;
@@ -465,9 +480,15 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
                     moe.max_nodes_per_token,
                 )
             };
-            // Dispatch goes out in the GEMM precision (FP8 under FP8 training, as in
-            // DeepSeek-V3); the combine and all backward traffic stay BF16.
-            (a2a(gin) + a2a(ACT), 2.0 * a2a(ACT))
+            // Dispatch goes out quantized where tokens are quantized before it
+            // (DeepSeek-V3, FP4); Megatron-Core's dispatchers send BF16. The combine and
+            // all backward traffic stay BF16.
+            let wire = if recipe.is_some_and(|r| r.quantized_dispatch()) {
+                gin
+            } else {
+                ACT
+            };
+            (a2a(wire) + a2a(ACT), 2.0 * a2a(ACT))
         }
         None => (0.0, 0.0),
     };
@@ -494,6 +515,9 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         cp_fwd_s,
         stored_bytes,
         working_bytes: full,
+        fp8_cast_s: cast_fwd_s + cast_bwd_s,
+        fp8_weight_cast_s: recipe
+            .map_or(0.0, |r| k.memory_s(gm.fp8_weights * r.weight_cast_bytes())),
         dense_params: params.dense() / tp,
         expert_params: params.experts / (tp * l.ep as f64),
     }

@@ -8,6 +8,8 @@ pub mod budget;
 pub mod comm;
 pub mod compute;
 pub mod estimate;
+pub mod fp8;
+pub mod head;
 pub mod layer;
 pub mod params;
 pub mod pipeline;

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use super::comm::{Comm, Group};
 use super::compute::KernelModel;
+use super::fp8::fp8_amax_s;
+use super::head::head_cost;
 use super::layer::{layer_cost, LayerCost, LayerCtx};
 use super::pipeline::{in_flight, partner};
 use crate::spec::layout::{ResolvedLayout, Schedule};
@@ -98,6 +100,9 @@ pub struct StageCost {
     /// Exposed ZeRO-2/3 traffic per micro-batch (gradient reduce-scatter, weight
     /// all-gathers), forward plus backward, seconds.
     pub zero_s: f64,
+    /// Of `compute_s`: FP8 casts, transposes, weight casts and amax reductions per
+    /// micro-batch, seconds.
+    pub fp8_cast_s: f64,
     /// Parameters on this GPU replicated across expert parallelism.
     pub dense_params: f64,
     /// Routed-expert parameters on this GPU.
@@ -133,7 +138,6 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
     let h = m.hidden as f64;
     let v = m.vocab as f64;
     let tp = l.tp as f64;
-    let dt = ctx.dtype();
     let sp = ctx.sp_div();
     let p2p_bytes = t * h * 2.0 / tp; // scatter-gather: each tp rank sends its 1/tp share
     let p2p_stride = u64::from(l.tp) * u64::from(l.cp) * u64::from(l.dp);
@@ -180,6 +184,14 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
         let mut dense_params = add(&|c| c.dense_params);
         let expert_params = add(&|c| c.expert_params);
         let mut stored = add(&|c| c.stored_bytes);
+        // FP8 weights cast on the first micro-batch of a step: spread over all of them.
+        // Amaxes reduced after every forward and backward.
+        let weight_cast = add(&|c| c.fp8_weight_cast_s) / l.microbatches.max(1) as f64;
+        let amax = fp8_amax_s(ctx, &inp.comm, n_dense + n_moe);
+        fwd += weight_cast + amax;
+        bwd += amax;
+        compute += weight_cast + 2.0 * amax;
+        let fp8_cast = add(&|c| c.fp8_cast_s) + weight_cast + 2.0 * amax;
         let working = if ctx.training.recompute == Recompute::Full {
             // One layer's full activations exist while it is recomputed.
             dense_cost
@@ -204,16 +216,15 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             // Output layer: the last stage holds (a copy of) the word embeddings; with
             // one stage, tied embeddings are the same tensor as the input's.
             dense_params += head_params(m, i == 0, v * h / tp);
-            let head = k.gemm_s(t, v / tp, h, dt);
-            let ce = k.memory_s(LOGIT_BYTES * t * v / tp);
+            let hc = head_cost(ctx, k);
             let ag = inp.comm.all_gather_s(t * h * 2.0, ctx.tp_group());
             // Each multi-token-prediction module passes through the shared head again,
             // after its own projection of [hidden; next embedding] (2h -> h).
             let heads = 1.0 + m.mtp_depth as f64;
             let (proj_f, proj_b, proj_params) = mtp_projection(ctx, k);
-            fwd += heads * (head + ce + ag) + proj_f;
-            bwd += heads * (2.0 * head + ce + ag) + proj_b;
-            compute += heads * (3.0 * head + 2.0 * ce) + proj_f + proj_b;
+            fwd += heads * (hc.gemm_s + hc.ce_fwd_s + ag) + proj_f;
+            bwd += heads * (2.0 * hc.gemm_s + hc.ce_bwd_s + ag) + proj_b;
+            compute += heads * (3.0 * hc.gemm_s + hc.ce_fwd_s + hc.ce_bwd_s) + proj_f + proj_b;
             extra_act += heads * LOGIT_BYTES * t * v / tp;
             dense_params += proj_params;
         }
@@ -241,6 +252,7 @@ pub fn stages(inp: &StageInputs) -> Vec<StageCost> {
             cp_comm_s: cp_comm,
             p2p_s: 2.0 * p2p,
             zero_s: zero.0 + zero.1,
+            fp8_cast_s: fp8_cast,
             dense_params,
             expert_params,
             memory: MemoryBreakdown::default(),
@@ -439,7 +451,10 @@ pub fn model_states(l: &ResolvedLayout, tr: &Training, dense: f64, expert: f64) 
             dense + expert
         }
     };
-    let weight_bytes = tr.precision.weight_bytes();
+    // BF16 weights, plus the quantized copies the recipe keeps between micro-batches.
+    // (Applied to every parameter: the embedding and output layer, which have none, are
+    // a small share of the weights except in small models with large vocabularies.)
+    let weight_bytes = super::fp8::weight_bytes(tr);
     if tr.mixed_precision == MixedPrecision::TorchAmp {
         // The FP32 parameters are the master weights: counted as weights, not again
         // in the optimizer (whose moments are what remains of its bytes).

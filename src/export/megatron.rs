@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
 use crate::spec::scenario::Scenario;
-use crate::spec::training::{Fp8Scaling, Precision, Recompute, RecomputeModule};
+use crate::spec::training::{Fp8Recipe, Precision, Recompute, RecomputeModule};
 
 /// How the layer split is written for Megatron Core.
 enum Split {
@@ -229,7 +229,7 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
     match sc.training.precision {
         Precision::Bf16 => f.push("--bf16".into()),
         Precision::Fp16 => f.push("--fp16".into()),
-        Precision::Fp8 if sc.training.fp8_scaling == Fp8Scaling::Current => {
+        Precision::Fp8 if sc.training.fp8_recipe == Fp8Recipe::Current => {
             // Megatron-Core's per-tensor current scaling (Transformer Engine 2.x).
             f.push("--bf16".into());
             f.push("--fp8-format hybrid".into());
@@ -447,7 +447,7 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         py(l.overlap.dp_comm && l.zero >= 1)
     ));
     let mixed = match sc.training.precision {
-        Precision::Fp8 if sc.training.fp8_scaling == Fp8Scaling::Current => {
+        Precision::Fp8 if sc.training.fp8_recipe == Fp8Recipe::Current => {
             "bf16_with_fp8_current_scaling_mixed"
         }
         Precision::Fp8 => "bf16_with_fp8_delayed_scaling_mixed",

@@ -211,12 +211,22 @@ pub fn estimate_table(e: &Estimate) -> String {
             ("DP sync", d.dp_comm_s),
             ("optimizer", d.optimizer_s),
         ];
-        let text = parts
+        let mut text = parts
             .iter()
             .filter(|(_, v)| *v > 0.0)
             .map(|(k, v)| format!("{k} {} ({})", secs(*v), pct(v / e.time.step_s)))
             .collect::<Vec<_>>()
             .join(", ");
+        // Parts of compute, named apart.
+        for (k, v) in [("FP8 casts", d.fp8_cast_s)] {
+            if v > 0.0 {
+                text.push_str(&format!(
+                    "; of compute: {k} {} ({})",
+                    secs(v),
+                    pct(v / e.time.step_s)
+                ));
+            }
+        }
         row(&mut t, "Step breakdown", text);
         let c = e.time.nic_contention_s;
         if c > 0.0 {
@@ -294,6 +304,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("p2p_s", d.p2p_s, "s"),
         ("dp_comm_s", d.dp_comm_s, "s"),
         ("optimizer_s", d.optimizer_s, "s"),
+        ("fp8_cast_s", d.fp8_cast_s, "s"),
     ];
     let mut rows = rows;
     if let Some(r) = &e.reliability {

@@ -20,6 +20,8 @@ use crate::analytic::budget::{budget, BudgetInputs};
 use crate::analytic::comm::Comm;
 use crate::analytic::compute::KernelModel;
 use crate::analytic::estimate::precision_peak;
+use crate::analytic::fp8::fp8_amax_s;
+use crate::analytic::head::head_cost;
 use crate::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use crate::analytic::params::count;
 use crate::analytic::pipeline::{partner, pipeline_s};
@@ -98,7 +100,6 @@ impl<'a> Env<'a> {
         let v = m.vocab as f64;
         let tp = rl.tp as f64;
         let sp = ctx.sp_div();
-        let dt = ctx.dtype();
         let ov = &rl.overlap;
         let working = if self.sc.training.recompute == Recompute::Full {
             dense
@@ -110,13 +111,15 @@ impl<'a> Env<'a> {
             0.0
         };
         let part = |c: &Option<LayerCost>| c.as_ref().map(|c| LayerPart::new(c, ov));
+        let hc = head_cost(&ctx, k);
         Inner {
             dense: part(&dense),
             moe: part(&moe),
             emb_s: k.memory_s(2.0 * t * h * 2.0 / sp),
             emb_stored: 2.0 * t * h / sp,
-            head_s: k.gemm_s(t, v / tp, h, dt),
-            ce_s: k.memory_s(LOGIT_BYTES * t * v / tp),
+            head_s: hc.gemm_s,
+            ce_fwd_s: hc.ce_fwd_s,
+            ce_bwd_s: hc.ce_bwd_s,
             ag_s: self.comm.all_gather_s(t * h * 2.0, ctx.tp_group()),
             logits_bytes: LOGIT_BYTES * t * v / tp,
             vh_tp: v * h / tp,
@@ -138,6 +141,7 @@ struct LayerPart {
     dense_params: f64,
     expert_params: f64,
     stored: f64,
+    wcast: f64,
 }
 
 impl LayerPart {
@@ -149,6 +153,7 @@ impl LayerPart {
             dense_params: c.dense_params,
             expert_params: c.expert_params,
             stored: c.stored_bytes,
+            wcast: c.fp8_weight_cast_s,
         }
     }
 }
@@ -162,7 +167,8 @@ pub struct Inner {
     emb_s: f64,
     emb_stored: f64,
     head_s: f64,
-    ce_s: f64,
+    ce_fwd_s: f64,
+    ce_bwd_s: f64,
     ag_s: f64,
     logits_bytes: f64,
     vh_tp: f64,
@@ -200,6 +206,8 @@ struct Kind {
     expert_params: f64,
     stored: f64,
     extra_act: f64,
+    /// FP8 weight casts of the whole stage, once per step, seconds.
+    wcast: f64,
     weights: f64,
     gradients: f64,
     optimizer: f64,
@@ -308,7 +316,16 @@ impl Env<'_> {
         let (dg, eg) = dp_groups(rl);
         let c = &self.comm;
         let gb = tr.grad_bytes_per_param;
+        let ctx = LayerCtx {
+            model: &sc.model,
+            layout: rl,
+            training: tr,
+        };
+        let mb = rl.microbatches.max(1) as f64;
         for k in s.kinds.iter_mut() {
+            let amax = fp8_amax_s(&ctx, c, k.layers as f64);
+            k.fwd += k.wcast / mb + amax;
+            k.bwd += amax;
             let (zf, zb) = if rl.zero < 2 {
                 (0.0, 0.0)
             } else {
@@ -359,6 +376,7 @@ impl Env<'_> {
                 cp_comm_s: 0.0,
                 p2p_s: 0.0,
                 zero_s: 0.0,
+                fp8_cast_s: 0.0,
                 dense_params: k.dense_params,
                 expert_params: k.expert_params,
                 memory: MemoryBreakdown::default(),
@@ -432,6 +450,7 @@ impl Env<'_> {
         let mut dense_params = add(&|c| c.dense_params);
         let expert_params = add(&|c| c.expert_params);
         let mut stored = add(&|c| c.stored);
+        let wcast = add(&|c| c.wcast);
         let mut extra_act = 0.0;
         if first {
             dense_params += inn.vh_tp + inn.pos_tp;
@@ -442,8 +461,8 @@ impl Env<'_> {
         if last {
             let heads = 1.0 + inn.mtp_depth;
             dense_params += head_params(&self.sc.model, first, inn.vh_tp) + inn.mtp_proj.2;
-            fwd += heads * (inn.head_s + inn.ce_s + inn.ag_s) + inn.mtp_proj.0;
-            bwd += heads * (2.0 * inn.head_s + inn.ce_s + inn.ag_s) + inn.mtp_proj.1;
+            fwd += heads * (inn.head_s + inn.ce_fwd_s + inn.ag_s) + inn.mtp_proj.0;
+            bwd += heads * (2.0 * inn.head_s + inn.ce_bwd_s + inn.ag_s) + inn.mtp_proj.1;
             extra_act += heads * inn.logits_bytes;
         }
         let (weights, gradients, optimizer) = state(dense_params, expert_params);
@@ -459,6 +478,7 @@ impl Env<'_> {
             expert_params,
             stored,
             extra_act,
+            wcast,
             weights,
             gradients,
             optimizer,

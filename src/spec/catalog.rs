@@ -59,6 +59,13 @@ pub const MODELS: &[(&str, &str)] = embed![
     "models/bloom-176b.yaml",
     "models/opt-175b.yaml",
     "models/gpt4-moe-1.8t.yaml",
+    "models/gpt3-5b.yaml",
+    "models/gpt3-20b.yaml",
+    "models/llama2-7b.yaml",
+    "models/llama2-13b.yaml",
+    "models/nemotron-3-8b.yaml",
+    "models/nemotron-3-22b.yaml",
+    "models/nemotron-4-340b.yaml",
 ];
 
 /// Ready scenarios shipped with llmplan; the first is the seed.

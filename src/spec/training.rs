@@ -176,17 +176,25 @@ impl Precision {
             _ => 0.0,
         }
     }
+}
 
-    /// Bytes per parameter of the weights kept for the GEMMs: the BF16 copy, plus the
-    /// quantized copies (FP8: one, reused transposed on Hopper; MX/NVFP4: a row-wise and
-    /// a column-wise copy, since scale blocks run along the reduction dimension).
-    pub fn weight_bytes(self) -> f64 {
-        match self {
-            Precision::Bf16 | Precision::Fp16 => 2.0,
-            Precision::Fp8 => 3.0,
-            p => 2.0 + 2.0 * p.operand_bytes(),
-        }
-    }
+/// How FP8 GEMM operands are scaled (Transformer Engine's recipes, and DeepSeek-V3's).
+/// It decides the casting passes around each FP8 GEMM ([`crate::analytic::fp8`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Fp8Recipe {
+    /// Per-tensor scales from an amax history (TE `DelayedScaling`, the Hopper default
+    /// of Megatron-Core/NeMo 2024): the cast needs no pass of its own to find the scale.
+    #[default]
+    Delayed,
+    /// Per-tensor scales from the tensor's own amax (TE `Float8CurrentScaling`,
+    /// "FP8-CS"): an amax pass over each tensor before its cast.
+    Current,
+    /// Fine-grained tiles (DeepSeek-V3 report, section 3.3.2): activations per 1x128,
+    /// weights per 128x128, cast in passes of their own.
+    Blockwise,
 }
 
 /// The training run.
@@ -209,6 +217,10 @@ pub struct Training {
     /// Where the recipe keeps weights and master copies.
     #[serde(default)]
     pub mixed_precision: MixedPrecision,
+    /// FP8 scaling recipe (with `precision: fp8`; `precision: mxfp8` is TE's MXFP8 block
+    /// scaling, NVFP4/MXFP4 their own recipes).
+    #[serde(default)]
+    pub fp8_recipe: Fp8Recipe,
     /// Optimizer state bytes per parameter (fp32 master 4 + Adam m 4 + v 4 = 12).
     #[serde(default = "default_optimizer_bytes")]
     pub optimizer_bytes_per_param: f64,
@@ -230,9 +242,6 @@ pub struct Training {
     /// Activations cached for backward in fewer bits than BF16.
     #[serde(default)]
     pub low_precision_cache: Vec<LowPrecisionCache>,
-    /// How `precision: fp8` finds its per-tensor scales (delayed or current scaling).
-    #[serde(default)]
-    pub fp8_scaling: Fp8Scaling,
     /// Dropout layers present (adds masks to activation memory).
     #[serde(default)]
     pub dropout: bool,
@@ -242,34 +251,6 @@ pub struct Training {
     /// Which generation of fused attention kernel runs (with `flash_attention`).
     #[serde(default)]
     pub attention_kernel: AttentionKernel,
-}
-
-/// How per-tensor FP8 scales are found (with `precision: fp8`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Fp8Scaling {
-    /// Delayed scaling: the scale comes from an amax history of earlier steps, so the
-    /// cast reads its BF16 input once (and records the amax on the way).
-    #[default]
-    Delayed,
-    /// Current (tensorwise) scaling: Transformer Engine's Float8CurrentScalingQuantizer
-    /// runs an amax kernel over the tensor, computes the scale, then casts: the BF16
-    /// input is read twice, since the scale cannot be fused into the cast
-    /// (transformer_engine/pytorch/csrc quantizer and cast code, TE 2.x).
-    Current,
-}
-
-impl Fp8Scaling {
-    /// Extra bytes read per BF16 element a cast quantizes: the amax pass of current
-    /// scaling reads the 2-byte input once more; 0 for delayed scaling.
-    pub fn amax_pass_bytes(self) -> f64 {
-        match self {
-            Fp8Scaling::Delayed => 0.0,
-            Fp8Scaling::Current => 2.0,
-        }
-    }
 }
 
 /// Generation of the fused attention kernel a framework runs.

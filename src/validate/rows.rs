@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::spec::layout::{Layout, Overlap, Schedule};
 use crate::spec::pricing::Pricing;
 use crate::spec::scenario::{Origin, Scenario};
-use crate::spec::training::{Fp8Scaling, Precision, Recompute, RecomputeModule, Training};
+use crate::spec::training::{Fp8Recipe, Precision, Recompute, RecomputeModule, Training};
 use crate::spec::yaml::Source;
 
 /// One row of published_runs_public.csv, by column name.
@@ -169,18 +169,17 @@ fn stated_modules(row: &Row, assumptions: &mut Vec<String>) -> Option<Vec<Recomp
     Some(mods)
 }
 
-/// FP8 current (tensorwise) scaling when the row's precision says so ("FP8-CS (current
-/// scaling)"), else delayed scaling.
-fn fp8_scaling(row: &Row, assumptions: &mut Vec<String>) -> Fp8Scaling {
+/// The FP8 scaling recipe the row's precision names: DeepSeek-V3's fine-grained tiles,
+/// Transformer Engine's current scaling ("FP8-CS"), or delayed scaling (the default of
+/// TE and NeMo through 2024, so NeMo 24.07's plain "FP8").
+fn fp8_recipe(row: &Row) -> Fp8Recipe {
     let p = row.text("precision").to_lowercase();
-    if p.contains("current scaling") || p.starts_with("fp8-cs") || p.contains("tensorwise") {
-        assumptions.push(
-            "FP8 current scaling: an amax pass reads each quantized BF16 tensor before its cast"
-                .into(),
-        );
-        Fp8Scaling::Current
+    if p.contains("fine-grained") {
+        Fp8Recipe::Blockwise
+    } else if p.contains("fp8-cs") || p.contains("current scaling") {
+        Fp8Recipe::Current
     } else {
-        Fp8Scaling::Delayed
+        Fp8Recipe::Delayed
     }
 }
 
@@ -405,6 +404,7 @@ pub fn build(row: &Row) -> Result<Built> {
         global_batch_seqs: Some(global),
         global_batch_tokens: None,
         precision: precision(row, &mut assumptions),
+        fp8_recipe: fp8_recipe(row),
         optimizer_bytes_per_param: optimizer_bytes(&said, &mut assumptions),
         grad_bytes_per_param: 4.0,
         recompute: if recompute_layer_share < 1.0 {
@@ -417,7 +417,6 @@ pub fn build(row: &Row) -> Result<Built> {
             .unwrap_or_else(|| rc.recompute_modules.clone()),
         mixed_precision: Default::default(),
         low_precision_cache: rc.low_precision_cache.clone(),
-        fp8_scaling: fp8_scaling(row, &mut assumptions),
         dropout: rc.dropout,
         flash_attention: rc.flash_attention,
         attention_kernel: rc.attention_kernel,
