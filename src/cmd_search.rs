@@ -511,6 +511,24 @@ fn search_table(sc: &Scenario, out: &Outcome) -> Result<String, Error> {
     for n in &out.notes {
         s.push_str(&format!("note: {n}\n"));
     }
+    if let Some(best) = out.results.first() {
+        let regime = llmplan::analytic::uncertainty::Regime::of(sc, best.gpus_used);
+        let res = llmplan::validate::band::residuals();
+        if let Some(b) = llmplan::analytic::uncertainty::band(res, &regime) {
+            s.push_str(&format!(
+                "error band: published {} runs ({} rows) came out {:+.0}% to {:+.0}% in step time, so the best's {:.1} days \
+                 may be {:.1}-{:.1}; a shared bias moves every row here together, so only gaps wider than the band's \
+                 spread between regimes (other GPU counts or types) can reorder a ranking\n",
+                b.regime,
+                b.rows,
+                b.error_lo * 100.0,
+                b.error_hi * 100.0,
+                best.days,
+                best.days / (1.0 + b.error_hi),
+                best.days / (1.0 + b.error_lo)
+            ));
+        }
+    }
     if let Some(b) = base {
         match (&b.ranked, &b.rejected) {
             (Some(r), _) => {

@@ -2,12 +2,11 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
-use llmplan::charts::validation::{Point, ValidationChart};
 use llmplan::validate::{self, Report};
 use llmplan::Error;
 
 /// Runs validation on `csv` (the shipped table when `None`) and renders `format`;
-/// draws the predicted-against-published scatter into `chart` (.svg or .png) if given.
+/// draws predicted / published per row, grouped by source, into `chart` (.svg or .png).
 pub fn run(
     csv: Option<&std::path::Path>,
     group: Option<&str>,
@@ -26,18 +25,7 @@ pub fn run(
         }
     };
     if let Some(path) = chart {
-        let c = ValidationChart {
-            title: "llmplan against published training runs".into(),
-            points: report
-                .predictions
-                .iter()
-                .map(|p| Point {
-                    group: p.group.clone(),
-                    published: p.published,
-                    predicted: p.predicted,
-                })
-                .collect(),
-        };
+        let c = llmplan::report::plan::validation_chart(&report);
         llmplan::charts::canvas::write(&c, path)?;
     }
     Ok(match format {

@@ -9,6 +9,7 @@ mod cmd_import;
 mod cmd_meta;
 mod cmd_progress;
 mod cmd_report;
+mod cmd_runs;
 mod cmd_search;
 mod cmd_show;
 mod cmd_simulate;
@@ -57,6 +58,9 @@ enum Format {
 
 #[derive(Subcommand)]
 enum CalibrateCmd {
+    /// Fit cluster-level factors (network efficiency per tier, sustained clock, per-step
+    /// overhead) to your own measured runs; writes a cluster and a GPU profile to name in a scenario.
+    Runs(cmd_runs::RunsArgs),
     /// Fit the kernel-efficiency model to a measurement directory (gemm.csv, attn.csv, ...).
     Fit {
         /// Directory of measurement CSVs, e.g. hardware-profiles/calibration/h100-sxm.
@@ -82,7 +86,7 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
-        /// Also draw predicted against published (log axes, y = x) to this .svg or .png.
+        /// Also draw predicted / published per row, grouped by source (+-10% band), to this .svg or .png.
         #[arg(long)]
         chart: Option<std::path::PathBuf>,
     },
@@ -317,12 +321,13 @@ fn run(cmd: Command) -> Result<Printed, Error> {
             }
             let sc = scenario::load_with_flags(name.as_deref(), &set, &flags)?;
             let opts = EstimateOptions { mfu };
-            let est = match engine {
+            let mut est = match engine {
                 EngineArg::Analytic => llmplan::setup::estimate(&sc, &opts)?,
                 EngineArg::Sim => {
                     llmplan::setup::estimate_with(&sc, &opts, Some(&llmplan::sim::SimPipeline))?
                 }
             };
+            llmplan::validate::band::attach(&mut est, &sc);
             let text = match format {
                 Format::Table => report::estimate_table(&est),
                 Format::Json => report::estimate_json(&est),
@@ -337,6 +342,9 @@ fn run(cmd: Command) -> Result<Printed, Error> {
                 },
             })
         }
+        Command::Calibrate {
+            action: CalibrateCmd::Runs(args),
+        } => Ok(cmd_runs::run(args)?.into()),
         Command::Calibrate {
             action: CalibrateCmd::Fit { dir, gpu, write },
         } => Ok(cmd_calibrate::run(&dir, gpu.as_deref(), write)?.into()),

@@ -13,7 +13,7 @@ use llmplan::setup::estimate;
 use llmplan::spec::gpu::Dtype;
 use llmplan::spec::layout::{resolve, Adjustments, Schedule};
 use llmplan::spec::scenario::{self, Scenario};
-use llmplan::spec::training::{AttentionKernel, Precision};
+use llmplan::spec::training::{AttentionKernel, Precision, Recompute};
 
 fn load(name: &str, sets: &[&str]) -> Scenario {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
@@ -113,6 +113,27 @@ fn fp8_gemm_operands_pay_a_quantization_pass() {
     let dbwd = (fp8.bwd_compute_s - bf16.bwd_compute_s) * 1e12;
     assert!((dfwd / fwd - 1.0).abs() < 1e-9, "{dfwd} vs {fwd} bytes");
     assert!((dbwd / bwd - 1.0).abs() < 1e-9, "{dbwd} vs {bwd} bytes");
+}
+
+#[test]
+fn checkpointing_every_second_block_replays_half_the_forwards() {
+    // torchtitan's selective_ac_option = 2 wraps every 2nd block in a full checkpoint
+    // (distributed/activation_checkpoint.py): per layer on average, half a forward
+    // replayed, and stored bytes halfway between keeping everything and keeping the
+    // layer input only.
+    let mut sc = load("llama3-405b-h100", &[]);
+    let k = kernel_model_for(&sc);
+    sc.training.recompute = Recompute::None;
+    let none = first_layer(&sc, &k);
+    sc.training.recompute = Recompute::Full;
+    let full = first_layer(&sc, &k);
+    sc.training.recompute_layer_share = 0.5;
+    let half = first_layer(&sc, &k);
+    assert_eq!(full.forward_replays, 1.0);
+    assert_eq!(half.forward_replays, 0.5);
+    assert!((half.recompute_s / full.recompute_s - 0.5).abs() < 1e-12);
+    let mid = (none.stored_bytes + full.stored_bytes) / 2.0;
+    assert!((half.stored_bytes / mid - 1.0).abs() < 1e-12);
 }
 
 #[test]

@@ -6,8 +6,8 @@ use llmplan::analytic::estimate::{evaluate, Estimate, EstimateOptions};
 use llmplan::analytic::setup::Setup;
 use llmplan::analytic::stage::{CUDA_CONTEXT_BYTES, NCCL_COMM_BYTES};
 use llmplan::spec::scenario::Scenario;
-use llmplan::validate::rows::{build, parse};
-use llmplan::validate::{apply_documented, PUBLISHED_CSV};
+use llmplan::validate::rows::build;
+use llmplan::validate::{apply_documented, builtin_rows};
 
 const GIB: f64 = 1073741824.0;
 
@@ -22,7 +22,15 @@ fn estimate(sc: &Scenario) -> Estimate {
 /// expected value is the row's own existence; projections and rumours are left out.
 #[test]
 fn every_published_run_that_ran_fits() {
-    let rows = parse("published_runs_public.csv", PUBLISHED_CSV).unwrap();
+    // The validation table (published_runs_public.csv); the Blackwell, NeMo 24.07 and
+    // FSDP2 tables join it in `validate` but some of their runs rely on what llmplan
+    // does not model yet (Megatron-Bridge's CPU activation offloading, torchtitan's
+    // op-level selective checkpointing).
+    let rows: Vec<_> = builtin_rows()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.file == "published_runs_public.csv")
+        .collect();
     let mut checked = Vec::new();
     let mut misses = Vec::new();
     for row in &rows {
@@ -35,7 +43,9 @@ fn every_published_run_that_ran_fits() {
         );
         let (row2, _) = apply_documented(row);
         let Ok(b) = build(&row2) else { continue };
-        if !ran {
+        // Rows without a published layout run on the layout the search finds, which
+        // fits by construction.
+        if !ran || b.search_layout {
             continue;
         }
         let e = estimate(&b.scenario);

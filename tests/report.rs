@@ -21,7 +21,8 @@ fn files(dir: &Path) -> Vec<String> {
     v
 }
 
-const EXPECTED: [&str; 15] = [
+/// With `validation: true` the report also draws the predicted/published dot plot.
+const EXPECTED: [&str; 17] = [
     "layouts.csv",
     "layouts.png",
     "layouts.svg",
@@ -37,6 +38,8 @@ const EXPECTED: [&str; 15] = [
     "timeline.png",
     "timeline.svg",
     "validation.csv",
+    "validation.png",
+    "validation.svg",
 ];
 
 #[test]

@@ -4,8 +4,11 @@
 
 use llmplan::validate::{validate_builtin, Prediction, Report};
 
+/// The shipped tables' report, computed once for every test here (rows without a
+/// layout run a search each).
 fn report() -> Report {
-    validate_builtin(None).unwrap()
+    static R: std::sync::OnceLock<Report> = std::sync::OnceLock::new();
+    R.get_or_init(|| validate_builtin(None).unwrap()).clone()
 }
 
 fn rows<'a>(r: &'a Report, prefix: &str, quantity: &str) -> Vec<&'a Prediction> {
@@ -144,17 +147,21 @@ fn skipped_rows_say_why() {
 }
 
 /// NeMo 25.11 on DGX-GB300/GB200/B200 (tests/data/published/blackwell_runs_public.csv):
-/// every row is predicted, as seconds per iteration. Measured MAPE 11.7% with the
-/// quantizing recipes' casts (15.2% without; docs/validation.md says which mechanisms
-/// are still missing); the bounds guard it from getting worse: MAPE under 13%, no row
-/// beyond 30% (worst -24.1%).
+/// every row is predicted, as seconds per iteration, on the recipe Megatron-Bridge ran
+/// (launcher segments, the presets' recompute, MTP as the table prints it, FP8 current
+/// scaling and the quantizing recipes' casts, p2p overlap only with VP); docs/validation.md
+/// says which mechanisms are still missing. Measured 14.0%, worst row -25.4%. Main's
+/// bound before this generic path was 13% on 11.7%, reached with recipe assumptions the
+/// Megatron-Bridge presets do not run (selective recompute of the attention core, the
+/// expert all-to-all overlapped, p2p exposed under VP); the bound here holds what the
+/// presets' own inputs give, so that it cannot silently get worse.
 #[test]
 fn blackwell_nemo_25_11_iteration_times() {
     let r = report();
     let p = rows(&r, "BW-", "iteration_time_s");
     assert_eq!(p.len(), 17, "{}", show(&p));
     assert!(p.iter().all(|x| x.error_pct.abs() <= 30.0), "{}", show(&p));
-    assert!(mape(&p) < 13.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(mape(&p) < 14.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }
 
 #[test]
@@ -169,4 +176,184 @@ fn nemo_24_07_fp8_tflops() {
     assert_eq!(p.len(), 12, "{}", show(&p));
     assert!(p.iter().all(|x| x.error_pct.abs() <= 28.0), "{}", show(&p));
     assert!(mape(&p) < 20.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+}
+
+/// torchtitan FSDP2 on 64 A100 80GB (tests/data/published/fsdp_zero_public.csv,
+/// pytorch/torchtitan docs/performance.md @0413364): 8 rows, tokens/s per GPU, run as
+/// ZeRO-3 (FSDP2 full sharding, reshard after forward) with each row's activation
+/// checkpointing: "full", "selective layer" (every 2nd block fully checkpointed:
+/// recompute_layer_share 1/2) and "selective op" (torchtitan's op policy, every second
+/// matmul recomputed: not modelled, predicted as selective). All rows are at one GPU
+/// count, so the fall of throughput with scale is not tested here. The bound holds
+/// the measured MAPE (see docs/validation.md); issue 15 aims at 10%.
+#[test]
+fn torchtitan_fsdp2_tokens_per_gpu() {
+    let r = report();
+    let p = rows(&r, "TT-A100-", "tokens_per_s_per_gpu");
+    assert_eq!(p.len(), 8, "{}", show(&p));
+    assert!(
+        r.predictions
+            .iter()
+            .filter(|x| x.row_id.starts_with("TT-A100-"))
+            .all(|x| x
+                .assumptions
+                .iter()
+                .any(|a| a.contains("ZeRO") || a.contains("torchtitan"))),
+        "rows not run on the torchtitan recipe"
+    );
+    assert!(mape(&p) < FSDP_BOUND, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+}
+
+/// Measured 27.3% (every row predicted too fast: +14 to +49%); 31.9% before the
+/// layer-share recompute. Guards it from getting worse.
+const FSDP_BOUND: f64 = 28.0;
+
+#[test]
+fn every_shipped_row_is_predicted_or_says_why() {
+    // tests/data/published holds published_runs_public.csv (56 rows),
+    // nemo_24_07_perf.csv (12), blackwell_runs_public.csv (17) and fsdp_zero_public.csv
+    // (8); other tables dropped there join automatically, so the counts are per file.
+    let rows = llmplan::validate::builtin_rows().unwrap();
+    let r = report();
+    let in_file = |file: &str| {
+        let ids: Vec<&str> = rows
+            .iter()
+            .filter(|x| x.file == file)
+            .map(|x| x.id())
+            .collect();
+        let predicted = ids
+            .iter()
+            .filter(|id| r.predictions.iter().any(|p| p.row_id == **id))
+            .count();
+        let skipped = ids
+            .iter()
+            .filter(|id| r.skipped.iter().any(|s| s.row_id == **id))
+            .count();
+        (ids.len(), predicted, skipped)
+    };
+    // 56 rows: 45 predicted (9 of them without a published layout, on the layout the
+    // search finds); skipped: V100 and 2 TPU rows (no profile), the GPT-4 rumour, Llama 2
+    // 34B (architecture never published), 4 Llama 3 model-card rows and 2 DeepSeek rows
+    // without a batch.
+    assert_eq!(in_file("published_runs_public.csv"), (56, 45, 11));
+    // 12 rows, all predicted (the catalog has GPT3 5B/20B, Llama 2 7B/13B and
+    // Nemotron 8B/22B/340B).
+    assert_eq!(in_file("nemo_24_07_perf.csv"), (12, 12, 0));
+    // Every Blackwell (17) and torchtitan FSDP2 (8) row is predicted.
+    assert_eq!(in_file("blackwell_runs_public.csv"), (17, 17, 0));
+    assert_eq!(in_file("fsdp_zero_public.csv"), (8, 8, 0));
+    for s in &r.skipped {
+        let names_a_column = ["add ", "gpu_type", "rumoured", "not published"]
+            .iter()
+            .any(|k| s.reason.contains(k));
+        assert!(names_a_column, "{}: {}", s.row_id, s.reason);
+    }
+}
+
+#[test]
+fn group_names_do_not_change_predictions() {
+    // The recipe comes from the framework, precision, recompute and notes cells and the
+    // convention from the source: renaming every group (and prefixing every row id)
+    // moves no number.
+    // Without the layout search (rows without a layout are skipped in both runs).
+    let rows = llmplan::validate::builtin_rows().unwrap();
+    let before = llmplan::validate::validate_with(&rows, None, false);
+    let renamed: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let id = format!("Z-{}", r.id());
+            r.cells.insert("group".into(), "renamed group".into());
+            r.cells.insert("row_id".into(), id);
+            r
+        })
+        .collect();
+    let after = llmplan::validate::validate_with(&renamed, None, false);
+    // Row-specific documented assumptions are keyed by row id (E2E-Llama-3.1-405B,
+    // E2E-DeepSeek-V3-pretrain); with renamed ids those rows lose them, so they are left
+    // out; every other prediction must be the same number.
+    let documented = ["E2E-Llama-3.1-405B", "E2E-DeepSeek-V3-pretrain"];
+    let key = |id: &str, q: &str| format!("{} {q}", id.trim_start_matches("Z-"));
+    let a: Vec<(String, f64)> = before
+        .predictions
+        .iter()
+        .filter(|p| !documented.contains(&p.row_id.as_str()))
+        .map(|p| (key(&p.row_id, p.quantity), p.predicted))
+        .collect();
+    let b: Vec<(String, f64)> = after
+        .predictions
+        .iter()
+        .filter(|p| !documented.contains(&p.row_id.trim_start_matches("Z-")))
+        .map(|p| (key(&p.row_id, p.quantity), p.predicted))
+        .collect();
+    assert!(a.len() > 100, "{}", a.len());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn leave_one_out_bands_cover_the_published_value() {
+    // Issue bound: for >= 75% of the published rows, the band built from the other rows
+    // (leave one out) covers the row's published value (its signed error lies inside).
+    use llmplan::analytic::uncertainty::band;
+    let all = llmplan::validate::band::from_report(&report());
+    assert!(all.len() >= 30, "{} rows", all.len());
+    let mut covered = 0;
+    let mut missed = Vec::new();
+    for (i, r) in all.iter().enumerate() {
+        let others: Vec<_> = all
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, x)| x.clone())
+            .collect();
+        let b = band(&others, &r.regime).expect("enough rows");
+        if b.error_lo <= r.error && r.error <= b.error_hi {
+            covered += 1;
+        } else {
+            missed.push(format!(
+                "{} {:+.1}% outside [{:+.1}%, {:+.1}%] ({})",
+                r.row,
+                r.error * 100.0,
+                b.error_lo * 100.0,
+                b.error_hi * 100.0,
+                b.regime
+            ));
+        }
+    }
+    let share = covered as f64 / all.len() as f64;
+    assert!(
+        share >= 0.75,
+        "{covered} of {} covered:\n{}",
+        all.len(),
+        missed.join("\n")
+    );
+}
+
+#[test]
+fn estimate_json_carries_the_uncertainty_fields() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmplan"))
+        .args(["estimate", "llama3-405b-h100", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let u = &v["uncertainty"];
+    for k in [
+        "regime",
+        "rows",
+        "step_s_p10",
+        "step_s_p90",
+        "days_p10",
+        "days_p90",
+        "usd_p10",
+        "usd_p90",
+    ] {
+        assert!(!u[k].is_null(), "uncertainty.{k} missing: {u}");
+    }
+    let (lo, hi) = (
+        u["step_s_p10"].as_f64().unwrap(),
+        u["step_s_p90"].as_f64().unwrap(),
+    );
+    assert!(0.0 < lo && lo < hi, "{u}");
+    assert!(u["rows"].as_u64().unwrap() >= 9);
 }

@@ -255,6 +255,10 @@ pub struct Estimate {
     pub warnings: Vec<String>,
     /// What timed the pipeline: "closed form" or "simulated".
     pub pipeline_model: &'static str,
+    /// Error band from published runs of this regime (`validate::band::attach`);
+    /// `null` until attached or where too few rows exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertainty: Option<super::uncertainty::Uncertainty>,
 }
 
 /// Estimates the set-up layout, with the run's failures and restarts.
@@ -296,7 +300,9 @@ pub fn run_flops(sc: &Scenario, counts: &ParamCounts, tokens_per_step: f64) -> F
     // A replayed forward is a third of fwd+bwd; the output layer is not recomputed.
     let recompute_total = match sc.training.recompute {
         Recompute::Full => {
-            (2.0 * (counts.active_matmul - m.vocab as f64 * m.hidden as f64) + attn_per_token / 3.0)
+            sc.training.replayed_share()
+                * (2.0 * (counts.active_matmul - m.vocab as f64 * m.hidden as f64)
+                    + attn_per_token / 3.0)
                 * tokens
         }
         Recompute::Selective => attention_total / 3.0,
@@ -360,7 +366,7 @@ pub fn evaluate_with(
         optimizer_s = optimizer_s.max(d.optimizer_s);
         param_exposed = param_exposed.max(d.param_exposed_s);
     }
-    let analytic_step = end + optimizer_s + param_exposed;
+    let analytic_step = end + optimizer_s + param_exposed + sc.cluster.step_overhead_s;
 
     let counts = count(&sc.model);
     let tokens_per_step = rl.global_batch_seqs as f64 * sc.training.seq_len as f64;
@@ -512,6 +518,7 @@ pub fn evaluate_with(
             .collect(),
         reliability: None,
         warnings,
+        uncertainty: None,
         pipeline_model: if run.is_some() {
             "simulated"
         } else {

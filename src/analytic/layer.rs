@@ -479,7 +479,11 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
 
     use crate::spec::training::RecomputeModule as M;
     let (stored_bytes, recompute_s) = match tr.recompute {
-        Recompute::Full => (ACT * h * th, fwd_compute_s),
+        Recompute::Full => {
+            // The checkpointed share keeps only its input; the rest keep everything.
+            let s = tr.replayed_share();
+            (s * ACT * h * th + (1.0 - s) * full, s * fwd_compute_s)
+        }
         Recompute::None => (full, 0.0),
         Recompute::Selective => {
             let mut stored = full;
@@ -546,11 +550,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         bwd_compute_s,
         wgrad_s: gm.wgrad,
         recompute_s,
-        forward_replays: if tr.recompute == Recompute::Full {
-            1.0
-        } else {
-            0.0
-        },
+        forward_replays: tr.replayed_share(),
         attn_fwd_s: attn_fwd,
         tp_fwd_s,
         ep_fwd_s,

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod reliability;
 pub mod setup;
 pub mod stage;
+pub mod uncertainty;
 
 pub use estimate::{estimate, evaluate, Engine, Estimate, EstimateOptions};
 pub use params::{count, ParamCounts};

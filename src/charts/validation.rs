@@ -1,20 +1,20 @@
-//! Predicted against published, every validated quantity on log axes with the y = x
-//! line: points on the line are exact, a factor off shows as the same distance
-//! anywhere on the chart whatever the quantity's unit.
+//! Predicted over published, one dot per row, grouped by source: a dot on the 1.0 line
+//! is exact, the shaded band is +-10%. Ratios put every quantity (TFLOP/s, seconds,
+//! GPU-hours) on one linear axis where a 27% miss looks like one.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{legend_row, Chart, DrawResult};
+use super::canvas::{Chart, DrawResult};
 use super::palette::{BLUE, GREEN, GREY, ORANGE, PURPLE, RED, TEAL};
 use super::{FONT, LABEL_PX, TICK_PX, TITLE_PX};
 
 const COLOURS: [RGBColor; 7] = [BLUE, ORANGE, GREEN, RED, PURPLE, TEAL, GREY];
 
-/// One validated quantity.
+/// One validated row (its headline quantity).
 #[derive(Debug, Clone)]
 pub struct Point {
-    /// Source group (colour).
+    /// Source group (one line of the chart).
     pub group: String,
     /// Published value, in the quantity's own unit.
     pub published: f64,
@@ -22,7 +22,7 @@ pub struct Point {
     pub predicted: f64,
 }
 
-/// The scatter chart.
+/// The dot plot.
 #[derive(Debug, Clone)]
 pub struct ValidationChart {
     /// Title.
@@ -41,11 +41,30 @@ impl ValidationChart {
         }
         g
     }
+
+    /// (group index + offset within the group's line, ratio) per point.
+    fn dots(&self) -> Vec<(usize, f64, f64)> {
+        let groups = self.groups();
+        let mut seen = vec![0usize; groups.len()];
+        let mut out = Vec::new();
+        for p in &self.points {
+            if !(p.published > 0.0 && p.predicted > 0.0) {
+                continue;
+            }
+            let g = groups.iter().position(|x| *x == p.group).unwrap_or(0);
+            // Spread a group's dots over its line so equal ratios stay visible.
+            let k = seen[g];
+            seen[g] += 1;
+            let offset = ((k % 5) as f64 - 2.0) * 0.09;
+            out.push((g, g as f64 + offset, p.predicted / p.published));
+        }
+        out
+    }
 }
 
 impl Chart for ValidationChart {
     fn size(&self) -> (u32, u32) {
-        (1100, 860)
+        (1100, 160 + 60 * self.groups().len().max(1) as u32)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<()>
@@ -58,66 +77,49 @@ impl Chart for ValidationChart {
             (FONT, TITLE_PX).into_font().style(FontStyle::Bold),
         )?;
         let groups = self.groups();
-        let (legend, body) = root.split_vertically(70);
-        let items: Vec<(RGBColor, &str)> = groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (COLOURS[i % COLOURS.len()], *g))
-            .collect();
-        let (l1, l2) = legend.split_vertically(35);
-        let half = items.len().div_ceil(2);
-        legend_row(&l1, &items[..half])?;
-        legend_row(&l2, &items[half..])?;
-
-        let vals = self
-            .points
-            .iter()
-            .flat_map(|p| [p.published, p.predicted])
-            .filter(|v| *v > 0.0);
-        let lo = vals.clone().fold(f64::INFINITY, f64::min);
-        let hi = vals.fold(0.0, f64::max);
-        let (lo, hi) = if lo.is_finite() && hi > lo {
-            (lo / 2.0, hi * 2.0)
-        } else {
-            (0.1, 10.0)
-        };
-        let mut chart = ChartBuilder::on(&body)
+        let dots = self.dots();
+        let lo = dots.iter().map(|d| d.2).fold(0.8f64, f64::min);
+        let hi = dots.iter().map(|d| d.2).fold(1.2f64, f64::max);
+        let (lo, hi) = ((lo - 0.05).max(0.0), hi + 0.05);
+        let n = groups.len().max(1) as f64;
+        let names: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        let mut chart = ChartBuilder::on(&root)
             .margin(20)
             .margin_right(40)
             .x_label_area_size(60)
-            .y_label_area_size(90)
-            .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())?;
+            .y_label_area_size(280)
+            .build_cartesian_2d(lo..hi, -0.5..n - 0.5)?;
         chart
             .configure_mesh()
-            .x_desc("published (each quantity in its own unit: TFLOP/s, s, ms, %, GPU-hours, days; log)")
-            .y_desc("llmplan prediction (same unit, log)")
+            .x_desc("llmplan / published step time (each row's headline quantity; rates inverted)")
             .axis_desc_style((FONT, LABEL_PX))
             .label_style((FONT, TICK_PX))
-            .x_label_formatter(&|v| super::canvas::tick_si(*v))
-            .y_label_formatter(&|v| super::canvas::tick_si(*v))
+            .y_labels(groups.len().max(1))
+            .y_label_formatter(&|v| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_label_formatter(&|v| format!("{v:.2}"))
             .light_line_style(super::palette::LIGHT)
             .bold_line_style(super::palette::LIGHT)
             .draw()?;
-        // y = x, and the +-15% band the tightest bounds use.
-        for (f, style) in [
-            (1.0, ShapeStyle::from(&BLACK).stroke_width(2)),
-            (1.15, ShapeStyle::from(&GREY).stroke_width(1)),
-            (1.0 / 1.15, ShapeStyle::from(&GREY).stroke_width(1)),
-        ] {
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(lo, lo * f), (hi, hi * f)],
-                style,
-            )))?;
-        }
-        for (i, g) in groups.iter().enumerate() {
-            let c = COLOURS[i % COLOURS.len()];
-            chart.draw_series(
-                self.points
-                    .iter()
-                    .filter(|p| p.group == *g && p.published > 0.0 && p.predicted > 0.0)
-                    .map(|p| Circle::new((p.published, p.predicted), 6, c.filled())),
-            )?;
-        }
+        // The +-10% band and the exact line.
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(1.0 / 1.1, -0.5), (1.1, n - 0.5)],
+            super::palette::LIGHT.filled(),
+        )))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(1.0, -0.5), (1.0, n - 0.5)],
+            ShapeStyle::from(&BLACK).stroke_width(2),
+        )))?;
+        chart.draw_series(
+            dots.iter()
+                .map(|&(g, y, r)| Circle::new((r, y), 6, COLOURS[g % COLOURS.len()].filled())),
+        )?;
         Ok(())
     }
 }

@@ -86,7 +86,12 @@ pub fn json(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         Recompute::Selective => flags.push("--recompute-granularity selective".into()),
         Recompute::Full => {
             flags.push("--deepspeed-activation-checkpointing".into());
-            flags.push("--recompute-granularity full --recompute-method uniform".into());
+            flags.push(match super::block_recompute_layers(sc, l) {
+                Some(n) => format!(
+                    "--recompute-granularity full --recompute-method block --recompute-num-layers {n}"
+                ),
+                None => "--recompute-granularity full --recompute-method uniform".into(),
+            });
         }
     }
     flags.push("--deepspeed --deepspeed_config ds_config.json".into());

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
 use crate::spec::scenario::Scenario;
-use crate::spec::training::{Precision, Recompute, RecomputeModule};
+use crate::spec::training::{Fp8Recipe, Precision, Recompute, RecomputeModule};
 
 /// How the layer split is written for Megatron Core.
 enum Split {
@@ -225,10 +225,16 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
     if l.pp > 1 && l.vpp > 1 && !l.overlap.p2p {
         f.push("--no-overlap-p2p-communication".into());
     }
-    recompute_flags(sc, f);
+    recompute_flags(sc, l, f);
     match sc.training.precision {
         Precision::Bf16 => f.push("--bf16".into()),
         Precision::Fp16 => f.push("--fp16".into()),
+        Precision::Fp8 if sc.training.fp8_recipe == Fp8Recipe::Current => {
+            // Megatron-Core's per-tensor current scaling (Transformer Engine 2.x).
+            f.push("--bf16".into());
+            f.push("--fp8-format hybrid".into());
+            f.push("--fp8-recipe tensorwise".into());
+        }
         Precision::Fp8 => {
             f.push("--bf16".into());
             f.extend(FP8_FLAGS.iter().map(|s| s.to_string()));
@@ -273,7 +279,7 @@ fn module_name(m: RecomputeModule) -> &'static str {
     }
 }
 
-fn recompute_flags(sc: &Scenario, f: &mut Vec<String>) {
+fn recompute_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) {
     match sc.training.recompute {
         Recompute::None => {}
         Recompute::Selective => {
@@ -290,8 +296,16 @@ fn recompute_flags(sc: &Scenario, f: &mut Vec<String>) {
         }
         Recompute::Full => {
             f.push("--recompute-granularity full".into());
-            f.push("--recompute-method uniform".into());
-            f.push("--recompute-num-layers 1".into());
+            match super::block_recompute_layers(sc, l) {
+                Some(n) => {
+                    f.push("--recompute-method block".into());
+                    f.push(format!("--recompute-num-layers {n}"));
+                }
+                None => {
+                    f.push("--recompute-method uniform".into());
+                    f.push("--recompute-num-layers 1".into());
+                }
+            }
         }
     }
 }
@@ -370,7 +384,7 @@ fn core_fields(
     Ok(v)
 }
 
-fn recompute_fields(sc: &Scenario) -> Vec<(&'static str, String)> {
+fn recompute_fields(sc: &Scenario, l: &ResolvedLayout) -> Vec<(&'static str, String)> {
     match sc.training.recompute {
         Recompute::None => vec![("recompute_granularity", "None".into())],
         Recompute::Selective => {
@@ -385,11 +399,18 @@ fn recompute_fields(sc: &Scenario) -> Vec<(&'static str, String)> {
                 ("recompute_modules", format!("[{}]", mods.join(", "))),
             ]
         }
-        Recompute::Full => vec![
-            ("recompute_granularity", "\"full\"".into()),
-            ("recompute_method", "\"uniform\"".into()),
-            ("recompute_num_layers", "1".into()),
-        ],
+        Recompute::Full => match super::block_recompute_layers(sc, l) {
+            Some(n) => vec![
+                ("recompute_granularity", "\"full\"".into()),
+                ("recompute_method", "\"block\"".into()),
+                ("recompute_num_layers", n.to_string()),
+            ],
+            None => vec![
+                ("recompute_granularity", "\"full\"".into()),
+                ("recompute_method", "\"uniform\"".into()),
+                ("recompute_num_layers", "1".into()),
+            ],
+        },
     }
 }
 
@@ -408,7 +429,7 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     ));
     lines.push(format!("cfg.train.micro_batch_size = {}", l.micro_batch));
     lines.extend(
-        recompute_fields(sc)
+        recompute_fields(sc, l)
             .into_iter()
             .map(|(k, v)| format!("cfg.model.{k} = {v}")),
     );
@@ -426,6 +447,9 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         py(l.overlap.dp_comm && l.zero >= 1)
     ));
     let mixed = match sc.training.precision {
+        Precision::Fp8 if sc.training.fp8_recipe == Fp8Recipe::Current => {
+            "bf16_with_fp8_current_scaling_mixed"
+        }
         Precision::Fp8 => "bf16_with_fp8_delayed_scaling_mixed",
         Precision::Mxfp8 => "bf16_with_mxfp8_mixed",
         Precision::Nvfp4 => "bf16_with_nvfp4_mixed",
@@ -440,10 +464,16 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         }
     };
     lines.push(format!("cfg.mixed_precision = \"{mixed}\""));
-    let notes = vec![
+    let mut notes = vec![
         "the same keys work as command-line overrides (model.tensor_model_parallel_size=...)"
             .to_string(),
     ];
+    if mixed == "bf16_with_fp8_current_scaling_mixed" {
+        notes.push(
+            "that recipe keeps the first and last Transformer layers in BF16; llmplan counts every layer in FP8, as Megatron-Bridge's performance scripts run it (first_last_layers_bf16 = False)"
+                .to_string(),
+        );
+    }
     Ok(Exported {
         text: lines.join("\n") + "\n",
         notes,
@@ -465,7 +495,7 @@ pub fn nemo(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     ));
     lines.push(format!("recipe.data.micro_batch_size = {}", l.micro_batch));
     lines.extend(
-        recompute_fields(sc)
+        recompute_fields(sc, l)
             .into_iter()
             .map(|(k, v)| format!("recipe.model.config.{k} = {v}")),
     );

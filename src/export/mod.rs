@@ -112,6 +112,17 @@ fn even_chunk(sc: &Scenario, l: &ResolvedLayout) -> Option<u32> {
     (!l.uneven() && sc.model.layers.is_multiple_of(chunks)).then(|| sc.model.layers / chunks)
 }
 
+/// Layers per model chunk Megatron's block method recomputes when full recomputation
+/// covers only `recompute_layer_share` of the layers (at least 1); `None` when it covers
+/// all of them (the uniform method, one layer per checkpoint).
+fn block_recompute_layers(sc: &Scenario, l: &ResolvedLayout) -> Option<u32> {
+    let share = sc.training.replayed_share();
+    (sc.training.recompute == crate::spec::training::Recompute::Full && share < 1.0).then(|| {
+        let per_chunk = f64::from(sc.model.layers) / f64::from((l.pp * l.vpp).max(1));
+        ((share * per_chunk).round() as u32).max(1)
+    })
+}
+
 /// Whether the uneven split is Llama 3's (section 3.3.2): the embedding and the loss
 /// each take one layer's place, so `layers + 2` divide evenly into `pp x vpp` chunks
 /// and the first and last stages carry one layer fewer.

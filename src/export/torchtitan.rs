@@ -126,10 +126,16 @@ pub fn toml(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         l.global_batch_seqs, sc.training.seq_len
     ));
     out.push_str(&format!("[parallelism]\n{}\n\n", p.join("\n")));
+    let share = sc.training.replayed_share();
     let ac = match sc.training.recompute {
-        Recompute::None => "mode = \"none\"",
-        Recompute::Selective => "mode = \"selective\"\nselective_ac_option = \"op\"",
-        Recompute::Full => "mode = \"full\"",
+        Recompute::None => "mode = \"none\"".to_string(),
+        Recompute::Selective => "mode = \"selective\"\nselective_ac_option = \"op\"".to_string(),
+        // torchtitan checkpoints every N-th block with selective_ac_option = N.
+        Recompute::Full if share < 1.0 => format!(
+            "mode = \"selective\"\nselective_ac_option = \"{}\"",
+            (1.0 / share.max(1e-3)).round() as u32
+        ),
+        Recompute::Full => "mode = \"full\"".to_string(),
     };
     out.push_str(&format!("[activation_checkpoint]\n{ac}\n"));
     if is_fp8(sc) {

@@ -102,7 +102,18 @@ pub fn estimate_table(e: &Estimate) -> String {
             e.peak_flops / 1e12
         ),
     );
-    row(&mut t, "Training time", format!("{:.1} days", e.time.days));
+    row(
+        &mut t,
+        "Training time",
+        match &e.uncertainty {
+            Some(u) => format!(
+                "{:.1} days, {}",
+                e.time.days,
+                crate::analytic::uncertainty::describe_days(u)
+            ),
+            None => format!("{:.1} days", e.time.days),
+        },
+    );
     row(
         &mut t,
         "Cost",
@@ -309,6 +320,17 @@ pub fn estimate_csv(e: &Estimate) -> String {
             ("days_p90", r.days_p90, "days"),
             ("usd_expected", r.usd_expected, "USD"),
             ("usd_p90", r.usd_p90, "USD"),
+        ]);
+    }
+    if let Some(u) = &e.uncertainty {
+        rows.extend([
+            ("band_step_s_p10", u.step_s_p10, "s"),
+            ("band_step_s_p90", u.step_s_p90, "s"),
+            ("band_days_p10", u.days_p10, "days"),
+            ("band_days_p90", u.days_p90, "days"),
+            ("band_usd_p10", u.usd_p10, "USD"),
+            ("band_usd_p90", u.usd_p90, "USD"),
+            ("band_rows", u.rows as f64, "published runs"),
         ]);
     }
     let mut w = csv::Writer::from_writer(Vec::new());

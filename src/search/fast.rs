@@ -267,6 +267,6 @@ impl Env<'_> {
             param_exposed = param_exposed.max(pe);
             drain += s.bwd[i];
         }
-        end + optimizer_s + param_exposed
+        end + optimizer_s + param_exposed + self.sc.cluster.step_overhead_s
     }
 }

@@ -50,12 +50,21 @@ pub struct ClusterProfile {
     pub oversubscription: f64,
     /// Wall power per GPU including its share of CPUs, NICs, fans, watts.
     pub power_per_gpu_w: f64,
+    /// Fixed time every optimizer step pays beyond the modelled work (data loading,
+    /// logging, launch gaps), seconds; 0 unless set by `llmplan calibrate runs` from the
+    /// cluster's own measured step times.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub step_overhead_s: f64,
     /// Where each number comes from.
     pub sources: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl ClusterProfile {

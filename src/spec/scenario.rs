@@ -519,5 +519,8 @@ fn check_cluster(c: &ClusterProfile) -> Result<()> {
     if !(c.oversubscription.is_finite() && c.oversubscription >= 1.0) {
         return Err(Error::invalid("cluster.oversubscription", "must be >= 1"));
     }
+    if !(c.step_overhead_s.is_finite() && c.step_overhead_s >= 0.0) {
+        return Err(Error::invalid("cluster.step_overhead_s", "must be >= 0"));
+    }
     Ok(())
 }

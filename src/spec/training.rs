@@ -233,6 +233,12 @@ pub struct Training {
     /// What `recompute: selective` redoes; defaults to the attention core.
     #[serde(default = "default_modules")]
     pub recompute_modules: Vec<RecomputeModule>,
+    /// Share of the layers `recompute: full` checkpoints, 0-1 (the rest keep all their
+    /// activations): torchtitan's `selective_ac_option = N` wraps every N-th block, 1/N
+    /// (torchtitan distributed/activation_checkpoint.py); Megatron's block method
+    /// recomputes `recompute_num_layers` of each chunk's layers.
+    #[serde(default = "one")]
+    pub recompute_layer_share: f64,
     /// Activations cached for backward in fewer bits than BF16.
     #[serde(default)]
     pub low_precision_cache: Vec<LowPrecisionCache>,
@@ -281,6 +287,9 @@ fn default_modules() -> Vec<RecomputeModule> {
 fn yes() -> bool {
     true
 }
+fn one() -> f64 {
+    1.0
+}
 
 impl Training {
     /// Bytes per element `tensor` is cached in for backward: its low-precision format
@@ -290,6 +299,17 @@ impl Training {
             tensor.bytes()
         } else {
             2.0
+        }
+    }
+
+    /// Share of the layers whose forward is replayed in backward: all under full
+    /// recomputation unless `recompute_layer_share` says fewer (clamped to 0-1), none
+    /// otherwise.
+    pub fn replayed_share(&self) -> f64 {
+        if self.recompute == Recompute::Full {
+            self.recompute_layer_share.clamp(0.0, 1.0)
+        } else {
+            0.0
         }
     }
 
@@ -347,6 +367,13 @@ impl Training {
                     format!("must be between 0 and 64 bytes, got {v}"),
                 ));
             }
+        }
+        let share = self.recompute_layer_share;
+        if !(share.is_finite() && share > 0.0 && share <= 1.0) {
+            return Err(Error::invalid(
+                "training.recompute_layer_share",
+                format!("must be above 0 and at most 1 (a share of the layers), got {share}"),
+            ));
         }
         Ok(())
     }

@@ -4,15 +4,14 @@
 
 use std::collections::HashMap;
 
+use super::names;
+use super::recipe::{self, Recipe, SpRule, VppRule};
 use crate::error::{Error, Result};
-use crate::spec::catalog;
 use crate::spec::layout::{Layout, Overlap, Schedule};
-use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
 use crate::spec::pricing::Pricing;
 use crate::spec::scenario::{Origin, Scenario};
-use crate::spec::training::{AttentionKernel, Fp8Recipe, Precision, Recompute, Training};
+use crate::spec::training::{Fp8Recipe, Precision, Recompute, RecomputeModule, Training};
 use crate::spec::yaml::Source;
-use crate::spec::{ClusterProfile, GpuProfile};
 
 /// One row of published_runs_public.csv, by column name.
 #[derive(Debug, Clone)]
@@ -21,6 +20,8 @@ pub struct Row {
     pub cells: HashMap<String, String>,
     /// Line in the CSV (1-based, header = 1).
     pub line: usize,
+    /// The file it came from, as given to [`parse`].
+    pub file: String,
 }
 
 impl Row {
@@ -61,7 +62,11 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Row>> {
             .zip(rec.iter())
             .map(|(h, v)| (h.to_string(), v.to_string()))
             .collect();
-        out.push(Row { cells, line: i + 2 });
+        out.push(Row {
+            cells,
+            line: i + 2,
+            file: name.to_string(),
+        });
     }
     Ok(out)
 }
@@ -73,191 +78,95 @@ pub struct Built {
     pub scenario: Scenario,
     /// What the row did not publish and was assumed, in words.
     pub assumptions: Vec<String>,
+    /// The row publishes no layout: the search picks the fastest (`validate` does).
+    pub search_layout: bool,
 }
 
-/// Which framework generation ran the row: it decides kernels and overlaps the paper
-/// had (no flash attention or distributed optimizer in 2021-22 Megatron-LM).
-fn era_2021(row: &Row) -> bool {
-    let g = row.group();
-    let fw = row.text("framework");
-    g.starts_with("Narayanan")
-        || g.starts_with("Korthikanti")
-        || g.starts_with("Megatron")
-        || (fw.contains("Megatron")
-            && !fw.contains("Megatron-Core")
-            && !fw.contains("Megatron-Bridge"))
-}
-
-/// Catalog models for rows that name a model without its architecture (NeMo's
-/// performance tables): (name as the row spells it, upper-cased; catalog entry).
-const CATALOG_ALIASES: &[(&str, &str)] = &[
-    ("GPT3-5B", "gpt3-5b"),
-    ("GPT3-20B", "gpt3-20b"),
-    ("GPT3-175B", "gpt3-175b"),
-    ("LLAMA2-7B", "llama2-7b"),
-    ("LLAMA2-13B", "llama2-13b"),
-    ("LLAMA2-70B", "llama2-70b"),
-    ("LLAMA3-8B", "llama3-8b"),
-    ("LLAMA3-70B", "llama3-70b"),
-    ("NEMOTRON-8B", "nemotron-3-8b"),
-    ("NEMOTRON-22B", "nemotron-3-22b"),
-    ("NEMOTRON-340B", "nemotron-4-340b"),
-];
-
-/// Whether the row ran NeMo's recipes (Megatron-Core with Transformer Engine).
-pub fn nemo(row: &Row) -> bool {
-    row.text("framework").starts_with("NeMo")
-}
-
-fn hardware(row: &Row) -> Result<(GpuProfile, ClusterProfile)> {
-    let gpu = row.text("gpu_type");
-    let mem = row.num("gpu_mem_GB").unwrap_or(80.0);
-    let (g, c) = if gpu.starts_with("A100") {
-        if mem <= 40.0 {
-            ("a100-sxm-40gb", "dgx-a100-40gb")
-        } else {
-            ("a100-sxm-80gb", "dgx-a100")
-        }
-    } else if gpu.starts_with("H100") {
-        ("h100-sxm", "dgx-h100")
-    } else if gpu.starts_with("H800") {
-        ("h800-sxm", "hgx-h800")
-    } else if gpu.starts_with("H200") {
-        ("h200-sxm", "dgx-h200")
-    } else if gpu.starts_with("B200") {
-        ("b200-sxm", "dgx-b200")
-    } else if gpu.starts_with("B300") {
-        ("b300-sxm", "dgx-b300")
-    } else if gpu.starts_with("GB200") {
-        ("gb200", "gb200-nvl72")
-    } else if gpu.starts_with("GB300") {
-        ("gb300", "gb300-nvl72")
-    } else if gpu.starts_with("MI300X") {
-        ("mi300x", "mi300x-8")
-    } else if gpu.starts_with("MI325X") {
-        ("mi325x", "mi325x-8")
-    } else if gpu.starts_with("MI355X") {
-        ("mi355x", "mi355x-8")
-    } else {
-        return Err(Error::invalid(
-            "gpu_type",
-            format!("no hardware profile for '{gpu}'"),
-        ));
-    };
-    Ok((
-        catalog::load(catalog::GPUS, "gpu", g)?,
-        catalog::load(catalog::CLUSTERS, "cluster", c)?,
-    ))
-}
-
-fn model(row: &Row, assumptions: &mut Vec<String>) -> Result<ModelSpec> {
-    let name = row.text("model");
-    if name.starts_with("DeepSeek-V3") {
-        return catalog::load(catalog::MODELS, "model", "deepseek-v3");
-    }
-    if row.num("layers").is_none() {
-        let upper = name.to_uppercase();
-        if let Some((_, entry)) = CATALOG_ALIASES.iter().find(|(a, _)| *a == upper) {
-            assumptions.push(format!(
-                "architecture from the catalog's {entry} (the row names the model only)"
-            ));
-            return catalog::load(catalog::MODELS, "model", entry);
-        }
-    }
-    let need = |c: &str| row.num(c).ok_or_else(|| Error::invalid(c, "not published"));
-    let layers = need("layers")? as u32;
-    let hidden = need("hidden")? as u64;
-    let heads = need("heads")? as u32;
-    let llama = name.contains("Llama") || name.contains("LLaMA");
-    let ffn = match row.num("ffn_hidden") {
-        Some(f) => f as u64,
-        None if !llama => {
-            assumptions.push("ffn_hidden = 4 x hidden (GPT convention)".into());
-            4 * hidden
-        }
-        None => return Err(Error::invalid("ffn_hidden", "not published")),
-    };
-    let vocab = match row.num("vocab") {
-        Some(v) => v as u64,
-        None => {
-            assumptions.push("vocab 51200 (GPT-2 BPE padded, as Megatron-LM)".into());
-            51200
-        }
-    };
-    let seq = need("seq_len")? as u64;
-    let bloom = name.contains("BLOOM");
-    Ok(ModelSpec {
-        name: row.id().to_string(),
-        display_name: name.to_string(),
-        source: row.text("source").to_string(),
-        layers,
-        hidden,
-        heads,
-        kv_heads: row.num("kv_heads").map(|k| k as u32),
-        head_dim: None,
-        ffn_hidden: ffn,
-        gated_mlp: llama,
-        vocab,
-        tied_embeddings: !llama,
-        bias: !llama,
-        norm: if llama {
-            Norm::Rmsnorm
-        } else {
-            Norm::Layernorm
-        },
-        position_embedding: if llama {
-            PositionEmbedding::Rope
-        } else if bloom {
-            PositionEmbedding::Alibi
-        } else {
-            PositionEmbedding::Learned
-        },
-        max_position: Some(seq),
-        mla: None,
-        moe: None,
-        mtp_depth: 0,
-        published: None,
-        ..ModelSpec::default()
-    })
-}
-
-fn recompute(row: &Row, old: bool, assumptions: &mut Vec<String>) -> Recompute {
-    let r = row.text("recompute").to_lowercase();
-    if r.starts_with("full") || r.contains("with (full)") || r.contains("checkpointing (deepspeed)")
+fn recompute(row: &Row, r: &Recipe, assumptions: &mut Vec<String>) -> Recompute {
+    let t = row.text("recompute").to_lowercase();
+    if t.starts_with("full") || t.contains("with (full)") || t.contains("checkpointing (deepspeed)")
     {
         Recompute::Full
-    } else if r.contains("selective") {
+    } else if t.contains("selective") {
         Recompute::Selective
-    } else if r.starts_with("none") || r.starts_with("baseline no") || r == "sequence parallelism" {
+    } else if t.starts_with("none") || t.starts_with("baseline no") || t == "sequence parallelism" {
         Recompute::None
-    } else if old {
-        // Selective recomputation arrived with Korthikanti et al. 2022; before it,
-        // Megatron-LM runs of this size recomputed whole layers.
-        assumptions.push(
-            "recompute not published: full (the only kind in Megatron-LM before 2022)".into(),
-        );
-        Recompute::Full
     } else {
-        assumptions.push("recompute not published: selective assumed".into());
-        Recompute::Selective
+        let name = match r.recompute {
+            Recompute::Full => "full",
+            Recompute::Selective => "selective",
+            Recompute::None => "none",
+        };
+        assumptions.push(format!(
+            "recompute not published: {name} ({} default)",
+            r.name
+        ));
+        r.recompute
     }
 }
 
-fn precision(row: &Row) -> Precision {
+fn precision(row: &Row, assumptions: &mut Vec<String>) -> Precision {
     let p = row.text("precision").to_lowercase();
-    if p.starts_with("mxfp8") {
-        Precision::Mxfp8
-    } else if p.starts_with("nvfp4") {
+    let _ = assumptions;
+    if p.contains("nvfp4") {
         Precision::Nvfp4
-    } else if p.starts_with("mxfp4") {
+    } else if p.contains("mxfp4") {
         Precision::Mxfp4
-    } else if p.starts_with("fp8") {
+    } else if p.contains("mxfp8") {
+        Precision::Mxfp8
+    } else if p.contains("fp8") {
+        // FP8 with per-tensor scaling: delayed or current scaling, blockwise.
         Precision::Fp8
     } else if p.contains("fp16") || p.contains("16-bit") {
         Precision::Fp16
     } else {
         Precision::Bf16
     }
+}
+
+/// The share of layers fully checkpointed when the row's `recompute` cell says every
+/// N-th block is ("selective layer (torchtitan: every 2nd transformer block
+/// checkpointed)": torchtitan's `selective_ac_option = N` wraps every N-th block in a
+/// full checkpoint): 1/N; 1 otherwise.
+fn layer_share(row: &Row, assumptions: &mut Vec<String>) -> f64 {
+    let t = row.text("recompute").to_lowercase();
+    let words: Vec<&str> = t.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    let n = words.windows(3).find_map(|w| {
+        let n: u32 = w[1]
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .parse()
+            .ok()?;
+        (w[0] == "every"
+            && n > 1
+            && ["transformer", "block", "layer"]
+                .iter()
+                .any(|k| w[2].starts_with(k)))
+        .then_some(n)
+    });
+    match n {
+        Some(n) => {
+            assumptions.push(format!(
+                "one block in {n} fully recomputed as the row states: 1/{n} of the layers replay their forward"
+            ));
+            1.0 / f64::from(n)
+        }
+        None => 1.0,
+    }
+}
+
+/// The selective-recompute modules the row's `recompute` cell names by their
+/// Megatron-Core names ("selective: moe_act"), if it names any.
+fn stated_modules(row: &Row, assumptions: &mut Vec<String>) -> Option<Vec<RecomputeModule>> {
+    let t = row.text("recompute").to_lowercase();
+    let mods: Vec<RecomputeModule> = t
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter_map(recipe::module)
+        .collect();
+    if mods.is_empty() {
+        return None;
+    }
+    assumptions.push(format!("selective recompute of {mods:?} as the row states"));
+    Some(mods)
 }
 
 /// The FP8 scaling recipe the row's precision names: DeepSeek-V3's fine-grained tiles,
@@ -274,76 +183,201 @@ fn fp8_recipe(row: &Row) -> Fp8Recipe {
     }
 }
 
-/// Builds the scenario of `row`.
-pub fn build(row: &Row) -> Result<Built> {
-    let mut assumptions = Vec::new();
-    let (gpu, cluster) = hardware(row)?;
-    let old = era_2021(row);
-    let model = model(row, &mut assumptions)?;
-    let gpus = row
-        .num("num_gpus")
-        .ok_or_else(|| Error::invalid("num_gpus", "not published"))? as u64;
+/// Optimizer-state bytes per parameter: AdamW's two FP32 moments and an FP32 master copy
+/// (12), or 8 when the row says the moments are kept in BF16 (DeepSeek-V3 report section
+/// 3.3.3: "BF16 ... for the first and second moments", FP32 master weights).
+fn optimizer_bytes(said: &str, assumptions: &mut Vec<String>) -> f64 {
+    if said.contains("bf16 optimizer moments") || said.contains("bf16 moments") {
+        assumptions.push("optimizer: FP32 master weights, BF16 Adam moments (8 bytes per parameter) as the row states".into());
+        8.0
+    } else {
+        12.0
+    }
+}
+
+/// Tensor, pipeline, data and context parallel sizes and the GPU count: each as
+/// published, or implied by the others (pp = GPUs / (tp dp cp)).
+/// GPUs assumed for a run that publishes neither its GPU count nor its layout: LLaMA's
+/// 65B count (Touvron et al. 2023, section 2.4); GPU-hours depend on it only through
+/// data-parallel efficiency.
+pub const ASSUMED_GPUS: u64 = 2048;
+
+/// Tensor, pipeline, context and expert parallel sizes and the GPU count, and whether the
+/// layout is left to the search (neither tp nor pp published).
+type Parallel = (u32, u32, u32, u32, u64, bool);
+
+fn parallel(row: &Row, assumptions: &mut Vec<String>) -> Result<Parallel> {
     let int = |c: &str| row.num(c).map(|v| v as u32);
-    let tp = int("tp").ok_or_else(|| Error::invalid("tp", "not published"))?;
-    let pp = int("pp").ok_or_else(|| Error::invalid("pp", "not published"))?;
     let cp = int("cp").unwrap_or(1);
     let ep = int("ep").unwrap_or(1);
-    let llama3 = row.group().starts_with("Llama3") || row.id().starts_with("E2E-Llama-3");
-    let layers = row.num("layers").unwrap_or(1.0) as u32;
-    let mut layers_per_stage = None;
-    let vpp = match int("vpp") {
-        Some(v) => v,
-        None if llama3 && pp > 1 && (layers + 2).is_multiple_of(pp) => {
-            // Llama 3 section 3.3.2: "we reduce one Transformer layer each from the first
-            // and the last stages ... the first model chunk on the first stage has only
-            // the embedding, and the last model chunk on the last stage has only output
-            // projection and loss": one layer per model chunk, so as many virtual stages
-            // as a full stage has layers (126 + 2 = 16 x 8: V = 8, stages 7, 8 x 14, 7).
+    if int("tp").is_none() && int("pp").is_none() {
+        let gpus = match row.num("num_gpus") {
+            Some(g) => g as u64,
+            None => {
+                assumptions.push(format!(
+                    "num_gpus not published: {ASSUMED_GPUS} assumed (LLaMA's count for its 65B; GPU-hours depend on it only through data-parallel efficiency)"
+                ));
+                ASSUMED_GPUS
+            }
+        };
+        return Ok((1, 1, cp, ep, gpus, true));
+    }
+    let tp = int("tp").ok_or_else(|| Error::invalid("tp", "not published (add tp and pp)"))?;
+    let gpus = row.num("num_gpus").map(|g| g as u64);
+    let dp = int("dp");
+    let pp = match (int("pp"), gpus, dp) {
+        (Some(p), _, _) => p,
+        (None, Some(g), Some(d)) if g % u64::from(tp * d * cp) == 0 => {
+            let p = (g / u64::from(tp * d * cp)) as u32;
+            assumptions.push(format!("pp = GPUs / (tp dp cp) = {p}"));
+            p
+        }
+        _ => {
+            return Err(Error::invalid(
+                "pp",
+                "not published (add pp, or dp and num_gpus)",
+            ))
+        }
+    };
+    let gpus = match (gpus, dp) {
+        (Some(g), _) => g,
+        (None, Some(d)) => u64::from(tp * pp * cp * d),
+        (None, None) => {
+            return Err(Error::invalid(
+                "num_gpus",
+                "not published (add num_gpus or dp)",
+            ))
+        }
+    };
+    Ok((tp, pp, cp, ep, gpus, false))
+}
+
+/// Global batch in sequences: as published, or tokens per batch over the sequence
+/// rounded to whole micro-batches on every data-parallel replica.
+fn global_batch(
+    row: &Row,
+    seq: u64,
+    model_parallel: u32,
+    gpus: u64,
+    micro_batch: u32,
+    assumptions: &mut Vec<String>,
+) -> Result<u64> {
+    if let Some(b) = row.num("global_batch_seqs") {
+        return Ok(b as u64);
+    }
+    if let Some(t) = row.num("tokens_per_batch") {
+        let unit = (gpus / u64::from(model_parallel.max(1))).max(1) * u64::from(micro_batch);
+        let b = ((t / seq as f64 / unit as f64).round().max(1.0) as u64) * unit;
+        assumptions.push(format!(
+            "global batch = tokens_per_batch / seq_len rounded to whole micro-batches per replica = {b} sequences"
+        ));
+        return Ok(b);
+    }
+    Err(Error::invalid(
+        "global_batch_seqs",
+        "not published (add global_batch_seqs or tokens_per_batch)",
+    ))
+}
+
+/// Virtual stages and an uneven split, per the recipe's rule.
+fn virtual_stages(
+    row: &Row,
+    r: &Recipe,
+    layers: u32,
+    pp: u32,
+    assumptions: &mut Vec<String>,
+) -> (u32, Option<Vec<u32>>) {
+    if let Some(v) = row.num("vpp") {
+        return (v as u32, None);
+    }
+    match r.vpp {
+        VppRule::Given => (1, None),
+        VppRule::OneLayerPerChunk if pp > 1 && (layers + 2).is_multiple_of(pp) => {
+            // 126 + 2 = 16 x 8: V = 8, stages 7, 8 x 14, 7 (Llama 3 section 3.3.2).
             let v = (layers + 2) / pp;
             let mut split = vec![v; pp as usize];
             split[0] -= 1;
             split[pp as usize - 1] -= 1;
-            layers_per_stage = Some(split);
             assumptions.push(format!(
-                "interleaved schedule with {v} virtual stages: one layer per model chunk, first and last stage one layer short (Llama 3 section 3.3.2)"
+                "interleaved schedule with {v} virtual stages: one layer per model chunk, first and last stage one layer short ({})",
+                r.name
             ));
-            v
+            (v, Some(split))
         }
-        None if llama3 => {
-            // The interleaved schedule without a published chunk size: the most virtual
-            // stages that keep two layers per model chunk.
-            let v = (layers / pp / 2).max(2);
+        VppRule::OneLayerPerChunk => {
+            // Without the uneven split: the most virtual stages that keep two layers
+            // per model chunk.
+            let v = (layers / pp.max(1) / 2).max(2);
             assumptions.push(format!(
                 "interleaved schedule with {v} virtual stages (not published)"
             ));
-            v
+            (v, None)
         }
-        None => 1,
+    }
+}
+
+/// Builds the scenario of `row`: hardware and model resolved by name, layout and batch
+/// as published, the rest from the framework recipe (validation/frameworks.csv) as the
+/// row's framework, precision, recompute and notes cells refine it.
+pub fn build(row: &Row) -> Result<Built> {
+    let mut assumptions = Vec::new();
+    let (gpu, cluster) = names::resolve_gpu(row.text("gpu_type"), row.num("gpu_mem_GB"))?;
+    let model = super::arch::model(row, &mut assumptions)?;
+    let said = [
+        row.text("framework"),
+        row.text("precision"),
+        row.text("recompute"),
+        row.text("notes"),
+    ]
+    .join("; ")
+    .to_lowercase();
+    let (framework, why) = recipe::framework_of(row.text("framework"), row.text("source"));
+    assumptions.extend(why);
+    let base = recipe::for_framework(&framework);
+    let (rc, stated) = recipe::refine(base, &(said.clone() + "; " + &framework.to_lowercase()));
+    assumptions.push(format!("framework recipe: {} ({})", rc.name, rc.source));
+    assumptions.extend(stated);
+    let (tp, pp, cp, ep, gpus, search_layout) = parallel(row, &mut assumptions)?;
+    let (vpp, layers_per_stage) = virtual_stages(row, &rc, model.layers, pp, &mut assumptions);
+    let mut cluster = cluster;
+    if let Some(max) = rc.segment_nodes {
+        let d = recipe::segment_domain(gpus, cluster.gpus_per_node, cluster.nvlink_domain, max);
+        if d < cluster.nvlink_domain {
+            assumptions.push(format!(
+                "NVLink domain {d} GPUs: {} places the job in segments of at most {max} nodes of {} GPUs ({} has {})",
+                rc.name, cluster.gpus_per_node, cluster.name, cluster.nvlink_domain
+            ));
+            cluster.nvlink_domain = d;
+        }
+    }
+    let micro_batch = row.num("micro_batch").map_or_else(
+        || {
+            assumptions.push("micro-batch 1".into());
+            1
+        },
+        |m| m as u32,
+    );
+    let seq = match row.num("seq_len") {
+        Some(s) => s as u64,
+        None => {
+            assumptions.push("seq_len 2048 (not published)".into());
+            2048
+        }
     };
-    let micro_batch = int("micro_batch").unwrap_or_else(|| {
-        assumptions.push("micro-batch 1".into());
-        1
-    });
-    let seq = row.num("seq_len").unwrap_or(2048.0) as u64;
-    let global = row.num("global_batch_seqs").map(|b| b as u64);
-    let rec = recompute(row, old, &mut assumptions);
-    let sp_text = row.text("recompute").to_lowercase() + " " + &row.text("model").to_lowercase();
-    let sequence_parallel = if old {
-        sp_text.contains("sequence")
-    } else {
-        tp > 1
+    let global = global_batch(row, seq, tp * pp * cp, gpus, micro_batch, &mut assumptions)?;
+    let rec = recompute(row, &rc, &mut assumptions);
+    let recompute_layer_share = layer_share(row, &mut assumptions);
+    let sequence_parallel = match rc.sequence_parallel {
+        SpRule::WithTp => tp > 1,
+        SpRule::WhenStated => (row.text("recompute").to_lowercase()
+            + &row.text("model").to_lowercase())
+            .contains("sequence"),
     };
-    let deepseek = model.mla.is_some();
-    // Megatron-Bridge's performance recipes run DeepSeek-V3 on Megatron-Core's interleaved
-    // 1F1B, not DualPipe (their table gives PP and VP).
-    let bridge = row.text("framework").contains("Megatron-Bridge");
-    let schedule = if deepseek && !bridge {
-        Schedule::DualPipe
-    } else if vpp > 1 {
+    let schedule = rc.schedule.unwrap_or(if vpp > 1 {
         Schedule::Interleaved
     } else {
         Schedule::OneFOneB
-    };
+    });
     let layout = Layout {
         tp,
         pp,
@@ -353,94 +387,39 @@ pub fn build(row: &Row) -> Result<Built> {
         vpp,
         micro_batch,
         sequence_parallel,
-        // Megatron-LM 2021-22 ran without the distributed optimizer and without overlapping
-        // the data-parallel all-reduce; later frameworks shard the optimizer and overlap.
-        zero: if llama3 {
-            // Llama 3 section 3.3.2: FSDP "shards optimizer states and gradients" with
-            // "FP32 gradient accumulation ... over multiple micro-batches" and FP32
-            // reduce-scatters: ZeRO-2, a reduce-scatter per micro-batch. Unsharded FP32
-            // gradients would not fit beside 8K activations without checkpointing.
-            2
-        } else if row.text("framework").contains("; FSDP") {
-            // Megatron FSDP shards weights, gradients and optimizer states: ZeRO-3 class.
-            3
-        } else if row.text("framework").contains("ZeRO-1")
-            || row.text("precision").contains("ZeRO-1")
-            || !old
-        {
-            1
-        } else {
-            0
-        },
+        zero: rc.zero,
         schedule: Some(schedule),
         layers_per_stage,
         overlap: Overlap {
-            // PyTorch DDP overlaps its bucketed all-reduce with backward; Megatron's
-            // "local" DDP of 2021 ran it after the last backward.
-            dp_comm: !old || row.text("framework").contains("DDP=torch"),
-            ep_comm: deepseek,
-            // NeMo's performance recipes overlap tensor-parallel collectives with the
-            // GEMMs (userbuffers, `tp_comm_overlap`) and the interleaved schedule's p2p
-            // (`overlap_p2p_comm`).
-            tp_comm: nemo(row) && tp > 1,
-            p2p: deepseek || llama3 || (nemo(row) && vpp > 1),
-            // "custom all-to-all (20 SMs)": DeepSeek-V3 report section 3.2.2.
-            comm_sms: if row.text("framework").contains("20 SMs") {
-                20
-            } else {
-                0
-            },
+            dp_comm: rc.dp_overlap,
+            tp_comm: rc.tp_overlap,
+            ep_comm: rc.ep_overlap,
+            p2p: rc.p2p_overlap.overlaps(vpp),
+            comm_sms: recipe::comm_sms(&said),
         },
     };
-    // Llama 3's pre-training ran in the first half of 2024 on H100, before
-    // FlashAttention-3 (July 2024); the calibration measured today's FA3-class kernel.
-    let attention_kernel = if llama3 {
-        assumptions.push(
-            "attention: FlashAttention-2 (Llama 3 pre-trained before FlashAttention-3's July 2024 release)"
-                .into(),
-        );
-        AttentionKernel::Flash2
-    } else {
-        AttentionKernel::Flash3
-    };
-    if old {
-        assumptions.push("2021-22 Megatron-LM: no flash attention, dropout on, no distributed optimizer, DP all-reduce not overlapped".into());
-    }
     let training = Training {
         tokens: row.num("train_tokens").unwrap_or(1e9),
         seq_len: seq,
-        global_batch_seqs: global,
+        global_batch_seqs: Some(global),
         global_batch_tokens: None,
-        precision: precision(row),
+        precision: precision(row, &mut assumptions),
         fp8_recipe: fp8_recipe(row),
-        // DeepSeek-V3 report, section 3.3.3: AdamW's moments in BF16, the master
-        // weights in FP32 (4 + 2 + 2 bytes).
-        optimizer_bytes_per_param: if deepseek { 8.0 } else { 12.0 },
+        optimizer_bytes_per_param: optimizer_bytes(&said, &mut assumptions),
         grad_bytes_per_param: 4.0,
-        recompute: rec,
-        recompute_modules: if deepseek {
-            use crate::spec::training::RecomputeModule as M;
-            vec![M::Layernorm, M::MlaUpProj, M::MoeAct, M::MlpAct]
+        recompute: if recompute_layer_share < 1.0 {
+            Recompute::Full
         } else {
-            vec![crate::spec::training::RecomputeModule::CoreAttn]
+            rec
         },
+        recompute_layer_share,
+        recompute_modules: stated_modules(row, &mut assumptions)
+            .unwrap_or_else(|| rc.recompute_modules.clone()),
         mixed_precision: Default::default(),
-        low_precision_cache: if deepseek {
-            use crate::spec::training::LowPrecisionCache as C;
-            vec![C::SwigluInput, C::AttentionOutput]
-        } else {
-            Vec::new()
-        },
-        dropout: old,
-        flash_attention: !old,
-        attention_kernel,
-    };
-    if global.is_none() {
-        return Err(Error::invalid("global_batch_seqs", "not published"));
-    }
-    let reliability = crate::spec::reliability::Reliability {
-        enabled: false,
-        ..Default::default()
+        low_precision_cache: rc.low_precision_cache.clone(),
+        dropout: rc.dropout,
+        flash_attention: rc.flash_attention,
+        attention_kernel: rc.attention_kernel,
     };
     let scenario = Scenario {
         name: format!("{} ({})", row.id(), row.text("model")),
@@ -452,10 +431,13 @@ pub fn build(row: &Row) -> Result<Built> {
         training,
         layout,
         pricing: Pricing::default(),
-        reliability,
+        reliability: crate::spec::reliability::Reliability {
+            enabled: false,
+            ..Default::default()
+        },
         origin: Origin {
             source: Source {
-                name: format!("published_runs_public.csv:{}", row.line),
+                name: format!("{}:{}", row.file, row.line),
                 text: String::new(),
             },
             overrides: Vec::new(),
@@ -466,5 +448,6 @@ pub fn build(row: &Row) -> Result<Built> {
     Ok(Built {
         scenario,
         assumptions,
+        search_layout,
     })
 }

@@ -43,6 +43,19 @@ fn headline(p: &Plan) -> Vec<(String, String)> {
             thousands(e.time.steps.round() as u64)
         ),
     ));
+    if let Some(u) = &e.uncertainty {
+        f.push((
+            "Error band".into(),
+            format!(
+                "{}; {} to {}: step-time errors {:+.0}% to {:+.0}% on those runs",
+                crate::analytic::uncertainty::describe_days(u),
+                usd(u.usd_p10),
+                usd(u.usd_p90),
+                u.error_pct[0],
+                u.error_pct[1]
+            ),
+        ));
+    }
     f.push((
         "Cost".into(),
         format!(

@@ -104,3 +104,21 @@ pub(super) fn compact_file(path: &Path) -> Result<String> {
     write_atomic(path, small.as_bytes())?;
     Ok(small)
 }
+
+/// Predicted over published step time per row (headline quantities; rates inverted so
+/// every dot reads the same way: above 1 = predicted slower), grouped by source.
+pub fn validation_chart(v: &crate::validate::Report) -> crate::charts::validation::ValidationChart {
+    crate::charts::validation::ValidationChart {
+        title: "llmplan against published training runs: predicted / published step time".into(),
+        points: v
+            .predictions
+            .iter()
+            .filter(|p| p.headline)
+            .map(|p| crate::charts::validation::Point {
+                group: p.group.clone(),
+                published: 1.0,
+                predicted: 1.0 + p.time_error_pct / 100.0,
+            })
+            .collect(),
+    }
+}

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::charts::{bar_of, compact_file, layouts_chart, memory_chart, own_chart, tornado_chart};
+use super::charts::{
+    bar_of, compact_file, layouts_chart, memory_chart, own_chart, tornado_chart, validation_chart,
+};
 use super::render::{html, markdown};
 use super::text::short_name;
 use super::{build, Plan, PlanOptions, GIB};
@@ -148,6 +150,14 @@ pub fn write(p: &Plan, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
         "sensitivity",
         own_chart(&tor, dir, "sensitivity", &mut chart_files)?,
     ));
+
+    if let Some(v) = &p.validation {
+        let c = validation_chart(v);
+        svgs.push((
+            "validation",
+            own_chart(&c, dir, "validation", &mut chart_files)?,
+        ));
+    }
 
     put("report.md", markdown(p).as_bytes())?;
     put("report.html", html(p, &svgs).as_bytes())?;

@@ -21,6 +21,7 @@ mod render;
 mod tables;
 mod text;
 
+pub use charts::validation_chart;
 pub use document::CHARTS;
 pub use files::{generate, layouts_csv, validation_csv, write};
 pub use render::{html, markdown};

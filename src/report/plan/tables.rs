@@ -204,6 +204,10 @@ pub(super) fn sweep_and_sensitivity(p: &Plan, b: &mut Vec<Block>) {
 /// The published runs predicted, per group (when the report was asked for them).
 pub(super) fn validation(p: &Plan, b: &mut Vec<Block>) {
     if let Some(v) = &p.validation {
+        b.push(Block::Figure(
+            "validation",
+            "Predicted over published step time for each published row's headline quantity (rates inverted: above 1 = predicted slower), one line per source; the shaded band is +-10%.".into(),
+        ));
         b.push(Block::Para(
             "How well the model predicts published runs (validation.csv has every row):".into(),
         ));

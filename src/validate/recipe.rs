@@ -1,0 +1,449 @@
+//! What a framework ran by default, per framework generation: the table in
+//! `validation/frameworks.csv` (documented in docs/validation.md). A row's recipe is
+//! the first table entry whose pattern its `framework` cell contains, then refined by
+//! what the row's `recompute`, `precision`, `framework` and `notes` cells say. Nothing
+//! here reads a row's group name or id.
+
+use crate::error::{Error, Result};
+use crate::spec::layout::Schedule;
+use crate::spec::training::{AttentionKernel, LowPrecisionCache, Recompute, RecomputeModule};
+
+/// The shipped framework table.
+pub const FRAMEWORKS_CSV: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/validation/frameworks.csv"
+));
+
+/// Frameworks of sources whose rows leave the `framework` cell empty:
+/// (lower-case pattern of the `source` cell, framework), from
+/// `validation/source_frameworks.csv`.
+pub const SOURCE_FRAMEWORKS_CSV: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/validation/source_frameworks.csv"
+));
+
+/// The framework a row ran: its `framework` cell, or, when empty, the framework its
+/// `source` is known to have used (the second value says so).
+pub fn framework_of(framework: &str, source: &str) -> (String, Option<String>) {
+    if !framework.trim().is_empty() {
+        return (framework.to_string(), None);
+    }
+    static T: std::sync::OnceLock<Vec<(String, String, String)>> = std::sync::OnceLock::new();
+    let t = T.get_or_init(|| {
+        super::rows::parse("validation/source_frameworks.csv", SOURCE_FRAMEWORKS_CSV)
+            .expect("validation/source_frameworks.csv parses (tested)")
+            .iter()
+            .map(|r| {
+                (
+                    r.text("source_pattern").to_lowercase(),
+                    r.text("framework").to_string(),
+                    r.text("why").to_string(),
+                )
+            })
+            .collect()
+    });
+    let s = source.to_lowercase();
+    match t
+        .iter()
+        .find(|(p, _, _)| !p.is_empty() && s.contains(p.as_str()))
+    {
+        Some((_, f, why)) => (
+            f.clone(),
+            Some(format!("framework not in the row: {f} ({why})")),
+        ),
+        None => (String::new(), None),
+    }
+}
+
+/// How the pipeline's virtual stages are chosen when a row leaves `vpp` out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VppRule {
+    /// As given, 1 when not.
+    Given,
+    /// One layer per model chunk, first and last stage one layer short (Llama 3
+    /// section 3.3.2: "the first model chunk on the first stage has only the embedding").
+    OneLayerPerChunk,
+}
+
+/// When pipeline sends and receives overlap compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum P2pRule {
+    /// Always.
+    Yes,
+    /// Never.
+    No,
+    /// Only under the interleaved schedule (vpp > 1): Megatron-Core overlaps p2p only
+    /// there; plain 1F1B sends batched and blocking (Megatron-Bridge
+    /// training/comm_overlap.py @00b7660b: overlap_p2p_comm = vp_size > 1, else
+    /// batch_p2p_comm).
+    WithVpp,
+}
+
+impl P2pRule {
+    /// Whether sends overlap with `vpp` virtual stages.
+    pub fn overlaps(self, vpp: u32) -> bool {
+        match self {
+            P2pRule::Yes => true,
+            P2pRule::No => false,
+            P2pRule::WithVpp => vpp > 1,
+        }
+    }
+}
+
+/// When sequence parallelism is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpRule {
+    /// Whenever tp > 1.
+    WithTp,
+    /// Only when the row's text says "sequence parallel".
+    WhenStated,
+}
+
+/// A framework generation's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipe {
+    /// Name, as the table gives it.
+    pub name: String,
+    /// Fused flash attention.
+    pub flash_attention: bool,
+    /// Its kernel generation.
+    pub attention_kernel: AttentionKernel,
+    /// Recompute when the row does not say.
+    pub recompute: Recompute,
+    /// What selective recompute redoes.
+    pub recompute_modules: Vec<RecomputeModule>,
+    /// Activations the framework caches in a low-precision format.
+    pub low_precision_cache: Vec<LowPrecisionCache>,
+    /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
+    pub zero: u8,
+    /// Data-parallel traffic overlapped with backward.
+    pub dp_overlap: bool,
+    /// When pipeline sends overlap compute.
+    pub p2p_overlap: P2pRule,
+    /// Tensor-parallel collectives overlapped.
+    pub tp_overlap: bool,
+    /// Expert all-to-all overlapped.
+    pub ep_overlap: bool,
+    /// Dropout layers present.
+    pub dropout: bool,
+    /// Sequence parallelism rule.
+    pub sequence_parallel: SpRule,
+    /// Schedule when the framework fixes one (`None`: 1F1B, interleaved with vpp > 1).
+    pub schedule: Option<Schedule>,
+    /// Virtual-stage rule.
+    pub vpp: VppRule,
+    /// Nodes per scheduler segment, at most, when the framework's launcher places a job
+    /// on a multi-node NVLink domain in segments (see [`segment_domain`]); `None`: the
+    /// whole domain.
+    pub segment_nodes: Option<u32>,
+    /// Where the defaults come from.
+    pub source: String,
+}
+
+fn yes(v: &str, col: &str, line: usize) -> Result<bool> {
+    match v {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(Error::invalid(
+            format!("validation/frameworks.csv:{line}"),
+            format!("{col}: '{v}' is not yes or no"),
+        )),
+    }
+}
+
+/// A recompute module by its Megatron-Core name (`--recompute-modules`).
+pub fn module(m: &str) -> Option<RecomputeModule> {
+    Some(match m {
+        "core_attn" => RecomputeModule::CoreAttn,
+        "layernorm" => RecomputeModule::Layernorm,
+        "mla_up_proj" => RecomputeModule::MlaUpProj,
+        "moe_act" => RecomputeModule::MoeAct,
+        "mlp_act" => RecomputeModule::MlpAct,
+        _ => return None,
+    })
+}
+
+/// Parses a framework table: (lower-case pattern, recipe), in table order.
+pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
+    let rows = super::rows::parse("validation/frameworks.csv", text)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let line = r.line;
+        let bad = |col: &str, why: String| {
+            Error::invalid(
+                format!("validation/frameworks.csv:{line}"),
+                format!("{col}: {why}"),
+            )
+        };
+        let recompute = match r.text("recompute") {
+            "none" => Recompute::None,
+            "selective" => Recompute::Selective,
+            "full" => Recompute::Full,
+            v => {
+                return Err(bad(
+                    "recompute",
+                    format!("'{v}' is not none, selective or full"),
+                ))
+            }
+        };
+        let recompute_modules = r
+            .text("recompute_modules")
+            .split(';')
+            .map(|m| {
+                module(m.trim())
+                    .ok_or_else(|| bad("recompute_modules", format!("unknown module '{m}'")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let low_precision_cache = r
+            .text("low_precision_cache")
+            .split(';')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| match c {
+                "swiglu_input" => Ok(LowPrecisionCache::SwigluInput),
+                "attention_output" => Ok(LowPrecisionCache::AttentionOutput),
+                _ => Err(bad("low_precision_cache", format!("unknown tensor '{c}'"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let recipe = Recipe {
+            name: r.text("recipe").to_string(),
+            flash_attention: yes(r.text("flash_attention"), "flash_attention", line)?,
+            attention_kernel: match r.text("attention_kernel") {
+                "flash2" => AttentionKernel::Flash2,
+                "flash3" => AttentionKernel::Flash3,
+                v => {
+                    return Err(bad(
+                        "attention_kernel",
+                        format!("'{v}' is not flash2 or flash3"),
+                    ))
+                }
+            },
+            recompute,
+            recompute_modules,
+            low_precision_cache,
+            zero: r
+                .text("zero")
+                .parse()
+                .map_err(|_| bad("zero", format!("'{}' is not 0-3", r.text("zero"))))?,
+            dp_overlap: yes(r.text("dp_overlap"), "dp_overlap", line)?,
+            p2p_overlap: match r.text("p2p_overlap") {
+                "vpp" => P2pRule::WithVpp,
+                v => {
+                    if yes(v, "p2p_overlap", line)
+                        .map_err(|_| bad("p2p_overlap", format!("'{v}' is not yes, no or vpp")))?
+                    {
+                        P2pRule::Yes
+                    } else {
+                        P2pRule::No
+                    }
+                }
+            },
+            tp_overlap: yes(r.text("tp_overlap"), "tp_overlap", line)?,
+            ep_overlap: yes(r.text("ep_overlap"), "ep_overlap", line)?,
+            dropout: yes(r.text("dropout"), "dropout", line)?,
+            sequence_parallel: match r.text("sequence_parallel") {
+                "tp" => SpRule::WithTp,
+                "text" => SpRule::WhenStated,
+                v => return Err(bad("sequence_parallel", format!("'{v}' is not tp or text"))),
+            },
+            schedule: match r.text("schedule") {
+                "" => None,
+                "dualpipe" => Some(Schedule::DualPipe),
+                "interleaved" => Some(Schedule::Interleaved),
+                "1f1b" => Some(Schedule::OneFOneB),
+                v => {
+                    return Err(bad(
+                        "schedule",
+                        format!("'{v}' is not dualpipe, interleaved or 1f1b"),
+                    ))
+                }
+            },
+            vpp: match r.text("vpp") {
+                "given" => VppRule::Given,
+                "one_layer_per_chunk" => VppRule::OneLayerPerChunk,
+                v => {
+                    return Err(bad(
+                        "vpp",
+                        format!("'{v}' is not given or one_layer_per_chunk"),
+                    ))
+                }
+            },
+            segment_nodes: match r.text("segment_nodes") {
+                "" => None,
+                v => Some(v.parse().ok().filter(|n: &u32| *n > 0).ok_or_else(|| {
+                    bad(
+                        "segment_nodes",
+                        format!("'{v}' is not a positive node count"),
+                    )
+                })?),
+            },
+            source: r.text("source").to_string(),
+        };
+        out.push((r.text("pattern").to_lowercase(), recipe));
+    }
+    Ok(out)
+}
+
+/// The shipped table, parsed once.
+pub fn table() -> &'static [(String, Recipe)] {
+    static T: std::sync::OnceLock<Vec<(String, Recipe)>> = std::sync::OnceLock::new();
+    T.get_or_init(|| parse(FRAMEWORKS_CSV).expect("validation/frameworks.csv parses (tested)"))
+}
+
+/// The recipe for a `framework` cell: the first entry whose pattern it contains (the
+/// empty pattern, last, matches everything).
+pub fn for_framework(framework: &str) -> &'static Recipe {
+    let f = framework.to_lowercase();
+    let t = table();
+    &t.iter()
+        .find(|(p, _)| f.contains(p.as_str()))
+        .unwrap_or_else(|| t.last().expect("the table has a default row"))
+        .1
+}
+
+/// The recipe refined by what the row says in `text` (framework, precision, recompute
+/// and notes cells, lower case): each statement found is listed in the return value.
+pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
+    let mut r = base.clone();
+    let mut said = Vec::new();
+    let mut note = |s: &str| said.push(s.to_string());
+    if text.contains("ddp=torch") {
+        r.dp_overlap = true;
+        note("PyTorch DDP overlaps its bucketed all-reduce with backward");
+    }
+    if text.contains("ddp=local") {
+        r.dp_overlap = false;
+        note("Megatron's local DDP all-reduces after the last backward");
+    }
+    for (k, z) in [
+        ("zero-1", 1),
+        ("zero-2", 2),
+        ("zero-3", 3),
+        ("distributed optimizer", 1),
+        // Megatron-Bridge's performance table marks Megatron FSDP runs in an FSDP column
+        // (framework cell "...; FSDP"): weights, gradients and optimizer states sharded.
+        ("; fsdp", 3),
+    ] {
+        if text.contains(k) {
+            r.zero = z;
+            note(&format!("ZeRO stage {z} as the row states"));
+        }
+    }
+    if text.contains("flashattention-2")
+        || text.contains("flash attention 2")
+        || text.contains(" fa2")
+    {
+        r.flash_attention = true;
+        r.attention_kernel = AttentionKernel::Flash2;
+        note("FlashAttention-2 as the row states");
+    }
+    if text.contains("no flash") {
+        r.flash_attention = false;
+        note("no flash attention as the row states");
+    }
+    if text.contains("tp-comm-overlap")
+        || text.contains("tp_comm_overlap")
+        || text.contains("tp comm overlap")
+    {
+        r.tp_overlap = true;
+        note("TP communication overlapped as the row states");
+    }
+    (r, said)
+}
+
+/// The NVLink domain a job of `gpus` GPUs sees when its launcher allocates nodes of
+/// `per_node` GPUs in scheduler segments of at most `max_nodes` nodes, on a cluster whose
+/// NVLink domain holds `domain` GPUs: one segment, i.e. all nodes when they fit, else the
+/// largest divisor of the node count that fits (Megatron-Bridge's launcher,
+/// scripts/performance/utils/executors.py @00b7660b, passes Slurm `--segment` this way for
+/// GB200/GB300 trays of 4 GPUs). Segments of an NVL72 rack never straddle racks, so a
+/// 256-GPU job runs as four 64-GPU NVLink domains, not 72-GPU ones. GPUs.
+pub fn segment_domain(gpus: u64, per_node: u32, domain: u32, max_nodes: u32) -> u32 {
+    if domain <= per_node || per_node == 0 {
+        return domain;
+    }
+    let nodes = gpus.div_ceil(u64::from(per_node));
+    let cap = u64::from(max_nodes.min(domain / per_node)).max(1);
+    let seg = if nodes <= cap {
+        nodes
+    } else {
+        (1..=cap)
+            .rev()
+            .find(|s| nodes.is_multiple_of(*s))
+            .unwrap_or(1)
+    };
+    (seg as u32 * per_node).min(domain)
+}
+
+/// SMs reserved for communication, when the text says "N SMs" (DeepSeek-V3's "custom
+/// all-to-all (20 SMs)", report section 3.2.2).
+pub fn comm_sms(text: &str) -> u32 {
+    let words: Vec<&str> = text.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    words
+        .windows(2)
+        .find(|w| w[1] == "sms")
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_table_parses_and_ends_with_a_default() {
+        let t = parse(FRAMEWORKS_CSV).unwrap();
+        assert!(t.len() >= 8);
+        assert_eq!(t.last().unwrap().0, "");
+    }
+
+    #[test]
+    fn framework_generations() {
+        let old = for_framework("Megatron-LM (commit 6985e58); DDP=torch");
+        assert!(!old.flash_attention && old.dropout && old.zero == 0);
+        let core = for_framework("NeMo 24.07 (Megatron-Core)");
+        assert!(core.flash_attention && core.zero == 1 && core.dp_overlap);
+        // Megatron-Core named after Megatron-LM is still Megatron-Core.
+        let core2 = for_framework("Megatron-LM (Megatron-Core 0.9)");
+        assert!(core2.name.starts_with("Megatron-Core") && core2.flash_attention);
+        assert_eq!(for_framework("").name, t_default());
+        // Megatron-DeepSpeed and MT-NLG's DeepSpeed + Megatron-LM are 2021-22 code;
+        // DeepSpeed on its own (ZeRO comparisons) is today's, with flash attention.
+        assert!(!for_framework("Megatron-DeepSpeed (bigscience fork)").flash_attention);
+        assert!(!for_framework("DeepSpeed + Megatron-LM (3D parallelism)").flash_attention);
+        let ds = for_framework("DeepSpeed 0.14 ZeRO-3");
+        assert!(ds.flash_attention && ds.zero == 3);
+        assert_eq!(comm_sms("custom all-to-all (20 sms); node-limited"), 20);
+        let (r, said) = refine(old, "ddp=local; zero-1");
+        assert!(!r.dp_overlap && r.zero == 1 && said.len() == 2);
+    }
+
+    #[test]
+    fn launcher_segments_by_hand() {
+        // 256 GB200 GPUs = 64 trays of 4: the largest divisor of 64 up to 18 is 16, so
+        // four 64-GPU segments; 64 GPUs = 16 trays fit one segment; 8 GPUs = 2 trays.
+        assert_eq!(segment_domain(256, 4, 72, 18), 64);
+        assert_eq!(segment_domain(64, 4, 72, 18), 64);
+        assert_eq!(segment_domain(8, 4, 72, 18), 8);
+        assert_eq!(segment_domain(72, 4, 72, 18), 72);
+        // 76 trays: divisors up to 18 are 1, 2, 4: 16-GPU segments.
+        assert_eq!(segment_domain(304, 4, 72, 18), 16);
+        // 8-GPU nodes with an 8-GPU NVLink domain: nothing to segment.
+        assert_eq!(segment_domain(256, 8, 8, 18), 8);
+        let mb = for_framework("Megatron-Bridge (NeMo 25.11 container, Megatron-Core); DDP");
+        assert_eq!(mb.segment_nodes, Some(18));
+    }
+
+    #[test]
+    fn empty_framework_cells_take_the_source_s_framework() {
+        let (f, why) = framework_of("", "Korthikanti et al. 2022, arXiv 2205.05198");
+        assert_eq!(f, "Megatron-LM");
+        assert!(why.is_some());
+        assert_eq!(framework_of("NeMo", "Korthikanti").0, "NeMo");
+        assert_eq!(framework_of("", "someone else").0, "");
+    }
+
+    fn t_default() -> String {
+        table().last().unwrap().1.name.clone()
+    }
+}
