@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-
 use llmplan::calibrate::{data, fit};
 use llmplan::report::units;
 use llmplan::spec::{catalog, GpuProfile};
@@ -23,8 +21,7 @@ pub fn run(dir: &Path, gpu: Option<&str>, write: bool) -> Result<String, Error> 
     let meas = data::read_dir(dir)?;
     let f = fit::fit(&profile, &meas)?;
     let rep = fit::errors(&profile, &f, &meas);
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    let mut t = llmplan::report::table::styled(None);
     t.set_header(vec![
         "shape class",
         "points",

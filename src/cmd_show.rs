@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::Value;
 
 use llmplan::report::units;
@@ -74,8 +73,7 @@ pub fn cluster(c: &ClusterProfile) -> String {
 fn fields_table(v: &Value, sources: &std::collections::BTreeMap<String, String>) -> String {
     let mut rows = Vec::new();
     flatten("", v, &mut rows);
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    let mut t = llmplan::report::table::styled(None);
     t.set_header(vec!["field", "value", "source"]);
     for (k, val) in rows {
         if matches!(k.as_str(), "name" | "display_name" | "gpu") || k.starts_with("sources") {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, Table};
 use serde::Serialize;
 
 use llmplan::report::units::pct;
@@ -195,20 +195,16 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
     })
 }
 
-/// Micro-batch passes (micro-batches x stages x virtual stages) the simulator holds in
-/// memory at once: ~180 bytes each (measured: 100,000 micro-batches x 16 stages took
-/// 290 MB), so 2^22 of them is ~0.75 GB. `--microbatches 10000000` on 16 stages
-/// asked for ~29 GB and aborted on allocation.
-pub const MAX_PASSES: u64 = 1 << 22;
+/// The simulator's bound on micro-batch passes, checked here first to name the flag.
+pub const MAX_PASSES: u64 = sim::MAX_PASSES;
 
 /// Events the Monte Carlo may play in all (steps x events per step): 1e10 is a few
 /// minutes at the simulator's ~45M events/s per core.
 pub const MAX_MC_EVENTS: f64 = 1e10;
 
 fn check_passes(input: &sim::SimInput) -> Result<(), Error> {
-    let pp = input.stages.len().max(1) as u64;
-    let per_mb = pp * u64::from(input.vpp.max(1));
-    let passes = u64::from(input.microbatches) * per_mb;
+    let passes = sim::passes(input);
+    let per_mb = passes / u64::from(input.microbatches.max(1));
     if passes > MAX_PASSES {
         return Err(Error::Usage(format!(
             "--microbatches {}: {} micro-batches x {} stage passes = {:.3e} passes, over the simulator's limit of {:.3e} (~{:.0} GB of memory at ~180 bytes each); at most {} micro-batches here",
@@ -257,10 +253,7 @@ fn ms(s: f64) -> String {
 }
 
 fn kv_table(title: &str) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_width(120);
+    let mut t = llmplan::report::table::styled(Some(120));
     t.set_header(vec!["", title]);
     t
 }
@@ -418,8 +411,7 @@ fn table(
         row(&mut t, "Wrote", w.clone());
     }
 
-    let mut st = Table::new();
-    st.load_preset(UTF8_FULL_CONDENSED);
+    let mut st = llmplan::report::table::styled(None);
     st.set_header(vec![
         "stage",
         "layers",

@@ -1,7 +1,5 @@
 //! `llmplan validate`: predicted against published, per row and per group.
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-
 use llmplan::validate::{self, Report};
 use llmplan::Error;
 
@@ -64,8 +62,7 @@ fn csv_text(r: &Report) -> String {
 }
 
 fn table(r: &Report) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    let mut t = llmplan::report::table::styled(None);
     t.set_header(vec!["row", "quantity", "published", "predicted", "error"]);
     for p in &r.predictions {
         t.add_row(vec![
@@ -76,8 +73,7 @@ fn table(r: &Report) -> String {
             format!("{:+.1}%", p.error_pct),
         ]);
     }
-    let mut g = Table::new();
-    g.load_preset(UTF8_FULL_CONDENSED);
+    let mut g = llmplan::report::table::styled(None);
     g.set_header(vec!["group", "rows", "MAPE", "worst row", "worst error"]);
     for s in &r.groups {
         g.add_row(vec![

@@ -17,7 +17,7 @@ mod cmd_validate;
 mod cmd_verdict;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use comfy_table::Table;
 
 use llmplan::analytic::{self, EstimateOptions};
 use llmplan::report::{self, units};
@@ -390,10 +390,7 @@ fn run(cmd: Command) -> Result<Printed, Error> {
 }
 
 fn new_table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(header);
-    t
+    llmplan::report::table::new(header)
 }
 
 fn list(what: ListWhat) -> Result<String, Error> {

@@ -164,3 +164,28 @@ fn seed_nic_contention_is_the_shared_link_amount() {
     let ep_bwd = with.time.breakdown.ep_comm_s / with.layout.microbatches as f64 / 2.0;
     assert!(extra <= 2.0 * ep_bwd + 1e-9, "{extra} > 2 x {ep_bwd}");
 }
+
+/// The seed's planning report (committed under reports/, kept fresh by tests/report.rs)
+/// prints the step with shared NICs next to the step with every collective alone on
+/// its NIC, and those are the two estimates above (contention on, then off).
+#[test]
+fn seed_report_shows_step_with_and_without_nic_contention() {
+    let sc = scenario("gpt4-moe-a100", &[]).unwrap();
+    let with = estimate(&sc, &EstimateOptions::default()).unwrap();
+    let mut alone_sc = sc.clone();
+    alone_sc.cluster.nic_contention = false;
+    let alone = estimate(&alone_sc, &EstimateOptions::default()).unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/reports/gpt4-moe-a100/report.md"
+    );
+    let md = std::fs::read_to_string(path).unwrap();
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("- **NIC contention:**"))
+        .expect("the seed report has no NIC contention line");
+    let shared = format!("{:.2} s per step with shared NICs", with.time.step_s);
+    let apart = format!("{:.2} s with every collective alone", alone.time.step_s);
+    assert!(line.contains(&shared), "{line}\nlacks {shared}");
+    assert!(line.contains(&apart), "{line}\nlacks {apart}");
+}

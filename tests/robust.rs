@@ -7,8 +7,12 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The binary with no `COLUMNS` from the caller's shell: piped tables keep their
+/// natural width unless a test sets one.
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_llmplan"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_llmplan"));
+    c.env_remove("COLUMNS");
+    c
 }
 
 fn llmplan(args: &[&str]) -> Output {
@@ -568,4 +572,62 @@ fn extreme_numbers_in_errors_are_scientific() {
     ]);
     assert_one_error(&o, 2, &["training.tokens", "got 1e300"]);
     assert!(stderr(&o).len() < 200, "{}", stderr(&o));
+}
+
+/// Widest line of the tables in `text`, in characters (box-drawing rows only: prose
+/// under a table is not a table).
+fn widest_table_line(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.starts_with(['┌', '│', '╞', '├', '└']))
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// `compare` on two layouts is ~230 columns wide at its natural width; told the
+/// terminal is 80 columns (`COLUMNS`, as a terminal's size would), every command's
+/// tables wrap their cells to fit.
+#[test]
+fn tables_fit_the_terminal_width() {
+    let args = [
+        "compare",
+        "--layout",
+        "tp=8,pp=16,ep=16",
+        "--layout",
+        "tp=8,pp=15,ep=16,cp=2",
+    ];
+    let natural = widest_table_line(&stdout(&llmplan(&args)));
+    assert!(natural > 80, "compare is {natural} columns unwrapped");
+    for cmd in [
+        &args[..],
+        &["estimate"],
+        &["list", "gpus"],
+        &["show", "gpu", "h100-sxm"],
+    ] {
+        let o = bin().args(cmd).env("COLUMNS", "80").output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{cmd:?}: {}", stderr(&o));
+        let w = widest_table_line(&stdout(&o));
+        assert!(
+            (1..=80).contains(&w),
+            "{cmd:?}: tables {w} columns wide in 80"
+        );
+    }
+}
+
+/// Found by the fuzz driver (seed 500): `estimate --engine sim` on a batch of 63.6M
+/// micro-batches per replica went past `simulate`'s own check straight into the
+/// simulator, which asked for ~1 TB and aborted (SIGABRT). The simulator now holds
+/// every caller to its 2^22-pass bound: one sentence, exit 2, no allocation.
+#[test]
+fn estimate_on_the_simulator_is_bounded_too() {
+    let o = llmplan(&[
+        "estimate",
+        "--engine",
+        "sim",
+        "--set",
+        "training.global_batch_tokens=1e14",
+        "--set",
+        "training.tokens=1e16",
+    ]);
+    assert_one_error(&o, 2, &["micro-batches", "simulator's limit"]);
 }

@@ -1,6 +1,6 @@
 //! `llmplan compare`: layouts side by side, with what each difference costs.
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
+use comfy_table::CellAlignment;
 use serde_json::{json, Value};
 
 use super::{load, thousands, CompareArgs, OutFormat};
@@ -57,8 +57,7 @@ pub fn compare(a: CompareArgs) -> Result<String, Error> {
             if cs.len() == 2 {
                 header.push("B - A".into());
             }
-            let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED);
+            let mut t = llmplan::report::table::styled(None);
             t.set_header(header);
             for (name, unit, vals) in compare_rows(&cs) {
                 let mut r = vec![if unit.is_empty() {

@@ -1,18 +1,15 @@
 //! The estimate as a table, JSON or CSV.
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, Table};
 
 use super::units::{count, gib, pct, sci, secs, thousands, usd};
 use crate::analytic::{Engine, Estimate};
 use crate::spec::reliability::CheckpointMode;
 
+/// Long cells wrap at 120 columns (narrower on a narrower terminal), so piped output is
+/// the same in every pipe and file.
 fn table() -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    // Wrap long cells at a fixed width so output is the same in a terminal, a pipe or a file.
-    t.set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_width(120);
-    t
+    super::table::styled(Some(120))
 }
 
 fn row(t: &mut Table, k: &str, v: String) {

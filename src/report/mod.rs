@@ -3,6 +3,7 @@
 pub mod estimate;
 pub mod json;
 pub mod plan;
+pub mod table;
 pub mod units;
 
 pub use estimate::{estimate_csv, estimate_json, estimate_table};

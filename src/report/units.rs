@@ -46,6 +46,20 @@ pub fn secs(x: f64) -> String {
     }
 }
 
+/// A wall-clock span from seconds, in the unit a planner reads it in: `1.6 hours`,
+/// `3.2 days`, or [`secs`] under an hour.
+pub fn span(x: f64) -> String {
+    if x >= 2.0 * 86_400.0 {
+        format!("{:.1} days", x / 86_400.0)
+    } else if x >= 3_600.0 {
+        format!("{:.1} hours", x / 3_600.0)
+    } else if x >= 100.0 {
+        format!("{:.0} min", x / 60.0)
+    } else {
+        secs(x)
+    }
+}
+
 /// `71.3 GiB`.
 pub fn gib(x: f64) -> String {
     format!("{:.1} GiB", x / GIB)
@@ -87,5 +101,10 @@ mod tests {
         assert_eq!(secs(0.0123), "12.30 ms");
         assert_eq!(count(1.8333e12), "1.833T");
         assert_eq!(pct(0.3412), "34.1%");
+        // 25.8 ms x 217,505 steps (the seed's NIC contention) = 5,603 s.
+        assert_eq!(span(0.025_76 * 217_505.0), "1.6 hours");
+        assert_eq!(span(600.0), "10 min");
+        assert_eq!(span(3.0 * 86_400.0), "3.0 days");
+        assert_eq!(span(12.0), "12.00 s");
     }
 }

@@ -31,7 +31,7 @@ pub mod trace;
 use serde::Serialize;
 
 pub use build::{prepare, Prepared, SimPipeline};
-pub use engine::Program;
+pub use engine::{passes, Program, MAX_PASSES};
 pub use stochastic::{monte_carlo, Jitter, MonteCarlo, Straggler};
 
 use crate::error::Result;

@@ -2,7 +2,8 @@
 
 use super::text::{days, gib, layout_text, secs, short_layout};
 use super::Plan;
-use crate::report::units::{pct, thousands, usd};
+use crate::analytic::Estimate;
+use crate::report::units::{pct, span, thousands, usd};
 
 /// The answer as (fact, value) lines: GPUs, layout, time, cost, MFU, memory, failures,
 /// energy and the best layout the search found.
@@ -55,6 +56,9 @@ fn headline(p: &Plan) -> Vec<(String, String)> {
                 u.error_pct[1]
             ),
         ));
+    }
+    if let Some(c) = nic_contention(e) {
+        f.push(("NIC contention".into(), c));
     }
     f.push((
         "Cost".into(),
@@ -150,4 +154,23 @@ fn outlook(p: &Plan, f: &mut Vec<(String, String)>) {
             ),
         ));
     }
+}
+
+/// What sharing each GPU's NIC between parallelisms costs this layout: the step and
+/// the run's wall clock with the shared-link model next to every collective alone on
+/// its NIC. `None` when no traffic overlaps on a NIC (or the cluster turns contention
+/// off).
+fn nic_contention(e: &Estimate) -> Option<String> {
+    let c = e.time.nic_contention_s;
+    if c <= 0.0 {
+        return None;
+    }
+    Some(format!(
+        "+{} per step ({}; {} of wall clock over the run): {} per step with shared NICs, {} with every collective alone on its NIC",
+        secs(c),
+        pct(c / e.time.step_s),
+        span(c * e.time.steps),
+        secs(e.time.step_s),
+        secs(e.time.step_s - c),
+    ))
 }
