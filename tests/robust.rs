@@ -412,7 +412,7 @@ fn simulator_work_is_bounded_before_it_starts() {
         "--jitter",
         "0.1",
     ]);
-    assert_one_error(&o, 2, &["--steps 5000000", "events", "at most"]);
+    assert_one_error(&o, 2, &["--steps 5000000", "passes", "at most"]);
     assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
 }
 
@@ -630,4 +630,36 @@ fn estimate_on_the_simulator_is_bounded_too() {
         "training.tokens=1e16",
     ]);
     assert_one_error(&o, 2, &["micro-batches", "simulator's limit"]);
+}
+
+/// Found by the fuzz driver (seeds 107 and 104): a Monte Carlo within the old bound of
+/// 1e10 events ran for minutes (14 steps of 262,144 micro-batches: 21 s of CPU; a
+/// straggler on a 1M-sequence batch: over 60 s). The bound is now on micro-batch passes
+/// (2^24 in all, ~6 s): both are one sentence and exit 2 before any work.
+#[test]
+fn a_monte_carlo_of_minutes_is_refused_before_starting() {
+    let t = Instant::now();
+    let o = llmplan(&[
+        "simulate",
+        "gpt3-175b-a100",
+        "--microbatches",
+        "262144",
+        "--jitter",
+        "0.5",
+        "--steps",
+        "14",
+    ]);
+    assert_one_error(&o, 2, &["--steps 14", "passes", "at most 4 steps"]);
+    let o = llmplan(&[
+        "simulate",
+        "gpt3-175b-a100",
+        "--straggler",
+        "18446744073709551615",
+        "--set",
+        "training.global_batch_seqs=1048576",
+        "--set",
+        "reliability.enabled=false",
+    ]);
+    assert_one_error(&o, 2, &["passes", "Monte Carlo's limit"]);
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
 }
