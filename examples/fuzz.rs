@@ -586,6 +586,13 @@ fn main() {
         if let Ok(mut g) = current.lock() {
             g.clone_from(&args);
         }
+        // An input the kernel kills (out of memory) leaves no panic to catch: its
+        // arguments stay in this file, its input files in the work folder (removed
+        // only when the run ends).
+        let _ = std::fs::write(
+            out.join("current.txt"),
+            format!("#{i} seed {seed}\n{}\n", args.join(" ")),
+        );
         let c0 = cpu_time(t0);
         started.store(c0.as_millis() as u64 + 1, Ordering::Relaxed);
         let res = std::panic::catch_unwind(AssertUnwindSafe(|| cli::run_args(&args)));
