@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use llmplan::spec::scenario;
 use llmplan::validate::{logs, rows, runs};
@@ -72,8 +71,7 @@ pub fn run(a: RunsArgs) -> Result<String, Error> {
         }
     }
     let c = runs::calibrate(&all, &a.name)?;
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    let mut t = llmplan::report::table::styled(None);
     t.set_header(vec![
         "run",
         "measured s",
