@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-
 use llmplan::spec::scenario;
 use llmplan::validate::{logs, rows, runs};
 use llmplan::Error;

@@ -12,18 +12,6 @@ use crate::spec::layout::Schedule;
 
 const NONE: u32 = u32::MAX;
 
-/// Micro-batch passes (micro-batches x stages x virtual stages) the simulator holds in
-/// memory at once: ~180 bytes each (measured: 100,000 micro-batches x 16 stages took
-/// 290 MB), so 2^22 of them is ~0.75 GB. Every caller is held to it here (the
-/// `simulate` command, `estimate --engine sim`, the search's re-timing): a layout with
-/// 10M micro-batches on 16 stages asked for ~29 GB and aborted on allocation.
-pub const MAX_PASSES: u64 = 1 << 22;
-
-/// Passes `input` would hold: micro-batches x stages x virtual stages.
-pub fn passes(input: &SimInput) -> u64 {
-    u64::from(input.microbatches) * input.pp() as u64 * u64::from(input.vpp.max(1))
-}
-
 /// Where an operation's output goes: the operation that consumes it and the p2p
 /// transfer on the way (`link_s < 0`: same rank, no transfer).
 #[derive(Debug, Clone, Copy)]
@@ -95,19 +83,7 @@ impl Program {
         let v = input.vpp.max(1);
         let m = input.microbatches;
         schedule::check(input.schedule, p, input.vpp, m)?;
-        validate_times(input)?;
-        let n_passes = passes(input);
-        if n_passes > MAX_PASSES {
-            return Err(Error::invalid(
-                "microbatches",
-                format!(
-                    "{m} micro-batches x {} stage passes = {n_passes:.3e} passes is over the simulator's limit of {MAX_PASSES:.3e} (~{:.0} GB at ~180 bytes each); at most {} micro-batches per step here",
-                    n_passes / u64::from(m.max(1)),
-                    n_passes as f64 * 180.0 / 1e9,
-                    MAX_PASSES / (n_passes / u64::from(m.max(1))).max(1)
-                ),
-            ));
-        }
+        super::bounds::check(input).and_then(|()| validate_times(input))?;
         let shape = Shape {
             p,
             v,

@@ -22,6 +22,7 @@
 //! The inputs ([`SimInput`]) are plain per-stage times, so the simulator does not
 //! depend on YAML; [`build`] derives them from the analytic model.
 
+mod bounds;
 pub mod build;
 mod engine;
 mod schedule;
@@ -30,8 +31,9 @@ pub mod trace;
 
 use serde::Serialize;
 
+pub use bounds::{passes, MAX_PASSES};
 pub use build::{prepare, Prepared, SimPipeline};
-pub use engine::{passes, Program, MAX_PASSES};
+pub use engine::Program;
 pub use stochastic::{monte_carlo, Jitter, MonteCarlo, Straggler};
 
 use crate::error::Result;

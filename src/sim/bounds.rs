@@ -1,0 +1,34 @@
+//! How big a simulation may be: checked before anything is allocated.
+
+use super::SimInput;
+use crate::error::{Error, Result};
+
+/// Micro-batch passes (micro-batches x stages x virtual stages) the simulator holds in
+/// memory at once: ~180 bytes each (measured: 100,000 micro-batches x 16 stages took
+/// 290 MB), so 2^22 of them is ~0.75 GB. Every caller is held to it (the `simulate`
+/// command, `estimate --engine sim`, the search's re-timing): a layout with 10M
+/// micro-batches on 16 stages asked for ~29 GB and aborted on allocation.
+pub const MAX_PASSES: u64 = 1 << 22;
+
+/// Passes `input` would hold: micro-batches x stages x virtual stages.
+pub fn passes(input: &SimInput) -> u64 {
+    u64::from(input.microbatches) * input.pp() as u64 * u64::from(input.vpp.max(1))
+}
+
+/// `Err` naming the micro-batch count when `input` exceeds [`MAX_PASSES`].
+pub fn check(input: &SimInput) -> Result<()> {
+    let n = passes(input);
+    if n <= MAX_PASSES {
+        return Ok(());
+    }
+    let m = input.microbatches;
+    let per_mb = (n / u64::from(m.max(1))).max(1);
+    Err(Error::invalid(
+        "microbatches",
+        format!(
+            "{m} micro-batches x {per_mb} stage passes = {n:.3e} passes is over the simulator's limit of {MAX_PASSES:.3e} (~{:.0} GB at ~180 bytes each); at most {} micro-batches per step here",
+            n as f64 * 180.0 / 1e9,
+            MAX_PASSES / per_mb
+        ),
+    ))
+}
