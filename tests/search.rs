@@ -91,6 +91,78 @@ fn random_setup(r: &mut Lcg, base: &Scenario) -> Scenario {
     sc
 }
 
+/// A scratch reused from layout to layout (as a search thread reuses it: cached stage
+/// kinds kept while the inner costs and the layer split stay the same) gives exactly the
+/// figures of a fresh scratch. Random layouts of the seed and of DeepSeek-V3 (DualPipe,
+/// MTP, dense-then-MoE layers), uneven splits included, two inner shapes interleaved so
+/// the cache must notice each change.
+#[test]
+fn reused_scratch_prices_as_a_fresh_one() {
+    use llmplan::search::fast::{Env, Scratch};
+    let mut r = Lcg(11);
+    for name in ["gpt4-moe-a100", "deepseek-v3-h800"] {
+        let base = load(name);
+        let k = llmplan::calibrate::kernel_model_for(&base);
+        let env = Env::new(&base, &k, 0.0);
+        let mut inners = Vec::new();
+        let mut layouts = Vec::new();
+        for _ in 0..20_000 {
+            if layouts.len() == 600 {
+                break;
+            }
+            let (mut l, _) = random_layout(&mut r, base.model.layers);
+            l.tp = base.layout.tp;
+            l.ep = base.layout.ep;
+            l.cp = base.layout.cp;
+            l.micro_batch = base.layout.micro_batch;
+            l.sequence_parallel = base.layout.sequence_parallel;
+            if r.next().is_multiple_of(4) && l.pp > 1 {
+                // An uneven split: one layer moved from the last stage to the first.
+                let mut split = balanced_split(base.model.layers, l.pp);
+                if *split.last().unwrap() > 1 {
+                    *split.last_mut().unwrap() -= 1;
+                    split[0] += 1;
+                    l.layers_per_stage = Some(split);
+                }
+            }
+            let Ok(rl) = resolve(
+                &l,
+                &base.model,
+                base.gpus,
+                &base.training,
+                &mut Adjustments::default(),
+            ) else {
+                continue;
+            };
+            if inners.is_empty() {
+                inners.push(env.inner(&rl));
+                let mut other = rl.clone();
+                other.micro_batch = rl.micro_batch * 2;
+                inners.push(env.inner(&other));
+            }
+            layouts.push(rl);
+        }
+        assert!(
+            layouts.len() >= 300,
+            "{name}: only {} layouts resolved",
+            layouts.len()
+        );
+        let mut shared = Scratch::default();
+        let mut dualpipe = 0;
+        for (n, rl) in layouts.iter().enumerate() {
+            // Runs of three layouts per inner shape, so the cache is hit and invalidated.
+            let inn = &inners[(n / 3) % 2];
+            let reused = env.eval(inn, rl, base.gpus, &mut shared);
+            let fresh = env.eval(inn, rl, base.gpus, &mut Scratch::default());
+            assert_eq!(reused, fresh, "{name}: layout {n} {rl:?}");
+            dualpipe += usize::from(rl.schedule == Schedule::DualPipe);
+        }
+        if name == "deepseek-v3-h800" {
+            assert!(dualpipe > 0, "no DualPipe layout drawn");
+        }
+    }
+}
+
 /// The search prices a layout exactly as `estimate` does: for every built-in scenario
 /// and 1,000 random layouts of each that resolve (SMs reserved for communication, uneven stages,
 /// every schedule), the search's own figures for the layout (its kernel model, its

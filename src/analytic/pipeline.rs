@@ -116,6 +116,29 @@ mod tests {
         assert_eq!(pipeline_s(Schedule::ZbH1, &f, &b, 8, 1), 27.0);
     }
 
+    /// The search's fast path takes a stage kind's memory at its first stage: outside
+    /// DualPipe no later stage holds more micro-batches in flight.
+    #[test]
+    fn in_flight_never_rises_with_the_stage_index() {
+        for s in [
+            Schedule::Gpipe,
+            Schedule::OneFOneB,
+            Schedule::ZbH1,
+            Schedule::Interleaved,
+        ] {
+            for p in 1..=32u32 {
+                for m in [1, 2, 3, 7, 16, 64, 1000] {
+                    for v in 1..=4 {
+                        for i in 1..p {
+                            let (a, b) = (in_flight(s, i - 1, p, m, v), in_flight(s, i, p, m, v));
+                            assert!(b <= a, "{s:?} p {p} m {m} v {v}: stage {i} {b} > {a}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn interleaved_first_stage_memory_matches_korthikanti() {
         // p (1 + (p-1)/(p v)) for p = 8, v = 3, m large.

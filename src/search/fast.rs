@@ -3,7 +3,7 @@
 //! [`crate::analytic::evaluate`] builds every stage, formats warnings and runs the
 //! reliability model: right for one estimate, ~100x too slow for a search. This path
 //! computes the same step time, MFU, days, dollars and peak memory from the same
-//! public building blocks ([`stage_body`], [`dp_sync`], [`pipeline_s`], [`in_flight`],
+//! public building blocks ([`stage_body`], [`dp_sync`], [`pipeline_s`], [`in_flight`](crate::analytic::pipeline::in_flight),
 //! [`budget`]), with three savings:
 //!
 //! - layer costs depend only on tp, cp, ep, micro-batch, sequence parallelism and the
@@ -25,12 +25,14 @@ use crate::analytic::compute::KernelModel;
 use crate::analytic::estimate::precision_peak;
 use crate::analytic::layer::LayerCtx;
 use crate::analytic::params::count;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::analytic::pipeline::{partner, pipeline_s};
 use crate::analytic::stage::{
     device_memory, dp_sync, model_states, p2p_blocking_s, stage_body, stage_memory, stage_parts,
-    stage_shape, stage_timed, StageBody, StageCost, StageInputs, StageParts, StageShape,
+    stage_shape, stage_timed, StageBody, StageCost, StageInputs, StageParts,
 };
-use crate::spec::layout::ResolvedLayout;
+use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::Scenario;
 
 use super::rules::Reason;
@@ -90,26 +92,47 @@ impl<'a> Env<'a> {
     /// inner combination. `rl` carries tp, cp, ep, micro_batch, sequence_parallel and
     /// overlap; its other fields are not read.
     pub fn inner(&self, rl: &ResolvedLayout) -> Inner {
-        Inner(stage_parts(&self.inputs(rl)))
+        Inner {
+            parts: stage_parts(&self.inputs(rl)),
+            id: NEXT_INNER_ID.fetch_add(1, Ordering::Relaxed),
+        }
     }
 }
+
+/// Source of [`Inner`]'s ids: a scratch's stage cache is valid for one inner only.
+static NEXT_INNER_ID: AtomicU64 = AtomicU64::new(0);
 
 /// Costs shared by every layout with the same tp, cp, ep, micro-batch, sequence
 /// parallelism and recompute policy.
 #[derive(Debug, Clone)]
-pub struct Inner(StageParts);
+pub struct Inner {
+    parts: StageParts,
+    /// Unique per `Env::inner` call (clones share it: same content).
+    id: u64,
+}
 
 impl Inner {
     /// Whether two inner combinations cost exactly the same.
     pub fn same_as(&self, o: &Inner) -> bool {
-        self.0.same_as(&o.0)
+        self.parts.same_as(&o.parts)
     }
 }
 
-/// One distinct kind of stage: its shape, work, model states and (once timed) costs.
+/// What makes two stages of one layout cost the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KindKey {
+    layers: u32,
+    moe_layers: u32,
+    first: bool,
+    last: bool,
+}
+
+/// One distinct kind of stage: its key, work, model states and (once timed) costs.
 #[derive(Debug, Clone, Copy)]
 struct Kind {
-    shape: StageShape,
+    key: KindKey,
+    /// The first stage of this kind (the one holding the most micro-batches).
+    first_stage: u32,
     body: StageBody,
     states: (f64, f64, f64),
     cost: StageCost,
@@ -117,11 +140,16 @@ struct Kind {
     sync: (f64, f64, f64),
 }
 
-/// Reusable buffers, one per worker thread.
+/// Reusable buffers, one per worker thread. The stage kinds of the last layout are
+/// kept: the next layout with the same inner costs and the same split into stages
+/// (every other pp, vpp, schedule, ZeRO and dp of a search's inner loop) reuses them.
 #[derive(Debug, Default)]
 pub struct Scratch {
     kinds: Vec<Kind>,
-    stage_kind: Vec<u8>,
+    stage_kind: Vec<u16>,
+    /// The [`Inner`] id and layer split `kinds` and `stage_kind` were built for.
+    built_for: Option<u64>,
+    layers: Vec<u32>,
     fwd: Vec<f64>,
     bwd: Vec<f64>,
 }
@@ -189,52 +217,87 @@ impl Env<'_> {
 
     /// Sorts the stages of `rl` into kinds (each costed once by `stage_body`) and
     /// returns the peak memory over stages, bytes.
+    ///
+    /// A stage's kind is fixed by its layer count, its MoE layer count and whether it is
+    /// first or last. Outside DualPipe a GPU's memory depends on its stage index only
+    /// through the micro-batches it holds in flight, which never rise with the index
+    /// ([`in_flight`](crate::analytic::pipeline::in_flight)), and memory rises with them (sums and products of non-negative
+    /// bytes, rounded monotonically): the peak over a kind's stages is the memory of
+    /// its first stage, the same value bit for bit as the per-stage maximum
+    /// `analytic::stage::stages` takes.
     fn stage_kinds(&self, inn: &Inner, rl: &ResolvedLayout, s: &mut Scratch) -> f64 {
-        let p = rl.pp;
-        s.kinds.clear();
-        s.stage_kind.clear();
-        let mut first_layer = 0u32;
-        for (i, &n) in rl.layers_per_stage.iter().enumerate() {
-            let moe_layers =
-                self.moe_prefix[(first_layer + n) as usize] - self.moe_prefix[first_layer as usize];
-            first_layer += n;
-            let shape = stage_shape(&self.sc.model, n, moe_layers, i as u32, p);
-            let idx = match s.kinds.iter().position(|k| k.shape == shape) {
-                Some(x) => x,
-                None => {
-                    let body = stage_body(&inn.0, &shape);
-                    s.kinds.push(Kind {
-                        shape,
-                        body,
-                        states: model_states(
-                            rl,
-                            &self.sc.training,
-                            body.dense_params,
-                            body.expert_params,
-                        ),
-                        cost: StageCost::default(),
-                        sync: (0.0, 0.0, 0.0),
-                    });
-                    s.kinds.len() - 1
-                }
-            };
-            s.stage_kind.push(idx as u8);
+        if s.built_for != Some(inn.id) || s.layers != rl.layers_per_stage {
+            self.sort_stages(inn, rl, s);
         }
-        // Peak memory over stages (DualPipe's GPUs hold a stage of each direction).
-        let mut peak_mem = 0.0f64;
-        let n_stages = s.stage_kind.len();
-        for (i, &ki) in s.stage_kind.iter().enumerate() {
-            let k = &s.kinds[ki as usize];
-            let o = &s.kinds[s.stage_kind[partner(rl.schedule, i, n_stages)] as usize];
+        let tr = &self.sc.training;
+        for k in s.kinds.iter_mut() {
+            k.states = model_states(rl, tr, k.body.dense_params, k.body.expert_params);
+        }
+        let memory = |i: u32, k: &Kind, o: &Kind| {
             let (own, other) = (
                 stage_memory(k.states, &k.body),
                 stage_memory(o.states, &o.body),
             );
-            let tr = &self.sc.training;
-            let mem = device_memory(rl, tr, i as u32, &own, &other, k.body.working_bytes);
-            peak_mem = peak_mem.max(mem.total());
+            device_memory(rl, tr, i, &own, &other, k.body.working_bytes).total()
+        };
+        let mut peak_mem = 0.0f64;
+        if rl.schedule == Schedule::DualPipe {
+            // DualPipe's GPUs hold a stage of each direction: every pair is costed.
+            let n_stages = s.stage_kind.len();
+            for (i, &ki) in s.stage_kind.iter().enumerate() {
+                let k = &s.kinds[ki as usize];
+                let o = &s.kinds[s.stage_kind[partner(rl.schedule, i, n_stages)] as usize];
+                peak_mem = peak_mem.max(memory(i as u32, k, o));
+            }
+        } else {
+            for k in &s.kinds {
+                peak_mem = peak_mem.max(memory(k.first_stage, k, k));
+            }
         }
         peak_mem
+    }
+
+    /// Builds `s.kinds` (keys and bodies) and `s.stage_kind` for `rl`'s split into
+    /// stages under the inner costs `inn`.
+    fn sort_stages(&self, inn: &Inner, rl: &ResolvedLayout, s: &mut Scratch) {
+        let p = rl.pp;
+        s.kinds.clear();
+        s.stage_kind.clear();
+        let mut first_layer = 0u32;
+        let mut last_idx = usize::MAX;
+        for (i, &n) in rl.layers_per_stage.iter().enumerate() {
+            let i = i as u32;
+            let moe_layers =
+                self.moe_prefix[(first_layer + n) as usize] - self.moe_prefix[first_layer as usize];
+            first_layer += n;
+            let key = KindKey {
+                layers: n,
+                moe_layers,
+                first: i == 0,
+                last: i == p - 1,
+            };
+            let idx = if s.kinds.get(last_idx).is_some_and(|k| k.key == key) {
+                last_idx
+            } else if let Some(x) = s.kinds.iter().position(|k| k.key == key) {
+                x
+            } else {
+                let shape = stage_shape(&self.sc.model, n, moe_layers, i, p);
+                s.kinds.push(Kind {
+                    key,
+                    first_stage: i,
+                    body: stage_body(&inn.parts, &shape),
+                    states: (0.0, 0.0, 0.0),
+                    cost: StageCost::default(),
+                    sync: (0.0, 0.0, 0.0),
+                });
+                s.kinds.len() - 1
+            };
+            last_idx = idx;
+            s.stage_kind.push(idx as u16);
+        }
+        s.built_for = Some(inn.id);
+        s.layers.clear();
+        s.layers.extend_from_slice(&rl.layers_per_stage);
     }
 
     /// The step time of the kinds `stage_kinds` found: stage times (ZeRO traffic and
