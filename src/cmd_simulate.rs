@@ -134,32 +134,33 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
     let kernels = llmplan::calibrate::kernel_model_for(&sc);
     let setup = llmplan::analytic::Setup::resolve(&sc, &kernels)?;
     let prep = sim::prepare(&setup, a.microbatches)?;
-    check_passes(&prep.input)?;
+    check_passes(&prep.input, a.timeline.is_some() || a.trace.is_some())?;
+    let wants_mc = a.jitter > 0.0 || a.straggler.is_some() || a.steps.is_some();
+    let jitter = Jitter {
+        cv: a.jitter,
+        straggler: a.straggler.map(|factor| Straggler {
+            factor,
+            stage: a.straggler_stage,
+        }),
+    };
+    let steps = a.steps.unwrap_or(200);
+    if wants_mc {
+        // Before the first simulation: a refused Monte Carlo wastes no work.
+        check_steps(steps, sim::passes(&prep.input), jitter.straggler.is_some())?;
+    } else if a.straggler_stage.is_some() {
+        return Err(Error::Usage(
+            "--straggler-stage needs --straggler FACTOR".into(),
+        ));
+    }
     let prog = Program::compile(&prep.input)?;
     let result = prog.simulate(a.timeline.is_some() || a.trace.is_some());
     let imb = imbalance(&setup, &prep, &result)?;
-
-    let wants_mc = a.jitter > 0.0 || a.straggler.is_some() || a.steps.is_some();
     let mc = if wants_mc {
-        let j = Jitter {
-            cv: a.jitter,
-            straggler: a.straggler.map(|factor| Straggler {
-                factor,
-                stage: a.straggler_stage,
-            }),
-        };
-        let steps = a.steps.unwrap_or(200);
-        check_steps(steps, sim::passes(&prep.input), j.straggler.is_some())?;
         let spin = super::cmd_progress::spinner("Monte Carlo");
-        let mc = sim::monte_carlo(&prog, &j, steps, a.seed);
+        let mc = sim::monte_carlo(&prog, &jitter, steps, a.seed);
         super::cmd_progress::done(spin);
         Some(mc?)
     } else {
-        if a.straggler_stage.is_some() {
-            return Err(Error::Usage(
-                "--straggler-stage needs --straggler FACTOR".into(),
-            ));
-        }
         None
     };
 
@@ -195,31 +196,25 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
     })
 }
 
-/// The simulator's bound on micro-batch passes, checked here first to name the flag.
-pub const MAX_PASSES: u64 = sim::MAX_PASSES;
-
 /// Micro-batch passes the Monte Carlo may play in all (steps x passes per step, twice
 /// with a straggler): 2^24. The fuzz driver measured ~0.36 us per pass on a 4.2M-pass
 /// program (14 steps in 21 s of CPU), so 2^24 is ~6 s; 200 steps of the seed's 608
 /// passes are 0.1M. A bound on events (1e10 before) let one input run for minutes.
 pub const MAX_MC_PASSES: u64 = 1 << 24;
 
-fn check_passes(input: &sim::SimInput) -> Result<(), Error> {
-    let passes = sim::passes(input);
-    let per_mb = passes / u64::from(input.microbatches.max(1));
-    if passes > MAX_PASSES {
-        return Err(Error::Usage(format!(
-            "--microbatches {}: {} micro-batches x {} stage passes = {:.3e} passes, over the simulator's limit of {:.3e} (~{:.0} GB of memory at ~180 bytes each); at most {} micro-batches here",
-            input.microbatches,
-            input.microbatches,
-            per_mb,
-            passes as f64,
-            MAX_PASSES as f64,
-            passes as f64 * 180.0 / 1e9,
-            MAX_PASSES / per_mb
-        )));
+/// The simulator's bounds (and, with a timeline or a trace, the timeline's), checked
+/// before any work: a usage error naming `--microbatches` and the most that fit.
+fn check_passes(input: &sim::SimInput, timeline: bool) -> Result<(), Error> {
+    let mut r = sim::check_passes(input);
+    if r.is_ok() && timeline {
+        r = sim::check_timeline(input);
     }
-    Ok(())
+    r.map_err(|e| match e {
+        Error::Invalid { message, .. } => {
+            Error::Usage(format!("--microbatches {}: {message}", input.microbatches))
+        }
+        e => e,
+    })
 }
 
 /// Steps the Monte Carlo may keep (one step time each, twice with a straggler).

@@ -416,6 +416,43 @@ fn simulator_work_is_bounded_before_it_starts() {
     assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
 }
 
+/// `simulate --trace` had no bound of its own: 2^22 passes (the simulator's limit)
+/// would write a ~2.6 GB trace after ~25 s (measured 1.6 s and 166 MB at 2^18). With a
+/// timeline or a trace the limit is 2^18 passes: GPT-3 175B has 16 stages, so at most
+/// 16,384 micro-batches; refused in one sentence before any work.
+#[test]
+fn a_trace_too_large_to_open_is_refused_before_starting() {
+    let dir = tmp("trace-bound");
+    std::fs::create_dir_all(&dir).unwrap();
+    for flag in ["--trace", "--timeline"] {
+        let out = dir.join("t.out");
+        let t = Instant::now();
+        let o = llmplan(&[
+            "simulate",
+            "gpt3-175b-a100",
+            "--microbatches",
+            "65536",
+            flag,
+            out.to_str().unwrap(),
+        ]);
+        assert_one_error(
+            &o,
+            2,
+            &[
+                "--microbatches 65536",
+                "timeline's limit",
+                "at most 16384 micro-batches",
+            ],
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{flag}: {:?}",
+            t.elapsed()
+        );
+        assert!(!out.exists(), "{flag}: nothing is written");
+    }
+}
+
 /// The report's assumptions cited a key the file leaves out by its section's line
 /// ("gpt4-moe-a100.yaml, line 14" for the attention kernel, a default). A default now
 /// reads "default (where it comes from)"; a written key, its own line. The committed

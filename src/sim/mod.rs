@@ -31,7 +31,7 @@ pub mod trace;
 
 use serde::Serialize;
 
-pub use bounds::{passes, MAX_PASSES};
+pub use bounds::{check as check_passes, check_timeline, passes, MAX_PASSES, MAX_TIMELINE_PASSES};
 pub use build::{prepare, Prepared, SimPipeline};
 pub use engine::Program;
 pub use stochastic::{monte_carlo, Jitter, MonteCarlo, Straggler};
