@@ -425,7 +425,49 @@ fn row(rank: String, r: &Ranked, show_gpus: bool, simulated: bool) -> Vec<String
     v
 }
 
+/// The search as text: heading, the ranked table (the scenario's own layout last), what
+/// was enumerated and rejected, the simulator's footnotes, notes, the error band and
+/// how the scenario's layout compares with the best.
 fn search_table(sc: &Scenario, out: &Outcome) -> Result<String, Error> {
+    let mut s = heading(sc, out);
+    s.push_str(&format!("{}\n", ranked_table(out)));
+    s.push_str(&counts(out));
+    s.push_str(&sim_footnotes(out));
+    for n in &out.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    if let Some(line) = error_band_line(sc, out) {
+        s.push_str(&line);
+    }
+    s.push_str(&baseline_verdict(sc, out)?);
+    Ok(s)
+}
+
+/// The line above the table: scenario, GPU counts and type, cluster, objective.
+fn heading(sc: &Scenario, out: &Outcome) -> String {
+    let gpus_text = if out.gpus.len() > 1 {
+        out.gpus
+            .iter()
+            .map(|g| thousands(*g))
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        thousands(out.gpus[0])
+    };
+    format!(
+        "{} - {} x {} ({}), ranked by {}\n",
+        sc.name,
+        gpus_text,
+        sc.gpu.name,
+        sc.cluster.name,
+        objective_words(out.objective)
+    )
+}
+
+/// The ranked layouts, best first, then the scenario's own layout (with its rank when
+/// it was found); a GPU-count column only when several counts were searched, a
+/// simulated column only when the simulator re-timed the top.
+fn ranked_table(out: &Outcome) -> Table {
     let multi = out.gpus.len() > 1;
     let mut header = vec!["#"];
     if multi {
@@ -447,6 +489,7 @@ fn search_table(sc: &Scenario, out: &Outcome) -> Result<String, Error> {
         });
         t.add_row(row(rank, b, multi, out.simulated));
     }
+    // Numbers align right: every column from the step time on.
     for c in 2..t.column_count() {
         if let Some(col) = t.column_mut(c) {
             if c >= if multi { 4 } else { 3 } {
@@ -454,39 +497,33 @@ fn search_table(sc: &Scenario, out: &Outcome) -> Result<String, Error> {
             }
         }
     }
-    let gpus_text = if multi {
-        out.gpus
-            .iter()
-            .map(|g| thousands(*g))
-            .collect::<Vec<_>>()
-            .join(", ")
-    } else {
-        thousands(out.gpus[0])
-    };
+    t
+}
+
+/// Layouts enumerated (and the rate, millions per second), evaluated and fitting, and
+/// the rejections by reason.
+fn counts(out: &Outcome) -> String {
     let mut s = format!(
-        "{} - {} x {} ({}), ranked by {}\n",
-        sc.name,
-        gpus_text,
-        sc.gpu.name,
-        sc.cluster.name,
-        objective_words(out.objective)
-    );
-    s.push_str(&format!("{t}\n"));
-    let rejected: u64 = out.rejected.iter().map(|(_, n)| n).sum();
-    s.push_str(&format!(
         "{} layouts enumerated in {:.2} s ({:.1}M/s); {} evaluated by the cost model, {} fit in memory\n",
         thousands(out.enumerated),
         out.elapsed_s,
         out.enumerated as f64 / out.elapsed_s.max(1e-9) / 1e6,
         thousands(out.evaluated),
         thousands(out.feasible),
-    ));
+    );
+    let rejected: u64 = out.rejected.iter().map(|(_, n)| n).sum();
     if rejected > 0 {
         s.push_str(&format!("rejected {}:\n", thousands(rejected)));
         for (r, n) in &out.rejected {
             s.push_str(&format!("  {:>14}  {}\n", thousands(*n), r.key()));
         }
     }
+    s
+}
+
+/// What the simulated column means, and how many layouts the simulator refused.
+fn sim_footnotes(out: &Outcome) -> String {
+    let mut s = String::new();
     if out.simulated {
         s.push_str(
             "sim step s: the same stage costs played event by event by the pipeline simulator (the ranking uses the closed forms)\n",
@@ -495,7 +532,7 @@ fn search_table(sc: &Scenario, out: &Outcome) -> Result<String, Error> {
     let sim_errors: Vec<&String> = out
         .results
         .iter()
-        .chain(base.and_then(|b| b.ranked.as_ref()))
+        .chain(out.baseline.as_ref().and_then(|b| b.ranked.as_ref()))
         .filter_map(|r| r.sim_error.as_ref())
         .collect();
     if let Some(e) = sim_errors.first() {
@@ -505,57 +542,67 @@ fn search_table(sc: &Scenario, out: &Outcome) -> Result<String, Error> {
             if sim_errors.len() == 1 { "" } else { "s" }
         ));
     }
-    for n in &out.notes {
-        s.push_str(&format!("note: {n}\n"));
-    }
-    if let Some(best) = out.results.first() {
-        let regime = llmplan::analytic::uncertainty::Regime::of(sc, best.gpus_used);
-        let res = llmplan::validate::band::residuals();
-        if let Some(b) = llmplan::analytic::uncertainty::band(res, &regime) {
+    s
+}
+
+/// The best layout's days within the error band of published runs in its regime
+/// (percent errors in step time), and why the band cannot reorder the ranking; `None`
+/// when nothing fits or the regime has no band.
+fn error_band_line(sc: &Scenario, out: &Outcome) -> Option<String> {
+    let best = out.results.first()?;
+    let regime = llmplan::analytic::uncertainty::Regime::of(sc, best.gpus_used);
+    let res = llmplan::validate::band::residuals();
+    let b = llmplan::analytic::uncertainty::band(res, &regime)?;
+    Some(format!(
+        "error band: published {} runs ({} rows) came out {:+.0}% to {:+.0}% in step time, so the best's {:.1} days \
+         may be {:.1}-{:.1}; a shared bias moves every row here together, so only gaps wider than the band's \
+         spread between regimes (other GPU counts or types) can reorder a ranking\n",
+        b.regime,
+        b.rows,
+        b.error_lo * 100.0,
+        b.error_hi * 100.0,
+        best.days,
+        best.days / (1.0 + b.error_hi),
+        best.days / (1.0 + b.error_lo)
+    ))
+}
+
+/// The scenario's own layout against the best: its rank and the differences explained
+/// from the two full estimates, that it is the best, or why it was rejected.
+fn baseline_verdict(sc: &Scenario, out: &Outcome) -> Result<String, Error> {
+    let mut s = String::new();
+    let Some(b) = out.baseline.as_ref() else {
+        return Ok(s);
+    };
+    match (&b.ranked, &b.rejected) {
+        (Some(r), _) => {
+            let Some(best) = out.results.first() else {
+                return Ok(s);
+            };
+            if best.layout == r.layout {
+                s.push_str("\nthe scenario's layout is the best found\n");
+                return Ok(s);
+            }
             s.push_str(&format!(
-                "error band: published {} runs ({} rows) came out {:+.0}% to {:+.0}% in step time, so the best's {:.1} days \
-                 may be {:.1}-{:.1}; a shared bias moves every row here together, so only gaps wider than the band's \
-                 spread between regimes (other GPU counts or types) can reorder a ranking\n",
-                b.regime,
-                b.rows,
-                b.error_lo * 100.0,
-                b.error_hi * 100.0,
-                best.days,
-                best.days / (1.0 + b.error_hi),
-                best.days / (1.0 + b.error_lo)
-            ));
-        }
-    }
-    if let Some(b) = base {
-        match (&b.ranked, &b.rejected) {
-            (Some(r), _) => {
-                if let Some(best) = out.results.first() {
-                    if best.layout != r.layout {
-                        s.push_str(&format!(
-                            "\nthe scenario's layout ranks #{}{}; the best differs:\n",
-                            b.rank.map_or("?".into(), thousands),
-                            if b.in_space {
-                                ""
-                            } else {
-                                " (outside the searched space)"
-                            }
-                        ));
-                        let eb = search::full_estimate(sc, r)?;
-                        let ea = search::full_estimate(sc, best)?;
-                        for l in compare::explain(&eb, &ea, "scenario", "#1") {
-                            s.push_str(&l);
-                            s.push('\n');
-                        }
-                    } else {
-                        s.push_str("\nthe scenario's layout is the best found\n");
-                    }
+                "\nthe scenario's layout ranks #{}{}; the best differs:\n",
+                b.rank.map_or("?".into(), thousands),
+                if b.in_space {
+                    ""
+                } else {
+                    " (outside the searched space)"
                 }
+            ));
+            let eb = search::full_estimate(sc, r)?;
+            let ea = search::full_estimate(sc, best)?;
+            for l in compare::explain(&eb, &ea, "scenario", "#1") {
+                s.push_str(&l);
+                s.push('\n');
             }
-            (None, Some(why)) => {
-                s.push_str(&format!("\nthe scenario's layout is rejected: {why}\n"));
-            }
-            _ => {}
         }
+        (None, Some(why)) => {
+            s.push_str(&format!("\nthe scenario's layout is rejected: {why}\n"));
+        }
+        _ => {}
     }
     Ok(s)
 }

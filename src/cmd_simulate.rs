@@ -265,6 +265,7 @@ fn row(t: &mut Table, k: &str, v: String) {
     ]);
 }
 
+/// The simulation as text: the key-value summary, the per-stage table, and notes.
 fn table(
     prep: &sim::Prepared,
     r: &SimResult,
@@ -274,127 +275,12 @@ fn table(
 ) -> String {
     let l = &prep.layout;
     let mut t = kv_table(&prep.title);
-    row(
-        &mut t,
-        "Pipeline",
-        format!(
-            "{} | pp {}{} | {} micro-batches | {}",
-            r.schedule.name(),
-            r.pp,
-            if r.vpp > 1 {
-                format!(" x vpp {}", r.vpp)
-            } else {
-                String::new()
-            },
-            r.microbatches,
-            l.split_text()
-        ),
-    );
-    row(
-        &mut t,
-        "Step time",
-        format!(
-            "{} = pipeline {} + gradient sync and optimizer {}",
-            ms(r.step_s),
-            ms(r.pipeline_s),
-            ms(r.step_s - r.pipeline_s)
-        ),
-    );
-    row(
-        &mut t,
-        "Closed form",
-        format!(
-            "pipeline {} from the analytic formula, simulated {:+.2}%",
-            ms(r.closed_form_s),
-            (r.pipeline_s / r.closed_form_s - 1.0) * 100.0
-        ),
-    );
-    row(
-        &mut t,
-        "Bubble",
-        format!(
-            "{} mean over stages (busiest stage computes {}, {} of the pipeline)",
-            pct(r.mean_bubble()),
-            ms(r.ideal_s),
-            pct(r.ideal_s / r.pipeline_s)
-        ),
-    );
-    let p2p = prep.input.p2p_s.first().copied().unwrap_or(0.0);
-    row(
-        &mut t,
-        "p2p per hop",
-        format!(
-            "{} per micro-batch, {}",
-            ms(p2p),
-            if prep.input.p2p_blocking {
-                "blocking the sender (overlap.p2p off)"
-            } else {
-                "overlapped with compute"
-            }
-        ),
-    );
-    row(&mut t, "Events", format!("{} simulated", r.events));
+    step_rows(&mut t, prep, r);
     if let Some(i) = imb {
-        row(
-            &mut t,
-            "Uneven split",
-            format!(
-                "{} layers on {} stages ({}): step {}, bubble {}; even {} x {} layers: step {}, bubble {}. \
-                 The imbalance costs {:+.1} points of bubble ({} of GPU time idles in the steady state) \
-                 and {:+.1}% GPU-seconds per step ({:.2} vs {:.2} GPU-s per pipeline)",
-                i.layers,
-                i.pp,
-                i.split,
-                ms(i.step_s),
-                pct(i.bubble),
-                i.pp_even,
-                i.layers_per_stage_even,
-                ms(i.even_step_s),
-                pct(i.even_bubble),
-                i.extra_bubble * 100.0,
-                pct(i.imbalance_idle),
-                (i.gpu_s / i.even_gpu_s - 1.0) * 100.0,
-                i.gpu_s,
-                i.even_gpu_s
-            ),
-        );
+        imbalance_row(&mut t, i);
     }
     if let Some(m) = mc {
-        let pj = &m.jitter;
-        row(
-            &mut t,
-            "Monte Carlo",
-            format!(
-                "{} steps, jitter CV {}, seed {}: p50 {}, p90 {}, p99 {} (no jitter {}, mean {})",
-                m.steps,
-                m.cv,
-                m.seed,
-                ms(pj.p50_s),
-                ms(pj.p90_s),
-                ms(pj.p99_s),
-                ms(m.deterministic_s),
-                ms(pj.mean_s)
-            ),
-        );
-        if let Some(s) = &m.straggler {
-            row(
-                &mut t,
-                "Straggler",
-                format!(
-                    "one GPU {:.2}x slower on {}: p50 {}, p99 {}; expected cost {} per step ({})",
-                    s.straggler.factor,
-                    s.straggler
-                        .stage
-                        .map_or("a random stage each step".to_string(), |st| format!(
-                            "stage {st}"
-                        )),
-                    ms(s.with.p50_s),
-                    ms(s.with.p99_s),
-                    ms(s.expected_cost_s),
-                    pct(s.expected_cost_frac)
-                ),
-            );
-        }
+        monte_carlo_rows(&mut t, m);
     }
     if imb.is_none() && l.uneven() {
         row(
@@ -410,7 +296,156 @@ fn table(
     for w in written {
         row(&mut t, "Wrote", w.clone());
     }
+    let mut out = format!("{t}\n{}\n", stage_table(prep, r));
+    out.push_str(
+        "fwd/bwd per micro-batch exclude p2p (simulated as transfers); peak in flight counts micro-batches whose \
+         activations wait for their backward; awaiting W, those whose weight gradients have not run.\n",
+    );
+    for n in &prep.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
+}
 
+/// The step itself: pipeline shape, step time and its parts (ms), the closed form's
+/// pipeline time against the simulated one, bubble, p2p per hop, events played.
+fn step_rows(t: &mut Table, prep: &sim::Prepared, r: &SimResult) {
+    let l = &prep.layout;
+    row(
+        t,
+        "Pipeline",
+        format!(
+            "{} | pp {}{} | {} micro-batches | {}",
+            r.schedule.name(),
+            r.pp,
+            if r.vpp > 1 {
+                format!(" x vpp {}", r.vpp)
+            } else {
+                String::new()
+            },
+            r.microbatches,
+            l.split_text()
+        ),
+    );
+    row(
+        t,
+        "Step time",
+        format!(
+            "{} = pipeline {} + gradient sync and optimizer {}",
+            ms(r.step_s),
+            ms(r.pipeline_s),
+            ms(r.step_s - r.pipeline_s)
+        ),
+    );
+    row(
+        t,
+        "Closed form",
+        format!(
+            "pipeline {} from the analytic formula, simulated {:+.2}%",
+            ms(r.closed_form_s),
+            (r.pipeline_s / r.closed_form_s - 1.0) * 100.0
+        ),
+    );
+    row(
+        t,
+        "Bubble",
+        format!(
+            "{} mean over stages (busiest stage computes {}, {} of the pipeline)",
+            pct(r.mean_bubble()),
+            ms(r.ideal_s),
+            pct(r.ideal_s / r.pipeline_s)
+        ),
+    );
+    let p2p = prep.input.p2p_s.first().copied().unwrap_or(0.0);
+    row(
+        t,
+        "p2p per hop",
+        format!(
+            "{} per micro-batch, {}",
+            ms(p2p),
+            if prep.input.p2p_blocking {
+                "blocking the sender (overlap.p2p off)"
+            } else {
+                "overlapped with compute"
+            }
+        ),
+    );
+    row(t, "Events", format!("{} simulated", r.events));
+}
+
+/// The uneven split against the even one with fewer stages: step (ms) and bubble of
+/// each, the bubble points and GPU-seconds per step the imbalance costs.
+fn imbalance_row(t: &mut Table, i: &Imbalance) {
+    row(
+        t,
+        "Uneven split",
+        format!(
+            "{} layers on {} stages ({}): step {}, bubble {}; even {} x {} layers: step {}, bubble {}. \
+             The imbalance costs {:+.1} points of bubble ({} of GPU time idles in the steady state) \
+             and {:+.1}% GPU-seconds per step ({:.2} vs {:.2} GPU-s per pipeline)",
+            i.layers,
+            i.pp,
+            i.split,
+            ms(i.step_s),
+            pct(i.bubble),
+            i.pp_even,
+            i.layers_per_stage_even,
+            ms(i.even_step_s),
+            pct(i.even_bubble),
+            i.extra_bubble * 100.0,
+            pct(i.imbalance_idle),
+            (i.gpu_s / i.even_gpu_s - 1.0) * 100.0,
+            i.gpu_s,
+            i.even_gpu_s
+        ),
+    );
+}
+
+/// The Monte Carlo's step-time percentiles under jitter (ms), and a straggler's
+/// expected cost per step when one was asked for.
+fn monte_carlo_rows(t: &mut Table, m: &MonteCarlo) {
+    let pj = &m.jitter;
+    row(
+        t,
+        "Monte Carlo",
+        format!(
+            "{} steps, jitter CV {}, seed {}: p50 {}, p90 {}, p99 {} (no jitter {}, mean {})",
+            m.steps,
+            m.cv,
+            m.seed,
+            ms(pj.p50_s),
+            ms(pj.p90_s),
+            ms(pj.p99_s),
+            ms(m.deterministic_s),
+            ms(pj.mean_s)
+        ),
+    );
+    if let Some(s) = &m.straggler {
+        row(
+            t,
+            "Straggler",
+            format!(
+                "one GPU {:.2}x slower on {}: p50 {}, p99 {}; expected cost {} per step ({})",
+                s.straggler.factor,
+                s.straggler
+                    .stage
+                    .map_or("a random stage each step".to_string(), |st| format!(
+                        "stage {st}"
+                    )),
+                ms(s.with.p50_s),
+                ms(s.with.p99_s),
+                ms(s.expected_cost_s),
+                pct(s.expected_cost_frac)
+            ),
+        );
+    }
+}
+
+/// One row per pipeline stage: layers, forward and backward per micro-batch and
+/// compute (ms), bubble and utilisation of each stream (%), peak micro-batches in
+/// flight and awaiting their weight gradients.
+fn stage_table(prep: &sim::Prepared, r: &SimResult) -> Table {
+    let l = &prep.layout;
     let mut st = llmplan::report::table::styled(None);
     st.set_header(vec![
         "stage",
@@ -450,13 +485,5 @@ fn table(
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
-    let mut out = format!("{t}\n{st}\n");
-    out.push_str(
-        "fwd/bwd per micro-batch exclude p2p (simulated as transfers); peak in flight counts micro-batches whose \
-         activations wait for their backward; awaiting W, those whose weight gradients have not run.\n",
-    );
-    for n in &prep.notes {
-        out.push_str(&format!("note: {n}\n"));
-    }
-    out
+    st
 }

@@ -397,88 +397,183 @@ pub fn assess(sc: &Scenario, est: &Estimate) -> (Option<ReliabilityOut>, Vec<Str
         return (None, notes);
     }
     let d = derive(sc, est);
-    let p = &d.plan;
-    let cf = closed_form(p);
-    let loss_rate = d.lambda * cf.lost_work_s;
-    if !(loss_rate.is_finite() && loss_rate < MAX_LOSS_RATE) {
-        notes.push(format!(
-            "reliability: the job fails every {:.0} s on average but a checkpoint segment is {:.0} s \
-             (checkpoint write {:.0} s): it would re-do more than half its work, so no expected days \
-             are given; add checkpoint bandwidth, lower reliability.checkpoint_interval_s, or use fewer GPUs",
-            p.mtbf_s, p.interval_s + p.stall_s, d.write_s
-        ));
+    let cf = closed_form(&d.plan);
+    if let Some(note) = no_progress_note(&d, &cf) {
+        notes.push(note);
         return (None, notes);
     }
-    let ideal_s = p.work_s;
-    let days_ideal = est.time.days;
-    let usd_ideal = est.cost.usd;
-    let gpn = sc.cluster.gpus_per_node.max(1) as f64;
-    let price = est.cost.usd_per_gpu_hour;
-    let spare_gpus = r.spare_nodes as f64 * gpn;
-    // Dollars and GPU-hours accrue with wall time; spares are billed throughout.
-    let usd_at = |wall_s: f64| {
-        let scale = if ideal_s > 0.0 { wall_s / ideal_s } else { 1.0 };
-        usd_ideal * scale + spare_gpus * wall_s / 3600.0 * price
-    };
+    let (spread, spread_note) = wall_spread(r, &d.plan, &cf);
+    notes.extend(spread_note);
+    let out = reliability_out(sc, est, &d, &cf, &spread);
+    if !out.all_finite() {
+        notes.push(
+            "reliability: the goodput arithmetic overflowed for these inputs; no expected days are given"
+                .to_string(),
+        );
+        return (None, notes);
+    }
+    notes.extend(input_notes(sc));
+    (Some(out), notes)
+}
+
+/// Why no expected days are given when the first-order closed form no longer holds:
+/// past [`MAX_LOSS_RATE`] the run re-does more than half its work (or the arithmetic is
+/// not finite). `None` when the run makes progress.
+fn no_progress_note(d: &Derived, cf: &ClosedForm) -> Option<String> {
+    let p = &d.plan;
+    let loss_rate = d.lambda * cf.lost_work_s;
+    if loss_rate.is_finite() && loss_rate < MAX_LOSS_RATE {
+        return None;
+    }
+    Some(format!(
+        "reliability: the job fails every {:.0} s on average but a checkpoint segment is {:.0} s \
+         (checkpoint write {:.0} s): it would re-do more than half its work, so no expected days \
+         are given; add checkpoint bandwidth, lower reliability.checkpoint_interval_s, or use fewer GPUs",
+        p.mtbf_s,
+        p.interval_s + p.stall_s,
+        d.write_s
+    ))
+}
+
+/// The spread of the wall time over runs, seconds: the Monte Carlo's, or the normal
+/// approximation's when a run has too many interruptions to replay.
+struct WallSpread {
+    /// Mean wall time, seconds (the closed form's under the normal approximation).
+    mean_s: f64,
+    /// 10th percentile of wall time, seconds.
+    p10_s: f64,
+    /// Median wall time, seconds.
+    p50_s: f64,
+    /// 90th percentile of wall time, seconds.
+    p90_s: f64,
+    /// Mean interruptions per run.
+    interruptions_mean: f64,
+    /// Monte Carlo runs done (0: normal approximation).
+    runs: u32,
+}
+
+/// Replays the run (as many Monte Carlo runs as the event budget allows) or, past it,
+/// takes the normal approximation; the note says when the run count was cut.
+fn wall_spread(r: &Reliability, p: &Plan, cf: &ClosedForm) -> (WallSpread, Option<String>) {
     let runs = mc_runs_for(r.mc_runs, cf.interruptions);
     let mc = if runs > 0 {
         monte_carlo(p, runs, r.seed)
     } else {
         None
     };
-    if runs == 0 {
-        notes.push(format!(
+    let note = if runs == 0 {
+        Some(format!(
             "reliability: {:.3e} interruptions expected, too many to replay; the percentiles come from \
              the normal approximation around the closed form",
             cf.interruptions
-        ));
+        ))
     } else if runs < r.mc_runs {
-        notes.push(format!(
+        Some(format!(
             "reliability: Monte Carlo limited to {runs} runs of {:.0} interruptions each (asked for {})",
             cf.interruptions, r.mc_runs
-        ));
-    }
-    let (mean, p10, p50, p90, imean, runs_done) = match &mc {
-        Some(m) => (
-            m.wall_mean_s,
-            m.wall_p10_s,
-            m.wall_p50_s,
-            m.wall_p90_s,
-            m.interruptions_mean,
-            m.runs,
-        ),
+        ))
+    } else {
+        None
+    };
+    let spread = match &mc {
+        Some(m) => WallSpread {
+            mean_s: m.wall_mean_s,
+            p10_s: m.wall_p10_s,
+            p50_s: m.wall_p50_s,
+            p90_s: m.wall_p90_s,
+            interruptions_mean: m.interruptions_mean,
+            runs: m.runs,
+        },
         None => {
-            let (p10, p50, p90) = clt_percentiles(p, &cf);
-            (cf.wall_s, p10, p50, p90, cf.interruptions, 0)
+            let (p10_s, p50_s, p90_s) = clt_percentiles(p, cf);
+            WallSpread {
+                mean_s: cf.wall_s,
+                p10_s,
+                p50_s,
+                p90_s,
+                interruptions_mean: cf.interruptions,
+                runs: 0,
+            }
         }
     };
-    let day = 86400.0;
-    let scale_gpu_hours = if ideal_s > 0.0 {
-        cf.wall_s / ideal_s
-    } else {
-        1.0
+    (spread, note)
+}
+
+/// What a run costs as its wall time stretches: dollars and GPU-hours accrue with wall
+/// time (GPUs are billed while the job waits), and the spares are billed throughout.
+struct Billing {
+    /// Ideal (failure-free) training time, seconds.
+    ideal_s: f64,
+    /// Dollars of the ideal run.
+    usd_ideal: f64,
+    /// GPUs of the hot-standby nodes.
+    spare_gpus: f64,
+    /// Price, US dollars per GPU-hour.
+    usd_per_gpu_hour: f64,
+}
+
+impl Billing {
+    /// Wall time over the ideal time (1 for an empty run).
+    fn stretch(&self, wall_s: f64) -> f64 {
+        if self.ideal_s > 0.0 {
+            wall_s / self.ideal_s
+        } else {
+            1.0
+        }
+    }
+
+    /// Dollars of the spares over `wall_s` seconds.
+    fn spare_usd(&self, wall_s: f64) -> f64 {
+        self.spare_gpus * wall_s / 3600.0 * self.usd_per_gpu_hour
+    }
+
+    /// Dollars of a run that takes `wall_s` seconds, spares included.
+    fn usd_at(&self, wall_s: f64) -> f64 {
+        self.usd_ideal * self.stretch(wall_s) + self.spare_usd(wall_s)
+    }
+}
+
+/// The reliability block from the plan, its closed form and the spread over runs
+/// (days, dollars, GPU-hours; module docs).
+fn reliability_out(
+    sc: &Scenario,
+    est: &Estimate,
+    d: &Derived,
+    cf: &ClosedForm,
+    spread: &WallSpread,
+) -> ReliabilityOut {
+    let r = &sc.reliability;
+    let p = &d.plan;
+    let gpn = sc.cluster.gpus_per_node.max(1) as f64;
+    let bill = Billing {
+        ideal_s: p.work_s,
+        usd_ideal: est.cost.usd,
+        spare_gpus: r.spare_nodes as f64 * gpn,
+        usd_per_gpu_hour: est.cost.usd_per_gpu_hour,
     };
-    let out = ReliabilityOut {
+    let day = 86400.0;
+    ReliabilityOut {
         goodput: cf.goodput,
         interruptions: cf.interruptions,
         checkpoint_interval_s: p.interval_s,
         checkpoint_interval_steps: d.interval_steps,
         young_daly_interval_s: d.young_daly_s,
         interval_from_scenario: r.checkpoint_interval_s.is_some(),
-        days_ideal,
-        usd_ideal,
+        days_ideal: est.time.days,
+        usd_ideal: est.cost.usd,
         days_expected: cf.wall_s / day,
-        usd_expected: usd_at(cf.wall_s),
-        gpu_hours_expected: est.cost.gpu_hours * scale_gpu_hours + spare_gpus * cf.wall_s / 3600.0,
-        days_mc_mean: mean / day,
-        days_p10: p10 / day,
-        days_p50: p50 / day,
-        days_p90: p90 / day,
-        usd_p10: usd_at(p10),
-        usd_p50: usd_at(p50),
-        usd_p90: usd_at(p90),
-        interruptions_mc_mean: imean,
-        mc_runs: runs_done,
+        usd_expected: bill.usd_at(cf.wall_s),
+        gpu_hours_expected: est.cost.gpu_hours * bill.stretch(cf.wall_s)
+            + bill.spare_gpus * cf.wall_s / 3600.0,
+        days_mc_mean: spread.mean_s / day,
+        days_p10: spread.p10_s / day,
+        days_p50: spread.p50_s / day,
+        days_p90: spread.p90_s / day,
+        usd_p10: bill.usd_at(spread.p10_s),
+        usd_p50: bill.usd_at(spread.p50_s),
+        usd_p90: bill.usd_at(spread.p90_s),
+        interruptions_mc_mean: spread.interruptions_mean,
+        mc_runs: spread.runs,
         seed: r.seed,
         failure_rate_per_hour: d.lambda * 3600.0,
         job_mtbf_hours: p.mtbf_s / 3600.0,
@@ -487,8 +582,8 @@ pub fn assess(sc: &Scenario, est: &Estimate) -> (Option<ReliabilityOut>, Vec<Str
         checkpoint_write_bw: d.write_bw,
         checkpoint_write_s: d.write_s,
         checkpoint_stall_s: p.stall_s,
-        checkpoint_overhead: if ideal_s > 0.0 {
-            cf.checkpoints * p.stall_s / ideal_s
+        checkpoint_overhead: if p.work_s > 0.0 {
+            cf.checkpoints * p.stall_s / p.work_s
         } else {
             0.0
         },
@@ -496,17 +591,17 @@ pub fn assess(sc: &Scenario, est: &Estimate) -> (Option<ReliabilityOut>, Vec<Str
         downtime_s: cf.downtime_s,
         no_spare_probability: cf.no_spare_probability,
         spare_nodes: r.spare_nodes,
-        spare_usd: spare_gpus * cf.wall_s / 3600.0 * price,
+        spare_usd: bill.spare_usd(cf.wall_s),
         checkpoint_mode: r.checkpoint_mode,
         distribution: r.distribution,
-    };
-    if !out.all_finite() {
-        notes.push(
-            "reliability: the goodput arithmetic overflowed for these inputs; no expected days are given"
-                .to_string(),
-        );
-        return (None, notes);
     }
+}
+
+/// Notes on inputs that make the figures weaker than they look: Llama 3's failure
+/// rates applied to another GPU, and spares that can shorten nothing.
+fn input_notes(sc: &Scenario) -> Vec<String> {
+    let r = &sc.reliability;
+    let mut notes = Vec::new();
     let defaults = Reliability::default();
     if r.gpu_mtbf_hours == defaults.gpu_mtbf_hours
         && r.node_mtbf_hours == defaults.node_mtbf_hours
@@ -525,7 +620,7 @@ pub fn assess(sc: &Scenario, est: &Estimate) -> (Option<ReliabilityOut>, Vec<Str
             r.spare_nodes
         ));
     }
-    (Some(out), notes)
+    notes
 }
 
 impl ReliabilityOut {

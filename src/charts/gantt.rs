@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -98,6 +99,9 @@ fn legend_label(k: SpanKind) -> &'static str {
     }
 }
 
+/// The chart over one pipeline step: x in milliseconds, y one row per rank.
+type Timeline<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     r: &SimResult,
@@ -107,8 +111,24 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let step_ms = r.step_s * 1e3;
-    let heading = format!(
+    let root = root.titled(
+        &heading(r, title),
+        (FONT, TITLE_PX).into_font().style(FontStyle::Bold),
+    )?;
+    let (legend, body) = root.split_vertically(LEGEND_H);
+    draw_legend(&legend, &kinds_present(r))?;
+    // Half a percent past the step so the last span's edge stays inside the frame.
+    let x_max = (r.step_s * 1e3 * 1.005).max(1e-9);
+    let mut chart = axes(&body, r, x_max)?;
+    draw_spans(&mut chart, r, x_max)?;
+    // Plot width in pixels: the body less the y-label area and margins.
+    let px_per_ms = body.dim_in_pixel().0.saturating_sub(130) as f64 / x_max;
+    draw_mb_labels(&mut chart, r, px_per_ms)
+}
+
+/// The title line: schedule, pipeline shape, step (ms) and bubble (%).
+fn heading(r: &SimResult, title: &str) -> String {
+    format!(
         "{title}: {} pp {}{} m {} | step {:.1} ms, bubble {:.1}%",
         r.schedule.name(),
         r.pp,
@@ -118,26 +138,43 @@ where
             String::new()
         },
         r.microbatches,
-        step_ms,
+        r.step_s * 1e3,
         r.mean_bubble() * 100.0
-    );
-    let root = root.titled(
-        &heading,
-        (FONT, TITLE_PX).into_font().style(FontStyle::Bold),
-    )?;
-    let (legend, body) = root.split_vertically(LEGEND_H);
-    draw_legend(&legend, &kinds_present(r))?;
+    )
+}
 
-    let p = r.pp as f64;
-    let x_max = (step_ms * 1.005).max(1e-9);
-    let mut chart = ChartBuilder::on(&body)
+/// Row y of `rank` among `pp` rows: stage 0 at the top.
+fn row_y(pp: u32, rank: u32) -> f64 {
+    pp as f64 - 1.0 - rank as f64
+}
+
+/// A lane's band within its row, (low, high) in row units around the row's centre:
+/// compute tall on top, p2p sends and data-parallel traffic as thin lanes under it.
+fn lane_band(l: Lane) -> (f64, f64) {
+    match l {
+        Lane::Compute => (-0.12, 0.42),
+        Lane::Send => (-0.27, -0.16),
+        Lane::DataParallel => (-0.42, -0.31),
+    }
+}
+
+/// Builds the plot area (0..`x_max` ms, one row per stage) and draws its axes.
+fn axes<'a, DB: DrawingBackend>(
+    body: &'a DrawingArea<DB, Shift>,
+    r: &SimResult,
+    x_max: f64,
+) -> DrawResult<Timeline<'a, DB>>
+where
+    DB::ErrorType: 'static,
+{
+    let rows = r.pp;
+    let mut chart = ChartBuilder::on(body)
         .margin_left(10)
         .margin_right(30)
         .margin_bottom(10)
         .x_label_area_size(50)
         .y_label_area_size(90)
-        .build_cartesian_2d(0.0..x_max, -0.5..p - 0.5)?;
-    let rows = r.pp;
+        .build_cartesian_2d(0.0..x_max, -0.5..rows as f64 - 0.5)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -155,16 +192,20 @@ where
         })
         .light_line_style(LIGHT)
         .draw()?;
+    Ok(chart)
+}
 
-    // Row y for rank `rank`: stage 0 at the top.
-    let y = |rank: u32| p - 1.0 - rank as f64;
-    let lane = |l: Lane| -> (f64, f64) {
-        match l {
-            Lane::Compute => (-0.12, 0.42),
-            Lane::Send => (-0.27, -0.16),
-            Lane::DataParallel => (-0.42, -0.31),
-        }
-    };
+/// Each row's pale background, every span in its lane and colour, and a white line at
+/// each compute span's start.
+fn draw_spans<DB: DrawingBackend>(
+    chart: &mut Timeline<'_, DB>,
+    r: &SimResult,
+    x_max: f64,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let y = |rank: u32| row_y(r.pp, rank);
     chart.draw_series((0..r.pp).map(|rank| {
         Rectangle::new(
             [(0.0, y(rank) - 0.46), (x_max, y(rank) + 0.46)],
@@ -172,7 +213,7 @@ where
         )
     }))?;
     chart.draw_series(r.timeline.iter().map(|s| {
-        let (lo, hi) = lane(s.lane);
+        let (lo, hi) = lane_band(s.lane);
         let c = colour(s.kind);
         Rectangle::new(
             [
@@ -188,7 +229,7 @@ where
             .iter()
             .filter(|s| s.lane == Lane::Compute)
             .map(|s| {
-                let (lo, hi) = lane(s.lane);
+                let (lo, hi) = lane_band(s.lane);
                 PathElement::new(
                     vec![
                         (s.start_s * 1e3, y(s.rank) + lo),
@@ -198,9 +239,19 @@ where
                 )
             }),
     )?;
+    Ok(())
+}
 
-    // Micro-batch numbers where a bar is wide enough to hold them.
-    let px_per_ms = body.dim_in_pixel().0.saturating_sub(130) as f64 / x_max;
+/// Micro-batch numbers on the compute bars wide enough to hold them (`px_per_ms`:
+/// pixels per millisecond of the plot).
+fn draw_mb_labels<DB: DrawingBackend>(
+    chart: &mut Timeline<'_, DB>,
+    r: &SimResult,
+    px_per_ms: f64,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
     let inset = (FONT, INSET_PX).into_font();
     let labels: Vec<_> = r
         .timeline
@@ -217,7 +268,7 @@ where
                     .pos(Pos::new(HPos::Center, VPos::Center));
                 Text::new(
                     text,
-                    ((s.start_s + s.end_s) * 0.5e3, y(s.rank) + 0.15),
+                    ((s.start_s + s.end_s) * 0.5e3, row_y(r.pp, s.rank) + 0.15),
                     style,
                 )
             })

@@ -1,6 +1,7 @@
 //! Sensitivity (tornado) chart: training days and dollars when each input moves by
 //! -x% and +x%, one row per input, largest swing at the top, around the base value.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -72,6 +73,11 @@ impl Chart for TornadoChart {
     }
 }
 
+/// The plot of one panel: x the quantity, y one row per input.
+type Bars<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One panel of the tornado: the quantity `of` picks from (days, US$), its axis named
+/// `x_desc`, values printed with `fmt`.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     t: &TornadoChart,
@@ -85,6 +91,25 @@ where
 {
     let n = t.rows.len().max(1);
     let base = of(t.base);
+    let (x0, x1) = x_range(t, &of);
+    let mut chart = axes(area, t, caption, x_desc, x0..x1)?;
+    let pad = (x1 - x0) * 0.008;
+    for (i, r) in t.rows.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        draw_row(&mut chart, (of(r.low), of(r.high)), base, y, pad, fmt)?;
+    }
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(base, -0.5), (base, n as f64 - 0.5)],
+        BLACK.stroke_width(2),
+    )))?;
+    Ok(())
+}
+
+/// The x range of a panel: the base and every row's values, widened by 22% of their
+/// span on both sides for the value labels (the span at least 2% of the base, so a
+/// flat panel still has a width).
+fn x_range(t: &TornadoChart, of: &impl Fn((f64, f64)) -> f64) -> (f64, f64) {
+    let base = of(t.base);
     let (mut x0, mut x1) = (base, base);
     for r in &t.rows {
         for v in [of(r.low), of(r.high)] {
@@ -93,8 +118,23 @@ where
         }
     }
     let span = (x1 - x0).max(base.abs() * 0.02).max(1e-9);
-    // Room on both sides for the value labels.
-    let (x0, x1) = (x0 - span * 0.22, x1 + span * 0.22);
+    (x0 - span * 0.22, x1 + span * 0.22)
+}
+
+/// Builds the panel's plot over `x` (one row per input, the first on top, labelled by
+/// the input's name) and draws its caption and axes.
+fn axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    t: &TornadoChart,
+    caption: &str,
+    x_desc: &str,
+    x: std::ops::Range<f64>,
+) -> DrawResult<Bars<'a, DB>>
+where
+    DB::ErrorType: 'static,
+{
+    let n = t.rows.len().max(1);
+    // Wide enough for the longest input's name.
     let label_w = t
         .rows
         .iter()
@@ -111,7 +151,7 @@ where
         .margin_right(26)
         .x_label_area_size(54)
         .y_label_area_size(label_w)
-        .build_cartesian_2d(x0..x1, -0.5..n as f64 - 0.5)?;
+        .build_cartesian_2d(x, -0.5..n as f64 - 0.5)?;
     let rows = &t.rows;
     chart
         .configure_mesh()
@@ -132,69 +172,76 @@ where
         .max_light_lines(4)
         .light_line_style(super::palette::LIGHT)
         .draw()?;
+    Ok(chart)
+}
+
+/// One input's row at height `y`: its two bars from `base` to the lowered and raised
+/// values `(l, h)` with their values printed `pad` beyond the bars' ends, or "no
+/// effect" when neither moves.
+fn draw_row<DB: DrawingBackend>(
+    chart: &mut Bars<'_, DB>,
+    (l, h): (f64, f64),
+    base: f64,
+    y: f64,
+    pad: f64,
+    fmt: &dyn Fn(f64) -> String,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
     let half = 0.3;
     let tick = (FONT, TICK_PX).into_font();
-    let pad = (x1 - x0) * 0.008;
-    for (i, r) in t.rows.iter().enumerate() {
-        let y = (n - 1 - i) as f64;
-        let (l, h) = (of(r.low), of(r.high));
-        if (l - base).abs() < 1e-9 * base.abs().max(1.0)
-            && (h - base).abs() < 1e-9 * base.abs().max(1.0)
-        {
-            chart.draw_series(std::iter::once(Text::new(
-                "no effect".to_string(),
-                (base + pad, y),
-                tick.clone()
-                    .color(&GREY)
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
-            )))?;
-            continue;
-        }
-        // The longer bar first, so a shorter one on the same side stays visible.
-        let mut bars = [(l, BLUE), (h, ORANGE)];
-        if (l - base).abs() < (h - base).abs() {
-            bars.swap(0, 1);
-        }
-        for (v, c) in bars {
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [(base.min(v), y - half), (base.max(v), y + half)],
-                c.filled(),
-            )))?;
-        }
-        // Each value at its bar's outer end; when both move the same way, the nearer
-        // one's value goes on the other side of the base line.
-        let labels = if (l - base) * (h - base) < 0.0 {
-            vec![(l, l < base), (h, h < base)]
-        } else {
-            let (near, far) = if (l - base).abs() <= (h - base).abs() {
-                (l, h)
-            } else {
-                (h, l)
-            };
-            let left = far < base;
-            vec![(far, left), (near, !left)]
-        };
-        for (k, (v, left)) in labels.into_iter().enumerate() {
-            let at = if k == 1 && (l - base) * (h - base) >= 0.0 {
-                base
-            } else {
-                v
-            };
-            let (x, hp) = if left {
-                (at - pad, HPos::Right)
-            } else {
-                (at + pad, HPos::Left)
-            };
-            chart.draw_series(std::iter::once(Text::new(
-                fmt(v),
-                (x, y),
-                tick.clone().color(&BLACK).pos(Pos::new(hp, VPos::Center)),
-            )))?;
-        }
+    if (l - base).abs() < 1e-9 * base.abs().max(1.0)
+        && (h - base).abs() < 1e-9 * base.abs().max(1.0)
+    {
+        chart.draw_series(std::iter::once(Text::new(
+            "no effect".to_string(),
+            (base + pad, y),
+            tick.clone()
+                .color(&GREY)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        )))?;
+        return Ok(());
     }
-    chart.draw_series(std::iter::once(PathElement::new(
-        vec![(base, -0.5), (base, n as f64 - 0.5)],
-        BLACK.stroke_width(2),
-    )))?;
+    // The longer bar first, so a shorter one on the same side stays visible.
+    let mut bars = [(l, BLUE), (h, ORANGE)];
+    if (l - base).abs() < (h - base).abs() {
+        bars.swap(0, 1);
+    }
+    for (v, c) in bars {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(base.min(v), y - half), (base.max(v), y + half)],
+            c.filled(),
+        )))?;
+    }
+    for (v, at, left) in value_labels(l, h, base) {
+        let (x, hp) = if left {
+            (at - pad, HPos::Right)
+        } else {
+            (at + pad, HPos::Left)
+        };
+        chart.draw_series(std::iter::once(Text::new(
+            fmt(v),
+            (x, y),
+            tick.clone().color(&BLACK).pos(Pos::new(hp, VPos::Center)),
+        )))?;
+    }
     Ok(())
+}
+
+/// Where a row's two values are printed: (value, x it is printed beside, whether to
+/// its left). Each value at its bar's outer end; when both move the same way, the
+/// nearer one's value goes on the other side of the base line (its bar's end lies
+/// inside the longer bar).
+fn value_labels(l: f64, h: f64, base: f64) -> [(f64, f64, bool); 2] {
+    if (l - base) * (h - base) < 0.0 {
+        return [(l, l, l < base), (h, h, h < base)];
+    }
+    let (near, far) = if (l - base).abs() <= (h - base).abs() {
+        (l, h)
+    } else {
+        (h, l)
+    };
+    let left = far < base;
+    [(far, far, left), (near, base, !left)]
 }

@@ -1,6 +1,7 @@
 //! The event loop on small pipelines whose answers are known by hand.
 
 use super::*;
+use crate::sim::SimInput;
 
 fn run(s: Schedule, p: u32, m: u32, v: u32, f: f64, b: f64) -> SimResult {
     Program::compile(&SimInput::uniform(s, p, m, v, f, b))
