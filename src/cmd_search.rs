@@ -241,10 +241,6 @@ fn musd(x: f64) -> String {
     }
 }
 
-fn gib(x: f64) -> String {
-    format!("{:.1}", x / 1073741824.0)
-}
-
 fn objective_words(o: Objective) -> &'static str {
     match o {
         Objective::Time => "fewest training days",
@@ -416,8 +412,8 @@ fn row(rank: String, r: &Ranked, show_gpus: bool, simulated: bool) -> Vec<String
         units::pct(r.mfu),
         format!(
             "{} / {}",
-            gib(r.memory_peak_bytes),
-            gib(r.memory_capacity_bytes)
+            units::gib_value(r.memory_peak_bytes),
+            units::gib_value(r.memory_capacity_bytes)
         ),
         format!("{:.1}", r.days),
         musd(r.usd),

@@ -8,6 +8,7 @@ use serde_json::Value;
 use llmplan::report::units;
 use llmplan::spec::yaml::Source;
 use llmplan::spec::{catalog, hf, ClusterProfile, GpuProfile, ModelSpec};
+use llmplan::units::GIB;
 use llmplan::Error;
 
 fn is_file(name: &str) -> bool {
@@ -113,7 +114,7 @@ fn with_unit(key: &str, v: &Value) -> String {
         format!("{:.1} TFLOP/s", x / 1e12)
     } else if key.ends_with("bandwidth") {
         format!("{:.1} GB/s", x / 1e9)
-    } else if key.ends_with("_bytes") && x < f64::from(1u32 << 30) {
+    } else if key.ends_with("_bytes") && x < GIB {
         format!("{:.0} MiB", x / f64::from(1u32 << 20))
     } else if key.ends_with("_bytes") {
         units::gib(x)

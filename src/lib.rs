@@ -26,6 +26,7 @@ pub mod search;
 pub mod setup;
 pub mod sim;
 pub mod spec;
+pub mod units;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -360,6 +360,55 @@ fn modules_import_only_downwards() {
     );
 }
 
+/// Where the one byte-per-GiB constant lives; every layer imports it from there.
+const GIB_HOME: &str = "src/units.rs";
+
+/// Places in `code` that define bytes per GiB: a `const` or `static` named `GIB`, or
+/// the literal 2^30 (1073741824) written out, as (line, text).
+fn gib_definitions(code: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (n, line) in code.lines().enumerate() {
+        let named = ["const ", "static "].iter().any(|kw| {
+            line.match_indices(kw).any(|(k, _)| {
+                let ident: String = line[k + kw.len()..]
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                ident == "GIB"
+            })
+        });
+        if named || line.contains("1073741824") {
+            found.push((n + 1, line.trim().to_string()));
+        }
+    }
+    found
+}
+
+/// One `GIB` in `src/`: the issue found four copies of the constant (and the literal
+/// in four more files); a second copy is how a figure printed in one place drifts from
+/// another's. Formatting bytes as GiB is `report::units::gib`'s.
+#[test]
+fn one_gib_constant() {
+    let mut home = 0;
+    let mut copies = Vec::new();
+    for (path, src) in all_sources() {
+        for (line, text) in gib_definitions(&code_only(&src)) {
+            if path == GIB_HOME {
+                home += 1;
+            } else {
+                copies.push(format!("{path}:{line}: {text}"));
+            }
+        }
+    }
+    assert!(
+        copies.is_empty(),
+        "bytes per GiB defined again (import crate::units::GIB):\n{}",
+        copies.join("\n")
+    );
+    assert_eq!(home, 1, "{GIB_HOME} defines GIB once");
+}
+
 /// The scanners themselves: what they must see and what they must skip.
 #[test]
 fn scanners_read_rust_as_written() {
@@ -372,4 +421,10 @@ fn scanners_read_rust_as_written() {
     assert_eq!(f, vec![("a".to_string(), 1, 5), ("long".to_string(), 7, 4)]);
     assert!(!production(&code).contains("crate::report"));
     assert!(code.contains("'a str"), "a lifetime is code: {code}");
+    let gib = "const GIB: f64 = 1.0;\nconst GIBS: f64 = 2.0;\n// const GIB\nlet x = \"1073741824\";\nlet y = b / 1073741824.0;\n";
+    let lines: Vec<usize> = gib_definitions(&code_only(gib))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(lines, vec![1, 5]);
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::spec::layout::ResolvedLayout;
 use crate::spec::training::{Recompute, Training};
 use crate::spec::Scenario;
+use crate::units::GIB;
 
 /// How the step time was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -551,8 +552,6 @@ fn apply_in_flight(st: &mut [StageCost], rl: &ResolvedLayout, tr: &Training, hel
 fn drain_after_stage(bwd: &[f64], i: usize) -> f64 {
     bwd[..i].iter().sum()
 }
-
-const GIB: f64 = 1073741824.0;
 
 fn add_warnings(
     w: &mut Vec<String>,

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::pipeline::in_flight;
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::training::{MixedPrecision, Recompute, Training};
+use crate::units::GIB;
 
 /// CUDA context of one process with PyTorch and its library handles (cuBLAS, cuDNN,
 /// Transformer Engine workspaces), bytes. PyTorch's "CUDA semantics" notes put the
@@ -14,7 +15,7 @@ use crate::spec::training::{MixedPrecision, Recompute, Training};
 /// loading (CUDA_MODULE_LOADING=LAZY, PyTorch's default since CUDA 11.7) the low end.
 /// cuBLAS's workspace on Hopper is 32 MiB per stream in PyTorch (CUBLAS_WORKSPACE_CONFIG
 /// default :4096:8), inside this figure.
-pub const CUDA_CONTEXT_BYTES: f64 = 0.75 * 1073741824.0;
+pub const CUDA_CONTEXT_BYTES: f64 = 0.75 * GIB;
 /// NCCL's buffers for one communicator a GPU takes part in, bytes: NCCL_BUFFSIZE
 /// (4 MiB default, NCCL environment-variable docs) for each of the two ring neighbours,
 /// on each channel; H100 NVLink rings open 16 channels by default (NCCL_MIN_NCHANNELS

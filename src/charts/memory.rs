@@ -9,8 +9,7 @@ use super::canvas::{frame, Chart, DrawResult};
 use super::palette::{BLUE, GREEN, GREY, ORANGE, PURPLE, RED};
 use super::{FONT, LABEL_PX, TICK_PX};
 use crate::analytic::stage::MemoryBreakdown;
-
-const GIB: f64 = 1073741824.0;
+use crate::units::GIB;
 
 /// The parts of a stage's memory, bottom to top, with their colours.
 pub const PARTS: [(&str, RGBColor); 5] = [

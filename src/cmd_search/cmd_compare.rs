@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::{load, thousands, CompareArgs, OutFormat};
 use llmplan::search;
 use llmplan::search::compare::{self, terms};
+use llmplan::units::GIB;
 use llmplan::Error;
 
 /// `llmplan compare`.
@@ -176,37 +177,37 @@ fn compare_rows(cs: &[compare::Compared]) -> Vec<(&'static str, &'static str, Ve
     rows.push((
         "memory peak",
         "GiB",
-        col(&|e| (e.memory.peak_bytes / 1073741824.0).to_string()),
+        col(&|e| (e.memory.peak_bytes / GIB).to_string()),
     ));
     rows.push((
         "  weights",
         "GiB",
-        col(&|e| (e.memory.breakdown.weights / 1073741824.0).to_string()),
+        col(&|e| (e.memory.breakdown.weights / GIB).to_string()),
     ));
     rows.push((
         "  gradients",
         "GiB",
-        col(&|e| (e.memory.breakdown.gradients / 1073741824.0).to_string()),
+        col(&|e| (e.memory.breakdown.gradients / GIB).to_string()),
     ));
     rows.push((
         "  optimizer states",
         "GiB",
-        col(&|e| (e.memory.breakdown.optimizer / 1073741824.0).to_string()),
+        col(&|e| (e.memory.breakdown.optimizer / GIB).to_string()),
     ));
     rows.push((
         "  activations",
         "GiB",
-        col(&|e| (e.memory.breakdown.activations / 1073741824.0).to_string()),
+        col(&|e| (e.memory.breakdown.activations / GIB).to_string()),
     ));
     rows.push((
         "  other",
         "GiB",
-        col(&|e| (e.memory.breakdown.other / 1073741824.0).to_string()),
+        col(&|e| (e.memory.breakdown.other / GIB).to_string()),
     ));
     rows.push((
         "memory capacity",
         "GiB",
-        col(&|e| (e.memory.capacity_bytes / 1073741824.0).to_string()),
+        col(&|e| (e.memory.capacity_bytes / GIB).to_string()),
     ));
     rows.push(("training", "days", col(&|e| e.time.days.to_string())));
     rows.push(("cost", "$M", col(&|e| (e.cost.usd / 1e6).to_string())));

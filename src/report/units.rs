@@ -1,7 +1,6 @@
 //! Number formatting with units, so every printed figure says what it is.
 
-/// Bytes per GiB.
-pub const GIB: f64 = 1073741824.0;
+use crate::units::GIB;
 
 /// `1.83T`, `279.6B`, `55.5M` (SI, for counts).
 pub fn count(x: f64) -> String {
@@ -60,9 +59,14 @@ pub fn span(x: f64) -> String {
     }
 }
 
-/// `71.3 GiB`.
+/// Bytes as `71.3 GiB`.
 pub fn gib(x: f64) -> String {
-    format!("{:.1} GiB", x / GIB)
+    format!("{} GiB", gib_value(x))
+}
+
+/// Bytes as `71.3` (GiB, one decimal), for a column whose header names the unit.
+pub fn gib_value(x: f64) -> String {
+    format!("{:.1}", x / GIB)
 }
 
 /// `2.17e25`.

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::spec::layout::{Layout, Schedule};
 use crate::spec::training::Recompute;
 use crate::spec::Scenario;
+use crate::units::GIB;
 
 use super::recompute_name;
 use super::space::SCHEDULES;
@@ -355,7 +356,7 @@ pub fn explain(a: &Estimate, b: &Estimate, name_a: &str, name_b: &str) -> Vec<St
         ));
     }
     // Memory, part by part on the busiest stage.
-    let gib = |x: f64| x / 1073741824.0;
+    let gib = |x: f64| x / GIB;
     let (ma, mb) = (&a.memory.breakdown, &b.memory.breakdown);
     let parts = [
         ("weights", ma.weights, mb.weights),
@@ -366,7 +367,7 @@ pub fn explain(a: &Estimate, b: &Estimate, name_a: &str, name_b: &str) -> Vec<St
     ];
     let moved: Vec<String> = parts
         .iter()
-        .filter(|p| (p.2 - p.1).abs() > 0.05 * 1073741824.0)
+        .filter(|p| (p.2 - p.1).abs() > 0.05 * GIB)
         .map(|p| format!("{} {:+.1} GiB", p.0, gib(p.2 - p.1)))
         .collect();
     out.push(format!(

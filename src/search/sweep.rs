@@ -15,6 +15,7 @@ use crate::spec::catalog;
 use crate::spec::cluster::ClusterProfile;
 use crate::spec::gpu::GpuProfile;
 use crate::spec::Scenario;
+use crate::units::GIB;
 
 use super::{search, Objective, Ranked, SearchOptions};
 
@@ -259,7 +260,7 @@ pub fn csv(s: &Sweep) -> String {
                     b.days,
                     b.usd,
                     b.tokens_per_usd,
-                    b.memory_peak_bytes / 1073741824.0,
+                    b.memory_peak_bytes / GIB,
                     p.pareto,
                     p.evaluated,
                     p.feasible

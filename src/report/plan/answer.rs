@@ -1,9 +1,9 @@
 //! The report's first section: the answer in a few lines.
 
-use super::text::{days, gib, layout_text, secs, short_layout};
+use super::text::{days, layout_text, secs, short_layout};
 use super::Plan;
 use crate::analytic::Estimate;
-use crate::report::units::{pct, span, thousands, usd};
+use crate::report::units::{gib, pct, span, thousands, usd};
 
 /// The answer as (fact, value) lines: GPUs, layout, time, cost, MFU, memory, failures,
 /// energy and the best layout the search found.

@@ -1,8 +1,8 @@
 //! The assumptions table: every input, its value and where it comes from.
 
-use super::text::{gib, layout_text, one_line, set_at, src};
+use super::text::{layout_text, one_line, set_at, src};
 use super::Plan;
-use crate::report::units::thousands;
+use crate::report::units::{gib, thousands};
 use crate::search;
 use crate::spec::training::AttentionKernel;
 

@@ -4,9 +4,9 @@
 use super::answer::answer;
 use super::assumptions::assumptions;
 use super::tables;
-use super::text::{gib, secs};
+use super::text::secs;
 use super::Plan;
-use crate::report::units::{pct, thousands};
+use crate::report::units::{gib, pct, thousands};
 
 /// One block of the report.
 pub(super) enum Block {

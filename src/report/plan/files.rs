@@ -9,10 +9,11 @@ use super::charts::{
 };
 use super::render::{html, markdown};
 use super::text::short_name;
-use super::{build, Plan, PlanOptions, GIB};
+use super::{build, Plan, PlanOptions};
 use crate::charts::{gantt, write_atomic};
 use crate::error::{Error, Result};
 use crate::search;
+use crate::units::GIB;
 use crate::validate;
 
 /// The search's layouts as CSV (this plan's first), with the step split.

@@ -34,9 +34,6 @@ use crate::sim::{self, Program, SimResult};
 use crate::spec::Scenario;
 use crate::validate;
 
-/// Bytes in a GiB.
-const GIB: f64 = 1073741824.0;
-
 /// What a report covers.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {

@@ -2,9 +2,9 @@
 //! the sweep, the sensitivity and the validation summary.
 
 use super::document::Block;
-use super::text::{days, gib, secs, short_layout};
+use super::text::{days, secs, short_layout};
 use super::Plan;
-use crate::report::units::{pct, thousands, usd};
+use crate::report::units::{gib, pct, thousands, usd};
 /// Where the step goes, and memory per GPU by stage.
 pub(super) fn step_and_memory(p: &Plan, b: &mut Vec<Block>) {
     let e = &p.est;

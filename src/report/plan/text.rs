@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Plan, GIB};
+use super::Plan;
 use crate::analytic::{self, Estimate};
 use crate::search;
 
@@ -61,10 +61,6 @@ pub(super) fn days(d: f64) -> String {
     } else {
         format!("{d:.1} days")
     }
-}
-
-pub(super) fn gib(b: f64) -> String {
-    format!("{:.1} GiB", b / GIB)
 }
 
 pub(super) fn secs(s: f64) -> String {
