@@ -190,3 +190,88 @@ fn dualpipe_pairs_stage_i_with_p_minus_1_minus_i() {
     let t = pipeline_s(Schedule::OneFOneB, &f, &b, 8, 1);
     assert!((t - 87.0).abs() < 1e-12, "{t}");
 }
+
+#[test]
+fn weight_gradients_accumulate_into_fp32_main_grads() {
+    // Megatron keeps FP32 main gradients across micro-batches and fuses the accumulation
+    // into the weight-gradient GEMM (gradient_accumulation_fusion): its epilogue reads
+    // and writes 4 + 4 B per weight instead of writing 2 B. A memory-bound case shows it
+    // whole: 64 tokens against an 8192 x 8192 weight (the output dominates the traffic)
+    // pays 6 B x 8192^2 more at the bandwidth every SM streaming reaches (copy bandwidth,
+    // capped by bw_saturation), by hand.
+    use llmplan::calibrate::data::Orientation;
+    use llmplan::calibrate::model::{gemm_s, Hardware, Problem, MAIN_GRAD_ACCUM_BYTES};
+    let sc = load("llama3-405b-h100", &[]);
+    let k = kernel_model_for(&sc);
+    let fit = llmplan::calibrate::builtin("h100-sxm").unwrap();
+    let hw = Hardware::of(&sc.gpu);
+    let bw = sc.gpu.hbm_bandwidth * fit.memory_eff;
+    let (m, n, kk) = (64.0, 8192.0, 8192.0);
+    let wgrad = |out: f64| {
+        let mut p = Problem::of(m, n, kk, Orientation::Wgrad, Dtype::Bf16);
+        p.out_bytes = out;
+        gemm_s(&hw, &fit.gemm, bw, fit.sustained_clock, &p)
+    };
+    let extra = wgrad(MAIN_GRAD_ACCUM_BYTES) - wgrad(2.0);
+    let want =
+        (MAIN_GRAD_ACCUM_BYTES - 2.0) * n * kk / (bw * (1.0 / fit.gemm.bw_saturation).min(1.0));
+    assert!((extra / want - 1.0).abs() < 1e-9, "{extra} s vs {want} s");
+    // The kernel model hands the same difference to the layer costs.
+    let via_model = k.gemm_bwd_accum_s(m, n, kk, Dtype::Bf16) - k.gemm_bwd_s(m, n, kk, Dtype::Bf16);
+    assert!(
+        (via_model / extra - 1.0).abs() < 1e-9,
+        "{via_model} vs {extra}"
+    );
+    // Under PyTorch AMP (no main-grad buffer) the layer's backward does not pay it.
+    let amp = load("llama3-405b-h100", &["training.mixed_precision=torch_amp"]);
+    let (a, b) = (first_layer(&sc, &k), first_layer(&amp, &k));
+    assert!(
+        a.bwd_compute_s > b.bwd_compute_s,
+        "{} vs {}",
+        a.bwd_compute_s,
+        b.bwd_compute_s
+    );
+    // The extra time is all in the weight-gradient GEMMs, which zero-bubble schedules
+    // defer: their deferred share grows by the same seconds as the backward.
+    let (dw, db) = (a.wgrad_s - b.wgrad_s, a.bwd_compute_s - b.bwd_compute_s);
+    assert!((dw / db - 1.0).abs() < 1e-9, "{dw} s vs {db} s");
+}
+
+#[test]
+fn expert_imbalance_slows_the_busiest_rank() {
+    // The busiest expert-parallel rank receives 1.25x its balanced share: its all-to-all
+    // takes 1.25x as long (the collective ends when it does), and its expert GEMMs get
+    // 1.25x the tokens each.
+    let sc = load("gpt4-moe-h100", &[]);
+    let skew = load("gpt4-moe-h100", &["training.expert_imbalance=1.25"]);
+    let k = kernel_model_for(&sc);
+    let (a, b) = (first_layer(&sc, &k), first_layer(&skew, &k));
+    assert!((b.ep_fwd_s / a.ep_fwd_s - 1.25).abs() < 1e-9);
+    assert!((b.ep_bwd_s / a.ep_bwd_s - 1.25).abs() < 1e-9);
+    assert!(b.fwd_compute_s > a.fwd_compute_s);
+    // Out of range is an input error naming the field.
+    let sets = vec!["training.expert_imbalance=0.5".to_string()];
+    let e = scenario::load(Some("gpt4-moe-h100"), &sets).unwrap_err();
+    assert!(e.to_string().contains("training.expert_imbalance"), "{e}");
+}
+
+#[test]
+fn moe_permute_is_named_in_the_breakdown() {
+    // Dispatch and combine copies: 8 B per routed copy of a token's hidden vector in
+    // forward (permute read 2 + write 2, un-permute read 2 + write 2), twice in backward.
+    let sc = load("gpt4-moe-h100", &[]);
+    let k = kernel_model_for(&sc);
+    let c = first_layer(&sc, &k);
+    let moe = sc.model.moe.as_ref().unwrap();
+    let mut adj = Adjustments::default();
+    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
+    let t = (rl.micro_batch as u64 * sc.training.seq_len) as f64;
+    let bytes = 8.0 * moe.top_k as f64 * sc.model.hidden as f64 * t;
+    if sc.model.is_moe_layer(0) {
+        assert!((c.moe_permute_s / (3.0 * k.memory_s(bytes)) - 1.0).abs() < 1e-9);
+    }
+    let e = estimate(&sc, &EstimateOptions::default()).unwrap();
+    let text = llmplan::report::estimate_table(&e).replace(['│', '┆', '\n'], " ");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert!(words.windows(2).any(|w| w == ["MoE", "permute"]), "{text}");
+}

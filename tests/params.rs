@@ -221,3 +221,27 @@ fn nemo_named_models() {
         );
     }
 }
+
+#[test]
+fn moe_catalog_totals_and_active() {
+    // Totals and active counts as the model cards publish them (sources in each YAML).
+    // gpt-oss counts its active parameters without the input embedding (201088 x 2880 =
+    // 0.58B): the card's 5.13B and 3.61B plus that table are this count's active.
+    for (name, total, active, emb_excluded) in [
+        ("qwen3-30b-a3b", 30.5e9, 3.3e9, 0.0),
+        ("qwen3-235b-a22b", 235.0e9, 22.0e9, 0.0),
+        ("mixtral-8x22b", 141.0e9, 39.0e9, 0.0),
+        ("gpt-oss-120b", 116.83e9, 5.13e9, 201088.0 * 2880.0),
+        ("gpt-oss-20b", 20.91e9, 3.61e9, 201088.0 * 2880.0),
+    ] {
+        let c = count(&model(name));
+        close(&format!("{name} total"), c.total, total, 0.01, "model card");
+        close(
+            &format!("{name} active"),
+            c.active - emb_excluded,
+            active,
+            0.02,
+            "model card",
+        );
+    }
+}

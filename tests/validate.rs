@@ -168,14 +168,15 @@ fn blackwell_nemo_25_11_iteration_times() {
 fn nemo_24_07_fp8_tflops() {
     // NeMo 24.07's performance summary (FP8, H100), on NeMo's FLOP convention (full
     // non-causal attention). The target is MAPE <= 8% with no row beyond 15%;
-    // not reached yet: every row is still predicted too fast (FP8 casts, the BF16
-    // output layer and the cross-entropy's passes took the MAPE from 24.5% to 19.7%).
-    // The bounds hold what is reached so that it cannot silently get worse.
+    // not reached yet: every row is still predicted too fast. FP8 casts, the BF16
+    // output layer and the cross-entropy's passes took the MAPE from 24.5% to 19.7%,
+    // FP32 main-gradient accumulation in the weight-gradient GEMMs to 14.9% (worst
+    // +26.4%). The bounds hold what is reached so that it cannot silently get worse.
     let r = report();
     let p = rows(&r, "NEMO2407", "tflops_per_gpu");
     assert_eq!(p.len(), 12, "{}", show(&p));
     assert!(p.iter().all(|x| x.error_pct.abs() <= 28.0), "{}", show(&p));
-    assert!(mape(&p) < 20.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(mape(&p) < 16.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }
 
 /// torchtitan FSDP2 on 64 A100 80GB (tests/data/published/fsdp_zero_public.csv,

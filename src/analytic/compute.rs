@@ -44,6 +44,19 @@ pub trait KernelModel {
     fn gemm_wgrad_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
         self.gemm_s(m, n, k, dtype)
     }
+    /// As [`Self::gemm_bwd_s`] with the weight gradient accumulated into an FP32
+    /// main-gradient buffer by the GEMM's epilogue (read 4 B, write 4 B per weight
+    /// instead of writing 2 B): Megatron's `gradient_accumulation_fusion`, TE's
+    /// `fuse_wgrad_accumulation`. Seconds; equal to `gemm_bwd_s` where the model
+    /// does not see epilogues.
+    fn gemm_bwd_accum_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.gemm_bwd_s(m, n, k, dtype)
+    }
+    /// Of [`Self::gemm_bwd_accum_s`], the accumulating weight-gradient GEMM alone,
+    /// seconds; equal to `gemm_wgrad_s` where the model does not see epilogues.
+    fn gemm_wgrad_accum_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.gemm_wgrad_s(m, n, k, dtype)
+    }
     /// Compute-bound matmul work of `flops` at the GEMM rate, seconds.
     fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64;
     /// Flash attention forward and backward, seconds.

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::budget::{budget, Budget, BudgetInputs};
 use super::params::{count, ParamCounts};
-use super::pipeline::{device_load, ideal_s, in_flight, partner, pipeline_s};
+use super::pipeline::{busiest_stage, device_load, ideal_s, in_flight, partner, pipeline_s};
 use super::reliability::{self, ReliabilityOut};
 use super::setup::Setup;
 use super::stage::{dp_sync, fragmentation_share, stages, MemoryBreakdown, StageCost, StageInputs};
@@ -90,6 +90,8 @@ pub struct StepBreakdown {
     pub optimizer_s: f64,
     /// Of `compute_s`: FP8 casts, transposes, weight casts and amax reductions.
     pub fp8_cast_s: f64,
+    /// Of `compute_s`: MoE token permute and un-permute copies, seconds.
+    pub moe_permute_s: f64,
 }
 
 /// Step time and run length.
@@ -397,16 +399,7 @@ pub fn evaluate_with(
 
     // Breakdown on the critical path (the most loaded GPU sets the steady state; under
     // DualPipe a GPU runs a pair of stages, half the micro-batches each).
-    let crit = (0..st.len())
-        .max_by(|&a, &b| {
-            device_load(rl.schedule, &fwd, &bwd, a).total_cmp(&device_load(
-                rl.schedule,
-                &fwd,
-                &bwd,
-                b,
-            ))
-        })
-        .unwrap_or(0);
+    let crit = busiest_stage(rl.schedule, &fwd, &bwd);
     let (c, c2) = (&st[crit], &st[partner(rl.schedule, crit, st.len())]);
     let mf = m as f64 / 2.0;
     let breakdown = match engine {
@@ -420,6 +413,7 @@ pub fn evaluate_with(
             dp_comm_s: end - pipe + param_exposed + mf * (c.zero_s + c2.zero_s),
             optimizer_s,
             fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
+            moe_permute_s: mf * (c.moe_permute_s + c2.moe_permute_s),
         },
         Engine::Mfu => StepBreakdown::default(),
     };

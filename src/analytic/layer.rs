@@ -16,7 +16,7 @@ use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::ModelSpec;
-use crate::spec::training::{AttentionKernel, Recompute, Training};
+use crate::spec::training::{AttentionKernel, MixedPrecision, Recompute, Training};
 
 /// Activation bytes per element (BF16 activations, also under FP8 GEMMs).
 const ACT: f64 = 2.0;
@@ -52,6 +52,9 @@ pub struct LayerCost {
     /// FP8 casts, transposes and amax work in forward plus backward (part of the
     /// compute above), seconds.
     pub fp8_cast_s: f64,
+    /// MoE token permute and un-permute copies (around the dispatch and the combine)
+    /// in forward plus backward (part of the compute above), seconds.
+    pub moe_permute_s: f64,
     /// Casting this layer's FP8-GEMM weights (and their transposes), once per step on
     /// the first micro-batch, seconds.
     pub fp8_weight_cast_s: f64,
@@ -189,6 +192,9 @@ struct Gemms<'a> {
     k: &'a dyn KernelModel,
     dt: Dtype,
     recipe: Option<fp8::Recipe>,
+    /// Weight gradients accumulate into FP32 main gradients in the GEMM's epilogue
+    /// (Megatron's mixed precision; [`KernelModel::gemm_bwd_accum_s`]).
+    accum: bool,
     fwd: f64,
     bwd: f64,
     /// Of `bwd`, the weight-gradient GEMMs.
@@ -200,7 +206,24 @@ struct Gemms<'a> {
     fp8_weights: f64,
 }
 
-impl Gemms<'_> {
+impl<'a> Gemms<'a> {
+    /// No GEMM yet: `k`'s kernels in `dt`, under `tr`'s quantizing recipe and mixed
+    /// precision.
+    fn new(k: &'a dyn KernelModel, dt: Dtype, tr: &Training) -> Self {
+        Gemms {
+            k,
+            dt,
+            recipe: fp8::recipe(tr),
+            accum: tr.mixed_precision == MixedPrecision::Megatron,
+            fwd: 0.0,
+            bwd: 0.0,
+            wgrad: 0.0,
+            cast_fwd: 0.0,
+            cast_bwd: 0.0,
+            fp8_weights: 0.0,
+        }
+    }
+
     /// Adds `count` GEMMs of layer shape (m, n, k) whose input comes from `src`;
     /// returns their forward seconds. Under FP8 the input, the output gradient and the
     /// weight are cast as the recipe does it.
@@ -208,8 +231,8 @@ impl Gemms<'_> {
         let Some(r) = self.recipe else {
             let f = count * self.k.gemm_s(m, n, k, self.dt);
             self.fwd += f;
-            self.bwd += count * self.k.gemm_bwd_s(m, n, k, self.dt);
-            self.wgrad += count * self.k.gemm_wgrad_s(m, n, k, self.dt);
+            self.bwd += count * self.bwd_s(m, n, k, self.dt);
+            self.wgrad += count * self.wgrad_s(m, n, k, self.dt);
             return f;
         };
         // The layers a recipe keeps in BF16 (NVFP4: ~16%) cast nothing and run at BF16
@@ -226,9 +249,27 @@ impl Gemms<'_> {
         };
         let f = count * mix(&|d| self.k.gemm_s(m, n, k, d));
         self.fwd += f;
-        self.bwd += count * mix(&|d| self.k.gemm_bwd_s(m, n, k, d));
-        self.wgrad += count * mix(&|d| self.k.gemm_wgrad_s(m, n, k, d));
+        self.bwd += count * mix(&|d| self.bwd_s(m, n, k, d));
+        self.wgrad += count * mix(&|d| self.wgrad_s(m, n, k, d));
         f
+    }
+
+    /// Input- and weight-gradient GEMMs of one (m, n, k) GEMM, seconds.
+    fn bwd_s(&self, m: f64, n: f64, k: f64, dt: Dtype) -> f64 {
+        if self.accum {
+            self.k.gemm_bwd_accum_s(m, n, k, dt)
+        } else {
+            self.k.gemm_bwd_s(m, n, k, dt)
+        }
+    }
+
+    /// Of [`Self::bwd_s`], the weight-gradient GEMM, seconds.
+    fn wgrad_s(&self, m: f64, n: f64, k: f64, dt: Dtype) -> f64 {
+        if self.accum {
+            self.k.gemm_wgrad_accum_s(m, n, k, dt)
+        } else {
+            self.k.gemm_wgrad_s(m, n, k, dt)
+        }
     }
 
     /// Adds a GEMM that stays BF16 under every FP8 recipe (the MoE router: Megatron-Core's
@@ -273,18 +314,8 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let flash = tr.flash_attention;
 
     // --- Attention projections ---
-    let recipe = fp8::recipe(tr);
-    let mut gm = Gemms {
-        k,
-        dt,
-        recipe,
-        fwd: 0.0,
-        bwd: 0.0,
-        wgrad: 0.0,
-        cast_fwd: 0.0,
-        cast_bwd: 0.0,
-        fp8_weights: 0.0,
-    };
+    let mut gm = Gemms::new(k, dt, tr);
+    let recipe = gm.recipe;
     let qkv_store; // Q, K, V kept for the attention backward, bytes
     let mut latent_store = 0.0; // MLA latents (inputs of the up-projections), bytes
     let mut up_proj_s = 0.0; // MLA up-projections, redone by `mla_up_proj` recompute
@@ -333,8 +364,9 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             let ep = l.ep as f64;
             let topk = moe.top_k as f64;
             let fe = moe.expert_ffn_hidden as f64;
-            // Balanced routing: each local expert gets its share of the ep group's tokens.
-            let per_expert = t * ep * topk / e;
+            // Each local expert gets its share of the ep group's tokens; the busiest rank
+            // gets `expert_imbalance` times it and sets the pace.
+            let per_expert = t * ep * topk / e * tr.expert_imbalance;
             gm.add_bf16(th, e, h);
             // DeepSeek-V3 quantizes tokens once before the dispatch (FP8 on the wire);
             // TE's grouped GEMM casts each expert's dispatched tokens.
@@ -530,7 +562,10 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             } else {
                 ACT
             };
-            (a2a(wire) + a2a(ACT), 2.0 * a2a(ACT))
+            // The busiest rank receives (and sends back) `expert_imbalance` times the
+            // mean; the collective ends when it does.
+            let skew = tr.expert_imbalance;
+            (skew * (a2a(wire) + a2a(ACT)), skew * 2.0 * a2a(ACT))
         }
         None => (0.0, 0.0),
     };
@@ -559,6 +594,9 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         stored_bytes,
         working_bytes: full,
         fp8_cast_s: cast_fwd_s + cast_bwd_s,
+        // Backward moves each copy's gradient: twice the forward's time, as for every
+        // memory-bound kernel here (bwd_compute_s counts 2 x mem_s).
+        moe_permute_s: 3.0 * k.memory_s(permute),
         fp8_weight_cast_s: recipe
             .map_or(0.0, |r| k.memory_s(gm.fp8_weights * r.weight_cast_bytes())),
         dense_params: params.dense() / tp,

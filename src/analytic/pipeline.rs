@@ -67,6 +67,16 @@ pub fn device_load(schedule: Schedule, fwd: &[f64], bwd: &[f64], i: usize) -> f6
     (fwd[i] + bwd[i] + fwd[j] + bwd[j]) / 2.0
 }
 
+/// The stage whose GPU is most loaded ([`device_load`]): it sets the steady state, and
+/// the step's breakdown is read off it. 0 when there are no stages.
+pub fn busiest_stage(schedule: Schedule, fwd: &[f64], bwd: &[f64]) -> usize {
+    (0..fwd.len())
+        .max_by(|&a, &b| {
+            device_load(schedule, fwd, bwd, a).total_cmp(&device_load(schedule, fwd, bwd, b))
+        })
+        .unwrap_or(0)
+}
+
 /// Ideal time (no bubble): m x the most loaded GPU's work per micro-batch, seconds.
 pub fn ideal_s(schedule: Schedule, fwd: &[f64], bwd: &[f64], m: u32) -> f64 {
     let max_fb = (0..fwd.len())

@@ -59,6 +59,8 @@ pub struct StageCost {
     /// Of `compute_s`: FP8 casts, transposes, weight casts and amax reductions per
     /// micro-batch, seconds.
     pub fp8_cast_s: f64,
+    /// Of `compute_s`: MoE token permute and un-permute per micro-batch, seconds.
+    pub moe_permute_s: f64,
     /// Parameters on this GPU replicated across expert parallelism.
     pub dense_params: f64,
     /// Routed-expert parameters on this GPU.
@@ -105,6 +107,7 @@ pub struct LayerTerms {
     expert_params: f64,
     stored: f64,
     fp8_cast: f64,
+    permute: f64,
     wcast: f64,
 }
 
@@ -124,6 +127,7 @@ impl LayerTerms {
             expert_params: c.expert_params,
             stored: c.stored_bytes,
             fp8_cast: c.fp8_cast_s,
+            permute: c.moe_permute_s,
             wcast: c.fp8_weight_cast_s,
         }
     }
@@ -253,6 +257,8 @@ pub struct StageBody {
     pub logits_bytes: f64,
     /// Of `compute_s`: FP8 casts and transposes, seconds.
     pub fp8_cast_s: f64,
+    /// Of `compute_s`: MoE token permute and un-permute, seconds.
+    pub moe_permute_s: f64,
     /// FP8 weight casts of the whole stage, once per step (on its first micro-batch),
     /// seconds.
     pub weight_cast_s: f64,
@@ -315,6 +321,7 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         working_bytes: parts.working,
         logits_bytes: 0.0,
         fp8_cast_s: add(&|c| c.fp8_cast),
+        moe_permute_s: add(&|c| c.permute),
         weight_cast_s: add(&|c| c.wcast),
         blocks: sh.n_dense + sh.n_moe,
     };
@@ -399,6 +406,7 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         p2p_s,
         zero_s: zero.0 + zero.1,
         fp8_cast_s: b.fp8_cast_s + weight_cast + 2.0 * amax,
+        moe_permute_s: b.moe_permute_s,
         dense_params: b.dense_params,
         expert_params: b.expert_params,
         memory: MemoryBreakdown::default(),

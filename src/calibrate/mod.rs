@@ -73,6 +73,12 @@ impl KernelModel for Kernels {
     fn gemm_wgrad_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
         self.model().gemm_wgrad_s(m, n, k, dtype)
     }
+    fn gemm_bwd_accum_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.model().gemm_bwd_accum_s(m, n, k, dtype)
+    }
+    fn gemm_wgrad_accum_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.model().gemm_wgrad_accum_s(m, n, k, dtype)
+    }
     fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64 {
         self.model().matmul_flops_s(flops, dtype)
     }

@@ -184,7 +184,17 @@ pub struct Problem {
     pub op: Orientation,
     /// Operand type.
     pub dtype: Dtype,
+    /// Bytes the epilogue moves per output element: 2 for a BF16 write,
+    /// [`MAIN_GRAD_ACCUM_BYTES`] for a weight gradient accumulated into FP32.
+    pub out_bytes: f64,
 }
+
+/// Bytes per element a weight-gradient GEMM's epilogue moves when it accumulates into
+/// the FP32 main-gradient buffer (beta = 1: read 4, write 4) instead of writing BF16:
+/// Megatron-LM/Megatron-Core keep FP32 main gradients across micro-batches and fuse the
+/// accumulation into the GEMM (`gradient_accumulation_fusion`, on by default; Transformer
+/// Engine's `fuse_wgrad_accumulation` for its modules, FP8 GEMMs included).
+pub const MAIN_GRAD_ACCUM_BYTES: f64 = 8.0;
 
 impl Problem {
     /// The `op` orientation of the layer GEMM (M, N, K).
@@ -196,6 +206,7 @@ impl Problem {
             k,
             op,
             dtype,
+            out_bytes: 2.0,
         }
     }
 }
@@ -212,6 +223,7 @@ pub fn gemm_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, clock: f64, p: &Problem) 
         k,
         op,
         dtype,
+        out_bytes,
     } = *p;
     let (peak, rel) = dtype_rate(hw, g, dtype);
     let orient = match op {
@@ -222,7 +234,8 @@ pub fn gemm_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, clock: f64, p: &Problem) 
     let per_sm = peak / hw.sms * g.mainloop_eff * rel * orient * clock;
     let operands = dtype.bytes() * (rows * k + cols * k);
     // No tiling streams faster than every SM at full bandwidth.
-    let memory_floor = (operands + 2.0 * rows * cols) / (mem_bw * (1.0 / g.bw_saturation).min(1.0));
+    let memory_floor =
+        (operands + out_bytes * rows * cols) / (mem_bw * (1.0 / g.bw_saturation).min(1.0));
     let mut best = f64::INFINITY;
     for (tm, tn) in TILES {
         let per_sm = per_sm * (tm * tn / (tm + tn) / g.intensity_knee).min(1.0);
@@ -244,7 +257,7 @@ pub fn gemm_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, clock: f64, p: &Problem) 
             // Each wave: the reduction loop, then the part of the epilogue (storing the
             // output tile at the SM's share of HBM bandwidth) that the next tile's
             // mainloop does not hide.
-            let epilogue = tm * tn * if split > 1.0 { 4.0 } else { 2.0 } / (mem_bw / hw.sms);
+            let epilogue = tm * tn * if split > 1.0 { 4.0 } else { out_bytes } / (mem_bw / hw.sms);
             let compute = waves
                 * (2.0 * tm * tn * (k / split) / per_sm
                     + (g.epilogue_exposed * epilogue + g.tile_overhead_s) / clock);
@@ -256,7 +269,7 @@ pub fn gemm_s(hw: &Hardware, g: &GemmFit, mem_bw: f64, clock: f64, p: &Problem) 
             } else {
                 0.0
             };
-            let memory = (operands + 2.0 * rows * cols + partials) / bw;
+            let memory = (operands + out_bytes * rows * cols + partials) / bw;
             let fixup = if split > 1.0 {
                 g.splitk_overhead_s
             } else {
@@ -331,13 +344,13 @@ impl FittedKernels {
     }
 
     fn gemm(&self, m: f64, n: f64, k: f64, op: Orientation, dtype: Dtype) -> f64 {
-        gemm_s(
-            &self.hw,
-            &self.fit.gemm,
-            self.mem_bw,
-            self.sustained,
-            &Problem::of(m, n, k, op, dtype),
-        )
+        self.gemm_out(m, n, k, op, dtype, 2.0)
+    }
+
+    fn gemm_out(&self, m: f64, n: f64, k: f64, op: Orientation, dtype: Dtype, out: f64) -> f64 {
+        let mut p = Problem::of(m, n, k, op, dtype);
+        p.out_bytes = out;
+        gemm_s(&self.hw, &self.fit.gemm, self.mem_bw, self.sustained, &p)
     }
 }
 
@@ -353,6 +366,14 @@ impl KernelModel for FittedKernels {
 
     fn gemm_wgrad_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
         self.gemm(m, n, k, Orientation::Wgrad, dtype)
+    }
+
+    fn gemm_bwd_accum_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.gemm(m, n, k, Orientation::Dgrad, dtype) + self.gemm_wgrad_accum_s(m, n, k, dtype)
+    }
+
+    fn gemm_wgrad_accum_s(&self, m: f64, n: f64, k: f64, dtype: Dtype) -> f64 {
+        self.gemm_out(m, n, k, Orientation::Wgrad, dtype, MAIN_GRAD_ACCUM_BYTES)
     }
 
     fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64 {

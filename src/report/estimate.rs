@@ -197,34 +197,7 @@ pub fn estimate_table(e: &Estimate) -> String {
         ),
     );
     if e.engine == Engine::Analytic {
-        let d = &e.time.breakdown;
-        let parts = [
-            ("compute", d.compute_s),
-            ("bubble", d.bubble_s),
-            ("TP comm", d.tp_comm_s),
-            ("EP all-to-all", d.ep_comm_s),
-            ("CP ring", d.cp_comm_s),
-            ("PP p2p", d.p2p_s),
-            ("DP sync", d.dp_comm_s),
-            ("optimizer", d.optimizer_s),
-        ];
-        let mut text = parts
-            .iter()
-            .filter(|(_, v)| *v > 0.0)
-            .map(|(k, v)| format!("{k} {} ({})", secs(*v), pct(v / e.time.step_s)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        // Parts of compute, named apart.
-        for (k, v) in [("FP8 casts", d.fp8_cast_s)] {
-            if v > 0.0 {
-                text.push_str(&format!(
-                    "; of compute: {k} {} ({})",
-                    secs(v),
-                    pct(v / e.time.step_s)
-                ));
-            }
-        }
-        row(&mut t, "Step breakdown", text);
+        row(&mut t, "Step breakdown", breakdown_text(e));
         let c = e.time.nic_contention_s;
         if c > 0.0 {
             row(
@@ -248,6 +221,42 @@ pub fn estimate_table(e: &Estimate) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The step's breakdown on the critical path as one line: each part's seconds and
+/// share of the step, then the parts of compute named apart (FP8 casts, MoE permute).
+fn breakdown_text(e: &Estimate) -> String {
+    let d = &e.time.breakdown;
+    let parts = [
+        ("compute", d.compute_s),
+        ("bubble", d.bubble_s),
+        ("TP comm", d.tp_comm_s),
+        ("EP all-to-all", d.ep_comm_s),
+        ("CP ring", d.cp_comm_s),
+        ("PP p2p", d.p2p_s),
+        ("DP sync", d.dp_comm_s),
+        ("optimizer", d.optimizer_s),
+    ];
+    let mut text = parts
+        .iter()
+        .filter(|(_, v)| *v > 0.0)
+        .map(|(k, v)| format!("{k} {} ({})", secs(*v), pct(v / e.time.step_s)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Parts of compute, named apart.
+    for (k, v) in [
+        ("FP8 casts", d.fp8_cast_s),
+        ("MoE permute", d.moe_permute_s),
+    ] {
+        if v > 0.0 {
+            text.push_str(&format!(
+                "; of compute: {k} {} ({})",
+                secs(v),
+                pct(v / e.time.step_s)
+            ));
+        }
+    }
+    text
 }
 
 /// The estimate as pretty JSON (field names are a stable interface).
@@ -302,6 +311,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("dp_comm_s", d.dp_comm_s, "s"),
         ("optimizer_s", d.optimizer_s, "s"),
         ("fp8_cast_s", d.fp8_cast_s, "s"),
+        ("moe_permute_s", d.moe_permute_s, "s"),
     ];
     let mut rows = rows;
     if let Some(r) = &e.reliability {

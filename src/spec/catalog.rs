@@ -66,6 +66,11 @@ pub const MODELS: &[(&str, &str)] = embed![
     "models/nemotron-3-8b.yaml",
     "models/nemotron-3-22b.yaml",
     "models/nemotron-4-340b.yaml",
+    "models/qwen3-30b-a3b.yaml",
+    "models/qwen3-235b-a22b.yaml",
+    "models/mixtral-8x22b.yaml",
+    "models/gpt-oss-20b.yaml",
+    "models/gpt-oss-120b.yaml",
 ];
 
 /// Ready scenarios shipped with llmplan; the first is the seed.

@@ -221,6 +221,12 @@ pub struct Training {
     /// scaling, NVFP4/MXFP4 their own recipes).
     #[serde(default)]
     pub fp8_recipe: Fp8Recipe,
+    /// MoE load imbalance: tokens routed to the busiest expert-parallel rank over its
+    /// balanced share (1 = balanced routing; capacity-factor token dropping caps it at
+    /// the capacity factor). The busiest rank sets the pace of the expert GEMMs and of
+    /// the all-to-all every rank waits on.
+    #[serde(default = "one")]
+    pub expert_imbalance: f64,
     /// Optimizer state bytes per parameter (fp32 master 4 + Adam m 4 + v 4 = 12).
     #[serde(default = "default_optimizer_bytes")]
     pub optimizer_bytes_per_param: f64,
@@ -342,6 +348,15 @@ impl Training {
             return Err(Error::invalid(
                 "training.tokens",
                 format!("must be between 1 and 1e20, got {}", self.tokens),
+            ));
+        }
+        if !(self.expert_imbalance.is_finite() && (1.0..=64.0).contains(&self.expert_imbalance)) {
+            return Err(Error::invalid(
+                "training.expert_imbalance",
+                format!(
+                    "must be between 1 (balanced) and 64 (busiest rank over the mean), got {}",
+                    self.expert_imbalance
+                ),
             ));
         }
         if self.seq_len == 0 {

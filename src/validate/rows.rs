@@ -316,6 +316,26 @@ fn virtual_stages(
     }
 }
 
+/// The row's micro-batch (sequences; 1 when not published) and sequence length
+/// (tokens; 2048 when not published).
+fn micro_batch_and_seq(row: &Row, assumptions: &mut Vec<String>) -> (u32, u64) {
+    let micro_batch = row.num("micro_batch").map_or_else(
+        || {
+            assumptions.push("micro-batch 1".into());
+            1
+        },
+        |m| m as u32,
+    );
+    let seq = match row.num("seq_len") {
+        Some(s) => s as u64,
+        None => {
+            assumptions.push("seq_len 2048 (not published)".into());
+            2048
+        }
+    };
+    (micro_batch, seq)
+}
+
 /// Builds the scenario of `row`: hardware and model resolved by name, layout and batch
 /// as published, the rest from the framework recipe (validation/frameworks.csv) as the
 /// row's framework, precision, recompute and notes cells refine it.
@@ -350,20 +370,7 @@ pub fn build(row: &Row) -> Result<Built> {
             cluster.nvlink_domain = d;
         }
     }
-    let micro_batch = row.num("micro_batch").map_or_else(
-        || {
-            assumptions.push("micro-batch 1".into());
-            1
-        },
-        |m| m as u32,
-    );
-    let seq = match row.num("seq_len") {
-        Some(s) => s as u64,
-        None => {
-            assumptions.push("seq_len 2048 (not published)".into());
-            2048
-        }
-    };
+    let (micro_batch, seq) = micro_batch_and_seq(row, &mut assumptions);
     let global = global_batch(row, seq, tp * pp * cp, gpus, micro_batch, &mut assumptions)?;
     let rec = recompute(row, &rc, &mut assumptions);
     let recompute_layer_share = layer_share(row, &mut assumptions);
@@ -405,6 +412,8 @@ pub fn build(row: &Row) -> Result<Built> {
         global_batch_tokens: None,
         precision: precision(row, &mut assumptions),
         fp8_recipe: fp8_recipe(row),
+        // No published row gives its routing's imbalance: balanced.
+        expert_imbalance: 1.0,
         optimizer_bytes_per_param: optimizer_bytes(&said, &mut assumptions),
         grad_bytes_per_param: 4.0,
         recompute: if recompute_layer_share < 1.0 {
