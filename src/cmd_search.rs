@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
 use llmplan::report::units;
+use llmplan::report::units::thousands;
 use llmplan::search::compare;
 use llmplan::search::space::{parse_gpus, SpaceLimits};
 use llmplan::search::{self, Objective, Outcome, Ranked, SearchOptions};
@@ -221,18 +222,6 @@ fn table(header: Vec<&str>) -> Table {
     llmplan::report::table::new(header)
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn musd(x: f64) -> String {
     if x >= 1e6 {
         format!("${:.2}M", x / 1e6)
@@ -333,45 +322,9 @@ fn search_json(out: &Outcome) -> Value {
     })
 }
 
-fn csv_row(rank: &str, r: &Ranked) -> String {
-    let l = &r.layout;
-    format!(
-        "{rank},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{},{:.6},{:.4},{:.2},{:.1},{:.0},{:.0}\n",
-        r.gpus,
-        r.gpus_used,
-        l.tp,
-        l.pp,
-        l.dp,
-        l.ep,
-        l.cp,
-        l.vpp,
-        l.micro_batch,
-        l.sequence_parallel,
-        search::recompute_name(l.recompute),
-        l.zero,
-        l.schedule.name(),
-        r.step_s,
-        r.sim_step_s.map_or(String::new(), |s| format!("{s:.6}")),
-        r.mfu,
-        r.days,
-        r.usd,
-        r.tokens_per_usd,
-        r.memory_peak_bytes,
-        r.memory_capacity_bytes
-    )
-}
-
 fn search_csv(out: &Outcome) -> String {
-    let mut s = String::from(
-        "rank,gpus,gpus_used,tp,pp,dp,ep,cp,vpp,micro_batch,sequence_parallel,recompute,zero,schedule,step_s,sim_step_s,mfu,days,usd,tokens_per_usd,memory_peak_bytes,memory_capacity_bytes\n",
-    );
-    for (i, r) in out.results.iter().enumerate() {
-        s.push_str(&csv_row(&(i + 1).to_string(), r));
-    }
-    if let Some(b) = out.baseline.as_ref().and_then(|b| b.ranked.as_ref()) {
-        s.push_str(&csv_row("scenario", b));
-    }
-    s
+    let own = out.baseline.as_ref().and_then(|b| b.ranked.as_ref());
+    llmplan::report::csv::search_csv(&out.results, own)
 }
 
 fn row(rank: String, r: &Ranked, show_gpus: bool, simulated: bool) -> Vec<String> {

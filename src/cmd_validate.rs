@@ -33,32 +33,9 @@ pub fn run(
                 .map_err(|e| Error::Usage(e.to_string()))?
                 + "\n"
         }
-        "csv" => csv_text(&report),
+        "csv" => llmplan::report::csv::validation_csv(&report),
         _ => table(&report),
     })
-}
-
-fn csv_text(r: &Report) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
-        "row_id",
-        "group",
-        "quantity",
-        "published",
-        "predicted",
-        "error_pct",
-    ]);
-    for p in &r.predictions {
-        let _ = w.write_record([
-            p.row_id.as_str(),
-            p.group.as_str(),
-            p.quantity,
-            &format!("{}", p.published),
-            &format!("{:.6}", p.predicted),
-            &format!("{:.2}", p.error_pct),
-        ]);
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 fn table(r: &Report) -> String {

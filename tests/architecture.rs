@@ -409,6 +409,36 @@ fn one_gib_constant() {
     assert_eq!(home, 1, "{GIB_HOME} defines GIB once");
 }
 
+/// Where CSV is written: `src/report/csv.rs` only. Four hand-written writers (search,
+/// sweep, the report's layouts and validation tables, two of them for the same table)
+/// disagreed on units (bytes vs GiB) and quoting; a `csv::Writer` or a format string
+/// of comma-joined fields anywhere else is a second writer.
+const CSV_HOME: &str = "src/report/csv.rs";
+
+#[test]
+fn csv_is_written_in_one_place() {
+    let mut writers = Vec::new();
+    for (path, src) in all_sources() {
+        if path == CSV_HOME {
+            continue;
+        }
+        for (i, line) in src.lines().enumerate() {
+            let l = line.trim_start();
+            if l.starts_with("//") {
+                continue;
+            }
+            if l.contains("csv::Writer") || l.contains("{},{}") || l.contains("},{:.") {
+                writers.push(format!("{path}:{}: {}", i + 1, l));
+            }
+        }
+    }
+    assert!(
+        writers.is_empty(),
+        "CSV written outside {CSV_HOME} (use report::csv::CsvTable and LAYOUT_COLUMNS):\n{}",
+        writers.join("\n")
+    );
+}
+
 /// The scanners themselves: what they must see and what they must skip.
 #[test]
 fn scanners_read_rust_as_written() {

@@ -892,8 +892,41 @@ fn sweep_finds_best_per_count_and_type() {
     // H100 on the scenario's A100 pricing would be wrong: it uses its own list price.
     let h = s.points.iter().find(|p| p.gpu_type == "h100").unwrap();
     assert!(h.usd_per_gpu_hour > 1.0);
-    let csv = llmplan::search::sweep::csv(&s);
+    let csv = llmplan::report::csv::sweep_csv(&s);
     assert_eq!(csv.lines().count(), 7);
+    let layout = llmplan::report::csv::LAYOUT_COLUMNS.join(",");
+    assert!(csv.lines().next().unwrap().contains(&layout), "{csv}");
+    let width = csv.lines().next().unwrap().split(',').count();
+    assert!(csv.lines().all(|l| l.split(',').count() == width), "{csv}");
+}
+
+/// The search's CSV has the layout columns every layout table has (the report's
+/// `layouts.csv`, the sweep's) and memory in GiB as its column names say: it printed
+/// bytes under `memory_peak_bytes` while the sweep and the report printed GiB.
+#[test]
+fn search_csv_shares_the_layout_columns_and_units() {
+    use llmplan::report::csv::{search_csv, LAYOUT_COLUMNS};
+    let sc = load("gpt3-175b-a100");
+    let mut o = SearchOptions::for_scenario(&sc);
+    o.top = 5;
+    o.sim_top = 0;
+    let out = search(&sc, &o, None).unwrap();
+    let csv = search_csv(&out.results, None);
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[3..3 + LAYOUT_COLUMNS.len()], &LAYOUT_COLUMNS[..]);
+    let mem = header.iter().position(|h| *h == "memory_peak_gib").unwrap();
+    for (line, r) in lines.zip(&out.results) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), header.len(), "{line}");
+        // 1 GiB = 2^30 bytes; a fitting layout peaks below the A100-80GB profile's 80 GiB.
+        let gib: f64 = cells[mem].parse().unwrap();
+        assert!(
+            (gib - r.memory_peak_bytes / 1073741824.0).abs() < 6e-4,
+            "{line}"
+        );
+        assert!(gib > 1.0 && gib < 80.0, "{line}");
+    }
 }
 
 #[test]

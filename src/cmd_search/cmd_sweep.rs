@@ -31,7 +31,7 @@ pub fn sweep(a: SweepArgs) -> Result<(String, Option<Error>), Error> {
     let mut written = Vec::new();
     if let Some(dir) = &a.out {
         let csv_path = dir.join("sweep.csv");
-        llmplan::charts::write_atomic(&csv_path, sweep::csv(&s).as_bytes())?;
+        llmplan::charts::write_atomic(&csv_path, llmplan::report::csv::sweep_csv(&s).as_bytes())?;
         written.push(csv_path);
         for ext in ["svg", "png"] {
             let p = dir.join(format!("sweep.{ext}"));
@@ -46,7 +46,7 @@ pub fn sweep(a: SweepArgs) -> Result<(String, Option<Error>), Error> {
         ))
     });
     let mut text = match a.format {
-        OutFormat::Csv => sweep::csv(&s),
+        OutFormat::Csv => llmplan::report::csv::sweep_csv(&s),
         OutFormat::Json => format!(
             "{}\n",
             serde_json::to_value(&s)

@@ -340,10 +340,9 @@ pub fn estimate_csv(e: &Estimate) -> String {
             ("band_rows", u.rows as f64, "published runs"),
         ]);
     }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(["quantity", "value", "unit"]);
+    let mut t = super::csv::CsvTable::new(["quantity", "value", "unit"]);
     for (k, v, u) in rows {
-        let _ = w.write_record([k, &format!("{v}"), u]);
+        t.row([k, &format!("{v}"), u]);
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    t.finish()
 }

@@ -1,5 +1,6 @@
 //! Turning results into text: tables for people, JSON and CSV for tools.
 
+pub mod csv;
 pub mod estimate;
 pub mod json;
 pub mod plan;

@@ -5,7 +5,6 @@
 //! `dgx-h100`, ...). The scenario's price per GPU-hour applies to its own GPU; other
 //! GPUs are priced at their profile's list price.
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -15,7 +14,6 @@ use crate::spec::catalog;
 use crate::spec::cluster::ClusterProfile;
 use crate::spec::gpu::GpuProfile;
 use crate::spec::Scenario;
-use crate::units::GIB;
 
 use super::{search, Objective, Ranked, SearchOptions};
 
@@ -227,53 +225,4 @@ pub fn pareto(pts: &[Option<(f64, f64)>]) -> Vec<bool> {
             })
         })
         .collect()
-}
-
-/// The sweep as CSV (one row per point, best layout's knobs in columns).
-pub fn csv(s: &Sweep) -> String {
-    let mut out = String::from(
-        "gpu_type,gpu,cluster,gpus,gpus_used,usd_per_gpu_hour,tp,pp,dp,ep,cp,vpp,micro_batch,sequence_parallel,recompute,zero,schedule,step_s,mfu,days,usd,tokens_per_usd,memory_peak_gib,pareto,evaluated,feasible\n",
-    );
-    for p in &s.points {
-        let _ = write!(out, "{},{},{},{},", p.gpu_type, p.gpu, p.cluster, p.gpus);
-        match &p.best {
-            Some(b) => {
-                let l = &b.layout;
-                let _ = writeln!(
-                    out,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.4},{:.2},{:.1},{:.3},{},{},{}",
-                    b.gpus_used,
-                    p.usd_per_gpu_hour,
-                    l.tp,
-                    l.pp,
-                    l.dp,
-                    l.ep,
-                    l.cp,
-                    l.vpp,
-                    l.micro_batch,
-                    l.sequence_parallel,
-                    super::recompute_name(l.recompute),
-                    l.zero,
-                    l.schedule.name(),
-                    b.step_s,
-                    b.mfu,
-                    b.days,
-                    b.usd,
-                    b.tokens_per_usd,
-                    b.memory_peak_bytes / GIB,
-                    p.pareto,
-                    p.evaluated,
-                    p.feasible
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    ",{},,,,,,,,,,,,,,,,,,{},{},{}",
-                    p.usd_per_gpu_hour, p.pareto, p.evaluated, p.feasible
-                );
-            }
-        }
-    }
-    out
 }

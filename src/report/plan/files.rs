@@ -1,7 +1,6 @@
 //! The report folder: summary.json, layouts.csv, validation.csv, the charts as SVG and
 //! PNG, report.md and report.html.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::charts::{
@@ -13,79 +12,50 @@ use super::{build, Plan, PlanOptions};
 use crate::charts::{gantt, write_atomic};
 use crate::error::{Error, Result};
 use crate::search;
-use crate::units::GIB;
-use crate::validate;
 
 /// The search's layouts as CSV (this plan's first), with the step split.
 pub fn layouts_csv(p: &Plan) -> String {
-    let mut out = String::from(
-        "rank,gpus,gpus_used,tp,pp,dp,ep,cp,vpp,micro_batch,microbatches,global_batch_seqs,sequence_parallel,recompute,zero,schedule,step_s,compute_s,bubble_s,exposed_comm_s,other_s,mfu,days,usd,memory_peak_gib,memory_capacity_gib\n",
-    );
+    use crate::report::csv::{days, fraction, gib, seconds, usd, CsvTable, LayoutCells};
+    let mut header = vec!["rank", "gpus", "gpus_used"];
+    header.extend(crate::report::csv::LAYOUT_COLUMNS);
+    header.extend([
+        "step_s",
+        "compute_s",
+        "bubble_s",
+        "exposed_comm_s",
+        "other_s",
+        "mfu",
+        "days",
+        "usd",
+        "memory_peak_gib",
+        "memory_capacity_gib",
+    ]);
+    let mut t = CsvTable::new(header);
     for c in &p.compared {
         let e = &c.est;
-        let l = &e.layout;
         let bar = bar_of(c);
         let rank = if c.ranked.is_some() {
             c.tag.trim_start_matches("search #").to_string()
         } else {
             "plan".to_string()
         };
-        let _ = writeln!(
-            out,
-            "{rank},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{:.2},{:.3},{:.3}",
-            e.gpus_requested,
-            e.gpus,
-            l.tp,
-            l.pp,
-            l.dp,
-            l.ep,
-            l.cp,
-            l.vpp,
-            l.micro_batch,
-            l.microbatches,
-            l.global_batch_seqs,
-            l.sequence_parallel,
-            search::recompute_name(l.recompute),
-            l.zero,
-            l.schedule,
-            e.time.step_s,
-            bar.compute_s,
-            bar.bubble_s,
-            bar.comm_s,
-            bar.other_s,
-            e.mfu,
-            e.time.days,
-            e.cost.usd,
-            e.memory.peak_bytes / GIB,
-            e.memory.capacity_bytes / GIB
-        );
+        let mut row = vec![rank, e.gpus_requested.to_string(), e.gpus.to_string()];
+        row.extend(LayoutCells::of_estimate(&e.layout).cells());
+        row.extend([
+            seconds(e.time.step_s),
+            seconds(bar.compute_s),
+            seconds(bar.bubble_s),
+            seconds(bar.comm_s),
+            seconds(bar.other_s),
+            fraction(e.mfu),
+            days(e.time.days),
+            usd(e.cost.usd),
+            gib(e.memory.peak_bytes),
+            gib(e.memory.capacity_bytes),
+        ]);
+        t.row(row);
     }
-    out
-}
-
-/// Published runs against predictions, one row each.
-pub fn validation_csv(r: &validate::Report) -> String {
-    let mut out = String::from("row_id,group,quantity,published,predicted,error_pct\n");
-    let q = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    for x in &r.predictions {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{:.6},{:.2}",
-            q(&x.row_id),
-            q(&x.group),
-            q(x.quantity),
-            x.published,
-            x.predicted,
-            x.error_pct
-        );
-    }
-    out
+    t.finish()
 }
 
 /// Writes the report into `dir` and returns the files written, in order. `dir` must
@@ -119,7 +89,10 @@ pub fn write(p: &Plan, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
     )?;
     put("layouts.csv", layouts_csv(p).as_bytes())?;
     if let Some(v) = &p.validation {
-        put("validation.csv", validation_csv(v).as_bytes())?;
+        put(
+            "validation.csv",
+            crate::report::csv::validation_csv(v).as_bytes(),
+        )?;
     }
 
     // Charts: each as SVG (kept for the page) and PNG.

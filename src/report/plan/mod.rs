@@ -21,9 +21,10 @@ mod render;
 mod tables;
 mod text;
 
+pub use crate::report::csv::validation_csv;
 pub use charts::validation_chart;
 pub use document::CHARTS;
-pub use files::{generate, layouts_csv, validation_csv, write};
+pub use files::{generate, layouts_csv, write};
 pub use render::{html, markdown};
 
 use crate::analytic::{Estimate, EstimateOptions};
