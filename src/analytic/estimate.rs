@@ -345,76 +345,21 @@ pub fn evaluate_with(
     if let Some(r) = &run {
         apply_in_flight(&mut st, rl, &sc.training, &r.in_flight);
     }
-    let fwd: Vec<f64> = st.iter().map(StageCost::pipeline_fwd_s).collect();
-    let bwd: Vec<f64> = st.iter().map(StageCost::pipeline_bwd_s).collect();
-    let m = rl.microbatches;
-    let pipe = run.as_ref().map_or_else(
-        || pipeline_s(rl.schedule, &fwd, &bwd, m, rl.vpp),
-        |r| r.pipeline_s,
-    );
-    // Each stage ends its last backward when the drain reaches it (stage 0 last),
-    // then syncs its gradients; the step ends when the last stage is done.
-    let mut end = 0.0f64;
-    let mut end_alone = 0.0f64;
-    let mut optimizer_s = 0.0f64;
-    let mut param_exposed = 0.0f64;
-    for (i, s) in st.iter().enumerate() {
-        let d = dp_sync(&inp, s);
-        let last_backward = run.as_ref().map_or_else(
-            || pipe - drain_after_stage(&bwd, i),
-            |r| r.last_backward_end_s[i],
-        );
-        end = end.max(last_backward + d.grad_exposed_s);
-        end_alone = end_alone.max(last_backward + d.grad_exposed_s - d.contention_s);
-        optimizer_s = optimizer_s.max(d.optimizer_s);
-        param_exposed = param_exposed.max(d.param_exposed_s);
-    }
-    let analytic_step = end + optimizer_s + param_exposed + sc.cluster.step_overhead_s;
+    let timing = time_step(setup, &inp, &st, run.as_ref());
 
     let counts = count(&sc.model);
     let tokens_per_step = rl.global_batch_seqs as f64 * sc.training.seq_len as f64;
     let flops = run_flops(sc, &counts, tokens_per_step);
     let peak = precision_peak(sc);
     let gpus = rl.gpus_used as f64;
-    let (engine, step_s) = match opts.mfu {
-        Some(mfu) => {
-            if !(mfu > 0.0 && mfu <= 1.0) {
-                return Err(Error::Usage(format!("--mfu {mfu}: must be in (0, 1]")));
-            }
-            (Engine::Mfu, flops.model_per_step / (gpus * peak * mfu))
-        }
-        None => (Engine::Analytic, analytic_step),
-    };
-    if !(step_s.is_finite() && step_s > 0.0) {
-        return Err(Error::invalid(
-            "layout",
-            format!("step time came out as {step_s} s"),
-        ));
-    }
+    let (engine, step_s) = step_time(opts, timing.analytic_step_s, &flops, gpus * peak)?;
     let steps_exact = sc.training.tokens / tokens_per_step;
     let util = |f: f64| f / steps_exact / (step_s * gpus * peak);
     let mfu = util(flops.model_total);
     let mfu_with_attention = util(flops.model_total + flops.attention_total);
     let hfu = util(flops.model_total + flops.attention_total + flops.recompute_total);
-
-    // Breakdown on the critical path (the most loaded GPU sets the steady state; under
-    // DualPipe a GPU runs a pair of stages, half the micro-batches each).
-    let crit = busiest_stage(rl.schedule, &fwd, &bwd);
-    let (c, c2) = (&st[crit], &st[partner(rl.schedule, crit, st.len())]);
-    let mf = m as f64 / 2.0;
     let breakdown = match engine {
-        Engine::Analytic => StepBreakdown {
-            compute_s: mf * (c.compute_s + c2.compute_s),
-            bubble_s: pipe - ideal_s(rl.schedule, &fwd, &bwd, m),
-            tp_comm_s: mf * (c.tp_comm_s + c2.tp_comm_s),
-            ep_comm_s: mf * (c.ep_comm_s + c2.ep_comm_s),
-            cp_comm_s: mf * (c.cp_comm_s + c2.cp_comm_s),
-            p2p_s: mf * 2.0 * (c.p2p_s + c2.p2p_s),
-            dp_comm_s: end - pipe + param_exposed + mf * (c.zero_s + c2.zero_s),
-            optimizer_s,
-            fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
-            moe_permute_s: mf * (c.moe_permute_s + c2.moe_permute_s),
-        },
+        Engine::Analytic => critical_breakdown(rl, &st, &timing),
         Engine::Mfu => StepBreakdown::default(),
     };
 
@@ -429,40 +374,24 @@ pub fn evaluate_with(
         pricing: &sc.pricing,
         cluster: &sc.cluster,
     });
+    let memory = memory_out(&st, sc.gpu.memory_bytes);
+    add_warnings(
+        &mut warnings,
+        setup,
+        &st,
+        memory.busiest_stage,
+        memory.peak_bytes,
+        memory.capacity_bytes,
+    );
 
-    let (busiest, peak_mem) = st
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i, s.memory.total()))
-        .fold((0, 0.0), |acc, x| if x.1 > acc.1 { x } else { acc });
-    let capacity = sc.gpu.memory_bytes;
-    let fits = peak_mem <= capacity;
-
-    add_warnings(&mut warnings, setup, &st, busiest, peak_mem, capacity);
-
-    let est = Estimate {
+    Ok(Estimate {
         scenario: sc.name.clone(),
         engine,
         gpus: rl.gpus_used,
         gpus_requested: sc.gpus,
         gpu: sc.gpu.name.clone(),
         cluster: sc.cluster.name.clone(),
-        layout: LayoutOut {
-            tp: rl.tp,
-            pp: rl.pp,
-            dp: rl.dp,
-            ep: rl.ep,
-            cp: rl.cp,
-            vpp: rl.vpp,
-            micro_batch: rl.micro_batch,
-            microbatches: rl.microbatches,
-            global_batch_seqs: rl.global_batch_seqs,
-            schedule: rl.schedule.name(),
-            zero: rl.zero,
-            sequence_parallel: rl.sequence_parallel,
-            recompute: sc.training.recompute,
-            layers_per_stage: rl.layers_per_stage.clone(),
-        },
+        layout: layout_out(sc, rl),
         model: ModelOut {
             name: sc.model.name.clone(),
             params_total: counts.total,
@@ -477,7 +406,7 @@ pub fn evaluate_with(
             days: b.days,
             breakdown,
             nic_contention_s: if engine == Engine::Analytic {
-                end - end_alone
+                timing.end_s - timing.end_alone_s
             } else {
                 0.0
             },
@@ -494,23 +423,8 @@ pub fn evaluate_with(
             energy_usd: b.energy_usd,
         },
         energy: EnergyOut { mwh: b.energy_mwh },
-        memory: MemoryOut {
-            peak_bytes: peak_mem,
-            capacity_bytes: capacity,
-            fits,
-            busiest_stage: busiest,
-            breakdown: st[busiest].memory,
-        },
-        stages: st
-            .iter()
-            .map(|s| StageOut {
-                layers: s.layers,
-                fwd_s: s.pipeline_fwd_s(),
-                bwd_s: s.pipeline_bwd_s(),
-                memory: s.memory,
-                memory_bytes: s.memory.total(),
-            })
-            .collect(),
+        memory,
+        stages: stage_outs(&st),
         reliability: None,
         warnings,
         uncertainty: None,
@@ -519,8 +433,174 @@ pub fn evaluate_with(
         } else {
             "closed form"
         },
+    })
+}
+
+/// The step time (seconds) and where it came from: the analytic step, or under a given
+/// MFU the step's model FLOPs over `cluster_peak` (all GPUs' dense peak, FLOP/s) x MFU.
+/// An error for an MFU outside (0, 1] or a step that is not a positive time.
+fn step_time(
+    opts: &EstimateOptions,
+    analytic_step_s: f64,
+    flops: &Flops,
+    cluster_peak: f64,
+) -> Result<(Engine, f64)> {
+    let (engine, step_s) = match opts.mfu {
+        Some(mfu) => {
+            if !(mfu > 0.0 && mfu <= 1.0) {
+                return Err(Error::Usage(format!("--mfu {mfu}: must be in (0, 1]")));
+            }
+            (Engine::Mfu, flops.model_per_step / (cluster_peak * mfu))
+        }
+        None => (Engine::Analytic, analytic_step_s),
     };
-    Ok(est)
+    if !(step_s.is_finite() && step_s > 0.0) {
+        return Err(Error::invalid(
+            "layout",
+            format!("step time came out as {step_s} s"),
+        ));
+    }
+    Ok((engine, step_s))
+}
+
+/// The analytic step and its parts, seconds.
+struct StepTiming {
+    /// Each stage's forward per micro-batch with its blocking sends, seconds.
+    fwd: Vec<f64>,
+    /// Each stage's backward per micro-batch with its blocking sends, seconds.
+    bwd: Vec<f64>,
+    /// Pipeline makespan: first forward to last backward.
+    pipe_s: f64,
+    /// When the last stage finishes its gradient sync.
+    end_s: f64,
+    /// `end_s` with every collective alone on its NIC (no contention).
+    end_alone_s: f64,
+    /// Optimizer update, the slowest stage's.
+    optimizer_s: f64,
+    /// Parameter all-gather the next forward does not hide, the slowest stage's.
+    param_exposed_s: f64,
+    /// The whole analytic step: sync end, optimizer, exposed gather, the cluster's
+    /// fixed per-step overhead.
+    analytic_step_s: f64,
+}
+
+/// Times the step: the pipeline (closed form, or the `run` a pipeline model made),
+/// then each stage's gradient sync from its last backward, the optimizer and the
+/// exposed parameter gather.
+fn time_step(
+    setup: &Setup,
+    inp: &StageInputs,
+    st: &[StageCost],
+    run: Option<&PipelineRun>,
+) -> StepTiming {
+    let rl = &setup.layout;
+    let fwd: Vec<f64> = st.iter().map(StageCost::pipeline_fwd_s).collect();
+    let bwd: Vec<f64> = st.iter().map(StageCost::pipeline_bwd_s).collect();
+    let pipe = run.map_or_else(
+        || pipeline_s(rl.schedule, &fwd, &bwd, rl.microbatches, rl.vpp),
+        |r| r.pipeline_s,
+    );
+    // Each stage ends its last backward when the drain reaches it (stage 0 last),
+    // then syncs its gradients; the step ends when the last stage is done.
+    let mut end = 0.0f64;
+    let mut end_alone = 0.0f64;
+    let mut optimizer_s = 0.0f64;
+    let mut param_exposed = 0.0f64;
+    for (i, s) in st.iter().enumerate() {
+        let d = dp_sync(inp, s);
+        let last_backward = run.map_or_else(
+            || pipe - drain_after_stage(&bwd, i),
+            |r| r.last_backward_end_s[i],
+        );
+        end = end.max(last_backward + d.grad_exposed_s);
+        end_alone = end_alone.max(last_backward + d.grad_exposed_s - d.contention_s);
+        optimizer_s = optimizer_s.max(d.optimizer_s);
+        param_exposed = param_exposed.max(d.param_exposed_s);
+    }
+    StepTiming {
+        fwd,
+        bwd,
+        pipe_s: pipe,
+        end_s: end,
+        end_alone_s: end_alone,
+        optimizer_s,
+        param_exposed_s: param_exposed,
+        analytic_step_s: end + optimizer_s + param_exposed + setup.sc.cluster.step_overhead_s,
+    }
+}
+
+/// The step's breakdown on the critical path, seconds: the most loaded GPU sets the
+/// steady state; under DualPipe a GPU runs a pair of stages, half the micro-batches
+/// each.
+fn critical_breakdown(rl: &ResolvedLayout, st: &[StageCost], t: &StepTiming) -> StepBreakdown {
+    let (fwd, bwd) = (&t.fwd, &t.bwd);
+    let m = rl.microbatches;
+    let crit = busiest_stage(rl.schedule, fwd, bwd);
+    let (c, c2) = (&st[crit], &st[partner(rl.schedule, crit, st.len())]);
+    let mf = m as f64 / 2.0;
+    StepBreakdown {
+        compute_s: mf * (c.compute_s + c2.compute_s),
+        bubble_s: t.pipe_s - ideal_s(rl.schedule, fwd, bwd, m),
+        tp_comm_s: mf * (c.tp_comm_s + c2.tp_comm_s),
+        ep_comm_s: mf * (c.ep_comm_s + c2.ep_comm_s),
+        cp_comm_s: mf * (c.cp_comm_s + c2.cp_comm_s),
+        p2p_s: mf * 2.0 * (c.p2p_s + c2.p2p_s),
+        dp_comm_s: t.end_s - t.pipe_s + t.param_exposed_s + mf * (c.zero_s + c2.zero_s),
+        optimizer_s: t.optimizer_s,
+        fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
+        moe_permute_s: mf * (c.moe_permute_s + c2.moe_permute_s),
+    }
+}
+
+/// Memory per GPU: the stage with the most bytes (the first of equals), against the
+/// GPU's `capacity` bytes.
+fn memory_out(st: &[StageCost], capacity: f64) -> MemoryOut {
+    let (busiest, peak_mem) = st
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, s.memory.total()))
+        .fold((0, 0.0), |acc, x| if x.1 > acc.1 { x } else { acc });
+    MemoryOut {
+        peak_bytes: peak_mem,
+        capacity_bytes: capacity,
+        fits: peak_mem <= capacity,
+        busiest_stage: busiest,
+        breakdown: st[busiest].memory,
+    }
+}
+
+/// The resolved layout as the estimate reports it.
+fn layout_out(sc: &Scenario, rl: &ResolvedLayout) -> LayoutOut {
+    LayoutOut {
+        tp: rl.tp,
+        pp: rl.pp,
+        dp: rl.dp,
+        ep: rl.ep,
+        cp: rl.cp,
+        vpp: rl.vpp,
+        micro_batch: rl.micro_batch,
+        microbatches: rl.microbatches,
+        global_batch_seqs: rl.global_batch_seqs,
+        schedule: rl.schedule.name(),
+        zero: rl.zero,
+        sequence_parallel: rl.sequence_parallel,
+        recompute: sc.training.recompute,
+        layers_per_stage: rl.layers_per_stage.clone(),
+    }
+}
+
+/// Each stage's layers, forward and backward per micro-batch on the pipeline
+/// (seconds) and memory (bytes).
+fn stage_outs(st: &[StageCost]) -> Vec<StageOut> {
+    st.iter()
+        .map(|s| StageOut {
+            layers: s.layers,
+            fwd_s: s.pipeline_fwd_s(),
+            bwd_s: s.pipeline_bwd_s(),
+            memory: s.memory,
+            memory_bytes: s.memory.total(),
+        })
+        .collect()
 }
 
 /// Replaces the closed-form in-flight count in each stage's activation memory with

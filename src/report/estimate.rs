@@ -3,6 +3,7 @@
 use comfy_table::{Cell, CellAlignment, Table};
 
 use super::units::{count, gib, pct, sci, secs, thousands, usd};
+use crate::analytic::reliability::ReliabilityOut;
 use crate::analytic::{Engine, Estimate};
 use crate::spec::reliability::CheckpointMode;
 
@@ -23,6 +24,28 @@ fn row(t: &mut Table, k: &str, v: String) {
 pub fn estimate_table(e: &Estimate) -> String {
     let mut t = table();
     t.set_header(vec!["", &e.scenario]);
+    run_rows(&mut t, e);
+    answer_rows(&mut t, e);
+    if let Some(r) = &e.reliability {
+        reliability_rows(&mut t, r);
+    }
+    resource_rows(&mut t, e);
+    if e.engine == Engine::Analytic {
+        step_rows(&mut t, e);
+    }
+    let mut out = t.to_string();
+    out.push('\n');
+    for w in &e.warnings {
+        out.push_str("warning: ");
+        out.push_str(w);
+        out.push('\n');
+    }
+    out
+}
+
+/// What was estimated: GPUs and cluster, the layout, the model (parameters) and the
+/// run's training FLOPs.
+fn run_rows(t: &mut Table, e: &Estimate) {
     let l = &e.layout;
     let gpus = if e.gpus == e.gpus_requested {
         format!("{} x {}", thousands(e.gpus), e.gpu)
@@ -34,9 +57,9 @@ pub fn estimate_table(e: &Estimate) -> String {
             e.gpu
         )
     };
-    row(&mut t, "GPUs", format!("{gpus} ({})", e.cluster));
+    row(t, "GPUs", format!("{gpus} ({})", e.cluster));
     row(
-        &mut t,
+        t,
         "Layout",
         format!(
             "tp {} pp {} dp {} ep {} cp {} vpp {} | micro-batch {} x {} per step | {} | ZeRO {} | SP {} | recompute {:?}",
@@ -56,7 +79,7 @@ pub fn estimate_table(e: &Estimate) -> String {
         .to_lowercase(),
     );
     row(
-        &mut t,
+        t,
         "Model",
         format!(
             "{}: {} params, {} active per token",
@@ -66,7 +89,7 @@ pub fn estimate_table(e: &Estimate) -> String {
         ),
     );
     row(
-        &mut t,
+        t,
         "Training FLOPs",
         format!(
             "{} (6 x {} active matmul params x tokens); +{} attention (PaLM)",
@@ -75,12 +98,17 @@ pub fn estimate_table(e: &Estimate) -> String {
             sci(e.flops.attention_total)
         ),
     );
+}
+
+/// The answer: step time (s) and steps, utilisation (MFU, HFU against the dense peak),
+/// training days with their error band, and dollars.
+fn answer_rows(t: &mut Table, e: &Estimate) {
     let engine = match e.engine {
         Engine::Analytic => "analytic model".to_string(),
         Engine::Mfu => format!("given MFU {}", pct(e.mfu)),
     };
     row(
-        &mut t,
+        t,
         "Step time",
         format!(
             "{} ({engine}); {} steps",
@@ -89,7 +117,7 @@ pub fn estimate_table(e: &Estimate) -> String {
         ),
     );
     row(
-        &mut t,
+        t,
         "Utilisation",
         format!(
             "MFU {} | with attention {} | HFU {} (of {:.0} TFLOP/s dense peak)",
@@ -100,7 +128,7 @@ pub fn estimate_table(e: &Estimate) -> String {
         ),
     );
     row(
-        &mut t,
+        t,
         "Training time",
         match &e.uncertainty {
             Some(u) => format!(
@@ -112,7 +140,7 @@ pub fn estimate_table(e: &Estimate) -> String {
         },
     );
     row(
-        &mut t,
+        t,
         "Cost",
         format!(
             "{} ({} GPU-hours x ${:.2}, {} GPUs billed)",
@@ -122,55 +150,62 @@ pub fn estimate_table(e: &Estimate) -> String {
             thousands(e.cost.gpus_billed)
         ),
     );
-    if let Some(r) = &e.reliability {
-        row(
-            &mut t,
-            "With failures",
-            format!(
-                "{:.1} days, {} expected vs {:.1} days, {} ideal (Monte Carlo p10/p50/p90: {:.1}/{:.1}/{:.1} days, \
-                 {}/{}/{})",
-                r.days_expected,
-                usd(r.usd_expected),
-                r.days_ideal,
-                usd(r.usd_ideal),
-                r.days_p10,
-                r.days_p50,
-                r.days_p90,
-                usd(r.usd_p10),
-                usd(r.usd_p50),
-                usd(r.usd_p90)
-            ),
-        );
-        row(
-            &mut t,
-            "Goodput",
-            format!(
-                "{} | {:.0} interruptions expected (one per {:.2} h) | checkpoint every {} ({:.0} steps, {}), \
-                 {:.2} TB {} in {} | per interruption {} re-done + {} down{}",
-                pct(r.goodput),
-                r.interruptions,
-                r.job_mtbf_hours,
-                secs(r.checkpoint_interval_s),
-                r.checkpoint_interval_steps,
-                if r.interval_from_scenario { "set" } else { "Young/Daly" },
-                r.checkpoint_bytes / 1e12,
-                match r.checkpoint_mode {
-                    CheckpointMode::Sync => "sync",
-                    CheckpointMode::Async => "async",
-                },
-                secs(r.checkpoint_write_s),
-                secs(r.lost_work_s),
-                secs(r.downtime_s),
-                if r.spare_nodes > 0 {
-                    format!(" | {} spare nodes, {}", r.spare_nodes, usd(r.spare_usd))
-                } else {
-                    String::new()
-                }
-            ),
-        );
-    }
+}
+
+/// The run with failures: expected and Monte Carlo days and dollars, goodput,
+/// checkpoints (interval, TB, write time) and the cost of each interruption.
+fn reliability_rows(t: &mut Table, r: &ReliabilityOut) {
     row(
-        &mut t,
+        t,
+        "With failures",
+        format!(
+            "{:.1} days, {} expected vs {:.1} days, {} ideal (Monte Carlo p10/p50/p90: {:.1}/{:.1}/{:.1} days, \
+             {}/{}/{})",
+            r.days_expected,
+            usd(r.usd_expected),
+            r.days_ideal,
+            usd(r.usd_ideal),
+            r.days_p10,
+            r.days_p50,
+            r.days_p90,
+            usd(r.usd_p10),
+            usd(r.usd_p50),
+            usd(r.usd_p90)
+        ),
+    );
+    row(
+        t,
+        "Goodput",
+        format!(
+            "{} | {:.0} interruptions expected (one per {:.2} h) | checkpoint every {} ({:.0} steps, {}), \
+             {:.2} TB {} in {} | per interruption {} re-done + {} down{}",
+            pct(r.goodput),
+            r.interruptions,
+            r.job_mtbf_hours,
+            secs(r.checkpoint_interval_s),
+            r.checkpoint_interval_steps,
+            if r.interval_from_scenario { "set" } else { "Young/Daly" },
+            r.checkpoint_bytes / 1e12,
+            match r.checkpoint_mode {
+                CheckpointMode::Sync => "sync",
+                CheckpointMode::Async => "async",
+            },
+            secs(r.checkpoint_write_s),
+            secs(r.lost_work_s),
+            secs(r.downtime_s),
+            if r.spare_nodes > 0 {
+                format!(" | {} spare nodes, {}", r.spare_nodes, usd(r.spare_usd))
+            } else {
+                String::new()
+            }
+        ),
+    );
+}
+
+/// Energy (MWh, dollars) and memory per GPU (GiB, the busiest stage's parts).
+fn resource_rows(t: &mut Table, e: &Estimate) {
+    row(
+        t,
         "Energy",
         format!(
             "{:.0} MWh (facility, with PUE); {} at the pricing's $/kWh",
@@ -181,7 +216,7 @@ pub fn estimate_table(e: &Estimate) -> String {
     let m = &e.memory;
     let b = &m.breakdown;
     row(
-        &mut t,
+        t,
         "Memory / GPU",
         format!(
             "{} of {} {} (stage {}: weights {}, grads {}, optimizer {}, activations {}, other {})",
@@ -196,31 +231,25 @@ pub fn estimate_table(e: &Estimate) -> String {
             gib(b.other)
         ),
     );
-    if e.engine == Engine::Analytic {
-        row(&mut t, "Step breakdown", breakdown_text(e));
-        let c = e.time.nic_contention_s;
-        if c > 0.0 {
-            row(
-                &mut t,
-                "NIC contention",
-                format!(
-                    "+{} ({}): step {} with shared NICs, {} with every collective alone on its NIC",
-                    secs(c),
-                    pct(c / e.time.step_s),
-                    secs(e.time.step_s),
-                    secs(e.time.step_s - c)
-                ),
-            );
-        }
+}
+
+/// The analytic model's step breakdown, and what NIC contention adds to the step (s).
+fn step_rows(t: &mut Table, e: &Estimate) {
+    row(t, "Step breakdown", breakdown_text(e));
+    let c = e.time.nic_contention_s;
+    if c > 0.0 {
+        row(
+            t,
+            "NIC contention",
+            format!(
+                "+{} ({}): step {} with shared NICs, {} with every collective alone on its NIC",
+                secs(c),
+                pct(c / e.time.step_s),
+                secs(e.time.step_s),
+                secs(e.time.step_s - c)
+            ),
+        );
     }
-    let mut out = t.to_string();
-    out.push('\n');
-    for w in &e.warnings {
-        out.push_str("warning: ");
-        out.push_str(w);
-        out.push('\n');
-    }
-    out
 }
 
 /// The step's breakdown on the critical path as one line: each part's seconds and

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::names;
 use super::recipe::{self, Recipe, SpRule, VppRule};
 use crate::error::{Error, Result};
+use crate::spec::cluster::ClusterProfile;
 use crate::spec::layout::{Layout, Overlap, Schedule};
 use crate::spec::pricing::Pricing;
 use crate::spec::scenario::{Origin, Scenario};
@@ -341,8 +342,9 @@ fn micro_batch_and_seq(row: &Row, assumptions: &mut Vec<String>) -> (u32, u64) {
 /// row's framework, precision, recompute and notes cells refine it.
 pub fn build(row: &Row) -> Result<Built> {
     let mut assumptions = Vec::new();
-    let (gpu, cluster) = names::resolve_gpu(row.text("gpu_type"), row.num("gpu_mem_GB"))?;
+    let (gpu, mut cluster) = names::resolve_gpu(row.text("gpu_type"), row.num("gpu_mem_GB"))?;
     let model = super::arch::model(row, &mut assumptions)?;
+    // What the row says about how it ran, in words the recipe rules look for.
     let said = [
         row.text("framework"),
         row.text("precision"),
@@ -351,85 +353,22 @@ pub fn build(row: &Row) -> Result<Built> {
     ]
     .join("; ")
     .to_lowercase();
-    let (framework, why) = recipe::framework_of(row.text("framework"), row.text("source"));
-    assumptions.extend(why);
-    let base = recipe::for_framework(&framework);
-    let (rc, stated) = recipe::refine(base, &(said.clone() + "; " + &framework.to_lowercase()));
-    assumptions.push(format!("framework recipe: {} ({})", rc.name, rc.source));
-    assumptions.extend(stated);
+    let rc = row_recipe(row, &said, &mut assumptions);
     let (tp, pp, cp, ep, gpus, search_layout) = parallel(row, &mut assumptions)?;
     let (vpp, layers_per_stage) = virtual_stages(row, &rc, model.layers, pp, &mut assumptions);
-    let mut cluster = cluster;
-    if let Some(max) = rc.segment_nodes {
-        let d = recipe::segment_domain(gpus, cluster.gpus_per_node, cluster.nvlink_domain, max);
-        if d < cluster.nvlink_domain {
-            assumptions.push(format!(
-                "NVLink domain {d} GPUs: {} places the job in segments of at most {max} nodes of {} GPUs ({} has {})",
-                rc.name, cluster.gpus_per_node, cluster.name, cluster.nvlink_domain
-            ));
-            cluster.nvlink_domain = d;
-        }
-    }
+    narrow_nvlink_domain(&mut cluster, &rc, gpus, &mut assumptions);
     let (micro_batch, seq) = micro_batch_and_seq(row, &mut assumptions);
     let global = global_batch(row, seq, tp * pp * cp, gpus, micro_batch, &mut assumptions)?;
-    let rec = recompute(row, &rc, &mut assumptions);
-    let recompute_layer_share = layer_share(row, &mut assumptions);
-    let sequence_parallel = match rc.sequence_parallel {
-        SpRule::WithTp => tp > 1,
-        SpRule::WhenStated => (row.text("recompute").to_lowercase()
-            + &row.text("model").to_lowercase())
-            .contains("sequence"),
-    };
-    let schedule = rc.schedule.unwrap_or(if vpp > 1 {
-        Schedule::Interleaved
-    } else {
-        Schedule::OneFOneB
-    });
-    let layout = Layout {
-        tp,
-        pp,
-        dp: None,
-        ep,
-        cp,
+    let training = training_of(row, &rc, &said, seq, global, &mut assumptions);
+    let layout = layout_of(
+        row,
+        &rc,
+        &said,
+        (tp, pp, cp, ep),
         vpp,
-        micro_batch,
-        sequence_parallel,
-        zero: rc.zero,
-        schedule: Some(schedule),
         layers_per_stage,
-        overlap: Overlap {
-            dp_comm: rc.dp_overlap,
-            tp_comm: rc.tp_overlap,
-            ep_comm: rc.ep_overlap,
-            p2p: rc.p2p_overlap.overlaps(vpp),
-            comm_sms: recipe::comm_sms(&said),
-        },
-    };
-    let training = Training {
-        tokens: row.num("train_tokens").unwrap_or(1e9),
-        seq_len: seq,
-        global_batch_seqs: Some(global),
-        global_batch_tokens: None,
-        precision: precision(row, &mut assumptions),
-        fp8_recipe: fp8_recipe(row),
-        // No published row gives its routing's imbalance: balanced.
-        expert_imbalance: 1.0,
-        optimizer_bytes_per_param: optimizer_bytes(&said, &mut assumptions),
-        grad_bytes_per_param: 4.0,
-        recompute: if recompute_layer_share < 1.0 {
-            Recompute::Full
-        } else {
-            rec
-        },
-        recompute_layer_share,
-        recompute_modules: stated_modules(row, &mut assumptions)
-            .unwrap_or_else(|| rc.recompute_modules.clone()),
-        mixed_precision: Default::default(),
-        low_precision_cache: rc.low_precision_cache.clone(),
-        dropout: rc.dropout,
-        flash_attention: rc.flash_attention,
-        attention_kernel: rc.attention_kernel,
-    };
+        micro_batch,
+    );
     let scenario = Scenario {
         name: format!("{} ({})", row.id(), row.text("model")),
         description: None,
@@ -459,4 +398,122 @@ pub fn build(row: &Row) -> Result<Built> {
         assumptions,
         search_layout,
     })
+}
+
+/// The row's framework recipe: the framework's defaults refined by what the row `said`
+/// (framework, precision, recompute and notes cells, lower case).
+fn row_recipe(row: &Row, said: &str, assumptions: &mut Vec<String>) -> Recipe {
+    let (framework, why) = recipe::framework_of(row.text("framework"), row.text("source"));
+    assumptions.extend(why);
+    let base = recipe::for_framework(&framework);
+    let (rc, stated) = recipe::refine(base, &(said.to_string() + "; " + &framework.to_lowercase()));
+    assumptions.push(format!("framework recipe: {} ({})", rc.name, rc.source));
+    assumptions.extend(stated);
+    rc
+}
+
+/// Narrows the cluster's NVLink domain (GPUs) when the framework places a job of
+/// `gpus` GPUs in segments of at most the recipe's `segment_nodes` nodes.
+fn narrow_nvlink_domain(
+    cluster: &mut ClusterProfile,
+    rc: &Recipe,
+    gpus: u64,
+    assumptions: &mut Vec<String>,
+) {
+    let Some(max) = rc.segment_nodes else {
+        return;
+    };
+    let d = recipe::segment_domain(gpus, cluster.gpus_per_node, cluster.nvlink_domain, max);
+    if d < cluster.nvlink_domain {
+        assumptions.push(format!(
+            "NVLink domain {d} GPUs: {} places the job in segments of at most {max} nodes of {} GPUs ({} has {})",
+            rc.name, cluster.gpus_per_node, cluster.name, cluster.nvlink_domain
+        ));
+        cluster.nvlink_domain = d;
+    }
+}
+
+/// The row's layout: parallel sizes `(tp, pp, cp, ep)`, `vpp` virtual stages (with its
+/// split when uneven) and the micro-batch (sequences) as published or assumed; ZeRO,
+/// schedule, sequence parallelism and overlaps from the recipe and what the row `said`.
+fn layout_of(
+    row: &Row,
+    rc: &Recipe,
+    said: &str,
+    (tp, pp, cp, ep): (u32, u32, u32, u32),
+    vpp: u32,
+    layers_per_stage: Option<Vec<u32>>,
+    micro_batch: u32,
+) -> Layout {
+    let sequence_parallel = match rc.sequence_parallel {
+        SpRule::WithTp => tp > 1,
+        SpRule::WhenStated => (row.text("recompute").to_lowercase()
+            + &row.text("model").to_lowercase())
+            .contains("sequence"),
+    };
+    let schedule = rc.schedule.unwrap_or(if vpp > 1 {
+        Schedule::Interleaved
+    } else {
+        Schedule::OneFOneB
+    });
+    Layout {
+        tp,
+        pp,
+        dp: None,
+        ep,
+        cp,
+        vpp,
+        micro_batch,
+        sequence_parallel,
+        zero: rc.zero,
+        schedule: Some(schedule),
+        layers_per_stage,
+        overlap: Overlap {
+            dp_comm: rc.dp_overlap,
+            tp_comm: rc.tp_overlap,
+            ep_comm: rc.ep_overlap,
+            p2p: rc.p2p_overlap.overlaps(vpp),
+            comm_sms: recipe::comm_sms(said),
+        },
+    }
+}
+
+/// The row's training: tokens (1e9 when not published), `seq` tokens per sequence and
+/// `global` sequences per batch; recompute, precision and optimizer state as published
+/// or from the recipe.
+fn training_of(
+    row: &Row,
+    rc: &Recipe,
+    said: &str,
+    seq: u64,
+    global: u64,
+    assumptions: &mut Vec<String>,
+) -> Training {
+    let rec = recompute(row, rc, assumptions);
+    let recompute_layer_share = layer_share(row, assumptions);
+    Training {
+        tokens: row.num("train_tokens").unwrap_or(1e9),
+        seq_len: seq,
+        global_batch_seqs: Some(global),
+        global_batch_tokens: None,
+        precision: precision(row, assumptions),
+        fp8_recipe: fp8_recipe(row),
+        // No published row gives its routing's imbalance: balanced.
+        expert_imbalance: 1.0,
+        optimizer_bytes_per_param: optimizer_bytes(said, assumptions),
+        grad_bytes_per_param: 4.0,
+        recompute: if recompute_layer_share < 1.0 {
+            Recompute::Full
+        } else {
+            rec
+        },
+        recompute_layer_share,
+        recompute_modules: stated_modules(row, assumptions)
+            .unwrap_or_else(|| rc.recompute_modules.clone()),
+        mixed_precision: Default::default(),
+        low_precision_cache: rc.low_precision_cache.clone(),
+        dropout: rc.dropout,
+        flash_attention: rc.flash_attention,
+        attention_kernel: rc.attention_kernel,
+    }
 }
