@@ -68,9 +68,10 @@ fn writes_every_file_byte_identical_and_refuses_to_overwrite() {
     assert!(err.to_string().contains("--force"), "{err}");
     plan::generate(Some("gpt3-175b-a100"), &[], &a, &opts, true).unwrap();
 
-    // summary.json is the estimate's JSON.
+    // summary.json is the estimate's JSON, error band included (`estimate --format json`).
     let sc = llmplan::spec::scenario::load(Some("gpt3-175b-a100"), &[]).unwrap();
-    let est = llmplan::setup::estimate(&sc, &Default::default()).unwrap();
+    let mut est = llmplan::setup::estimate(&sc, &Default::default()).unwrap();
+    llmplan::validate::band::attach(&mut est, &sc);
     assert_eq!(
         std::fs::read_to_string(a.join("summary.json")).unwrap(),
         llmplan::report::estimate_json(&est)
@@ -105,9 +106,16 @@ fn answer_first_then_assumptions_charts_warnings_and_a_self_contained_page() {
         "**MFU:**",
         "**Memory:**",
         "**With failures:**",
+        // The band `estimate` prints (from published runs' errors) was never attached
+        // to the report's answer: a planning document without its error bars.
+        "**Error band:**",
     ] {
         assert!(at(k) < at("## Assumptions"), "{k}");
     }
+    assert!(
+        md.contains("p10-p90 of") && md.contains("published"),
+        "the band names what it comes from"
+    );
     // Every hardware number names its source.
     for s in [&sc.model.source, &sc.gpu.sources["memory_bytes"]] {
         let first: String = s.split_whitespace().take(4).collect::<Vec<_>>().join(" ");

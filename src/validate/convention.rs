@@ -29,6 +29,11 @@ pub enum Convention {
     PalmAttention,
     /// 6 x active matmul parameters x tokens.
     SixNd,
+    /// torchtitan's `get_num_flop_per_token`: 6 x all parameters (embedding included)
+    /// plus 12 x layers x heads x head_dim x sequence (the attention's two forward and
+    /// four backward matmuls, causal sparsity not taken off, flash attention's
+    /// recomputation not counted), per token.
+    Torchtitan,
     /// 8 x total parameters x tokens (BLOOM's logs: forward, backward, recomputed forward).
     EightNd,
     /// Hardware FLOPs: model FLOPs, attention and the recompute the layout runs.
@@ -44,6 +49,7 @@ impl Convention {
             "nemo" => Self::Nemo,
             "palm-attention" | "palm" => Self::PalmAttention,
             "6nd" | "6n" => Self::SixNd,
+            "torchtitan" => Self::Torchtitan,
             "8nd" | "8n" => Self::EightNd,
             "hfu" => Self::Hfu,
             _ => return None,
@@ -66,6 +72,9 @@ impl Convention {
                 "PaLM MFU with attention FLOPs (6N + 6 s heads (d_qk + d_v) per layer)"
             }
             Self::SixNd => "6 x active matmul parameters x tokens",
+            Self::Torchtitan => {
+                "torchtitan: 6 x all parameters + 12 x layers x heads x head_dim x sequence, per token"
+            }
             Self::EightNd => "8 x parameters x tokens (forward, backward, recomputed forward)",
             Self::Hfu => "hardware FLOPs: model + attention + recompute as modelled",
         }
@@ -92,6 +101,10 @@ impl Convention {
             }
             Self::SixNd => f.model_per_step,
             Self::EightNd => 8.0 * e.model.params_total * tokens,
+            Self::Torchtitan => {
+                let attention = 12.0 * m.layers as f64 * m.heads as f64 * m.head_dim() as f64;
+                tokens * (6.0 * e.model.params_total + attention * seq_len)
+            }
             Self::Hfu => per_step(f.model_total + f.attention_total + f.recompute_total),
         }
     }
@@ -143,7 +156,7 @@ pub fn for_row(source: &str, quantity: &str, column: &str) -> Result<Convention>
             Error::invalid(
                 "flops_convention",
                 format!(
-                    "unknown convention '{column}' (known: narayanan-eq3, megatron-core, nemo, palm-attention, 6nd, 8nd, hfu)"
+                    "unknown convention '{column}' (known: narayanan-eq3, megatron-core, nemo, palm-attention, 6nd, 8nd, torchtitan, hfu)"
                 ),
             )
         });

@@ -118,7 +118,9 @@ pub struct Plan {
 
 /// Computes a report's contents for `sc`.
 pub fn build(sc: &Scenario, opts: &PlanOptions) -> Result<Plan> {
-    let est = crate::setup::estimate(sc, &EstimateOptions::default())?;
+    let mut est = crate::setup::estimate(sc, &EstimateOptions::default())?;
+    // The answer's error band, as `estimate` prints it (from published runs of the regime).
+    validate::band::attach(&mut est, sc);
     // Re-estimates (comparison, sweep, sensitivity) leave failures out: the Monte Carlo
     // is a property of the plan, and the ideal days are what the layouts trade.
     let mut quiet = sc.clone();
