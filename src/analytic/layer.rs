@@ -15,8 +15,11 @@ use super::fp8;
 use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
-use crate::spec::model::ModelSpec;
-use crate::spec::training::{AttentionKernel, MixedPrecision, Recompute, Training};
+use crate::spec::model::{ModelSpec, Moe};
+use crate::spec::training::{AttentionKernel, Recompute, Training};
+use gemms::{Gemms, Src};
+
+mod gemms;
 
 /// Activation bytes per element (BF16 activations, also under FP8 GEMMs).
 const ACT: f64 = 2.0;
@@ -175,151 +178,146 @@ impl LayerCtx<'_> {
     }
 }
 
-/// Where a GEMM's input comes from: it decides the cast a quantized GEMM needs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Src {
-    /// A BF16 tensor cast in a pass of its own.
-    Plain,
-    /// A norm's output: the norm and the cast are one kernel (TE `LayerNormLinear`).
-    Norm,
-    /// Already quantized: once for several GEMMs, or before an expert dispatch.
-    Cast,
+/// One layer's shape on one GPU for one micro-batch: token counts and widths as the
+/// layer's kernels see them (module docs).
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    /// Tokens on this GPU (the context-parallel shard), count.
+    t: f64,
+    /// Tokens of a hidden-sized tensor: `t`, divided by tp under sequence parallelism.
+    th: f64,
+    /// Sequence length, tokens.
+    s: f64,
+    /// Hidden width.
+    h: f64,
+    /// Query heads, whole model.
+    hq: f64,
+    /// Key/value heads, whole model.
+    hkv: f64,
+    /// Query/key head dimension.
+    dqk: f64,
+    /// Value head dimension.
+    dv: f64,
+    /// Tensor-parallel size.
+    tp: f64,
+    /// 2 for a gated MLP (SwiGLU's two input projections), else 1.
+    gate: f64,
+    /// Bytes per element of a stored GEMM input: Transformer Engine keeps the
+    /// FP8-cast input of an FP8 GEMM for its backward instead of the BF16 tensor
+    /// (DeepSeek-V3 also caches MoE inputs in FP8).
+    gin: f64,
 }
 
-/// Forward and backward GEMM time accumulated over a layer's matmuls, with the
-/// quantizing recipe's casting traffic ([`fp8`]).
-struct Gemms<'a> {
-    k: &'a dyn KernelModel,
-    dt: Dtype,
-    recipe: Option<fp8::Recipe>,
-    /// Weight gradients accumulate into FP32 main gradients in the GEMM's epilogue
-    /// (Megatron's mixed precision; [`KernelModel::gemm_bwd_accum_s`]).
-    accum: bool,
-    fwd: f64,
-    bwd: f64,
-    /// Of `bwd`, the weight-gradient GEMMs.
-    wgrad: f64,
-    /// Cast traffic, forward and backward, bytes.
-    cast_fwd: f64,
-    cast_bwd: f64,
-    /// Quantized-GEMM weights on this GPU (cast once per step), parameters.
-    fp8_weights: f64,
-}
-
-impl<'a> Gemms<'a> {
-    /// No GEMM yet: `k`'s kernels in `dt`, under `tr`'s quantizing recipe and mixed
-    /// precision.
-    fn new(k: &'a dyn KernelModel, dt: Dtype, tr: &Training) -> Self {
-        Gemms {
-            k,
-            dt,
-            recipe: fp8::recipe(tr),
-            accum: tr.mixed_precision == MixedPrecision::Megatron,
-            fwd: 0.0,
-            bwd: 0.0,
-            wgrad: 0.0,
-            cast_fwd: 0.0,
-            cast_bwd: 0.0,
-            fp8_weights: 0.0,
+impl Dims {
+    /// The shape under `ctx`'s model, layout and training.
+    fn of(ctx: &LayerCtx) -> Dims {
+        let (m, tr) = (ctx.model, ctx.training);
+        let t = ctx.tokens();
+        Dims {
+            t,
+            th: t / ctx.sp_div(),
+            s: tr.seq_len as f64,
+            h: m.hidden as f64,
+            hq: m.heads as f64,
+            hkv: m.kv_heads() as f64,
+            dqk: m.qk_head_dim() as f64,
+            dv: m.v_head_dim() as f64,
+            tp: ctx.layout.tp as f64,
+            gate: if m.gated_mlp { 2.0 } else { 1.0 },
+            gin: if tr.precision.quantized() {
+                let share = tr.precision.bf16_layer_share();
+                (1.0 - share) * tr.precision.operand_bytes() + share * ACT
+            } else {
+                ACT
+            },
         }
-    }
-
-    /// Adds `count` GEMMs of layer shape (m, n, k) whose input comes from `src`;
-    /// returns their forward seconds. Under FP8 the input, the output gradient and the
-    /// weight are cast as the recipe does it.
-    fn add(&mut self, m: f64, n: f64, k: f64, count: f64, src: Src) -> f64 {
-        let Some(r) = self.recipe else {
-            let f = count * self.k.gemm_s(m, n, k, self.dt);
-            self.fwd += f;
-            self.bwd += count * self.bwd_s(m, n, k, self.dt);
-            self.wgrad += count * self.wgrad_s(m, n, k, self.dt);
-            return f;
-        };
-        // The layers a recipe keeps in BF16 (NVFP4: ~16%) cast nothing and run at BF16
-        // rates: the per-layer figure is the average over the model's layers.
-        let (lo, hi) = (1.0 - r.bf16_share, r.bf16_share);
-        if src != Src::Cast {
-            self.cast_fwd += lo * count * m * k * r.input_cast_bytes(src == Src::Norm);
-        }
-        self.cast_bwd +=
-            lo * count * (m * n * r.grad_cast_bytes() + m * k * r.input_requant_bytes());
-        self.fp8_weights += lo * count * n * k;
-        let mix = |t: &dyn Fn(Dtype) -> f64| {
-            lo * t(self.dt) + if hi > 0.0 { hi * t(Dtype::Bf16) } else { 0.0 }
-        };
-        let f = count * mix(&|d| self.k.gemm_s(m, n, k, d));
-        self.fwd += f;
-        self.bwd += count * mix(&|d| self.bwd_s(m, n, k, d));
-        self.wgrad += count * mix(&|d| self.wgrad_s(m, n, k, d));
-        f
-    }
-
-    /// Input- and weight-gradient GEMMs of one (m, n, k) GEMM, seconds.
-    fn bwd_s(&self, m: f64, n: f64, k: f64, dt: Dtype) -> f64 {
-        if self.accum {
-            self.k.gemm_bwd_accum_s(m, n, k, dt)
-        } else {
-            self.k.gemm_bwd_s(m, n, k, dt)
-        }
-    }
-
-    /// Of [`Self::bwd_s`], the weight-gradient GEMM, seconds.
-    fn wgrad_s(&self, m: f64, n: f64, k: f64, dt: Dtype) -> f64 {
-        if self.accum {
-            self.k.gemm_wgrad_accum_s(m, n, k, dt)
-        } else {
-            self.k.gemm_wgrad_s(m, n, k, dt)
-        }
-    }
-
-    /// Adds a GEMM that stays BF16 under every FP8 recipe (the MoE router: Megatron-Core's
-    /// `TopKRouter` is outside TE; DeepSeek-V3 section 3.3 keeps gating in BF16).
-    fn add_bf16(&mut self, m: f64, n: f64, k: f64) -> f64 {
-        let f = self.k.gemm_s(m, n, k, Dtype::Bf16);
-        self.fwd += f;
-        self.bwd += self.k.gemm_bwd_s(m, n, k, Dtype::Bf16);
-        self.wgrad += self.k.gemm_wgrad_s(m, n, k, Dtype::Bf16);
-        f
     }
 }
 
 /// Costs of layer `i` (0-based).
 pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> LayerCost {
-    let m = ctx.model;
-    let l = ctx.layout;
-    let tr = ctx.training;
-    let dt = ctx.dtype();
-    let tp = l.tp as f64;
-    let t = ctx.tokens();
-    let s = tr.seq_len as f64;
-    let h = m.hidden as f64;
-    let hq = m.heads as f64;
-    let hkv = m.kv_heads() as f64;
-    let dqk = m.qk_head_dim() as f64;
-    let dv = m.v_head_dim() as f64;
-    let sp = ctx.sp_div();
-    let th = t / sp;
+    let (m, l, tr) = (ctx.model, ctx.layout, ctx.training);
+    let d = Dims::of(ctx);
     let params = layer_params(m, i);
     let moe = m.moe.as_ref().filter(|_| m.is_moe_layer(i));
-    let gate = if m.gated_mlp { 2.0 } else { 1.0 };
-    // Transformer Engine keeps the FP8-cast input of an FP8 GEMM for its backward
-    // instead of the BF16 tensor (DeepSeek-V3 also caches MoE inputs in FP8).
-    let gin = if tr.precision.quantized() {
-        let share = tr.precision.bf16_layer_share();
-        (1.0 - share) * tr.precision.operand_bytes() + share * ACT
-    } else {
-        ACT
-    };
-    let dropout = tr.dropout;
-    let flash = tr.flash_attention;
-
-    // --- Attention projections ---
-    let mut gm = Gemms::new(k, dt, tr);
+    // GEMMs in the layer's order: the sums they accumulate are added in that order.
+    let mut gm = Gemms::new(k, ctx.dtype(), tr);
     let recipe = gm.recipe;
-    let qkv_store; // Q, K, V kept for the attention backward, bytes
-    let mut latent_store = 0.0; // MLA latents (inputs of the up-projections), bytes
-    let mut up_proj_s = 0.0; // MLA up-projections, redone by `mla_up_proj` recompute
-    match &m.mla {
+    let proj = projections(&mut gm, m, &d);
+    let (act_width, routed_k) = mlp_gemms(&mut gm, ctx, &d, moe);
+    let (cast_fwd_s, cast_bwd_s) = cast_s(&gm, ctx, k, comm);
+    let (gemm, gemm_bwd) = (gm.fwd + cast_fwd_s, gm.bwd + cast_bwd_s);
+    let (attn_fwd, attn_bwd) = attention_core(ctx, k, &d);
+    let mk = memory_kernels(ctx, k, &d, act_width, routed_k);
+    let fwd_compute_s = gemm + attn_fwd + mk.total_s;
+    let bwd_compute_s = gemm_bwd + attn_bwd + 2.0 * mk.total_s;
+    let acts = activations(ctx, &d, moe, &proj);
+    let (stored_bytes, recompute_s) = match tr.recompute {
+        Recompute::Full => {
+            // The checkpointed share keeps only its input; the rest keep everything.
+            let s = tr.replayed_share();
+            (
+                s * ACT * d.h * d.th + (1.0 - s) * acts.full,
+                s * fwd_compute_s,
+            )
+        }
+        Recompute::None => (acts.full, 0.0),
+        Recompute::Selective => selective(ctx, moe.is_some(), &acts, &proj, attn_fwd, &mk),
+    };
+    // Communication (forward; backward mirrors it).
+    let tp_fwd_s = 2.0 * comm.all_reduce_s(d.t * d.h * ACT, ctx.tp_group());
+    let (ep_fwd_s, ep_bwd_s) = match moe {
+        Some(moe) => expert_all_to_all(ctx, comm, &d, moe, recipe),
+        None => (0.0, 0.0),
+    };
+    LayerCost {
+        fwd_compute_s,
+        bwd_compute_s,
+        wgrad_s: gm.wgrad,
+        recompute_s,
+        forward_replays: tr.replayed_share(),
+        attn_fwd_s: attn_fwd,
+        tp_fwd_s,
+        ep_fwd_s,
+        ep_bwd_s,
+        cp_fwd_s: cp_ring_s(ctx, comm, &d),
+        stored_bytes,
+        working_bytes: acts.full,
+        fp8_cast_s: cast_fwd_s + cast_bwd_s,
+        // Backward moves each copy's gradient: twice the forward's time, as for every
+        // memory-bound kernel here (bwd_compute_s counts 2 x mem_s).
+        moe_permute_s: 3.0 * k.memory_s(mk.permute_bytes),
+        fp8_weight_cast_s: recipe
+            .map_or(0.0, |r| k.memory_s(gm.fp8_weights * r.weight_cast_bytes())),
+        dense_params: params.dense() / d.tp,
+        expert_params: params.experts / (d.tp * l.ep as f64),
+    }
+}
+
+/// What the attention projections leave for later phases.
+struct Projections {
+    /// Q, K, V kept for the attention backward, bytes.
+    qkv_store: f64,
+    /// MLA latents (inputs of the up-projections), bytes.
+    latent_store: f64,
+    /// MLA up-projections' forward, seconds (redone by `mla_up_proj` recompute).
+    up_proj_s: f64,
+}
+
+/// The attention's projection GEMMs (QKV, or MLA's down- and up-projections) and the
+/// output projection, added to `gm`.
+fn projections(gm: &mut Gemms, m: &ModelSpec, d: &Dims) -> Projections {
+    let Dims {
+        t,
+        h,
+        hq,
+        hkv,
+        dqk,
+        dv,
+        tp,
+        ..
+    } = *d;
+    let p = match &m.mla {
         Some(mla) => {
             // Down-projections are replicated across tp (Megatron MLA); up-projections split.
             // Both down-projections read the same (once quantized) input.
@@ -338,7 +336,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
                 Src::Norm,
             );
             // The up-projections read the latents after their own norms.
-            up_proj_s = gm.add(t, hq * dqk / tp, q_up_k, 1.0, Src::Norm)
+            let up_proj_s = gm.add(t, hq * dqk / tp, q_up_k, 1.0, Src::Norm)
                 + gm.add(
                     t,
                     hq * (mla.qk_nope_head_dim + mla.v_head_dim) as f64 / tp,
@@ -346,76 +344,101 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
                     1.0,
                     Src::Norm,
                 );
-            latent_store = gin * t * (mla.q_lora_rank.unwrap_or(0) + mla.kv_lora_rank) as f64;
-            // Keys carry every head's nope part plus the shared rotary part.
-            qkv_store = ACT * t * (hq * dqk * 2.0 + hq * dv) / tp;
+            Projections {
+                // Keys carry every head's nope part plus the shared rotary part.
+                qkv_store: ACT * t * (hq * dqk * 2.0 + hq * dv) / tp,
+                latent_store: d.gin * t * (mla.q_lora_rank.unwrap_or(0) + mla.kv_lora_rank) as f64,
+                up_proj_s,
+            }
         }
         None => {
             gm.add(t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h, 1.0, Src::Norm);
-            qkv_store = ACT * t * (hq * dqk + hkv * dqk + hkv * dv) / tp;
-        }
-    }
-    gm.add(t, h, hq * dv / tp, 1.0, Src::Plain);
-
-    // --- MLP or experts ---
-    let (act_width, routed_k) = match moe {
-        Some(moe) => {
-            let e = moe.experts as f64;
-            let ep = l.ep as f64;
-            let topk = moe.top_k as f64;
-            let fe = moe.expert_ffn_hidden as f64;
-            // Each local expert gets its share of the ep group's tokens; the busiest rank
-            // gets `expert_imbalance` times it and sets the pace.
-            let per_expert = t * ep * topk / e * tr.expert_imbalance;
-            gm.add_bf16(th, e, h);
-            // DeepSeek-V3 quantizes tokens once before the dispatch (FP8 on the wire);
-            // TE's grouped GEMM casts each expert's dispatched tokens.
-            let expert_src = match recipe {
-                Some(r) if r.quantized_dispatch() => {
-                    gm.cast_fwd += (1.0 - r.bf16_share) * t * h * r.input_cast_bytes(false);
-                    Src::Cast
-                }
-                _ => Src::Plain,
-            };
-            gm.add(per_expert, gate * fe / tp, h, e / ep, expert_src);
-            gm.add(per_expert, h, fe / tp, e / ep, Src::Plain);
-            let shared = moe.shared_experts as f64 * fe;
-            if shared > 0.0 {
-                gm.add(t, gate * shared / tp, h, 1.0, expert_src);
-                gm.add(t, h, shared / tp, 1.0, Src::Plain);
+            Projections {
+                qkv_store: ACT * t * (hq * dqk + hkv * dqk + hkv * dv) / tp,
+                latent_store: 0.0,
+                up_proj_s: 0.0,
             }
-            (topk * fe + shared, topk)
-        }
-        None => {
-            let f = m.ffn_hidden as f64;
-            gm.add(t, gate * f / tp, h, 1.0, Src::Norm);
-            gm.add(t, h, f / tp, 1.0, Src::Plain);
-            (f, 0.0)
         }
     };
-    // Current scaling all-reduces the amax of each sequence-parallel input (QKV and
-    // fc1 in forward, their output gradients in backward) over the tensor-parallel ranks.
-    let tp_amax = match recipe {
+    gm.add(t, h, hq * dv / tp, 1.0, Src::Plain);
+    p
+}
+
+/// The MLP's GEMMs, or the router's, the experts' and the shared experts', added to
+/// `gm`; returns the activation function's width per token (elements) and the routed
+/// experts per token (0 for a dense MLP).
+fn mlp_gemms(gm: &mut Gemms, ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> (f64, f64) {
+    let Dims {
+        t, th, h, tp, gate, ..
+    } = *d;
+    let Some(moe) = moe else {
+        let f = ctx.model.ffn_hidden as f64;
+        gm.add(t, gate * f / tp, h, 1.0, Src::Norm);
+        gm.add(t, h, f / tp, 1.0, Src::Plain);
+        return (f, 0.0);
+    };
+    let e = moe.experts as f64;
+    let ep = ctx.layout.ep as f64;
+    let topk = moe.top_k as f64;
+    let fe = moe.expert_ffn_hidden as f64;
+    // Each local expert gets its share of the ep group's tokens; the busiest rank
+    // gets `expert_imbalance` times it and sets the pace.
+    let per_expert = t * ep * topk / e * ctx.training.expert_imbalance;
+    gm.add_bf16(th, e, h);
+    // DeepSeek-V3 quantizes tokens once before the dispatch (FP8 on the wire);
+    // TE's grouped GEMM casts each expert's dispatched tokens.
+    let expert_src = match gm.recipe {
+        Some(r) if r.quantized_dispatch() => {
+            gm.cast_fwd += (1.0 - r.bf16_share) * t * h * r.input_cast_bytes(false);
+            Src::Cast
+        }
+        _ => Src::Plain,
+    };
+    gm.add(per_expert, gate * fe / tp, h, e / ep, expert_src);
+    gm.add(per_expert, h, fe / tp, e / ep, Src::Plain);
+    let shared = moe.shared_experts as f64 * fe;
+    if shared > 0.0 {
+        gm.add(t, gate * shared / tp, h, 1.0, expert_src);
+        gm.add(t, h, shared / tp, 1.0, Src::Plain);
+    }
+    (topk * fe + shared, topk)
+}
+
+/// The quantizing recipe's casting passes over the layer's GEMMs, forward and
+/// backward, seconds: the cast traffic through HBM, plus under current scaling the
+/// amax all-reduce of each sequence-parallel input (QKV and fc1 in forward, their
+/// output gradients in backward) over the tensor-parallel ranks.
+fn cast_s(gm: &Gemms, ctx: &LayerCtx, k: &dyn KernelModel, comm: &Comm) -> (f64, f64) {
+    let l = ctx.layout;
+    let tp_amax = match gm.recipe {
         Some(r) if r.tp_amax_per_cast() && l.sequence_parallel && l.tp > 1 => {
             2.0 * comm.all_reduce_s(4.0, ctx.tp_group())
         }
         _ => 0.0,
     };
-    let cast_fwd_s = k.memory_s(gm.cast_fwd) + tp_amax;
-    let cast_bwd_s = k.memory_s(gm.cast_bwd) + tp_amax;
-    let (gemm, gemm_bwd) = (gm.fwd + cast_fwd_s, gm.bwd + cast_bwd_s);
+    (
+        k.memory_s(gm.cast_fwd) + tp_amax,
+        k.memory_s(gm.cast_bwd) + tp_amax,
+    )
+}
 
-    // --- Attention core (causal: half the score matrix is computed) ---
-    let heads_local = hq / tp;
-    let s_local = s / l.cp as f64;
+/// The attention core, forward and backward, seconds (causal: half the score matrix
+/// is computed): flash attention (one kernel per K/V block under ring attention), or
+/// unfused GEMMs with the score matrix through HBM; FlashAttention-2 at its measured
+/// slowdown.
+fn attention_core(ctx: &LayerCtx, k: &dyn KernelModel, d: &Dims) -> (f64, f64) {
+    let (l, tr) = (ctx.layout, ctx.training);
+    let flash = tr.flash_attention;
+    let heads_local = d.hq / d.tp;
+    let s_local = d.s / l.cp as f64;
     let b = l.micro_batch as f64;
     let shape = AttnShape {
         b,
         heads: heads_local,
         s_q: s_local,
-        s_kv: s,
-        d_qk: dqk,
-        d_v: dv,
+        s_kv: d.s,
+        d_qk: d.dqk,
+        d_v: d.dv,
     };
     let (attn_fwd, attn_bwd) = if flash && l.cp > 1 {
         // Ring attention runs one flash call per K/V block that arrives: with
@@ -436,45 +459,117 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         // through HBM: scores written, fused scale-mask-softmax read and written, with
         // dropout read, written and its mask, then read by the PV GEMM. Backward
         // mirrors it with two GEMMs per forward GEMM and twice the traffic.
-        let elems = b * heads_local * s_local * s;
-        let per_elem = if dropout {
+        let elems = b * heads_local * s_local * d.s;
+        let per_elem = if tr.dropout {
             4.0 * ACT + 2.0 * ACT + 1.0
         } else {
             4.0 * ACT
         };
-        let gemms = k.matmul_flops_s(2.0 * shape.causal_flops(), dt);
+        let gemms = k.matmul_flops_s(2.0 * shape.causal_flops(), ctx.dtype());
         let traffic = k.memory_s(per_elem * elems);
         (gemms + traffic, 2.0 * (gemms + traffic))
     };
-    let (attn_fwd, attn_bwd) = if flash && tr.attention_kernel == AttentionKernel::Flash2 {
+    if flash && tr.attention_kernel == AttentionKernel::Flash2 {
         let (sf, sb) = k.flash2_slowdown();
         (attn_fwd * sf, attn_bwd * sb)
     } else {
         (attn_fwd, attn_bwd)
-    };
+    }
+}
 
-    // --- Memory-bound kernels (forward bytes: reads + writes) ---
+/// The layer's memory-bound kernels in forward (backward moves twice the bytes).
+struct MemKernels {
+    /// Both norms, seconds.
+    norm_s: f64,
+    /// The MLP's activation function, seconds.
+    act_s: f64,
+    /// MoE dispatch and combine copies, bytes.
+    permute_bytes: f64,
+    /// Every memory-bound kernel of the forward, seconds.
+    total_s: f64,
+}
+
+/// Forward memory-bound kernels (bytes read plus written): norms, activation function
+/// over `act_width` elements per token, residual adds, dropout, rotary embedding, and
+/// the MoE copies of `routed_k` routed tokens per token.
+fn memory_kernels(
+    ctx: &LayerCtx,
+    k: &dyn KernelModel,
+    d: &Dims,
+    act_width: f64,
+    routed_k: f64,
+) -> MemKernels {
+    let Dims {
+        t,
+        th,
+        h,
+        hq,
+        hkv,
+        dqk,
+        tp,
+        ..
+    } = *d;
     let norm_s = k.memory_s(2.0 * 4.0 * h * th); // two norms, read h + write h
     let residual = 2.0 * 6.0 * h * th; // two residual adds, read 2h + write h
-    let dropout_bytes = if dropout { 2.0 * 5.0 * h * th } else { 0.0 };
-    let act_s = k.memory_s((if m.gated_mlp { 6.0 } else { 4.0 }) * act_width * t / tp);
+    let dropout_bytes = if ctx.training.dropout {
+        2.0 * 5.0 * h * th
+    } else {
+        0.0
+    };
+    let gated = if ctx.model.gated_mlp { 6.0 } else { 4.0 };
+    let act_s = k.memory_s(gated * act_width * t / tp);
     let rope = 4.0 * (hq + hkv) * dqk * t / tp;
     let permute = 8.0 * routed_k * h * t; // MoE dispatch and combine copies
-    let mem_s = norm_s + act_s + k.memory_s(residual + dropout_bytes + rope + permute);
+    MemKernels {
+        norm_s,
+        act_s,
+        permute_bytes: permute,
+        total_s: norm_s + act_s + k.memory_s(residual + dropout_bytes + rope + permute),
+    }
+}
 
-    let fwd_compute_s = gemm + attn_fwd + mem_s;
-    let bwd_compute_s = gemm_bwd + attn_bwd + 2.0 * mem_s;
+/// Activations kept for backward, bytes (Korthikanti et al. 2022, tensor by tensor):
+/// the whole set and the parts selective recomputation can drop.
+struct Activations {
+    /// Everything the layer keeps without recomputation.
+    full: f64,
+    /// Attention scores (unfused) or the log-sum-exp (flash).
+    scores: f64,
+    /// Norm outputs: the QKV and fc1 inputs.
+    norm_out: f64,
+    /// The activation function's output.
+    act_out: f64,
+}
 
-    // --- Activations kept for backward (Korthikanti et al. 2022, tensor by tensor) ---
-    let mask = if dropout { h * th } else { 0.0 };
-    let scores = if flash {
+/// What the layer stores for its backward with every tensor kept.
+fn activations(ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>, p: &Projections) -> Activations {
+    use crate::spec::training::LowPrecisionCache as C;
+    let (l, tr) = (ctx.layout, ctx.training);
+    let Dims {
+        t,
+        th,
+        s,
+        h,
+        hq,
+        dv,
+        tp,
+        gate,
+        gin,
+        ..
+    } = *d;
+    let heads_local = hq / tp;
+    let mask = if tr.dropout { h * th } else { 0.0 };
+    let scores = if tr.flash_attention {
         4.0 * t * heads_local // fp32 log-sum-exp; the output O is counted with the projection input
     } else {
-        (2.0 * ACT + if dropout { 1.0 } else { 0.0 }) * b * heads_local * s_local * s
+        (2.0 * ACT + if tr.dropout { 1.0 } else { 0.0 })
+            * l.micro_batch as f64
+            * heads_local
+            * (s / l.cp as f64)
+            * s
     };
     let norm_in = 2.0 * ACT * h * th; // inputs of both norms (residual stream)
     let norm_out = 2.0 * gin * h * th; // QKV and fc1 inputs
-    use crate::spec::training::LowPrecisionCache as C;
     let o = tr.cache_bytes(C::AttentionOutput) * t * hq * dv / tp;
     let swiglu_in = tr.cache_bytes(C::SwigluInput);
     let (mlp_keep, act_out) = match moe {
@@ -495,111 +590,102 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             (keep, gin * t * (topk * fe + shared) / tp)
         }
         None => {
-            let f = m.ffn_hidden as f64;
+            let f = ctx.model.ffn_hidden as f64;
             (ACT * t * f * gate / tp, gin * t * f / tp)
         }
     };
-    let full = norm_in
-        + norm_out
-        + qkv_store
-        + latent_store
-        + scores
-        + o
-        + 2.0 * mask
-        + mlp_keep
-        + act_out;
-
-    use crate::spec::training::RecomputeModule as M;
-    let (stored_bytes, recompute_s) = match tr.recompute {
-        Recompute::Full => {
-            // The checkpointed share keeps only its input; the rest keep everything.
-            let s = tr.replayed_share();
-            (s * ACT * h * th + (1.0 - s) * full, s * fwd_compute_s)
-        }
-        Recompute::None => (full, 0.0),
-        Recompute::Selective => {
-            let mut stored = full;
-            let mut redo = 0.0;
-            if tr.recomputes(M::CoreAttn) && !flash {
-                stored -= scores;
-                redo += attn_fwd;
-            }
-            if tr.recomputes(M::MlaUpProj) && m.mla.is_some() {
-                stored -= qkv_store;
-                redo += up_proj_s;
-            }
-            if tr.recomputes(M::Layernorm) {
-                stored -= norm_out;
-                redo += norm_s;
-            }
-            let act = if moe.is_some() { M::MoeAct } else { M::MlpAct };
-            if tr.recomputes(act) {
-                stored -= act_out;
-                redo += act_s;
-            }
-            (stored, redo)
-        }
-    };
-
-    // --- Communication (forward; backward mirrors it) ---
-    let tp_fwd_s = 2.0 * comm.all_reduce_s(t * h * ACT, ctx.tp_group());
-    let (ep_fwd_s, ep_bwd_s) = match moe {
-        Some(moe) => {
-            let a2a = |bytes_per_elem: f64| {
-                comm.moe_all_to_all_s(
-                    th,
-                    moe.top_k.into(),
-                    h * bytes_per_elem,
-                    ctx.ep_group(),
-                    moe.max_nodes_per_token,
-                )
-            };
-            // Dispatch goes out quantized where tokens are quantized before it
-            // (DeepSeek-V3, FP4); Megatron-Core's dispatchers send BF16. The combine and
-            // all backward traffic stay BF16.
-            let wire = if recipe.is_some_and(|r| r.quantized_dispatch()) {
-                gin
-            } else {
-                ACT
-            };
-            // The busiest rank receives (and sends back) `expert_imbalance` times the
-            // mean; the collective ends when it does.
-            let skew = tr.expert_imbalance;
-            (skew * (a2a(wire) + a2a(ACT)), skew * 2.0 * a2a(ACT))
-        }
-        None => (0.0, 0.0),
-    };
-    let cp_fwd_s = if l.cp > 1 {
-        let kv_bytes = t * hkv / tp * (dqk + dv) * ACT;
-        let ring = Group {
-            size: l.cp.into(),
-            stride: l.tp.into(),
-        };
-        (l.cp as f64 - 1.0) * comm.ring_step_s(kv_bytes, ring)
-    } else {
-        0.0
-    };
-
-    LayerCost {
-        fwd_compute_s,
-        bwd_compute_s,
-        wgrad_s: gm.wgrad,
-        recompute_s,
-        forward_replays: tr.replayed_share(),
-        attn_fwd_s: attn_fwd,
-        tp_fwd_s,
-        ep_fwd_s,
-        ep_bwd_s,
-        cp_fwd_s,
-        stored_bytes,
-        working_bytes: full,
-        fp8_cast_s: cast_fwd_s + cast_bwd_s,
-        // Backward moves each copy's gradient: twice the forward's time, as for every
-        // memory-bound kernel here (bwd_compute_s counts 2 x mem_s).
-        moe_permute_s: 3.0 * k.memory_s(permute),
-        fp8_weight_cast_s: recipe
-            .map_or(0.0, |r| k.memory_s(gm.fp8_weights * r.weight_cast_bytes())),
-        dense_params: params.dense() / tp,
-        expert_params: params.experts / (tp * l.ep as f64),
+    Activations {
+        full: norm_in
+            + norm_out
+            + p.qkv_store
+            + p.latent_store
+            + scores
+            + o
+            + 2.0 * mask
+            + mlp_keep
+            + act_out,
+        scores,
+        norm_out,
+        act_out,
     }
+}
+
+/// Selective recomputation: (bytes stored, seconds redone in backward) with each
+/// recomputed module's tensors dropped and its forward replayed.
+fn selective(
+    ctx: &LayerCtx,
+    is_moe: bool,
+    acts: &Activations,
+    p: &Projections,
+    attn_fwd: f64,
+    mk: &MemKernels,
+) -> (f64, f64) {
+    use crate::spec::training::RecomputeModule as M;
+    let tr = ctx.training;
+    let mut stored = acts.full;
+    let mut redo = 0.0;
+    if tr.recomputes(M::CoreAttn) && !tr.flash_attention {
+        stored -= acts.scores;
+        redo += attn_fwd;
+    }
+    if tr.recomputes(M::MlaUpProj) && ctx.model.mla.is_some() {
+        stored -= p.qkv_store;
+        redo += p.up_proj_s;
+    }
+    if tr.recomputes(M::Layernorm) {
+        stored -= acts.norm_out;
+        redo += mk.norm_s;
+    }
+    let act = if is_moe { M::MoeAct } else { M::MlpAct };
+    if tr.recomputes(act) {
+        stored -= acts.act_out;
+        redo += mk.act_s;
+    }
+    (stored, redo)
+}
+
+/// The expert all-to-all (dispatch and combine), forward and backward, seconds, at
+/// the busiest rank's `expert_imbalance` times the mean.
+fn expert_all_to_all(
+    ctx: &LayerCtx,
+    comm: &Comm,
+    d: &Dims,
+    moe: &Moe,
+    recipe: Option<fp8::Recipe>,
+) -> (f64, f64) {
+    let a2a = |bytes_per_elem: f64| {
+        comm.moe_all_to_all_s(
+            d.th,
+            moe.top_k.into(),
+            d.h * bytes_per_elem,
+            ctx.ep_group(),
+            moe.max_nodes_per_token,
+        )
+    };
+    // Dispatch goes out quantized where tokens are quantized before it
+    // (DeepSeek-V3, FP4); Megatron-Core's dispatchers send BF16. The combine and
+    // all backward traffic stay BF16.
+    let wire = if recipe.is_some_and(|r| r.quantized_dispatch()) {
+        d.gin
+    } else {
+        ACT
+    };
+    // The busiest rank receives (and sends back) `expert_imbalance` times the
+    // mean; the collective ends when it does.
+    let skew = ctx.training.expert_imbalance;
+    (skew * (a2a(wire) + a2a(ACT)), skew * 2.0 * a2a(ACT))
+}
+
+/// The context-parallel ring's K/V traffic in forward, seconds: cp - 1 steps.
+fn cp_ring_s(ctx: &LayerCtx, comm: &Comm, d: &Dims) -> f64 {
+    let l = ctx.layout;
+    if l.cp <= 1 {
+        return 0.0;
+    }
+    let kv_bytes = d.t * d.hkv / d.tp * (d.dqk + d.dv) * ACT;
+    let ring = Group {
+        size: l.cp.into(),
+        stride: l.tp.into(),
+    };
+    (l.cp as f64 - 1.0) * comm.ring_step_s(kv_bytes, ring)
 }
