@@ -166,7 +166,12 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
 
     let mut written = Vec::new();
     if let Some(path) = &a.timeline {
-        llmplan::charts::gantt::write(&result, &short_title(&prep.title), path)?;
+        let title = short_title(&prep.title);
+        let chart = llmplan::charts::gantt::Gantt {
+            result: &result,
+            title: &title,
+        };
+        llmplan::charts::canvas::write(&chart, path)?;
         written.push(format!("timeline: {}", path.display()));
     }
     if let Some(path) = &a.trace {

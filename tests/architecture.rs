@@ -52,7 +52,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "setup",
         ],
     ),
-    ("search", &["report", "validate", "export"]),
+    ("search", &["report", "validate", "export", "charts"]),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -433,6 +433,49 @@ fn csv_is_written_in_one_place() {
         "CSV written outside {CSV_HOME} (use report::csv::CsvTable and LAYOUT_COLUMNS):\n{}",
         writers.join("\n")
     );
+}
+
+/// Where a chart meets a plotters backend: `src/charts/canvas.rs` only (PNG written to a
+/// temporary name and renamed, SVG as text, one error path). Two charts (the Gantt and
+/// the sweep chart, then in `search/`) had their own copies of that write.
+const CANVAS_HOME: &str = "src/charts/canvas.rs";
+
+/// Every chart in `src/charts/` implements `canvas::Chart`, and no file but
+/// [`CANVAS_HOME`] opens a drawing backend itself.
+#[test]
+fn every_chart_draws_through_the_canvas() {
+    let mut wrong = Vec::new();
+    let mut charts = 0;
+    for (path, src) in all_sources() {
+        let code = code_only(&src);
+        let code = production(&code);
+        if path == CANVAS_HOME {
+            continue;
+        }
+        for (i, line) in code.lines().enumerate() {
+            if line.contains("BitMapBackend") || line.contains("SVGBackend") {
+                wrong.push(format!(
+                    "{path}:{}: opens a backend (use canvas::write/svg)",
+                    i + 1
+                ));
+            }
+        }
+        if path.starts_with("src/charts/") && path != "src/charts/mod.rs" {
+            charts += 1;
+            if !code.contains(" Chart for ") {
+                wrong.push(format!(
+                    "{path}: no `impl Chart for` (charts::canvas::Chart)"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "charts drawn outside the shared chart trait:\n{}",
+        wrong.join("\n")
+    );
+    // The scan sees the charts it is meant to judge (six when this rule was set).
+    assert!(charts >= 6, "found only {charts} chart files");
 }
 
 /// The scanners themselves: what they must see and what they must skip.

@@ -2,19 +2,14 @@
 //! compute stream as the tall bar, p2p sends and data-parallel traffic as thin lanes
 //! under it, time in milliseconds.
 
-use std::path::Path;
-
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::canvas::{Chart, DrawResult};
 use super::palette::{BLUE, GREEN, GREY, LIGHT, ORANGE, PURPLE, RED, TEAL};
-use super::{
-    draw_err, register_fonts, temp_beside, text_on, write_atomic, Format, FONT, INSET_PX, LABEL_PX,
-    TICK_PX, TITLE_PX,
-};
-use crate::error::Result;
+use super::{text_on, FONT, INSET_PX, LABEL_PX, TICK_PX, TITLE_PX};
 use crate::sim::{Lane, SimResult, SpanKind};
 
 /// Colour of a span kind.
@@ -44,37 +39,28 @@ fn height(stages: u32) -> u32 {
     (150 + LEGEND_H + row * stages).min(4000)
 }
 
-/// Draws the timeline of `r` titled `title` into `path` (`.png` or `.svg`, written
-/// atomically).
-pub fn write(r: &SimResult, title: &str, path: &Path) -> Result<()> {
-    register_fonts();
-    let size = (WIDTH, height(r.pp));
-    match Format::of(path)? {
-        Format::Svg => {
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                draw(&root, r, title).map_err(|e| draw_err(path, e))?;
-                root.present().map_err(|e| draw_err(path, e))?;
-            }
-            write_atomic(path, svg.as_bytes())
-        }
-        Format::Png => {
-            let tmp = temp_beside(path);
-            {
-                let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-                draw(&root, r, title).map_err(|e| draw_err(path, e))?;
-                root.present().map_err(|e| draw_err(path, e))?;
-            }
-            std::fs::rename(&tmp, path).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                draw_err(path, e)
-            })
-        }
-    }
+/// The timeline of one simulated step as a chart: one row per pipeline stage.
+#[derive(Debug, Clone, Copy)]
+pub struct Gantt<'a> {
+    /// The simulated step.
+    pub result: &'a SimResult,
+    /// What the title starts with (the scenario's short name); schedule, shape, step
+    /// (ms) and bubble (%) follow it.
+    pub title: &'a str,
 }
 
-type DrawResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+impl Chart for Gantt<'_> {
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, height(self.result.pp))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw(root, self.result, self.title)
+    }
+}
 
 fn kinds_present(r: &SimResult) -> Vec<SpanKind> {
     let mut k: Vec<SpanKind> = r.timeline.iter().map(|s| s.kind).collect();
@@ -334,6 +320,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charts::canvas;
     use crate::sim::{simulate, SimInput};
     use crate::spec::layout::Schedule;
 
@@ -353,7 +340,14 @@ mod tests {
         let r = simulate(&inp).unwrap();
         for name in ["t.png", "t.svg"] {
             let p = dir.join(name);
-            write(&r, "test", &p).unwrap();
+            canvas::write(
+                &Gantt {
+                    result: &r,
+                    title: "test",
+                },
+                &p,
+            )
+            .unwrap();
             let bytes = std::fs::read(&p).unwrap();
             assert!(bytes.len() > 1000, "{name}: {} bytes", bytes.len());
         }
@@ -361,7 +355,11 @@ mod tests {
         assert!(
             svg.contains("time (ms)") && svg.contains("stage 0") && svg.contains("weight grad")
         );
-        assert!(write(&r, "x", &dir.join("t.jpg")).is_err());
+        let x = Gantt {
+            result: &r,
+            title: "x",
+        };
+        assert!(canvas::write(&x, &dir.join("t.jpg")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,6 +9,7 @@ pub mod canvas;
 pub mod gantt;
 pub mod layouts;
 pub mod memory;
+pub mod sweep;
 pub mod tornado;
 pub mod validation;
 

@@ -5,7 +5,8 @@ use comfy_table::CellAlignment;
 use super::{
     load, objective_words, options, row, table, thousands, OutFormat, Progress, SweepArgs,
 };
-use llmplan::search;
+use llmplan::charts::canvas;
+use llmplan::charts::sweep::SweepChart;
 use llmplan::search::space::parse_gpus;
 use llmplan::search::sweep::{self, SweepOptions};
 use llmplan::Error;
@@ -35,7 +36,7 @@ pub fn sweep(a: SweepArgs) -> Result<(String, Option<Error>), Error> {
         written.push(csv_path);
         for ext in ["svg", "png"] {
             let p = dir.join(format!("sweep.{ext}"));
-            search::chart::write(&s, &p)?;
+            canvas::write(&SweepChart { sweep: &s }, &p)?;
             written.push(p);
         }
     }

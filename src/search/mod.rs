@@ -8,12 +8,11 @@
 //! - [`fast`]: the analytic model's ranking numbers, ~100x faster than `evaluate`;
 //! - [`search`] (here): the parallel enumeration (rayon) and the top-k;
 //! - [`compare`]: full estimates side by side with the difference explained;
-//! - [`sweep`]: best layout per GPU count and type, Pareto frontier, CSV and chart.
+//! - [`sweep`]: best layout per GPU count and type, Pareto frontier (its chart is `charts::sweep`).
 //!
 //! Determinism: results are ranked by the objective and then by the layout itself,
 //! so the same inputs give the same output whatever the thread count.
 
-pub mod chart;
 pub mod compare;
 pub mod fast;
 

@@ -10,7 +10,7 @@ use crate::charts::layouts::{LayoutBar, LayoutsChart};
 use crate::charts::memory::MemoryChart;
 use crate::charts::tornado::{TornadoChart, TornadoRow};
 use crate::charts::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::report::units::{pct, thousands, usd};
 
 pub(super) fn bar_of(c: &Compared) -> LayoutBar {
@@ -33,7 +33,7 @@ pub(super) fn bar_of(c: &Compared) -> LayoutBar {
     }
 }
 
-/// The charts other than the timeline and the sweep (drawn by their own modules).
+/// The memory chart: memory per GPU by stage against capacity.
 pub(super) fn memory_chart(p: &Plan) -> MemoryChart {
     MemoryChart {
         title: format!(
@@ -78,6 +78,8 @@ pub(super) fn tornado_chart(p: &Plan) -> TornadoChart {
     }
 }
 
+/// Writes `c` as `<stem>.svg` (compact) and `<stem>.png` in `dir`, adds both to
+/// `files`, and returns the SVG text for the page.
 pub(super) fn own_chart<C: Chart>(
     c: &C,
     dir: &Path,
@@ -92,17 +94,6 @@ pub(super) fn own_chart<C: Chart>(
     canvas::write(c, &png)?;
     files.push(png);
     Ok(svg)
-}
-
-/// Rewrites an SVG another module drew in the compact form; returns the text.
-pub(super) fn compact_file(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Write {
-        path: path.display().to_string(),
-        source: e,
-    })?;
-    let small = canvas::compact_svg(&text);
-    write_atomic(path, small.as_bytes())?;
-    Ok(small)
 }
 
 /// Predicted over published step time per row (headline quantities; rates inverted so

@@ -4,14 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use super::charts::{
-    bar_of, compact_file, layouts_chart, memory_chart, own_chart, tornado_chart, validation_chart,
+    bar_of, layouts_chart, memory_chart, own_chart, tornado_chart, validation_chart,
 };
 use super::render::{html, markdown};
 use super::text::short_name;
 use super::{build, Plan, PlanOptions};
-use crate::charts::{gantt, write_atomic};
+use crate::charts::gantt::Gantt;
+use crate::charts::sweep::SweepChart;
+use crate::charts::write_atomic;
 use crate::error::{Error, Result};
-use crate::search;
 
 /// The search's layouts as CSV (this plan's first), with the step split.
 pub fn layouts_csv(p: &Plan) -> String {
@@ -99,12 +100,15 @@ pub fn write(p: &Plan, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
     let mut svgs: Vec<(&str, String)> = Vec::new();
     let mut chart_files = Vec::new();
     if let Some(r) = &p.sim {
-        for ext in ["svg", "png"] {
-            let path = dir.join(format!("timeline.{ext}"));
-            gantt::write(r, &short_name(&p.est.scenario), &path)?;
-            chart_files.push(path);
-        }
-        svgs.push(("timeline", compact_file(&dir.join("timeline.svg"))?));
+        let title = short_name(&p.est.scenario);
+        let gantt = Gantt {
+            result: r,
+            title: &title,
+        };
+        svgs.push((
+            "timeline",
+            own_chart(&gantt, dir, "timeline", &mut chart_files)?,
+        ));
     }
     let mem = memory_chart(p);
     let lay = layouts_chart(p);
@@ -114,12 +118,8 @@ pub fn write(p: &Plan, dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
         "layouts",
         own_chart(&lay, dir, "layouts", &mut chart_files)?,
     ));
-    for ext in ["svg", "png"] {
-        let path = dir.join(format!("sweep.{ext}"));
-        search::chart::write(&p.sweep, &path)?;
-        chart_files.push(path);
-    }
-    svgs.push(("sweep", compact_file(&dir.join("sweep.svg"))?));
+    let sweep = SweepChart { sweep: &p.sweep };
+    svgs.push(("sweep", own_chart(&sweep, dir, "sweep", &mut chart_files)?));
     svgs.push((
         "sensitivity",
         own_chart(&tor, dir, "sensitivity", &mut chart_files)?,

@@ -1,19 +1,13 @@
 //! The sweep chart: training days and dollars against GPU count (log-log), one line
-//! per GPU type, Pareto-optimal points ringed. Uses the shared chart style
-//! ([`crate::charts`]: DejaVu Sans embedded, palette, atomic writes).
-
-use std::path::Path;
+//! per GPU type, Pareto-optimal points ringed, written through [`super::canvas`].
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::charts::{
-    draw_err, palette, register_fonts, temp_beside, write_atomic, Format, FONT, LABEL_PX, TICK_PX,
-    TITLE_PX,
-};
-use crate::error::Result;
-
-use super::sweep::Sweep;
+use super::canvas::{Chart, DrawResult};
+use super::{palette, FONT, LABEL_PX, TICK_PX, TITLE_PX};
+use crate::search::sweep::Sweep;
+use crate::search::Ranked;
 
 const WIDTH: u32 = 1500;
 const HEIGHT: u32 = 640;
@@ -27,33 +21,23 @@ const COLOURS: [RGBColor; 7] = [
     palette::GREY,
 ];
 
-type DrawResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+/// The sweep as a chart: two panels (days, dollars) against GPU count.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepChart<'a> {
+    /// The sweep drawn.
+    pub sweep: &'a Sweep,
+}
 
-/// Draws `s` into `path` (`.png` or `.svg`), written atomically.
-pub fn write(s: &Sweep, path: &Path) -> Result<()> {
-    register_fonts();
-    match Format::of(path)? {
-        Format::Svg => {
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-                draw(&root, s).map_err(|e| draw_err(path, e))?;
-                root.present().map_err(|e| draw_err(path, e))?;
-            }
-            write_atomic(path, svg.as_bytes())
-        }
-        Format::Png => {
-            let tmp = temp_beside(path);
-            {
-                let root = BitMapBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
-                draw(&root, s).map_err(|e| draw_err(path, e))?;
-                root.present().map_err(|e| draw_err(path, e))?;
-            }
-            std::fs::rename(&tmp, path).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                draw_err(path, e)
-            })
-        }
+impl Chart for SweepChart<'_> {
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, HEIGHT)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw(root, self.sweep)
     }
 }
 
@@ -136,7 +120,7 @@ fn panel<DB: DrawingBackend>(
     caption: &str,
     y_desc: &str,
     log_y: bool,
-    y_of: impl Fn(&super::Ranked) -> f64,
+    y_of: impl Fn(&Ranked) -> f64,
 ) -> DrawResult<()>
 where
     DB::ErrorType: 'static,
@@ -229,7 +213,7 @@ fn series<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
     s: &Sweep,
     xf: &dyn Fn(u64) -> f64,
-    y_of: &dyn Fn(&super::Ranked) -> f64,
+    y_of: &dyn Fn(&Ranked) -> f64,
     legend: SeriesLabelPosition,
 ) -> DrawResult<()>
 where
