@@ -4,6 +4,7 @@ pub mod csv;
 pub mod estimate;
 pub mod json;
 pub mod plan;
+pub mod search;
 pub mod table;
 pub mod units;
 
