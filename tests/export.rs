@@ -394,6 +394,7 @@ fn launch_hint_round_trips() {
         pp: 8,
         dp: 16,
         ep: 1,
+        etp: 8,
         cp: 1,
         vpp: 1,
         micro_batch: 1,

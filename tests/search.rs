@@ -64,6 +64,9 @@ fn random_setup(r: &mut Lcg, base: &Scenario) -> Scenario {
     let (mut layout, rc) = random_layout(r, base.model.layers);
     if base.model.moe.is_none() {
         layout.ep = 1;
+    } else if r.next().is_multiple_of(3) {
+        // MoE parallel folding: experts unsplit, ep over the tp x cp x dp GPUs.
+        layout.etp = Some(1);
     }
     layout.overlap = Overlap {
         dp_comm: r.pick(&[true, false]),
@@ -284,11 +287,14 @@ fn rules_match_resolve() {
             let mb = r.pick(&[1, 2, 4, 5]);
             let dp = r.pick(&[None, None, None, Some(1), Some(8), Some(64)]);
             let gpus = r.pick(&[sc.gpus, 7, 64, 1000, 1024, 4096]);
+            // Expert tensor parallelism: tp's (None), or folded.
+            let etp = r.pick(&[None, None, Some(1), Some(2)]);
             let layout = Layout {
                 tp,
                 pp,
                 dp,
                 ep,
+                etp,
                 cp,
                 vpp,
                 micro_batch: mb,
@@ -297,8 +303,9 @@ fn rules_match_resolve() {
             };
             let mut adj = Adjustments::default();
             let want = resolve(&layout, &sc.model, gpus, &sc.training, &mut adj);
-            let got = rules::check_inner(&ctx, tp, ep, cp).and_then(|_| {
-                rules::check_outer(&ctx, gpus, tp, ep, cp, pp, vpp, mb, schedule, dp)
+            let e = etp.unwrap_or(tp);
+            let got = rules::check_inner(&ctx, tp, ep, e, cp).and_then(|_| {
+                rules::check_outer(&ctx, gpus, tp, ep, e, cp, pp, vpp, mb, schedule, dp)
             });
             match (&want, &got) {
                 (Ok(rl), Ok(shape)) => {
@@ -577,6 +584,12 @@ fn rejection_reasons_are_counted() {
         }
         let mut o = small_opts(sc);
         o.fixes = fixes.iter().map(|s| s.to_string()).collect();
+        // One layout: experts split like attention (the search also tries etp 1).
+        let tp = fixes
+            .iter()
+            .find_map(|f| f.strip_prefix("tp="))
+            .unwrap_or("1");
+        o.fixes.push(format!("etp={tp}"));
         let out = search(sc, &o, None).unwrap();
         assert_eq!(
             count(&out, reason),
@@ -966,6 +979,7 @@ fn layout_key_round_trips_to_a_layout() {
         pp: 16,
         dp: 192,
         ep: 16,
+        etp: 8,
         cp: 1,
         vpp: 1,
         micro_batch: 1,

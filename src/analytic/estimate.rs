@@ -137,6 +137,8 @@ pub struct LayoutOut {
     pub dp: u32,
     /// Expert parallel.
     pub ep: u32,
+    /// Expert tensor parallel (tp unless MoE parallel folding sets it apart).
+    pub etp: u32,
     /// Context parallel.
     pub cp: u32,
     /// Virtual stages per GPU.
@@ -576,6 +578,7 @@ fn layout_out(sc: &Scenario, rl: &ResolvedLayout) -> LayoutOut {
         pp: rl.pp,
         dp: rl.dp,
         ep: rl.ep,
+        etp: rl.etp,
         cp: rl.cp,
         vpp: rl.vpp,
         micro_batch: rl.micro_batch,

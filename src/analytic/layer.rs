@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::comm::{Comm, Group};
 use super::compute::{AttnShape, KernelModel};
-use super::fp8;
+use super::layer_comm::layer_comm;
 use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
@@ -22,7 +22,7 @@ use gemms::{Gemms, Src};
 mod gemms;
 
 /// Activation bytes per element (BF16 activations, also under FP8 GEMMs).
-const ACT: f64 = 2.0;
+pub(crate) const ACT: f64 = 2.0;
 
 /// Costs of one layer for one micro-batch on one GPU.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -169,11 +169,20 @@ impl LayerCtx<'_> {
         }
     }
 
-    /// The expert-parallel group (stride tp: carved out of cp x dp).
+    /// The expert-parallel group: stride etp in the experts' etp -> ep -> expert-dp
+    /// order over the stage's tp x cp x dp GPUs (stride tp, inside cp x dp, unfolded).
     pub fn ep_group(&self) -> Group {
         Group {
             size: self.layout.ep.into(),
-            stride: self.layout.tp.into(),
+            stride: self.layout.etp.into(),
+        }
+    }
+
+    /// The experts' tensor-parallel group (innermost; the tp group unless folded).
+    pub fn etp_group(&self) -> Group {
+        Group {
+            size: self.layout.etp.into(),
+            stride: 1,
         }
     }
 }
@@ -200,6 +209,10 @@ struct Dims {
     dv: f64,
     /// Tensor-parallel size.
     tp: f64,
+    /// Expert tensor-parallel size (tp unless MoE parallel folding sets it).
+    etp: f64,
+    /// Routed tokens a GPU's experts see per token of its own: etp / tp (1 unfolded).
+    fold: f64,
     /// 2 for a gated MLP (SwiGLU's two input projections), else 1.
     gate: f64,
     /// Bytes per element of a stored GEMM input: Transformer Engine keeps the
@@ -223,6 +236,8 @@ impl Dims {
             dqk: m.qk_head_dim() as f64,
             dv: m.v_head_dim() as f64,
             tp: ctx.layout.tp as f64,
+            etp: ctx.layout.etp as f64,
+            fold: ctx.layout.etp as f64 / ctx.layout.tp as f64,
             gate: if m.gated_mlp { 2.0 } else { 1.0 },
             gin: if tr.precision.quantized() {
                 let share = tr.precision.bf16_layer_share();
@@ -265,11 +280,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         Recompute::Selective => selective(ctx, moe.is_some(), &acts, &proj, attn_fwd, &mk),
     };
     // Communication (forward; backward mirrors it).
-    let tp_fwd_s = 2.0 * comm.all_reduce_s(d.t * d.h * ACT, ctx.tp_group());
-    let (ep_fwd_s, ep_bwd_s) = match moe {
-        Some(moe) => expert_all_to_all(ctx, comm, &d, moe, recipe),
-        None => (0.0, 0.0),
-    };
+    let c = layer_comm(ctx, comm, moe, recipe, d.gin);
     LayerCost {
         fwd_compute_s,
         bwd_compute_s,
@@ -277,10 +288,10 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         recompute_s,
         forward_replays: tr.replayed_share(),
         attn_fwd_s: attn_fwd,
-        tp_fwd_s,
-        ep_fwd_s,
-        ep_bwd_s,
-        cp_fwd_s: cp_ring_s(ctx, comm, &d),
+        tp_fwd_s: c.tp_fwd_s,
+        ep_fwd_s: c.ep_fwd_s,
+        ep_bwd_s: c.ep_bwd_s,
+        cp_fwd_s: c.cp_fwd_s,
         stored_bytes,
         working_bytes: acts.full,
         fp8_cast_s: cast_fwd_s + cast_bwd_s,
@@ -290,7 +301,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         fp8_weight_cast_s: recipe
             .map_or(0.0, |r| k.memory_s(gm.fp8_weights * r.weight_cast_bytes())),
         dense_params: params.dense() / d.tp,
-        expert_params: params.experts / (d.tp * l.ep as f64),
+        expert_params: params.experts / (d.etp * l.ep as f64),
     }
 }
 
@@ -369,7 +380,13 @@ fn projections(gm: &mut Gemms, m: &ModelSpec, d: &Dims) -> Projections {
 /// experts per token (0 for a dense MLP).
 fn mlp_gemms(gm: &mut Gemms, ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> (f64, f64) {
     let Dims {
-        t, th, h, tp, gate, ..
+        t,
+        th,
+        h,
+        tp,
+        etp,
+        gate,
+        ..
     } = *d;
     let Some(moe) = moe else {
         let f = ctx.model.ffn_hidden as f64;
@@ -381,9 +398,10 @@ fn mlp_gemms(gm: &mut Gemms, ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> (f6
     let ep = ctx.layout.ep as f64;
     let topk = moe.top_k as f64;
     let fe = moe.expert_ffn_hidden as f64;
-    // Each local expert gets its share of the ep group's tokens; the busiest rank
-    // gets `expert_imbalance` times it and sets the pace.
-    let per_expert = t * ep * topk / e * ctx.training.expert_imbalance;
+    // Each local expert gets its share of the tokens of its ep group's etp x ep ranks
+    // (etp / tp of a tensor-parallel group's each); the busiest rank gets
+    // `expert_imbalance` times it and sets the pace.
+    let per_expert = t * ep * topk / e * ctx.training.expert_imbalance * d.fold;
     gm.add_bf16(th, e, h);
     // DeepSeek-V3 quantizes tokens once before the dispatch (FP8 on the wire);
     // TE's grouped GEMM casts each expert's dispatched tokens.
@@ -394,8 +412,8 @@ fn mlp_gemms(gm: &mut Gemms, ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> (f6
         }
         _ => Src::Plain,
     };
-    gm.add(per_expert, gate * fe / tp, h, e / ep, expert_src);
-    gm.add(per_expert, h, fe / tp, e / ep, Src::Plain);
+    gm.add(per_expert, gate * fe / etp, h, e / ep, expert_src);
+    gm.add(per_expert, h, fe / etp, e / ep, Src::Plain);
     let shared = moe.shared_experts as f64 * fe;
     if shared > 0.0 {
         gm.add(t, gate * shared / tp, h, 1.0, expert_src);
@@ -519,7 +537,7 @@ fn memory_kernels(
     let gated = if ctx.model.gated_mlp { 6.0 } else { 4.0 };
     let act_s = k.memory_s(gated * act_width * t / tp);
     let rope = 4.0 * (hq + hkv) * dqk * t / tp;
-    let permute = 8.0 * routed_k * h * t; // MoE dispatch and combine copies
+    let permute = 8.0 * routed_k * h * t * d.fold; // MoE dispatch and combine copies
     MemKernels {
         norm_s,
         act_s,
@@ -578,13 +596,13 @@ fn activations(ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>, p: &Projections) -> 
             let fe = moe.expert_ffn_hidden as f64;
             let shared = moe.shared_experts as f64 * fe;
             let router = 4.0 * th * moe.experts as f64;
-            // Dispatched expert inputs (gathered over tp) and fc1 outputs. The routing
+            // Dispatched expert inputs (gathered over etp) and fc1 outputs. The routing
             // probabilities scale the activation's output inside the expert (Megatron
             // Core's grouped experts fuse them into the SwiGLU, weighted_bias_swiglu),
             // so the combine keeps no expert outputs: the probabilities' gradient comes
             // from the fc2 input gradient and the activation output.
             let keep = router
-                + gin * t * topk * h
+                + gin * t * topk * h * d.fold
                 + swiglu_in * t * topk * fe * gate / tp
                 + swiglu_in * t * shared * gate / tp;
             (keep, gin * t * (topk * fe + shared) / tp)
@@ -642,50 +660,4 @@ fn selective(
         redo += mk.act_s;
     }
     (stored, redo)
-}
-
-/// The expert all-to-all (dispatch and combine), forward and backward, seconds, at
-/// the busiest rank's `expert_imbalance` times the mean.
-fn expert_all_to_all(
-    ctx: &LayerCtx,
-    comm: &Comm,
-    d: &Dims,
-    moe: &Moe,
-    recipe: Option<fp8::Recipe>,
-) -> (f64, f64) {
-    let a2a = |bytes_per_elem: f64| {
-        comm.moe_all_to_all_s(
-            d.th,
-            moe.top_k.into(),
-            d.h * bytes_per_elem,
-            ctx.ep_group(),
-            moe.max_nodes_per_token,
-        )
-    };
-    // Dispatch goes out quantized where tokens are quantized before it
-    // (DeepSeek-V3, FP4); Megatron-Core's dispatchers send BF16. The combine and
-    // all backward traffic stay BF16.
-    let wire = if recipe.is_some_and(|r| r.quantized_dispatch()) {
-        d.gin
-    } else {
-        ACT
-    };
-    // The busiest rank receives (and sends back) `expert_imbalance` times the
-    // mean; the collective ends when it does.
-    let skew = ctx.training.expert_imbalance;
-    (skew * (a2a(wire) + a2a(ACT)), skew * 2.0 * a2a(ACT))
-}
-
-/// The context-parallel ring's K/V traffic in forward, seconds: cp - 1 steps.
-fn cp_ring_s(ctx: &LayerCtx, comm: &Comm, d: &Dims) -> f64 {
-    let l = ctx.layout;
-    if l.cp <= 1 {
-        return 0.0;
-    }
-    let kv_bytes = d.t * d.hkv / d.tp * (d.dqk + d.dv) * ACT;
-    let ring = Group {
-        size: l.cp.into(),
-        stride: l.tp.into(),
-    };
-    (l.cp as f64 - 1.0) * comm.ring_step_s(kv_bytes, ring)
 }

@@ -206,8 +206,9 @@ fn amp_peak(
 
 /// Memory that does not depend on the model, bytes: the CUDA context and one set of
 /// NCCL buffers per communicator the GPU belongs to (tensor, context, expert,
-/// data-parallel for dense and for expert parameters, pipeline), each when its group
-/// has more than one rank.
+/// data-parallel for dense and for expert parameters, pipeline, and the experts' own
+/// tensor-parallel group when folding gives them one), each when its group has more
+/// than one rank.
 pub fn fixed_bytes(l: &ResolvedLayout) -> f64 {
     let groups = [
         l.tp,
@@ -216,6 +217,7 @@ pub fn fixed_bytes(l: &ResolvedLayout) -> f64 {
         l.dp * l.cp,
         if l.ep > 1 { l.expert_dp() } else { 1 },
         l.pp,
+        if l.folded() { l.etp } else { 1 },
     ];
     let comms = groups.iter().filter(|&&g| g > 1).count() as f64;
     CUDA_CONTEXT_BYTES + comms * NCCL_COMM_BYTES

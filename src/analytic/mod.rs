@@ -11,6 +11,7 @@ pub mod estimate;
 pub mod fp8;
 pub mod head;
 pub mod layer;
+pub mod layer_comm;
 pub mod memory;
 pub mod params;
 pub mod pipeline;

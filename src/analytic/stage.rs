@@ -527,9 +527,10 @@ pub fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
             size: u64::from(l.dp) * u64::from(l.cp),
             stride: l.tp.into(),
         },
+        // Experts: etp -> ep -> expert-dp over the stage's tp x cp x dp GPUs.
         Group {
             size: l.expert_dp().into(),
-            stride: u64::from(l.tp) * u64::from(l.ep),
+            stride: u64::from(l.etp) * u64::from(l.ep),
         },
     )
 }

@@ -200,8 +200,8 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
     f.push(format!("--context-parallel-size {}", l.cp));
     if sc.model.moe.is_some() {
         f.push(format!("--expert-model-parallel-size {}", l.ep));
-        // llmplan splits experts over the same tp group as attention.
-        f.push(format!("--expert-tensor-parallel-size {}", l.tp));
+        // The experts' own tp: the attention's unless MoE parallel folding sets it.
+        f.push(format!("--expert-tensor-parallel-size {}", l.etp));
     }
     if l.sequence_parallel && l.tp > 1 {
         f.push("--sequence-parallel".into());
@@ -364,7 +364,7 @@ fn core_fields(
     ];
     if sc.model.moe.is_some() {
         v.push(("expert_model_parallel_size", l.ep.to_string()));
-        v.push(("expert_tensor_parallel_size", l.tp.to_string()));
+        v.push(("expert_tensor_parallel_size", l.etp.to_string()));
     }
     match split(t, sc, l)? {
         Split::Even(_) => {}

@@ -159,6 +159,12 @@ pub fn command_for(
         format!("layout.pp={}", key.pp),
         "layout.dp=null".to_string(),
         format!("layout.ep={}", key.ep),
+        // etp left to default to tp unless folded (a scenario's own etp is overridden).
+        if key.etp != key.tp {
+            format!("layout.etp={}", key.etp)
+        } else {
+            "layout.etp=null".to_string()
+        },
         format!("layout.cp={}", key.cp),
         format!("layout.vpp={}", key.vpp),
         format!("layout.micro_batch={}", key.micro_batch),

@@ -108,7 +108,7 @@ pub fn toml(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     p.push(format!("context_parallel_degree = {}", l.cp));
     if sc.model.moe.is_some() {
         p.push(format!("expert_parallel_degree = {}", l.ep));
-        p.push(format!("expert_tensor_parallel_degree = {}", l.tp));
+        p.push(format!("expert_tensor_parallel_degree = {}", l.etp));
     }
     // One optimizer step sees global_batch_size sequences; local_batch_size is one
     // data-parallel rank's share per step (all micro-batches of a pipeline).

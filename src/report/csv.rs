@@ -30,11 +30,12 @@ impl CsvTable {
 }
 
 /// The columns that say what a layout is, in the order every layout table uses.
-pub const LAYOUT_COLUMNS: [&str; 13] = [
+pub const LAYOUT_COLUMNS: [&str; 14] = [
     "tp",
     "pp",
     "dp",
     "ep",
+    "etp",
     "cp",
     "vpp",
     "micro_batch",
@@ -49,8 +50,9 @@ pub const LAYOUT_COLUMNS: [&str; 13] = [
 /// One layout's [`LAYOUT_COLUMNS`] cells.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayoutCells {
-    /// Tensor, pipeline, data, expert and context parallel sizes; virtual stages.
-    pub sizes: [u32; 6],
+    /// Tensor, pipeline, data, expert, expert tensor and context parallel sizes;
+    /// virtual stages.
+    pub sizes: [u32; 7],
     /// Sequences per micro-batch.
     pub micro_batch: u32,
     /// Micro-batches per step.
@@ -72,7 +74,7 @@ impl LayoutCells {
     pub fn of_ranked(r: &Ranked) -> Self {
         let l = &r.layout;
         LayoutCells {
-            sizes: [l.tp, l.pp, l.dp, l.ep, l.cp, l.vpp],
+            sizes: [l.tp, l.pp, l.dp, l.ep, l.etp, l.cp, l.vpp],
             micro_batch: l.micro_batch,
             microbatches: r.microbatches,
             global_batch_seqs: r.global_batch_seqs,
@@ -86,7 +88,7 @@ impl LayoutCells {
     /// The cells of an estimate's layout.
     pub fn of_estimate(l: &crate::analytic::estimate::LayoutOut) -> Self {
         LayoutCells {
-            sizes: [l.tp, l.pp, l.dp, l.ep, l.cp, l.vpp],
+            sizes: [l.tp, l.pp, l.dp, l.ep, l.etp, l.cp, l.vpp],
             micro_batch: l.micro_batch,
             microbatches: l.microbatches,
             global_batch_seqs: l.global_batch_seqs,

@@ -33,7 +33,7 @@ pub fn objective_words(o: Objective) -> &'static str {
 fn layout_json(r: &Ranked) -> Value {
     let l = &r.layout;
     json!({
-        "tp": l.tp, "pp": l.pp, "dp": l.dp, "ep": l.ep, "cp": l.cp, "vpp": l.vpp,
+        "tp": l.tp, "pp": l.pp, "dp": l.dp, "ep": l.ep, "etp": l.etp, "cp": l.cp, "vpp": l.vpp,
         "micro_batch": l.micro_batch, "recompute": search::recompute_name(l.recompute),
         "zero": l.zero, "schedule": l.schedule.name(), "sequence_parallel": l.sequence_parallel,
     })
@@ -92,11 +92,16 @@ pub fn row(rank: String, r: &Ranked, show_gpus: bool, simulated: bool) -> Vec<St
     let l = &r.layout;
     v.extend([
         format!(
-            "tp {} pp {} dp {} ep {} cp {}{}",
+            "tp {} pp {} dp {} ep {}{} cp {}{}",
             l.tp,
             l.pp,
             l.dp,
             l.ep,
+            if l.etp != l.tp {
+                format!(" etp {}", l.etp)
+            } else {
+                String::new()
+            },
             l.cp,
             if l.vpp > 1 {
                 format!(" vpp {}", l.vpp)

@@ -46,6 +46,7 @@ pub(super) fn baseline(
             && space.pp.contains(&rl.pp)
             && space.dp.as_ref().is_none_or(|d| d.contains(&rl.dp))
             && space.ep.contains(&rl.ep)
+            && space.etps(rl.tp, rl.ep).contains(&rl.etp)
             && space.cp.contains(&rl.cp)
             && space.vpp.contains(&rl.vpp)
             && space.micro_batch.contains(&rl.micro_batch)

@@ -48,6 +48,7 @@ pub fn parse_layout(spec: &str, base: &Layout, rc: Recompute) -> Result<(Layout,
             "pp" => l.pp = num()?,
             "dp" => l.dp = Some(num()?),
             "ep" => l.ep = num()?,
+            "etp" => l.etp = Some(num()?),
             "cp" => l.cp = num()?,
             "vpp" => l.vpp = num()?,
             "micro_batch" | "mb" => l.micro_batch = num()?,
@@ -81,7 +82,7 @@ pub fn parse_layout(spec: &str, base: &Layout, rc: Recompute) -> Result<(Layout,
             }
             _ => {
                 return Err(bad(format!(
-                    "unknown key '{k}'; known: tp, pp, dp, ep, cp, vpp, micro_batch, sequence_parallel, zero, schedule, recompute"
+                    "unknown key '{k}'; known: tp, pp, dp, ep, etp, cp, vpp, micro_batch, sequence_parallel, zero, schedule, recompute"
                 )))
             }
         }

@@ -16,6 +16,8 @@ pub struct LayoutKey {
     pub dp: u32,
     /// Expert parallel.
     pub ep: u32,
+    /// Expert tensor parallel (tp unless folded).
+    pub etp: u32,
     /// Context parallel.
     pub cp: u32,
     /// Virtual stages per GPU.
@@ -40,6 +42,7 @@ impl LayoutKey {
             self.pp,
             self.dp,
             self.ep,
+            self.etp,
             self.cp,
             self.vpp,
             self.micro_batch,
@@ -50,10 +53,16 @@ impl LayoutKey {
         )
     }
 
-    /// "tp 8 pp 16 dp 192 ep 16 cp 1 vpp 1 mb 1 sp 1f1b zero 1 rc full".
+    /// "tp8 pp16 dp192 ep16 cp1 vpp1 mb1 sp 1f1b z1 rc:full" (" etp1" after ep where
+    /// folded).
     pub fn text(&self) -> String {
+        let etp = if self.etp != self.tp {
+            format!(" etp{}", self.etp)
+        } else {
+            String::new()
+        };
         format!(
-            "tp{} pp{} dp{} ep{} cp{} vpp{} mb{}{} {} z{} rc:{}",
+            "tp{} pp{} dp{} ep{}{etp} cp{} vpp{} mb{}{} {} z{} rc:{}",
             self.tp,
             self.pp,
             self.dp,
@@ -77,6 +86,7 @@ impl LayoutKey {
             pp: self.pp,
             dp: None,
             ep: self.ep,
+            etp: (self.etp != self.tp).then_some(self.etp),
             cp: self.cp,
             vpp: self.vpp,
             micro_batch: self.micro_batch,

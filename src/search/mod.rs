@@ -464,6 +464,7 @@ fn selective_is_none(sc: &Scenario, kernels: &(dyn KernelModel + Sync)) -> bool 
     [(1u32, 1u32), (8, 1), (2, 2)].iter().all(|&(tp, cp)| {
         let mut r = rl.clone();
         r.tp = tp;
+        r.etp = tp;
         r.cp = if sc.training.seq_len.is_multiple_of(u64::from(cp)) {
             cp
         } else {
@@ -481,6 +482,7 @@ fn blank_layout(sc: &Scenario) -> ResolvedLayout {
         pp: 1,
         dp: 1,
         ep: 1,
+        etp: 1,
         cp: 1,
         vpp: 1,
         micro_batch: 1,
@@ -510,12 +512,13 @@ fn run_inner(
     base: Option<&Ranked>,
     batch_tolerance: f64,
 ) {
-    if let Err(r) = rules::check_inner(rctx, key.tp, key.ep, key.cp) {
+    if let Err(r) = rules::check_inner(rctx, key.tp, key.ep, key.etp, key.cp) {
         acc.counts[r.index()] += outer.len() as u64;
         return;
     }
     rl.tp = key.tp;
     rl.ep = key.ep;
+    rl.etp = key.etp;
     rl.cp = key.cp;
     rl.micro_batch = key.micro_batch;
     rl.sequence_parallel = key.sp;
@@ -529,6 +532,7 @@ fn run_inner(
             gpus,
             key.tp,
             key.ep,
+            key.etp,
             key.cp,
             o.pp,
             o.vpp,
@@ -593,6 +597,7 @@ fn ranked(
             pp: rl.pp,
             dp: rl.dp,
             ep: rl.ep,
+            etp: rl.etp,
             cp: rl.cp,
             vpp: rl.vpp,
             micro_batch: rl.micro_batch,

@@ -9,6 +9,7 @@
 //! | pp | 1..=L (uneven splits allowed, as `resolve` does) |
 //! | dp | derived: as many replicas as the GPUs hold (fixable) |
 //! | ep | divisors of E (1 for a dense model) |
+//! | etp | tp, and 1 where tp > 1 and ep > 1 (MoE parallel folding: experts unsplit, ep over the tp x cp x dp GPUs) |
 //! | cp | 1, 2, 4, 8 dividing the sequence length (up to `max_cp`) |
 //! | vpp | 1..=`max_vpp` (vpp > 1 only with the interleaved schedule, pp > 1 and L / (pp x vpp) whole, as Megatron-LM needs; `uneven_chunks` lifts the last) |
 //! | micro_batch | 1, 2, 4, 8 (up to `max_micro_batch`) |
@@ -65,6 +66,8 @@ pub struct Space {
     pub dp: Option<Vec<u32>>,
     /// Expert parallel.
     pub ep: Vec<u32>,
+    /// Expert tensor parallel; `None` = tp, and also 1 (folded) where tp > 1 and ep > 1.
+    pub etp: Option<Vec<u32>>,
     /// Context parallel.
     pub cp: Vec<u32>,
     /// Virtual stages per GPU.
@@ -141,6 +144,7 @@ impl Space {
             pp: (1..=m.layers).collect(),
             dp: None,
             ep,
+            etp: None,
             cp,
             vpp: (1..=lim.max_vpp.max(1)).collect(),
             micro_batch: pow2(lim.max_micro_batch),
@@ -207,6 +211,7 @@ impl Space {
             "pp" => self.pp = nums()?,
             "dp" => self.dp = Some(nums()?),
             "ep" => self.ep = nums()?,
+            "etp" => self.etp = Some(nums()?),
             "cp" => self.cp = nums()?,
             "vpp" => {
                 self.vpp = nums()?;
@@ -260,7 +265,7 @@ impl Space {
             }
             _ => {
                 return Err(Error::Usage(format!(
-                "--fix {spec}: unknown knob '{key}'; known: tp, pp, dp, ep, cp, vpp, micro_batch, \
+                "--fix {spec}: unknown knob '{key}'; known: tp, pp, dp, ep, etp, cp, vpp, micro_batch, \
                      sequence_parallel, recompute, zero, schedule"
             )))
             }
@@ -301,7 +306,16 @@ impl Space {
         v
     }
 
-    /// The (recompute, tp, sequence parallel, cp, ep, micro-batch) combinations.
+    /// The expert tensor-parallel widths tried with `tp` and `ep`.
+    pub fn etps(&self, tp: u32, ep: u32) -> Vec<u32> {
+        match &self.etp {
+            Some(v) => v.clone(),
+            None if tp > 1 && ep > 1 => vec![tp, 1],
+            None => vec![tp],
+        }
+    }
+
+    /// The (recompute, tp, sequence parallel, cp, ep, etp, micro-batch) combinations.
     pub fn inner(&self) -> Vec<InnerKey> {
         let mut v = Vec::new();
         for &recompute in &self.recompute {
@@ -313,15 +327,18 @@ impl Space {
                     }
                     for &cp in &self.cp {
                         for &ep in &self.ep {
-                            for &micro_batch in &self.micro_batch {
-                                v.push(InnerKey {
-                                    recompute,
-                                    tp,
-                                    sp: sp && tp > 1,
-                                    cp,
-                                    ep,
-                                    micro_batch,
-                                });
+                            for etp in self.etps(tp, ep) {
+                                for &micro_batch in &self.micro_batch {
+                                    v.push(InnerKey {
+                                        recompute,
+                                        tp,
+                                        sp: sp && tp > 1,
+                                        cp,
+                                        ep,
+                                        etp,
+                                        micro_batch,
+                                    });
+                                }
                             }
                         }
                     }
@@ -360,6 +377,8 @@ pub struct InnerKey {
     pub cp: u32,
     /// Expert parallel.
     pub ep: u32,
+    /// Expert tensor parallel.
+    pub etp: u32,
     /// Sequences per micro-batch.
     pub micro_batch: u32,
 }

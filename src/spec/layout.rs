@@ -1,9 +1,12 @@
 //! The parallel layout and the rules that make one valid.
 //!
 //! Placement follows Megatron-LM's rank order tp -> cp -> ep -> dp -> pp (tp
-//! innermost): that order decides which groups stay inside an NVLink domain. Expert
-//! parallelism is carved out of the data-parallel (x context-parallel) ranks, so
-//! `ep` must divide `dp x cp`.
+//! innermost): that order decides which groups stay inside an NVLink domain. MoE
+//! layers fold the same tp x cp x dp ranks of a stage into their own grid, etp -> ep
+//! -> expert-dp (Megatron-Core's "MoE parallel folding", Liu et al. 2025, arXiv
+//! 2504.14960; `parallel_state.py` builds the expert ranks as tp = etp, ep, dp =
+//! world / (etp x ep x pp)), so `ep x etp` must divide `tp x cp x dp`. With etp = tp
+//! (Megatron's default) that is `ep` dividing `dp x cp`.
 
 use serde::{Deserialize, Serialize};
 
@@ -117,9 +120,15 @@ pub struct Layout {
     /// Data-parallel replicas; `None` = as many as the GPUs allow.
     #[serde(default)]
     pub dp: Option<u32>,
-    /// Expert-parallel width (within dp x cp).
+    /// Expert-parallel width (within tp x cp x dp / etp).
     #[serde(default = "one")]
     pub ep: u32,
+    /// Expert tensor-parallel width: how many GPUs split each routed expert's weights
+    /// (Megatron-Core `expert_tensor_parallel_size`); `None` = tp. Experts fold the
+    /// stage's tp x cp x dp GPUs into etp x ep x expert-dp, so ep x etp must divide
+    /// tp x cp x dp: etp 1 lets ep span the attention's tensor-parallel ranks.
+    #[serde(default)]
+    pub etp: Option<u32>,
     /// Context-parallel width (sequence split across GPUs for attention).
     #[serde(default = "one")]
     pub cp: u32,
@@ -154,6 +163,7 @@ impl Default for Layout {
             pp: 1,
             dp: None,
             ep: 1,
+            etp: None,
             cp: 1,
             vpp: 1,
             micro_batch: 1,
@@ -178,6 +188,8 @@ pub struct ResolvedLayout {
     pub dp: u32,
     /// Expert-parallel width.
     pub ep: u32,
+    /// Expert tensor-parallel width (tp unless folded).
+    pub etp: u32,
     /// Context-parallel width.
     pub cp: u32,
     /// Virtual stages per GPU.
@@ -203,9 +215,16 @@ pub struct ResolvedLayout {
 }
 
 impl ResolvedLayout {
-    /// Expert-data-parallel width: replicas of each expert (dp x cp / ep).
+    /// Expert-data-parallel width: replicas of each expert, tp x cp x dp / (etp x ep)
+    /// (dp x cp / ep when etp = tp).
     pub fn expert_dp(&self) -> u32 {
-        self.dp * self.cp / self.ep
+        (u64::from(self.tp) * u64::from(self.cp) * u64::from(self.dp)
+            / (u64::from(self.etp) * u64::from(self.ep))) as u32
+    }
+
+    /// Whether the experts fold the ranks differently from attention (etp != tp).
+    pub fn folded(&self) -> bool {
+        self.etp != self.tp
     }
 
     /// Whether the layer split is uneven.
@@ -286,12 +305,14 @@ pub fn resolve(
         // 3.3.2). Only a balanced split needs pp x vpp <= layers.
         ctx.layers = ctx.layers.max(l.pp.saturating_mul(l.vpp));
     }
-    rules::check_inner(&ctx, l.tp, l.ep, l.cp).map_err(why)?;
+    let etp = l.etp.unwrap_or(l.tp);
+    rules::check_inner(&ctx, l.tp, l.ep, etp, l.cp).map_err(why)?;
     let shape = rules::check_outer(
         &ctx,
         gpus,
         l.tp,
         l.ep,
+        etp,
         l.cp,
         l.pp,
         l.vpp,
@@ -309,6 +330,7 @@ pub fn resolve(
         pp: l.pp,
         dp: shape.dp,
         ep: l.ep,
+        etp,
         cp: l.cp,
         vpp: l.vpp,
         micro_batch: l.micro_batch,
@@ -331,6 +353,7 @@ fn check_fields(l: &Layout, gpus: u64) -> Result<()> {
         ("tp", l.tp),
         ("pp", l.pp),
         ("ep", l.ep),
+        ("etp", l.etp.unwrap_or(1)),
         ("cp", l.cp),
         ("vpp", l.vpp),
         ("micro_batch", l.micro_batch),
@@ -394,10 +417,14 @@ fn add_notes(
 ) {
     let inner = u64::from(rl.tp) * u64::from(rl.cp) * u64::from(rl.pp);
     if rl.gpus_used != gpus {
+        let experts = if rl.folded() {
+            format!("ep {} x etp {} dividing tp x cp x dp", rl.ep, rl.etp)
+        } else {
+            format!("dp divisible by ep {} / cp", rl.ep)
+        };
         adj.notes.push(format!(
-            "{gpus} GPUs is not a multiple of tp x cp x pp = {inner} with dp divisible by ep {} / cp; \
+            "{gpus} GPUs is not a multiple of tp x cp x pp = {inner} with {experts}; \
              using {} GPUs (dp {}), {} idle",
-            rl.ep,
             rl.gpus_used,
             rl.dp,
             gpus - rl.gpus_used

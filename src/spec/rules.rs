@@ -28,7 +28,8 @@ pub enum Reason {
     DpGpus,
     /// Fewer GPUs than one replica (tp x cp x pp, with ep inside dp x cp) needs.
     TooFewGpus,
-    /// ep does not divide dp x cp (experts live inside the data-parallel group).
+    /// ep x etp does not divide tp x cp x dp (MoE layers fold a stage's tp x cp x dp
+    /// GPUs into etp x ep x expert-dp).
     EpDpCp,
     /// pp x vpp model chunks exceed the layers.
     PpLayers,
@@ -84,7 +85,7 @@ impl Reason {
             Reason::CpSeq => "cp does not divide seq_len",
             Reason::DpGpus => "tp x cp x pp x dp != gpus",
             Reason::TooFewGpus => "too few gpus for one replica",
-            Reason::EpDpCp => "ep does not divide dp x cp",
+            Reason::EpDpCp => "ep x etp does not divide tp x cp x dp",
             Reason::PpLayers => "pp x vpp exceeds layers",
             Reason::VppSchedule => "vpp > 1 needs interleaved",
             Reason::InterleavedVpp => "interleaved needs vpp >= 2",
@@ -113,8 +114,8 @@ impl Reason {
             "layout.ep" if message.contains("experts") && message.contains("not divisible") => {
                 Reason::EpExperts
             }
-            "layout.ep" if message.contains("dense model") => Reason::EpDense,
-            "layout.ep" if message.contains("does not divide dp") => Reason::EpDpCp,
+            "layout.ep" | "layout.etp" if message.contains("dense model") => Reason::EpDense,
+            "layout.ep" if message.contains("does not divide tp") => Reason::EpDpCp,
             "layout.cp" => Reason::CpSeq,
             "layout.dp" if message.contains("GPUs, but the scenario has") => Reason::DpGpus,
             "gpus" if message.contains("cannot hold one replica") => Reason::TooFewGpus,
@@ -141,13 +142,24 @@ impl Reason {
 }
 
 /// The most data-parallel replicas `gpus` hold with `inner` = tp x cp x pp GPUs each
-/// and ep dividing dp x cp (0 when not even one fits).
-pub fn most_replicas(gpus: u64, inner: u64, ep: u32, cp: u32) -> u64 {
+/// and the experts' etp x ep dividing tp x cp x dp (0 when not even one fits).
+pub fn most_replicas(gpus: u64, inner: u64, tp: u32, cp: u32, ep: u32, etp: u32) -> u64 {
+    let (ranks, experts) = (
+        u64::from(tp) * u64::from(cp),
+        u64::from(ep) * u64::from(etp),
+    );
     let mut dp = gpus / inner;
-    while dp > 0 && !(dp * u64::from(cp)).is_multiple_of(u64::from(ep)) {
+    while dp > 0 && !(dp * ranks).is_multiple_of(experts) {
         dp -= 1;
     }
     dp
+}
+
+/// The fewest data-parallel replicas whose tp x cp x dp GPUs the experts' etp x ep
+/// tile: etp x ep / gcd(etp x ep, tp x cp).
+pub fn min_replicas(tp: u32, cp: u32, ep: u32, etp: u32) -> u64 {
+    let experts = u64::from(ep) * u64::from(etp);
+    experts / gcd(experts, u64::from(tp) * u64::from(cp))
 }
 
 /// A batch asked for in tokens (`requested` sequences, maybe fractional) rounded to
@@ -190,10 +202,14 @@ impl RuleCtx {
     }
 }
 
-/// The rules that depend only on tp, ep and cp (checked once per inner combination).
-pub fn check_inner(c: &RuleCtx, tp: u32, ep: u32, cp: u32) -> Result<(), Reason> {
-    if tp == 0 || ep == 0 || cp == 0 {
+/// The rules that depend only on tp, ep, etp and cp (checked once per inner
+/// combination).
+pub fn check_inner(c: &RuleCtx, tp: u32, ep: u32, etp: u32, cp: u32) -> Result<(), Reason> {
+    if tp == 0 || ep == 0 || etp == 0 || cp == 0 {
         return Err(Reason::Other);
+    }
+    if c.experts.is_none() && etp != tp {
+        return Err(Reason::EpDense);
     }
     if !c.heads.is_multiple_of(tp) || !c.kv_heads.is_multiple_of(tp) {
         return Err(Reason::TpHeads);
@@ -229,6 +245,7 @@ pub fn check_outer(
     gpus: u64,
     tp: u32,
     ep: u32,
+    etp: u32,
     cp: u32,
     pp: u32,
     vpp: u32,
@@ -240,7 +257,6 @@ pub fn check_outer(
         return Err(Reason::Other);
     }
     let inner = u64::from(tp) * u64::from(cp) * u64::from(pp);
-    let (ep64, cp64) = (u64::from(ep), u64::from(cp));
     let dp = match fixed_dp {
         Some(dp) => {
             if inner * u64::from(dp) != gpus {
@@ -248,7 +264,7 @@ pub fn check_outer(
             }
             u64::from(dp)
         }
-        None => match most_replicas(gpus, inner, ep, cp) {
+        None => match most_replicas(gpus, inner, tp, cp, ep, etp) {
             0 => return Err(Reason::TooFewGpus),
             dp => dp,
         },
@@ -256,7 +272,7 @@ pub fn check_outer(
     if dp > u64::from(u32::MAX) {
         return Err(Reason::Other);
     }
-    if (dp * cp64) % ep64 != 0 {
+    if (dp * u64::from(tp) * u64::from(cp)) % (u64::from(ep) * u64::from(etp)) != 0 {
         return Err(Reason::EpDpCp);
     }
     if c.layers < pp.saturating_mul(vpp) {
@@ -319,11 +335,16 @@ impl Asked<'_> {
         u64::from(l.tp) * u64::from(l.cp) * u64::from(l.pp)
     }
 
+    /// The expert tensor-parallel width asked for (tp when not given).
+    fn etp(&self) -> u32 {
+        self.layout.etp.unwrap_or(self.layout.tp)
+    }
+
     /// dp as the rules derive it (fixed, or the most replicas that fit).
     fn dp(&self) -> u64 {
         let l = self.layout;
         l.dp.map_or_else(
-            || most_replicas(self.gpus, self.inner(), l.ep, l.cp),
+            || most_replicas(self.gpus, self.inner(), l.tp, l.cp, l.ep, self.etp()),
             u64::from,
         )
     }
@@ -367,6 +388,15 @@ fn explain_split(r: Reason, a: &Asked) -> Error {
             format!("experts {experts} not divisible by ep {}", l.ep),
         )
         .with_suggestion(format!("ep in {}", join(&divisors(experts as u64)))),
+        Reason::EpDense if l.ep == 1 => Error::invalid(
+            "layout.etp",
+            format!(
+                "etp {} differs from tp {} on a dense model (no experts)",
+                a.etp(),
+                l.tp
+            ),
+        )
+        .with_suggestion("leave etp out".to_string()),
         Reason::EpDense => Error::invalid(
             "layout.ep",
             format!("ep {} on a dense model (no experts)", l.ep),
@@ -396,34 +426,61 @@ fn explain_gpus(r: Reason, a: &Asked) -> Error {
                     inner * u64::from(dp)
                 ),
             )
-            .with_suggestion(gpu_suggestion(gpus, inner, l))
+            .with_suggestion(gpu_suggestion(gpus, inner, a))
         }
-        Reason::TooFewGpus => Error::invalid(
-            "gpus",
-            format!(
-                "{gpus} GPUs cannot hold one replica of tp {} x cp {} x pp {} with ep {} (needs {} GPUs)",
-                l.tp,
-                l.cp,
-                l.pp,
-                l.ep,
-                inner * u64::from(l.ep) / gcd(u64::from(l.ep), u64::from(l.cp))
-            ),
-        )
-        .with_suggestion(gpu_suggestion(gpus, inner, l)),
+        Reason::TooFewGpus => {
+            // Folding (etp 1) lets ep spread over the tensor-parallel ranks too.
+            let folded = inner * min_replicas(l.tp, l.cp, l.ep, 1);
+            let fold = if a.etp() > 1 && folded <= gpus {
+                format!("; or etp: 1 (MoE parallel folding needs {folded} GPUs)")
+            } else {
+                String::new()
+            };
+            Error::invalid(
+                "gpus",
+                format!(
+                    "{gpus} GPUs cannot hold one replica of tp {} x cp {} x pp {} with ep {} x etp {} (needs {} GPUs)",
+                    l.tp,
+                    l.cp,
+                    l.pp,
+                    l.ep,
+                    a.etp(),
+                    inner * min_replicas(l.tp, l.cp, l.ep, a.etp())
+                ),
+            )
+            .with_suggestion(gpu_suggestion(gpus, inner, a) + &fold)
+        }
         Reason::EpDpCp => {
-            let dp = a.dp();
-            let fits: Vec<u64> = divisors(dp * u64::from(l.cp))
+            let (dp, etp) = (a.dp(), a.etp());
+            let ranks = u64::from(l.tp) * u64::from(l.cp) * dp;
+            let experts = |e: &u64| {
+                a.model
+                    .moe
+                    .as_ref()
+                    .is_none_or(|m| u64::from(m.experts) % e == 0)
+            };
+            let fits: Vec<u64> = divisors(gcd(ranks, ranks / u64::from(etp).max(1)))
                 .into_iter()
-                .filter(|e| a.model.moe.as_ref().is_none_or(|m| u64::from(m.experts) % e == 0))
+                .filter(|e| ranks % (e * u64::from(etp)) == 0 && experts(e))
                 .collect();
+            // Folding: with etp 1 the experts may spread over the attention's tp ranks too.
+            let fold = if etp > 1 && ranks % u64::from(l.ep) == 0 {
+                format!(
+                    "; or etp: 1 (MoE parallel folding: ep {} over tp x cp x dp)",
+                    l.ep
+                )
+            } else {
+                String::new()
+            };
             Error::invalid(
                 "layout.ep",
                 format!(
-                    "ep {} does not divide dp {dp} x cp {} (experts live inside the data-parallel group)",
-                    l.ep, l.cp
+                    "ep {} x etp {etp} does not divide tp {} x cp {} x dp {dp} = {ranks} \
+                     (MoE layers fold a stage's tp x cp x dp GPUs into etp x ep x expert-dp)",
+                    l.ep, l.tp, l.cp
                 ),
             )
-            .with_suggestion(format!("ep in {}", join(&fits)))
+            .with_suggestion(format!("ep in {} with etp {etp}{fold}", join(&fits)))
         }
         _ => {
             let layers = a.model.layers;
@@ -518,8 +575,9 @@ fn explain_schedule(r: Reason, a: &Asked) -> Error {
     }
 }
 
-fn gpu_suggestion(gpus: u64, inner: u64, l: &Layout) -> String {
-    let step = inner * u64::from(l.ep) / gcd(u64::from(l.ep), u64::from(l.cp));
+fn gpu_suggestion(gpus: u64, inner: u64, a: &Asked) -> String {
+    let l = a.layout;
+    let step = inner * min_replicas(l.tp, l.cp, l.ep, a.etp());
     let lo = gpus / step * step;
     let hi = lo + step;
     if lo == 0 {

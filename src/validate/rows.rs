@@ -461,6 +461,7 @@ fn layout_of(
         pp,
         dp: None,
         ep,
+        etp: None,
         cp,
         vpp,
         micro_batch,

@@ -12,6 +12,9 @@ pub(super) fn layout_text(e: &Estimate) -> String {
         "tp {} · pp {} · dp {} · ep {} · cp {}",
         l.tp, l.pp, l.dp, l.ep, l.cp
     );
+    if l.etp != l.tp {
+        let _ = write!(s, " · etp {}", l.etp);
+    }
     if l.vpp > 1 {
         let _ = write!(s, " · vpp {}", l.vpp);
     }
@@ -37,6 +40,9 @@ pub(super) fn short_layout(e: &Estimate) -> String {
     let mut s = format!("tp{} pp{} dp{}", l.tp, l.pp, l.dp);
     if l.ep > 1 {
         let _ = write!(s, " ep{}", l.ep);
+    }
+    if l.etp != l.tp {
+        let _ = write!(s, " etp{}", l.etp);
     }
     if l.cp > 1 {
         let _ = write!(s, " cp{}", l.cp);
