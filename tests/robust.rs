@@ -548,7 +548,8 @@ fn findings(est: &serde_json::Value, bo: &serde_json::Value, search: &serde_json
          every {:.1} hours: {:.1} days and ${:.1}M expected against {:.1} days and ${:.1}M ideal\n  \
          (goodput {:.0}%).\n\
          - **A better layout exists**: `llmplan search` ranks {} layouts that fit and finds tp {}\n  \
-         x pp {} x dp {} with ep {}, cp {}, micro-batch {}, the {} schedule and recompute {}:\n  \
+         x pp {} x dp {} with ep {} (expert tensor parallel {}), cp {}, micro-batch {}, the {}\n  \
+         schedule and recompute {}:\n  \
          {:.1} days, ${:.1}M, {:.1}% MFU; the rumoured layout ranks #{}. See\n  \
          `reports/gpt4-moe-a100/report.md`.\n",
         matmul / 1e9,
@@ -574,6 +575,7 @@ fn findings(est: &serde_json::Value, bo: &serde_json::Value, search: &serde_json
         u(best, "/layout/pp"),
         u(best, "/layout/dp"),
         u(best, "/layout/ep"),
+        u(best, "/layout/etp"),
         u(best, "/layout/cp"),
         u(best, "/layout/micro_batch"),
         t(best, "/layout/schedule"),
