@@ -133,6 +133,9 @@ fn csv_and_overrides() {
     assert!(out.starts_with("quantity,value,unit\n"), "{out}");
     assert!(out.contains("\npp,8,\n"), "{out}");
     assert!(out.contains("\ngpus,512,GPUs\n"), "{out}");
+    // Every layout size the JSON has, etp (expert tensor parallel, = tp unless folded)
+    // included: the CSV left it out.
+    assert!(out.contains("\netp,8,\n"), "{out}");
 }
 
 #[test]

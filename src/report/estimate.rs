@@ -314,6 +314,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("pp", e.layout.pp as f64, ""),
         ("dp", e.layout.dp as f64, ""),
         ("ep", e.layout.ep as f64, ""),
+        ("etp", e.layout.etp as f64, ""),
         ("cp", e.layout.cp as f64, ""),
         ("vpp", e.layout.vpp as f64, ""),
         ("micro_batch", e.layout.micro_batch as f64, "sequences"),
