@@ -166,20 +166,7 @@ where
                 x0..x1,
                 (y0..y1).log_scale().with_key_points(nice_log_ticks(y0, y1)),
             )?;
-        chart
-            .configure_mesh()
-            .x_desc("GPUs (log scale; 1k = 1,024)")
-            .y_desc(y_desc)
-            .axis_desc_style((FONT, LABEL_PX))
-            .label_style((FONT, TICK_PX))
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&|y| num_label(*y))
-            .x_labels(ticks)
-            .y_labels(40)
-            .max_light_lines(1)
-            .light_line_style(palette::LIGHT)
-            .bold_line_style(palette::LIGHT)
-            .draw()?;
+        mesh(&mut chart, y_desc, &x_fmt, ticks, 40)?;
         series(&mut chart, s, &xf, &y_of, SeriesLabelPosition::UpperRight)
     } else {
         let pad = ((y1 - y0) * 0.12).max(y1 * 0.02);
@@ -191,22 +178,39 @@ where
             .x_label_area_size(58)
             .y_label_area_size(78)
             .build_cartesian_2d(x0..x1, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc("GPUs (log scale; 1k = 1,024)")
-            .y_desc(y_desc)
-            .axis_desc_style((FONT, LABEL_PX))
-            .label_style((FONT, TICK_PX))
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&|y| num_label(*y))
-            .x_labels(ticks)
-            .y_labels(10)
-            .max_light_lines(1)
-            .light_line_style(palette::LIGHT)
-            .bold_line_style(palette::LIGHT)
-            .draw()?;
+        mesh(&mut chart, y_desc, &x_fmt, ticks, 10)?;
         series(&mut chart, s, &xf, &y_of, SeriesLabelPosition::UpperLeft)
     }
+}
+
+/// The grid and axis labels both y scales share; `y_labels` is the most y ticks.
+fn mesh<'a, DB, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    y_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+    ticks: usize,
+    y_labels: usize,
+) -> DrawResult<()>
+where
+    DB: DrawingBackend + 'a,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_mesh()
+        .x_desc("GPUs (log scale; 1k = 1,024)")
+        .y_desc(y_desc)
+        .axis_desc_style((FONT, LABEL_PX))
+        .label_style((FONT, TICK_PX))
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(&|y| num_label(*y))
+        .x_labels(ticks)
+        .y_labels(y_labels)
+        .max_light_lines(1)
+        .light_line_style(palette::LIGHT)
+        .bold_line_style(palette::LIGHT)
+        .draw()?;
+    Ok(())
 }
 
 fn series<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
