@@ -15,10 +15,28 @@ pub fn passes(input: &SimInput) -> u64 {
     u64::from(input.microbatches) * input.pp() as u64 * u64::from(input.vpp.max(1))
 }
 
+/// Memory the simulator holds per micro-batch pass, bytes (measured: see [`MAX_PASSES`]).
+const PASS_BYTES: f64 = 180.0;
+
 /// `Err` naming the micro-batch count when `input` exceeds [`MAX_PASSES`].
 pub fn check(input: &SimInput) -> Result<()> {
+    within(input, MAX_PASSES, "simulator's", "here", |n| {
+        format!("~{:.0} GB at ~180 bytes each", n * PASS_BYTES / 1e9)
+    })
+}
+
+/// `Ok` when `input`'s passes are at most `limit`, else the one error both bounds give:
+/// the passes, the `what` limit, `size` of that many passes, and the most micro-batches
+/// that fit (`scope` says where).
+fn within(
+    input: &SimInput,
+    limit: u64,
+    what: &str,
+    scope: &str,
+    size: impl Fn(f64) -> String,
+) -> Result<()> {
     let n = passes(input);
-    if n <= MAX_PASSES {
+    if n <= limit {
         return Ok(());
     }
     let m = input.microbatches;
@@ -26,9 +44,9 @@ pub fn check(input: &SimInput) -> Result<()> {
     Err(Error::invalid(
         "microbatches",
         format!(
-            "{m} micro-batches x {per_mb} stage passes = {n:.3e} passes is over the simulator's limit of {MAX_PASSES:.3e} (~{:.0} GB at ~180 bytes each); at most {} micro-batches per step here",
-            n as f64 * 180.0 / 1e9,
-            MAX_PASSES / per_mb
+            "{m} micro-batches x {per_mb} stage passes = {n:.3e} passes is over the {what} limit of {limit:.3e} ({}); at most {} micro-batches per step {scope}",
+            size(n as f64),
+            limit / per_mb
         ),
     ))
 }
@@ -36,25 +54,22 @@ pub fn check(input: &SimInput) -> Result<()> {
 /// Micro-batch passes a timeline may record for a Gantt chart or a Chrome trace: 2^18.
 /// Measured (release build, GPT-3 175B, 16 stages x 16,384 micro-batches = 2^18
 /// passes): the trace took 1.6 s, 166 MB on disk and 400 MB of memory, the Gantt chart
-/// 0.4 s (~635 bytes of trace per pass); both grow linearly, so the simulator's own bound (2^22) would mean a 2.6 GB
+/// 0.4 s; both grow linearly, so the simulator's own bound (2^22) would mean a 2.6 GB
 /// trace after ~25 s. Perfetto and a PNG show a step's shape long before this.
 pub const MAX_TIMELINE_PASSES: u64 = 1 << 18;
+
+/// Chrome-trace bytes per micro-batch pass (measured with [`MAX_TIMELINE_PASSES`]:
+/// 166,410,093 bytes for 262,144 passes).
+const TRACE_BYTES_PER_PASS: f64 = 635.0;
 
 /// `Err` naming the micro-batch count when a timeline of `input` would exceed
 /// [`MAX_TIMELINE_PASSES`].
 pub fn check_timeline(input: &SimInput) -> Result<()> {
-    let n = passes(input);
-    if n <= MAX_TIMELINE_PASSES {
-        return Ok(());
-    }
-    let m = input.microbatches;
-    let per_mb = (n / u64::from(m.max(1))).max(1);
-    Err(Error::invalid(
-        "microbatches",
-        format!(
-            "{m} micro-batches x {per_mb} stage passes = {n:.3e} passes is over the timeline's limit of {MAX_TIMELINE_PASSES:.3e} (a trace of ~{:.1} GB); at most {} micro-batches per step for a timeline",
-            n as f64 * 635.0 / 1e9,
-            MAX_TIMELINE_PASSES / per_mb
-        ),
-    ))
+    within(
+        input,
+        MAX_TIMELINE_PASSES,
+        "timeline's",
+        "for a timeline",
+        |n| format!("a trace of ~{:.1} GB", n * TRACE_BYTES_PER_PASS / 1e9),
+    )
 }
