@@ -1,10 +1,11 @@
 //! Mechanisms added while validating, each checked against a hand calculation: the
 //! power-capped GEMM clock, FlashAttention-2 on Hopper, FP8 quantization passes,
-//! interleaved p2p, the MTP module and DualPipe's stage pairs.
+//! interleaved p2p, the MTP module and DualPipe's stage pairs; and the layer's GEMM
+//! list, which is what the layer is priced on.
 
 use llmplan::analytic::comm::Comm;
 use llmplan::analytic::compute::{AttnShape, KernelModel};
-use llmplan::analytic::layer::{layer_cost, LayerCost, LayerCtx};
+use llmplan::analytic::layer::{layer_cost, layer_gemm_times, layer_gemms, LayerCost, LayerCtx};
 use llmplan::analytic::pipeline::pipeline_s;
 use llmplan::analytic::{count, EstimateOptions};
 use llmplan::calibrate::kernel_model_for;
@@ -274,4 +275,123 @@ fn moe_permute_is_named_in_the_breakdown() {
     let text = llmplan::report::estimate_table(&e).replace(['│', '┆', '\n'], " ");
     let words: Vec<&str> = text.split_whitespace().collect();
     assert!(words.windows(2).any(|w| w == ["MoE", "permute"]), "{text}");
+}
+
+/// The forward FLOPs of layer `i`'s GEMM list on one GPU of `sc`'s own layout, with
+/// the list's names in order.
+fn gemm_list(sc: &Scenario, i: u32) -> (f64, Vec<&'static str>) {
+    let mut adj = Adjustments::default();
+    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
+    let ctx = LayerCtx {
+        model: &sc.model,
+        layout: &rl,
+        training: &sc.training,
+    };
+    let list = layer_gemms(&ctx, i);
+    (
+        list.iter().map(|g| g.flops()).sum(),
+        list.iter().map(|g| g.name).collect(),
+    )
+}
+
+#[test]
+fn the_gemm_list_does_the_layers_matmul_flops() {
+    // Seed (models/gpt4-moe-1.8t.yaml): h 10752, 96 heads of 112 (MHA), 16 experts of
+    // FFN 43008 (not gated), top-2. Per token: attention 4 h^2 = 462,422,016, router
+    // 16 h = 172,032, two experts 2 x 2 x h x 43008 = 1,849,688,064; 2,312,282,112 in
+    // all (x 120 layers = 277.5B, the rumour's "2 x 111B + 55B"). Layout tp 8, ep 16
+    // (one expert per GPU, receiving its ep group's share), 8,192 tokens per micro-batch:
+    // 2 x 8192 x 2,312,282,112 / 8 FLOPs on each GPU (the router runs on the
+    // sequence-parallel shard, 1/8 of the tokens, unsplit).
+    let seed = load("gpt4-moe-a100", &[]);
+    let (flops, names) = gemm_list(&seed, 0);
+    assert_eq!(flops, 2.0 * 8192.0 * 2_312_282_112.0 / 8.0);
+    assert_eq!(names, ["qkv", "proj", "router", "expert_fc1", "expert_fc2"]);
+    // DeepSeek-V3 (HF config.json), tp 1, ep 64, 4,096 tokens. MLA: q_down 7168 x 1536
+    // = 11,010,048, kv_down 7168 x 576 = 4,128,768, q_up 1536 x 128 x 192 = 37,748,736,
+    // kv_up 512 x 128 x 256 = 16,777,216, proj 128 x 128 x 7168 = 117,440,512:
+    // 187,105,280. Dense MLP (SwiGLU) 3 x 7168 x 18432 = 396,361,728; MoE layer: router
+    // 7168 x 256 = 1,835,008, eight routed experts 8 x 3 x 7168 x 2048 = 352,321,536,
+    // one shared 44,040,192. (3 dense + 58 MoE layers + head and embedding: 37.55B
+    // per token, the report's "37B activated".)
+    let ds = load("deepseek-v3-h800", &[]);
+    let (dense, names) = gemm_list(&ds, 0);
+    assert_eq!(dense, 2.0 * 4096.0 * (187_105_280.0 + 396_361_728.0));
+    assert_eq!(
+        names,
+        ["q_down", "kv_down", "q_up", "kv_up", "proj", "fc1", "fc2"]
+    );
+    let (moe, names) = gemm_list(&ds, 3);
+    assert_eq!(
+        moe,
+        2.0 * 4096.0 * (187_105_280.0 + 1_835_008.0 + 352_321_536.0 + 44_040_192.0)
+    );
+    assert_eq!(
+        names[5..],
+        [
+            "router",
+            "expert_fc1",
+            "expert_fc2",
+            "shared_fc1",
+            "shared_fc2"
+        ]
+    );
+}
+
+/// A kernel model that writes down every forward GEMM it is asked to price.
+#[derive(Default)]
+struct Recorder(std::cell::RefCell<Vec<(f64, f64, f64)>>);
+
+impl KernelModel for Recorder {
+    fn gemm_s(&self, m: f64, n: f64, k: f64, _: Dtype) -> f64 {
+        self.0.borrow_mut().push((m, n, k));
+        1e-6 * (m * n * k).cbrt()
+    }
+    fn gemm_bwd_s(&self, m: f64, n: f64, k: f64, _: Dtype) -> f64 {
+        2e-6 * (m * n * k).cbrt()
+    }
+    fn gemm_wgrad_s(&self, m: f64, n: f64, k: f64, _: Dtype) -> f64 {
+        1e-6 * (m * n * k).cbrt()
+    }
+    fn matmul_flops_s(&self, _: f64, _: Dtype) -> f64 {
+        1e-6
+    }
+    fn attention_s(&self, _: &AttnShape) -> (f64, f64) {
+        (1e-6, 2.5e-6)
+    }
+    fn memory_s(&self, _: f64) -> f64 {
+        0.0
+    }
+}
+
+#[test]
+fn layer_cost_prices_exactly_the_gemm_list() {
+    // The recording model's forward GEMMs, in the order layer_cost asks for them, are
+    // the list's; and the per-GEMM times it hands out add up to the layer's GEMM time
+    // (memory kernels, casts and attention are priced apart: memory 0 here, attention 1
+    // microsecond).
+    for (name, layers) in [("gpt4-moe-a100", &[0][..]), ("deepseek-v3-h800", &[0, 3])] {
+        let sc = load(name, &["training.flash_attention=true"]);
+        let mut adj = Adjustments::default();
+        let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
+        let ctx = LayerCtx {
+            model: &sc.model,
+            layout: &rl,
+            training: &sc.training,
+        };
+        for &i in layers {
+            let rec = Recorder::default();
+            let cost = layer_cost(&ctx, i, &rec, &Comm::new(&sc.cluster));
+            let list: Vec<_> = layer_gemms(&ctx, i)
+                .iter()
+                .map(|g| (g.m, g.n, g.k))
+                .collect();
+            assert_eq!(*rec.0.borrow(), list, "{name} layer {i}");
+            let priced = layer_gemm_times(&ctx, i, &rec);
+            let fwd: f64 = priced.iter().map(|p| p.time.fwd_s).sum();
+            let wgrad: f64 = priced.iter().map(|p| p.time.wgrad_s).sum();
+            assert!((cost.fwd_compute_s - cost.attn_fwd_s - fwd).abs() < 1e-12 * fwd);
+            assert!((cost.wgrad_s - wgrad).abs() < 1e-12 * wgrad);
+        }
+    }
 }

@@ -1,10 +1,11 @@
 //! The per-GPU GEMM shapes an llmplan scenario produces, named, for `--scenario FILE`.
 //!
-//! Mirrors the GEMMs `llmplan::analytic::layer::layer_cost` and the output layer in
-//! `llmplan::analytic::stage` price (a test cross-checks the two through a recording
-//! kernel model): tokens per GPU `T = micro_batch * seq / cp`; attention and FFN widths
-//! split by tp; each routed expert sees `T * ep * top_k / experts` tokens on average.
+//! The list is the analytic model's own ([`llmplan::analytic::layer::layer_gemms`] for
+//! a dense and an MoE layer, [`llmplan::analytic::head::head_gemm`] for the output
+//! layer): what `llmplan` prices is what is timed.
 
+use llmplan::analytic::head::head_gemm;
+use llmplan::analytic::layer::{layer_gemms, LayerCtx, LayerGemm};
 use llmplan::spec::layout::{self, Adjustments};
 use llmplan::spec::scenario::Scenario;
 use llmplan::spec::training::Precision;
@@ -12,26 +13,14 @@ use llmplan::spec::training::Precision;
 use crate::error::{CalError, Result};
 use crate::shapes::{Dtype, GemmCase, Op};
 
-/// A named forward GEMM: `X[m,k] x W[n,k]^T`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NamedGemm {
-    /// What it computes (`qkv`, `proj`, `fc1`, `expert_fc1`, `router`, `lm_head`, ...).
-    pub name: &'static str,
-    /// Tokens, exact (may be fractional for experts: an average load).
-    pub m: f64,
-    /// Output features.
-    pub n: f64,
-    /// Reduction dimension.
-    pub k: f64,
-}
-
 /// What a scenario asks the GPU to multiply.
 #[derive(Debug, Clone)]
 pub struct ScenarioShapes {
     /// GEMM element type from the training precision.
     pub dtype: Dtype,
-    /// The distinct forward GEMMs of one dense layer, one MoE layer and the output layer.
-    pub forward: Vec<NamedGemm>,
+    /// The distinct forward GEMMs of one dense layer, one MoE layer and the output
+    /// layer, in forward order.
+    pub forward: Vec<LayerGemm>,
     /// Each forward GEMM in all three orientations, dimensions rounded up to integers,
     /// duplicates removed; `kind` is `<name>_h<hidden>_tp<tp>` as in the shared tables.
     pub cases: Vec<GemmCase>,
@@ -57,71 +46,23 @@ pub fn scenario_shapes(sc: &Scenario) -> Result<ScenarioShapes> {
     let rl = layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)
         .map_err(|e| CalError::Plan(sc.origin.place(e).to_string()))?;
     let m = &sc.model;
-    let tp = rl.tp as f64;
-    let t = rl.micro_batch as f64 * sc.training.seq_len as f64 / rl.cp as f64;
-    let sp = if rl.sequence_parallel { tp } else { 1.0 };
-    let h = m.hidden as f64;
-    let hq = m.heads as f64;
-    let hkv = m.kv_heads() as f64;
-    let dqk = m.qk_head_dim() as f64;
-    let dv = m.v_head_dim() as f64;
-    let gate = if m.gated_mlp { 2.0 } else { 1.0 };
-    let g = |name, m, n, k| NamedGemm { name, m, n, k };
-
-    let mut attn = Vec::new();
-    match &m.mla {
-        Some(mla) => {
-            // Down-projections are replicated across tp (Megatron MLA); up-projections split.
-            let q_up_k = match mla.q_lora_rank {
-                Some(r) => {
-                    attn.push(g("q_down", t, r as f64, h));
-                    r as f64
-                }
-                None => h,
-            };
-            attn.push(g(
-                "kv_down",
-                t,
-                (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64,
-                h,
-            ));
-            attn.push(g("q_up", t, hq * dqk / tp, q_up_k));
-            attn.push(g(
-                "kv_up",
-                t,
-                hq * (mla.qk_nope_head_dim + mla.v_head_dim) as f64 / tp,
-                mla.kv_lora_rank as f64,
-            ));
-        }
-        None => attn.push(g("qkv", t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h)),
-    }
-    attn.push(g("proj", t, h, hq * dv / tp));
-
-    let mut forward = Vec::new();
-    let has_dense = (0..m.layers).any(|i| !m.is_moe_layer(i));
-    if has_dense {
-        forward.extend(attn.iter().cloned());
-        let f = m.ffn_hidden as f64;
-        forward.push(g("fc1", t, gate * f / tp, h));
-        forward.push(g("fc2", t, h, f / tp));
-    }
-    if let Some(moe) = m.moe.as_ref().filter(|_| m.moe_layers() > 0) {
-        if !has_dense {
-            forward.extend(attn.iter().cloned());
-        }
-        let e = moe.experts as f64;
-        let fe = moe.expert_ffn_hidden as f64;
-        let per_expert = t * rl.ep as f64 * moe.top_k as f64 / e;
-        forward.push(g("router", t / sp, e, h));
-        forward.push(g("expert_fc1", per_expert, gate * fe / tp, h));
-        forward.push(g("expert_fc2", per_expert, h, fe / tp));
-        let shared = moe.shared_experts as f64 * fe;
-        if shared > 0.0 {
-            forward.push(g("shared_fc1", t, gate * shared / tp, h));
-            forward.push(g("shared_fc2", t, h, shared / tp));
+    let ctx = LayerCtx {
+        model: m,
+        layout: &rl,
+        training: &sc.training,
+    };
+    // One dense and one MoE layer: the attention GEMMs they share are listed once.
+    let first_dense = (0..m.layers).find(|&i| !m.is_moe_layer(i));
+    let first_moe = (0..m.layers).find(|&i| m.is_moe_layer(i));
+    let mut forward: Vec<LayerGemm> = Vec::new();
+    for i in first_dense.into_iter().chain(first_moe) {
+        for g in layer_gemms(&ctx, i) {
+            if !forward.iter().any(|f| f.name == g.name) {
+                forward.push(g);
+            }
         }
     }
-    forward.push(g("lm_head", t, m.vocab as f64 / tp, h));
+    forward.push(head_gemm(&ctx));
 
     let dtype = gemm_dtype(sc.training.precision);
     let mut notes = adj.notes;
@@ -134,9 +75,15 @@ pub fn scenario_shapes(sc: &Scenario) -> Result<ScenarioShapes> {
                 f.name, f.m, dims[0]
             ));
         }
+        // The router and the output layer stay BF16 under a quantizing recipe.
+        let dt = if f.bf16 && sc.training.precision.quantized() {
+            Dtype::Bf16
+        } else {
+            dtype
+        };
         for op in Op::ALL {
             let c = GemmCase {
-                dtype,
+                dtype: dt,
                 kind: Some(format!("{}_h{}_tp{}", f.name, m.hidden, rl.tp)),
                 m: dims[0],
                 n: dims[1],
@@ -159,82 +106,53 @@ pub fn scenario_shapes(sc: &Scenario) -> Result<ScenarioShapes> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmplan::analytic::comm::Comm;
-    use llmplan::analytic::compute::{AttnShape, KernelModel};
-    use llmplan::analytic::layer::{layer_cost, LayerCtx};
-    use llmplan::spec::gpu::Dtype as PlanDtype;
-    use std::cell::RefCell;
-
-    /// A kernel model that writes down every GEMM the analytic model asks it to price.
-    #[derive(Default)]
-    struct Recorder(RefCell<Vec<(f64, f64, f64)>>);
-
-    impl KernelModel for Recorder {
-        fn gemm_s(&self, m: f64, n: f64, k: f64, _: PlanDtype) -> f64 {
-            self.0.borrow_mut().push((m, n, k));
-            1e-6
-        }
-        fn matmul_flops_s(&self, _: f64, _: PlanDtype) -> f64 {
-            1e-6
-        }
-        fn gemm_bwd_s(&self, m: f64, n: f64, k: f64, _: PlanDtype) -> f64 {
-            self.0.borrow_mut().push((m, n, k));
-            2e-6
-        }
-        fn attention_s(&self, _: &AttnShape) -> (f64, f64) {
-            (1e-6, 2.5e-6)
-        }
-        fn memory_s(&self, _: f64) -> f64 {
-            1e-6
-        }
-    }
-
-    fn key(x: (f64, f64, f64)) -> (u64, u64, u64) {
-        (x.0.to_bits(), x.1.to_bits(), x.2.to_bits())
-    }
-
-    /// Every layer GEMM the analytic model prices appears in our list and vice versa.
-    fn cross_check(name: &str) {
-        let sc = llmplan::spec::scenario::load(Some(name), &[]).unwrap();
-        let ours = scenario_shapes(&sc).unwrap();
-        let mut adj = Adjustments::default();
-        let rl = layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
-        let ctx = LayerCtx {
-            model: &sc.model,
-            layout: &rl,
-            training: &sc.training,
-        };
-        let rec = Recorder::default();
-        let comm = Comm::new(&sc.cluster);
-        for i in 0..sc.model.layers {
-            layer_cost(&ctx, i, &rec, &comm);
-        }
-        let mut theirs: Vec<_> = rec.0.borrow().iter().map(|&x| key(x)).collect();
-        theirs.sort();
-        theirs.dedup();
-        let mut mine: Vec<_> = ours
-            .forward
-            .iter()
-            .filter(|g| g.name != "lm_head")
-            .map(|g| key((g.m, g.n, g.k)))
-            .collect();
-        mine.sort();
-        mine.dedup();
-        assert_eq!(mine, theirs, "{name}: shapes drifted from analytic::layer");
-        // Three orientations of every distinct forward GEMM, output layer included.
-        assert_eq!(ours.cases.len() % 3, 0);
-        assert!(ours
-            .cases
-            .iter()
-            .any(|c| c.kind.as_deref().unwrap().starts_with("lm_head")));
-    }
 
     #[test]
-    fn shapes_match_the_analytic_model_for_every_builtin_scenario() {
+    fn every_builtin_scenario_lists_each_gemm_once_in_three_orientations() {
         let names = llmplan::spec::catalog::names(llmplan::spec::catalog::SCENARIOS);
         assert!(names.len() >= 5);
         for name in names {
-            cross_check(name);
+            let sc = llmplan::spec::scenario::load(Some(name), &[]).unwrap();
+            let s = scenario_shapes(&sc).unwrap();
+            let mut seen: Vec<_> = s.forward.iter().map(|g| g.name).collect();
+            assert_eq!(seen.last(), Some(&"lm_head"), "{name}");
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), s.forward.len(), "{name}: a name twice");
+            assert_eq!(s.cases.len() % 3, 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn deepseek_times_its_router_and_output_layer_in_bf16() {
+        // DeepSeek-V3 section 3.3: FP8 GEMMs except the gating and the output head; the
+        // dense layers' and the MoE layers' shared attention GEMMs are listed once.
+        let sc = llmplan::spec::scenario::load(Some("deepseek-v3-h800"), &[]).unwrap();
+        let s = scenario_shapes(&sc).unwrap();
+        let names: Vec<_> = s.forward.iter().map(|g| g.name).collect();
+        assert_eq!(
+            names,
+            [
+                "q_down",
+                "kv_down",
+                "q_up",
+                "kv_up",
+                "proj",
+                "fc1",
+                "fc2",
+                "router",
+                "expert_fc1",
+                "expert_fc2",
+                "shared_fc1",
+                "shared_fc2",
+                "lm_head"
+            ]
+        );
+        for c in &s.cases {
+            let kind = c.kind.as_deref().unwrap();
+            let bf16 = kind.starts_with("router") || kind.starts_with("lm_head");
+            let want = if bf16 { Dtype::Bf16 } else { Dtype::Fp8E4m3 };
+            assert_eq!(c.dtype, want, "{kind}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! every quantizing recipe) and the fused cross-entropy's memory-bound passes.
 
 use super::compute::KernelModel;
-use super::layer::LayerCtx;
+use super::layer::{LayerCtx, LayerGemm, Src};
 
 /// Bytes per logit the vocabulary-parallel cross-entropy moves in forward: Megatron-Core's
 /// fused version (`fused_vocab_parallel_cross_entropy`) runs three kernels: the FP32
@@ -27,22 +27,33 @@ pub struct HeadCost {
 /// Megatron-Core's is a plain `ColumnParallelLinear` outside Transformer Engine, and
 /// DeepSeek-V3 (section 3.3.1) keeps the output head in BF16.
 pub fn head_cost(ctx: &LayerCtx, k: &dyn KernelModel) -> HeadCost {
-    let (t, h, v, tp) = (
-        ctx.tokens(),
-        ctx.model.hidden as f64,
-        ctx.model.vocab as f64,
-        ctx.layout.tp as f64,
-    );
+    let g = head_gemm(ctx);
     // Megatron-Core's output layer is not a TE module: it runs in BF16 under every
     // quantizing recipe (the NVFP4 recipe keeps it in BF16 too).
     let dt = match ctx.training.precision {
         p if p.quantized() => crate::spec::gpu::Dtype::Bf16,
         p => p.dtype(),
     };
-    let logits = t * v / tp;
+    // Logits on this GPU.
+    let logits = ctx.tokens() * ctx.model.vocab as f64 / ctx.layout.tp as f64;
     HeadCost {
-        gemm_s: k.gemm_s(t, v / tp, h, dt),
+        gemm_s: k.gemm_s(g.m, g.n, g.k, dt),
         ce_fwd_s: k.memory_s(CE_FWD_BYTES * logits),
         ce_bwd_s: k.memory_s(CE_BWD_BYTES * logits),
+    }
+}
+
+/// The output layer's GEMM, `lm_head`: the micro-batch's tokens on this GPU against
+/// its vocabulary shard (vocabulary-parallel over tp), reading the final norm's output.
+/// Not quantized: it stays in the training's 16-bit type ([`head_cost`]).
+pub fn head_gemm(ctx: &LayerCtx) -> LayerGemm {
+    LayerGemm {
+        name: "lm_head",
+        m: ctx.tokens(),
+        n: ctx.model.vocab as f64 / ctx.layout.tp as f64,
+        k: ctx.model.hidden as f64,
+        count: 1.0,
+        src: Src::Norm,
+        bf16: true,
     }
 }

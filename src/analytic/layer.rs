@@ -17,9 +17,12 @@ use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::{ModelSpec, Moe};
 use crate::spec::training::{AttentionKernel, Recompute, Training};
-use gemms::{Gemms, Src};
+use gemms::Gemms;
+pub use gemms::{GemmTime, Src};
+pub use list::{layer_gemms, LayerGemm};
 
 mod gemms;
+mod list;
 
 /// Activation bytes per element (BF16 activations, also under FP8 GEMMs).
 pub(crate) const ACT: f64 = 2.0;
@@ -249,17 +252,45 @@ impl Dims {
     }
 }
 
+/// A priced GEMM: one of [`layer_gemms`] with its time under a kernel model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PricedGemm {
+    /// The GEMM.
+    pub gemm: LayerGemm,
+    /// Its forward, backward and weight-gradient seconds, casts excluded.
+    pub time: GemmTime,
+}
+
+/// Layer `i`'s GEMMs ([`layer_gemms`]) in forward order, each with the seconds
+/// [`layer_cost`] prices it at under `k`.
+pub fn layer_gemm_times(ctx: &LayerCtx, i: u32, k: &dyn KernelModel) -> Vec<PricedGemm> {
+    price_gemms(ctx, i, k).1
+}
+
+/// The one loop that prices a layer's GEMMs: the per-GEMM times, and the sums (and
+/// casting traffic) accumulated in forward order.
+fn price_gemms<'a>(ctx: &LayerCtx, i: u32, k: &'a dyn KernelModel) -> (Gemms<'a>, Vec<PricedGemm>) {
+    let mut gm = Gemms::new(k, ctx.dtype(), ctx.training);
+    let priced = layer_gemms(ctx, i)
+        .into_iter()
+        .map(|gemm| PricedGemm {
+            time: gm.price(&gemm),
+            gemm,
+        })
+        .collect();
+    (gm, priced)
+}
+
 /// Costs of layer `i` (0-based).
 pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> LayerCost {
     let (m, l, tr) = (ctx.model, ctx.layout, ctx.training);
     let d = Dims::of(ctx);
     let params = layer_params(m, i);
     let moe = m.moe.as_ref().filter(|_| m.is_moe_layer(i));
-    // GEMMs in the layer's order: the sums they accumulate are added in that order.
-    let mut gm = Gemms::new(k, ctx.dtype(), tr);
+    let (gm, priced) = price_gemms(ctx, i, k);
     let recipe = gm.recipe;
-    let proj = projections(&mut gm, m, &d);
-    let (act_width, routed_k) = mlp_gemms(&mut gm, ctx, &d, moe);
+    let proj = projections(ctx, &d, &priced);
+    let (act_width, routed_k) = mlp_widths(ctx, moe);
     let (cast_fwd_s, cast_bwd_s) = cast_s(&gm, ctx, k, comm);
     let (gemm, gemm_bwd) = (gm.fwd + cast_fwd_s, gm.bwd + cast_bwd_s);
     let (attn_fwd, attn_bwd) = attention_core(ctx, k, &d);
@@ -315,12 +346,11 @@ struct Projections {
     up_proj_s: f64,
 }
 
-/// The attention's projection GEMMs (QKV, or MLA's down- and up-projections) and the
-/// output projection, added to `gm`.
-fn projections(gm: &mut Gemms, m: &ModelSpec, d: &Dims) -> Projections {
+/// What the attention's projections keep for backward, and MLA's up-projections'
+/// forward seconds (from `priced`, the layer's priced GEMMs).
+fn projections(ctx: &LayerCtx, d: &Dims, priced: &[PricedGemm]) -> Projections {
     let Dims {
         t,
-        h,
         hq,
         hkv,
         dqk,
@@ -328,98 +358,35 @@ fn projections(gm: &mut Gemms, m: &ModelSpec, d: &Dims) -> Projections {
         tp,
         ..
     } = *d;
-    let p = match &m.mla {
-        Some(mla) => {
-            // Down-projections are replicated across tp (Megatron MLA); up-projections split.
-            // Both down-projections read the same (once quantized) input.
-            let q_up_k = match mla.q_lora_rank {
-                Some(r) => {
-                    gm.add(t, r as f64, h, 1.0, Src::Cast);
-                    r as f64
-                }
-                None => h,
-            };
-            gm.add(
-                t,
-                (mla.kv_lora_rank + mla.qk_rope_head_dim) as f64,
-                h,
-                1.0,
-                Src::Norm,
-            );
-            // The up-projections read the latents after their own norms.
-            let up_proj_s = gm.add(t, hq * dqk / tp, q_up_k, 1.0, Src::Norm)
-                + gm.add(
-                    t,
-                    hq * (mla.qk_nope_head_dim + mla.v_head_dim) as f64 / tp,
-                    mla.kv_lora_rank as f64,
-                    1.0,
-                    Src::Norm,
-                );
-            Projections {
-                // Keys carry every head's nope part plus the shared rotary part.
-                qkv_store: ACT * t * (hq * dqk * 2.0 + hq * dv) / tp,
-                latent_store: d.gin * t * (mla.q_lora_rank.unwrap_or(0) + mla.kv_lora_rank) as f64,
-                up_proj_s,
-            }
-        }
-        None => {
-            gm.add(t, (hq * dqk + hkv * dqk + hkv * dv) / tp, h, 1.0, Src::Norm);
-            Projections {
-                qkv_store: ACT * t * (hq * dqk + hkv * dqk + hkv * dv) / tp,
-                latent_store: 0.0,
-                up_proj_s: 0.0,
-            }
-        }
-    };
-    gm.add(t, h, hq * dv / tp, 1.0, Src::Plain);
-    p
+    match &ctx.model.mla {
+        Some(mla) => Projections {
+            // Keys carry every head's nope part plus the shared rotary part.
+            qkv_store: ACT * t * (hq * dqk * 2.0 + hq * dv) / tp,
+            latent_store: d.gin * t * (mla.q_lora_rank.unwrap_or(0) + mla.kv_lora_rank) as f64,
+            up_proj_s: priced
+                .iter()
+                .filter(|p| matches!(p.gemm.name, "q_up" | "kv_up"))
+                .fold(0.0, |s, p| s + p.time.fwd_s),
+        },
+        None => Projections {
+            qkv_store: ACT * t * (hq * dqk + hkv * dqk + hkv * dv) / tp,
+            latent_store: 0.0,
+            up_proj_s: 0.0,
+        },
+    }
 }
 
-/// The MLP's GEMMs, or the router's, the experts' and the shared experts', added to
-/// `gm`; returns the activation function's width per token (elements) and the routed
-/// experts per token (0 for a dense MLP).
-fn mlp_gemms(gm: &mut Gemms, ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> (f64, f64) {
-    let Dims {
-        t,
-        th,
-        h,
-        tp,
-        etp,
-        gate,
-        ..
-    } = *d;
-    let Some(moe) = moe else {
-        let f = ctx.model.ffn_hidden as f64;
-        gm.add(t, gate * f / tp, h, 1.0, Src::Norm);
-        gm.add(t, h, f / tp, 1.0, Src::Plain);
-        return (f, 0.0);
-    };
-    let e = moe.experts as f64;
-    let ep = ctx.layout.ep as f64;
-    let topk = moe.top_k as f64;
-    let fe = moe.expert_ffn_hidden as f64;
-    // Each local expert gets its share of the tokens of its ep group's etp x ep ranks
-    // (etp / tp of a tensor-parallel group's each); the busiest rank gets
-    // `expert_imbalance` times it and sets the pace.
-    let per_expert = t * ep * topk / e * ctx.training.expert_imbalance * d.fold;
-    gm.add_bf16(th, e, h);
-    // DeepSeek-V3 quantizes tokens once before the dispatch (FP8 on the wire);
-    // TE's grouped GEMM casts each expert's dispatched tokens.
-    let expert_src = match gm.recipe {
-        Some(r) if r.quantized_dispatch() => {
-            gm.cast_fwd += (1.0 - r.bf16_share) * t * h * r.input_cast_bytes(false);
-            Src::Cast
+/// The MLP activation function's width per token (elements) and the routed experts
+/// per token (0 for a dense MLP).
+fn mlp_widths(ctx: &LayerCtx, moe: Option<&Moe>) -> (f64, f64) {
+    match moe {
+        None => (ctx.model.ffn_hidden as f64, 0.0),
+        Some(moe) => {
+            let fe = moe.expert_ffn_hidden as f64;
+            let shared = moe.shared_experts as f64 * fe;
+            (moe.top_k as f64 * fe + shared, moe.top_k as f64)
         }
-        _ => Src::Plain,
-    };
-    gm.add(per_expert, gate * fe / etp, h, e / ep, expert_src);
-    gm.add(per_expert, h, fe / etp, e / ep, Src::Plain);
-    let shared = moe.shared_experts as f64 * fe;
-    if shared > 0.0 {
-        gm.add(t, gate * shared / tp, h, 1.0, expert_src);
-        gm.add(t, h, shared / tp, 1.0, Src::Plain);
     }
-    (topk * fe + shared, topk)
 }
 
 /// The quantizing recipe's casting passes over the layer's GEMMs, forward and
