@@ -2,7 +2,10 @@
 //!
 //! Ranks are laid out tp -> cp -> ep -> dp -> pp (tp innermost, Megatron-LM's order).
 //! A group is `size` ranks `stride` apart; it stays inside one NVLink domain when
-//! `stride x size <= domain`. A group that spans domains runs hierarchically: the
+//! `stride x size <= domain` and its span tiles the domain. Where a domain holds
+//! several nodes (an NVL72 rack of 4-GPU trays), the job's ranks fill a [`segment`] of
+//! whole nodes per domain that the layout's widest inner group tiles (64 of 72 for a
+//! 64-wide tp x ep), as Slurm's `--segment` places jobs on NVL72 racks. A group that spans domains runs hierarchically: the
 //! NVLink part first, then the network part on the 1/a-sized shards, each GPU using
 //! its own NIC (rail-optimised), which is how NCCL's tree/ring over NVLS and IB
 //! behaves at scale. Ring reduce-scatter and all-gather move (n-1)/n of the buffer
@@ -11,6 +14,7 @@
 use serde::Serialize;
 
 use crate::spec::cluster::{ClusterProfile, Link};
+use crate::spec::layout::{gcd, ResolvedLayout};
 
 /// A communication group: `size` ranks, `stride` apart in the global rank order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +78,47 @@ pub fn place(g: Group, domain: u64) -> Placement {
     }
 }
 
+/// GPUs of each NVLink domain a job's ranks fill, when a domain of `domain` GPUs holds
+/// nodes of `per_node` and the layout's widest group kept together spans `span` ranks
+/// ([`inner_span`]). The scheduler allocates whole nodes per domain (Slurm's
+/// `--segment`: a job's nodes in segments of N nodes, each inside one topology block;
+/// Megatron-Bridge's launcher uses it on GB200/GB300 NVL72 racks) and ranks fill the
+/// segments in order, so a group stays on NVLink when the segment is a multiple of its
+/// span. The largest such segment of whole nodes is taken: the whole domain when the
+/// span divides it (8, 24, 36 or 72 on an NVL72), else the rest of the rack left idle
+/// or to another job (a 64-wide group: 16 of 18 trays; NVIDIA's MLPerf Training GB200
+/// and GB300 Llama 3.1 405B runs used 2,496, 2,560 and 5,120 GPUs: 39, 40 and 80 x 64,
+/// none a whole number of 72-GPU racks). A span wider than the domain
+/// takes the largest segment that divides it (128 -> 64: two whole segments per group
+/// instead of uneven shares of three racks). A domain inside one node has nothing to
+/// choose. GPUs.
+pub fn segment(domain: u64, per_node: u64, span: u64) -> u64 {
+    if domain <= per_node || per_node == 0 || span <= 1 {
+        return domain;
+    }
+    let fits = |s: u64| {
+        if span <= domain {
+            s.is_multiple_of(span)
+        } else {
+            span.is_multiple_of(s)
+        }
+    };
+    (1..=domain / per_node)
+        .rev()
+        .map(|k| k * per_node)
+        .find(|&s| fits(s))
+        .unwrap_or(domain)
+}
+
+/// The widest group a layout keeps inside a domain: tp x cp (attention's tp group and
+/// the cp ring over it) and etp x ep (the experts' tp and all-to-all groups), whose
+/// least common multiple every such group's span divides. Ranks.
+pub fn inner_span(l: &ResolvedLayout) -> u64 {
+    let attn = u64::from(l.tp) * u64::from(l.cp);
+    let experts = u64::from(l.etp) * u64::from(l.ep);
+    attn / gcd(attn, experts) * experts
+}
+
 /// Finish times of `N` flows that start together on one shared link and split it
 /// fairly (processor sharing, as concurrent NCCL channels on one NIC do to first
 /// order): `alone[i]` is flow `i`'s time with the link to itself, seconds. While `j`
@@ -100,6 +145,8 @@ pub fn shared_link_s<const N: usize>(alone: [f64; N]) -> [f64; N] {
 #[derive(Debug, Clone, Copy)]
 pub struct Comm<'a> {
     cluster: &'a ClusterProfile,
+    /// GPUs of each NVLink domain the job's ranks fill ([`segment`]).
+    domain: u64,
 }
 
 fn link_bw(l: &Link) -> f64 {
@@ -107,9 +154,30 @@ fn link_bw(l: &Link) -> f64 {
 }
 
 impl<'a> Comm<'a> {
-    /// For `cluster`.
+    /// For `cluster`, ranks filling each NVLink domain whole.
     pub fn new(cluster: &'a ClusterProfile) -> Self {
-        Comm { cluster }
+        Comm {
+            cluster,
+            domain: u64::from(cluster.nvlink_domain),
+        }
+    }
+
+    /// For layout `l` on `cluster`: ranks fill the [`segment`] of each domain that
+    /// `l`'s inner groups tile.
+    pub fn for_layout(cluster: &'a ClusterProfile, l: &ResolvedLayout) -> Self {
+        Comm {
+            cluster,
+            domain: segment(
+                u64::from(cluster.nvlink_domain),
+                u64::from(cluster.gpus_per_node),
+                inner_span(l),
+            ),
+        }
+    }
+
+    /// GPUs of each NVLink domain the ranks fill.
+    pub fn segment(&self) -> u64 {
+        self.domain
     }
 
     /// `true` when traffic of different groups sharing a NIC slows each other here.
@@ -119,7 +187,79 @@ impl<'a> Comm<'a> {
 
     /// Placement of `g` on this cluster.
     pub fn place(&self, g: Group) -> Placement {
-        place(g, u64::from(self.cluster.nvlink_domain))
+        place(g, self.domain)
+    }
+
+    /// Where `l`'s groups lie, in words, on a cluster whose NVLink domain holds several
+    /// nodes (an NVL72 rack); `None` where a domain is one node (nothing to choose).
+    pub fn placement_note(&self, l: &ResolvedLayout) -> Option<String> {
+        let (d, n) = (self.cluster.nvlink_domain, self.cluster.gpus_per_node);
+        if d <= n {
+            return None;
+        }
+        let (w, nodes) = (inner_span(l), self.domain / u64::from(n.max(1)));
+        let fill = if self.domain < u64::from(d) {
+            format!(
+                "{} GPUs ({nodes} nodes of {n}) of each {d}-GPU NVLink domain, the most that the layout's \
+                 widest inner group ({w} ranks: tp x cp, etp x ep) tiles; {} GPUs per domain left idle or \
+                 to another job",
+                self.domain,
+                u64::from(d) - self.domain
+            )
+        } else {
+            format!(
+                "each {d}-GPU NVLink domain ({nodes} nodes of {n}), which the layout's widest inner group \
+                 ({w} ranks: tp x cp, etp x ep) tiles"
+            )
+        };
+        let tier = |name: &str, g: Group| {
+            let p = self.place(g);
+            (g.size > 1).then(|| match p.domains {
+                1 => format!("{name} {} on NVLink", g.size),
+                k => format!("{name} {} over {k} domains", g.size),
+            })
+        };
+        let groups: Vec<String> = [
+            tier(
+                "tp",
+                Group {
+                    size: l.tp.into(),
+                    stride: 1,
+                },
+            ),
+            tier(
+                "cp",
+                Group {
+                    size: l.cp.into(),
+                    stride: l.tp.into(),
+                },
+            ),
+            tier(
+                "ep",
+                Group {
+                    size: l.ep.into(),
+                    stride: l.etp.into(),
+                },
+            ),
+            tier(
+                "dp",
+                Group {
+                    size: u64::from(l.dp) * u64::from(l.cp),
+                    stride: l.tp.into(),
+                },
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Some(format!(
+            "placement: ranks fill {fill}; {}",
+            if groups.is_empty() {
+                "no collectives".to_string()
+            } else {
+                groups.join(", ")
+            }
+        ))
     }
 
     /// Bandwidth inside the fast domain for a group with `a` members there, bytes/s per

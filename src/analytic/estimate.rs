@@ -660,6 +660,7 @@ fn add_warnings(
         ));
     }
     w.push(setup.kernels.describe());
+    w.extend(setup.stage_inputs().comm.placement_note(rl));
     if sc.model.moe.is_some() {
         w.push("expert load is assumed balanced (tokens spread evenly over experts)".to_string());
     }

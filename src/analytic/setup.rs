@@ -74,7 +74,7 @@ impl<'a> Setup<'a> {
                 training: &self.sc.training,
             },
             kernels: self.kernels,
-            comm: Comm::new(&self.sc.cluster),
+            comm: Comm::for_layout(&self.sc.cluster, &self.layout),
         }
     }
 }

@@ -42,7 +42,6 @@ pub struct Env<'a> {
     /// The scenario (its training run fixes the recompute policy).
     pub sc: &'a Scenario,
     kernels: &'a (dyn KernelModel + Sync),
-    comm: Comm<'a>,
     model_total: f64,
     peak: f64,
     usd_per_gpu_hour: f64,
@@ -67,7 +66,6 @@ impl<'a> Env<'a> {
         Env {
             sc,
             kernels,
-            comm: Comm::new(&sc.cluster),
             model_total: 6.0 * counts.active_matmul * sc.training.tokens,
             peak: precision_peak(sc),
             usd_per_gpu_hour: sc.pricing.usd_per_gpu_hour.unwrap_or(sc.gpu.usd_per_hour),
@@ -84,7 +82,9 @@ impl<'a> Env<'a> {
                 training: &self.sc.training,
             },
             kernels: self.kernels,
-            comm: self.comm,
+            // The segment of each NVLink domain follows tp, cp, ep and etp: the
+            // same for every layout of one inner combination.
+            comm: Comm::for_layout(&self.sc.cluster, rl),
         }
     }
 

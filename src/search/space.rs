@@ -5,7 +5,7 @@
 //!
 //! | knob | values |
 //! |---|---|
-//! | tp | divisors of gcd(H, K) that divide D (`allow_tp_beyond_nvlink`: also multiples of D) |
+//! | tp | divisors of gcd(H, K) that tile D, or the segment of whole nodes of it the ranks fill (16, 32, 64 on an NVL72; `allow_tp_beyond_nvlink`: also multiples of D) |
 //! | pp | 1..=L (uneven splits allowed, as `resolve` does) |
 //! | dp | derived: as many replicas as the GPUs hold (fixable) |
 //! | ep | divisors of E (1 for a dense model) |
@@ -21,6 +21,7 @@
 //! Combinations the rules reject (pp x vpp > L, DualPipe with odd pp, a batch that
 //! does not divide, ...) are enumerated and counted under their reason.
 
+use crate::analytic::comm::segment;
 use crate::error::{Error, Result};
 use crate::spec::layout::{gcd, Schedule};
 use crate::spec::model::divisors;
@@ -108,14 +109,16 @@ impl Space {
     pub fn default_for(sc: &Scenario, lim: &SpaceLimits) -> Space {
         let m = &sc.model;
         let domain = u64::from(sc.cluster.nvlink_domain.max(1));
-        // Within a domain, tp must divide it: a group of 3 or 6 on 8-GPU nodes would
-        // straddle node boundaries, which the placement model (aligned groups) does
-        // not price. Beyond the domain (when allowed), whole domains.
+        let node = u64::from(sc.cluster.gpus_per_node);
+        // Within a domain, tp must tile the segment of it the ranks fill: a group of 3
+        // or 6 on 8-GPU nodes would straddle node boundaries, which the placement
+        // model (aligned groups) does not price; 16, 32 or 64 fill 64 GPUs of an
+        // NVL72 rack (`comm::segment`). Beyond the domain (when allowed), whole domains.
         let tp = divisors(gcd(u64::from(m.heads), u64::from(m.kv_heads())))
             .into_iter()
             .filter(|&t| {
                 if t <= domain {
-                    domain % t == 0
+                    segment(domain, node, t).is_multiple_of(t)
                 } else {
                     lim.allow_tp_beyond_nvlink && t % domain == 0
                 }
