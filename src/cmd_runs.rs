@@ -1,6 +1,7 @@
 //! `llmplan calibrate runs FILE...`: fit cluster-level factors to measured step times
 //! (published-format CSVs, or Megatron-LM / torchtitan logs with `--scenario`), print
-//! before/after and leave-one-out errors, and write the calibrated profiles.
+//! before/after and leave-one-out errors (`llmplan::report::calibration`), and write the
+//! calibrated profiles.
 
 use std::path::PathBuf;
 
@@ -70,42 +71,7 @@ pub fn run(a: RunsArgs) -> Result<String, Error> {
         }
     }
     let c = runs::calibrate(&all, &a.name)?;
-    let mut t = llmplan::report::table::styled(None);
-    t.set_header(vec![
-        "run",
-        "measured s",
-        "model s",
-        "error",
-        "calibrated s",
-        "error",
-        "leave-one-out",
-    ]);
-    for r in &c.runs {
-        t.add_row(vec![
-            r.id.clone(),
-            format!("{:.3}", r.measured_step_s),
-            format!("{:.3}", r.before_step_s),
-            format!("{:+.1}%", r.before_error_pct),
-            format!("{:.3}", r.after_step_s),
-            format!("{:+.1}%", r.after_error_pct),
-            format!("{:+.1}%", r.loo_error_pct),
-        ]);
-    }
-    let f = &c.factors;
-    let b = &c.bounds;
-    out.push_str(&format!("{t}\n"));
-    out.push_str(&format!(
-        "mean |error|: {:.1}% before, {:.1}% after, {:.1}% leave-one-out\n\
-         factors (bounds):\n  scale-up efficiency x {:.3} ({:.2}-{:.2}) -> {:.3}\n  scale-out efficiency x {:.3} ({:.2}-{:.2}) -> {:.3}\n  \
-         sustained clock x {:.3} ({:.2}-{:.2}) -> {:.3}\n  per-step overhead {:.3} s ({:.0}-{:.0} s)\n",
-        c.mape_before,
-        c.mape_after,
-        c.mape_loo,
-        f.scale_up, b[0].0, b[0].1, c.cluster.scale_up.efficiency,
-        f.scale_out, b[1].0, b[1].1, c.cluster.scale_out.efficiency,
-        f.clock, b[2].0, b[2].1, c.gpu.efficiency.sustained_clock,
-        f.overhead_s, b[3].0, b[3].1,
-    ));
+    out.push_str(&llmplan::report::calibration::runs_report(&c));
     if let Some(dir) = &a.write {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.display().to_string(),

@@ -5,13 +5,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use clap::{Args, ValueEnum};
-use comfy_table::Table;
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::cmd_format::OutputFormat;
 use llmplan::report;
-use llmplan::report::search::{objective_words, row};
-use llmplan::report::units::thousands;
 use llmplan::search::space::{parse_gpus, SpaceLimits};
 use llmplan::search::{self, Objective, SearchOptions};
 use llmplan::spec::scenario::{self, Scenario};
@@ -21,18 +19,6 @@ mod cmd_compare;
 mod cmd_sweep;
 pub use cmd_compare::compare;
 pub use cmd_sweep::sweep;
-
-/// Output formats of the search commands.
-#[derive(Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
-pub enum OutFormat {
-    /// Human-readable tables.
-    #[default]
-    Table,
-    /// Comma-separated values.
-    Csv,
-    /// JSON.
-    Json,
-}
 
 /// Knobs shared by `search` and `sweep`.
 #[derive(Args, Clone)]
@@ -92,7 +78,7 @@ pub struct SearchArgs {
     space: SpaceArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    format: OutFormat,
+    format: OutputFormat,
 }
 
 /// `llmplan compare`.
@@ -113,7 +99,7 @@ pub struct CompareArgs {
     set: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    format: OutFormat,
+    format: OutputFormat,
 }
 
 /// `llmplan sweep`.
@@ -138,7 +124,7 @@ pub struct SweepArgs {
     force: bool,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t)]
-    format: OutFormat,
+    format: OutputFormat,
 }
 
 fn load(name: Option<&str>, set: &[String], gpus: Option<u64>) -> Result<Scenario, Error> {
@@ -217,10 +203,6 @@ impl Progress {
     }
 }
 
-fn table(header: Vec<&str>) -> Table {
-    llmplan::report::table::new(header)
-}
-
 /// `llmplan search`: what to print, and the failure to end with when nothing fits.
 pub fn search(a: SearchArgs) -> Result<(String, Option<Error>), Error> {
     let sc = load(a.scenario.as_deref(), &a.space.set, None)?;
@@ -236,15 +218,9 @@ pub fn search(a: SearchArgs) -> Result<(String, Option<Error>), Error> {
     progress.finish();
     let verdict = super::cmd_verdict::nothing_fits(&sc, &o, &out);
     let text = match a.format {
-        OutFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&llmplan::report::json::versioned(
-                report::search::search_json(&out)
-            ))
-            .unwrap_or_default()
-        ),
-        OutFormat::Csv => report::search::search_csv(&out),
-        OutFormat::Table => {
+        OutputFormat::Json => report::json::document(report::search::search_json(&out)),
+        OutputFormat::Csv => report::search::search_csv(&out),
+        OutputFormat::Table => {
             let name = a.scenario.as_deref().unwrap_or(scenario::SEED);
             let mut t = report::search::search_table(&sc, &out)?;
             t.push_str(&report::search::launch_line(name, &sc, &out));

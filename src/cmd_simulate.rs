@@ -1,15 +1,15 @@
 //! `llmplan simulate`: the discrete-event pipeline simulator on a scenario, with a
-//! summary table, a Gantt chart, a Chrome trace and Monte Carlo step-time spread.
+//! summary table, a Gantt chart, a Chrome trace and Monte Carlo step-time spread
+//! (rendered by `llmplan::report::simulate`).
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use comfy_table::{Cell, CellAlignment, Table};
-use serde::Serialize;
 
-use llmplan::report::units::pct;
-use llmplan::sim::build::{imbalance, Imbalance};
-use llmplan::sim::{self, trace, Jitter, MonteCarlo, Program, SimResult, Straggler};
+use super::cmd_format::OutputFormat;
+use llmplan::report::simulate::{simulation_json, simulation_table, Simulation};
+use llmplan::sim::build::imbalance;
+use llmplan::sim::{self, trace, Jitter, Program, Straggler};
 use llmplan::spec::scenario;
 use llmplan::Error;
 
@@ -40,16 +40,6 @@ impl ScheduleArg {
             ScheduleArg::Dualpipe => "dualpipe",
         }
     }
-}
-
-/// Output formats of `simulate`.
-#[derive(Clone, Copy, ValueEnum, Default)]
-pub enum SimFormat {
-    /// Tables for people.
-    #[default]
-    Table,
-    /// JSON for tools (the timeline goes to --trace, not here).
-    Json,
 }
 
 /// Arguments of `llmplan simulate`.
@@ -94,18 +84,8 @@ pub struct SimulateArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: SimFormat,
-}
-
-#[derive(Serialize)]
-struct JsonOut<'a> {
-    scenario: &'a str,
-    layers_per_stage: &'a [u32],
-    result: &'a SimResult,
-    imbalance: Option<&'a Imbalance>,
-    monte_carlo: Option<&'a MonteCarlo>,
-    notes: &'a [String],
+    #[arg(long, value_parser = super::cmd_format::table_or_json(), default_value = "table")]
+    format: OutputFormat,
 }
 
 /// Runs the command; returns what to print.
@@ -179,25 +159,16 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
         written.push(format!("trace: {}", path.display()));
     }
 
+    let s = Simulation {
+        prep: &prep,
+        result: &result,
+        imbalance: imb.as_ref(),
+        monte_carlo: mc.as_ref(),
+    };
     Ok(match a.format {
-        SimFormat::Json => {
-            let mut r = result.clone();
-            r.timeline.clear();
-            let out = JsonOut {
-                scenario: &prep.title,
-                layers_per_stage: &prep.layout.layers_per_stage,
-                result: &r,
-                imbalance: imb.as_ref(),
-                monte_carlo: mc.as_ref(),
-                notes: &prep.notes,
-            };
-            let v =
-                llmplan::report::json::versioned(serde_json::to_value(&out).expect("serialises"));
-            let mut s = serde_json::to_string_pretty(&v).expect("serialises");
-            s.push('\n');
-            s
-        }
-        SimFormat::Table => table(&prep, &result, imb.as_ref(), mc.as_ref(), &written),
+        OutputFormat::Json => simulation_json(&s),
+        // CSV is refused by the parser (`table_or_json`).
+        OutputFormat::Table | OutputFormat::Csv => simulation_table(&s, &written),
     })
 }
 
@@ -251,244 +222,4 @@ fn short_title(t: &str) -> String {
         Some(i) if t.len() > 60 => t[..i].to_string(),
         _ => t.to_string(),
     }
-}
-
-fn ms(s: f64) -> String {
-    format!("{:.2} ms", s * 1e3)
-}
-
-fn kv_table(title: &str) -> Table {
-    let mut t = llmplan::report::table::styled(Some(120));
-    t.set_header(vec!["", title]);
-    t
-}
-
-fn row(t: &mut Table, k: &str, v: String) {
-    t.add_row(vec![
-        Cell::new(k),
-        Cell::new(v).set_alignment(CellAlignment::Left),
-    ]);
-}
-
-/// The simulation as text: the key-value summary, the per-stage table, and notes.
-fn table(
-    prep: &sim::Prepared,
-    r: &SimResult,
-    imb: Option<&Imbalance>,
-    mc: Option<&MonteCarlo>,
-    written: &[String],
-) -> String {
-    let l = &prep.layout;
-    let mut t = kv_table(&prep.title);
-    step_rows(&mut t, prep, r);
-    if let Some(i) = imb {
-        imbalance_row(&mut t, i);
-    }
-    if let Some(m) = mc {
-        monte_carlo_rows(&mut t, m);
-    }
-    if imb.is_none() && l.uneven() {
-        row(
-            &mut t,
-            "Uneven split",
-            format!(
-                "{}; no even split with fewer stages fits {} here, so its cost is not compared",
-                l.split_text(),
-                r.schedule.name()
-            ),
-        );
-    }
-    for w in written {
-        row(&mut t, "Wrote", w.clone());
-    }
-    let mut out = format!("{t}\n{}\n", stage_table(prep, r));
-    out.push_str(
-        "fwd/bwd per micro-batch exclude p2p (simulated as transfers); peak in flight counts micro-batches whose \
-         activations wait for their backward; awaiting W, those whose weight gradients have not run.\n",
-    );
-    for n in &prep.notes {
-        out.push_str(&format!("note: {n}\n"));
-    }
-    out
-}
-
-/// The step itself: pipeline shape, step time and its parts (ms), the closed form's
-/// pipeline time against the simulated one, bubble, p2p per hop, events played.
-fn step_rows(t: &mut Table, prep: &sim::Prepared, r: &SimResult) {
-    let l = &prep.layout;
-    row(
-        t,
-        "Pipeline",
-        format!(
-            "{} | pp {}{} | {} micro-batches | {}",
-            r.schedule.name(),
-            r.pp,
-            if r.vpp > 1 {
-                format!(" x vpp {}", r.vpp)
-            } else {
-                String::new()
-            },
-            r.microbatches,
-            l.split_text()
-        ),
-    );
-    row(
-        t,
-        "Step time",
-        format!(
-            "{} = pipeline {} + gradient sync and optimizer {}",
-            ms(r.step_s),
-            ms(r.pipeline_s),
-            ms(r.step_s - r.pipeline_s)
-        ),
-    );
-    row(
-        t,
-        "Closed form",
-        format!(
-            "pipeline {} from the analytic formula, simulated {:+.2}%",
-            ms(r.closed_form_s),
-            (r.pipeline_s / r.closed_form_s - 1.0) * 100.0
-        ),
-    );
-    row(
-        t,
-        "Bubble",
-        format!(
-            "{} mean over stages (busiest stage computes {}, {} of the pipeline)",
-            pct(r.mean_bubble()),
-            ms(r.ideal_s),
-            pct(r.ideal_s / r.pipeline_s)
-        ),
-    );
-    let p2p = prep.input.p2p_s.first().copied().unwrap_or(0.0);
-    row(
-        t,
-        "p2p per hop",
-        format!(
-            "{} per micro-batch, {}",
-            ms(p2p),
-            if prep.input.p2p_blocking {
-                "blocking the sender (overlap.p2p off)"
-            } else {
-                "overlapped with compute"
-            }
-        ),
-    );
-    row(t, "Events", format!("{} simulated", r.events));
-}
-
-/// The uneven split against the even one with fewer stages: step (ms) and bubble of
-/// each, the bubble points and GPU-seconds per step the imbalance costs.
-fn imbalance_row(t: &mut Table, i: &Imbalance) {
-    row(
-        t,
-        "Uneven split",
-        format!(
-            "{} layers on {} stages ({}): step {}, bubble {}; even {} x {} layers: step {}, bubble {}. \
-             The imbalance costs {:+.1} points of bubble ({} of GPU time idles in the steady state) \
-             and {:+.1}% GPU-seconds per step ({:.2} vs {:.2} GPU-s per pipeline)",
-            i.layers,
-            i.pp,
-            i.split,
-            ms(i.step_s),
-            pct(i.bubble),
-            i.pp_even,
-            i.layers_per_stage_even,
-            ms(i.even_step_s),
-            pct(i.even_bubble),
-            i.extra_bubble * 100.0,
-            pct(i.imbalance_idle),
-            (i.gpu_s / i.even_gpu_s - 1.0) * 100.0,
-            i.gpu_s,
-            i.even_gpu_s
-        ),
-    );
-}
-
-/// The Monte Carlo's step-time percentiles under jitter (ms), and a straggler's
-/// expected cost per step when one was asked for.
-fn monte_carlo_rows(t: &mut Table, m: &MonteCarlo) {
-    let pj = &m.jitter;
-    row(
-        t,
-        "Monte Carlo",
-        format!(
-            "{} steps, jitter CV {}, seed {}: p50 {}, p90 {}, p99 {} (no jitter {}, mean {})",
-            m.steps,
-            m.cv,
-            m.seed,
-            ms(pj.p50_s),
-            ms(pj.p90_s),
-            ms(pj.p99_s),
-            ms(m.deterministic_s),
-            ms(pj.mean_s)
-        ),
-    );
-    if let Some(s) = &m.straggler {
-        row(
-            t,
-            "Straggler",
-            format!(
-                "one GPU {:.2}x slower on {}: p50 {}, p99 {}; expected cost {} per step ({})",
-                s.straggler.factor,
-                s.straggler
-                    .stage
-                    .map_or("a random stage each step".to_string(), |st| format!(
-                        "stage {st}"
-                    )),
-                ms(s.with.p50_s),
-                ms(s.with.p99_s),
-                ms(s.expected_cost_s),
-                pct(s.expected_cost_frac)
-            ),
-        );
-    }
-}
-
-/// One row per pipeline stage: layers, forward and backward per micro-batch and
-/// compute (ms), bubble and utilisation of each stream (%), peak micro-batches in
-/// flight and awaiting their weight gradients.
-fn stage_table(prep: &sim::Prepared, r: &SimResult) -> Table {
-    let l = &prep.layout;
-    let mut st = llmplan::report::table::styled(None);
-    st.set_header(vec![
-        "stage",
-        "layers",
-        "fwd/mb",
-        "bwd/mb",
-        "compute",
-        "bubble",
-        "util compute",
-        "util send",
-        "util recv",
-        "util dp",
-        "peak in flight",
-        "awaiting W",
-    ]);
-    for (i, s) in r.stages.iter().enumerate() {
-        let spec = &prep.input.stages[i];
-        st.add_row(vec![
-            i.to_string(),
-            l.layers_per_stage
-                .get(i)
-                .map_or("-".into(), |n| n.to_string()),
-            ms(spec.fwd_s),
-            ms(spec.bwd_s),
-            ms(s.compute_s),
-            pct(s.bubble),
-            pct(s.util_compute),
-            pct(s.util_send),
-            pct(s.util_recv),
-            pct(s.util_dp),
-            format!("{:.2}", s.peak_in_flight),
-            format!("{:.2}", s.peak_pending_wgrad),
-        ]);
-    }
-    for c in 1..12 {
-        if let Some(col) = st.column_mut(c) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    st
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod cmd_calibrate;
 mod cmd_export;
+mod cmd_format;
 mod cmd_import;
 mod cmd_meta;
 mod cmd_progress;
@@ -17,11 +18,11 @@ mod cmd_validate;
 mod cmd_verdict;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use comfy_table::Table;
+use cmd_format::OutputFormat;
 
-use llmplan::analytic::{self, EstimateOptions};
-use llmplan::report::{self, units};
-use llmplan::spec::{catalog, scenario, ClusterProfile, GpuProfile, ModelSpec};
+use llmplan::analytic::EstimateOptions;
+use llmplan::report;
+use llmplan::spec::{catalog, scenario};
 use llmplan::Error;
 
 /// The exit codes, as `--help` and the README state them.
@@ -46,14 +47,6 @@ struct Cli {
     /// No progress bars or spinners (they only ever appear on a terminal's stderr).
     #[arg(long, short = 'q', global = true)]
     quiet: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum, Default)]
-enum Format {
-    #[default]
-    Table,
-    Json,
-    Csv,
 }
 
 #[derive(Subcommand)]
@@ -85,7 +78,7 @@ enum Command {
         group: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        format: Format,
+        format: OutputFormat,
         /// Also draw predicted / published per row, grouped by source (+-10% band), to this .svg or .png.
         #[arg(long)]
         chart: Option<std::path::PathBuf>,
@@ -113,7 +106,7 @@ enum Command {
         engine: EngineArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        format: Format,
+        format: OutputFormat,
         /// Exit 1 (after printing) when the plan does not fit in GPU memory.
         #[arg(long)]
         strict: bool,
@@ -214,7 +207,7 @@ fn seed_command() -> Command {
         set: Vec::new(),
         mfu: None,
         engine: EngineArg::Analytic,
-        format: Format::Table,
+        format: OutputFormat::Table,
         strict: false,
     }
 }
@@ -329,9 +322,9 @@ fn run(cmd: Command) -> Result<Printed, Error> {
             };
             llmplan::validate::band::attach(&mut est, &sc);
             let text = match format {
-                Format::Table => report::estimate_table(&est),
-                Format::Json => report::estimate_json(&est),
-                Format::Csv => report::estimate_csv(&est),
+                OutputFormat::Table => report::estimate_table(&est),
+                OutputFormat::Json => report::estimate_json(&est),
+                OutputFormat::Csv => report::estimate_csv(&est),
             };
             Ok(Printed {
                 text,
@@ -364,14 +357,9 @@ fn run(cmd: Command) -> Result<Printed, Error> {
             group,
             format,
             chart,
-        } => {
-            let f = match format {
-                Format::Table => "table",
-                Format::Json => "json",
-                Format::Csv => "csv",
-            };
-            Ok(cmd_validate::run(csv.as_deref(), group.as_deref(), f, chart.as_deref())?.into())
-        }
+        } => Ok(
+            cmd_validate::run(csv.as_deref(), group.as_deref(), format, chart.as_deref())?.into(),
+        ),
         Command::Export(args) => Ok(cmd_export::run(args)?.into()),
         Command::Completions { shell } => Ok(cmd_meta::completions(shell, Cli::command()).into()),
         Command::Man => Ok(cmd_meta::man(Cli::command())?.into()),
@@ -380,165 +368,41 @@ fn run(cmd: Command) -> Result<Printed, Error> {
         Command::List { what } => Ok(list(what)?.into()),
         Command::Show { what, name } => {
             let text = match what {
-                ShowWhat::Model => show_model(&cmd_show::load_model(&name)?),
-                ShowWhat::Gpu => cmd_show::gpu(&cmd_show::load_gpu(&name)?),
-                ShowWhat::Cluster => cmd_show::cluster(&cmd_show::load_cluster(&name)?),
+                ShowWhat::Model => report::catalog::model_table(&cmd_show::load_model(&name)?),
+                ShowWhat::Gpu => report::catalog::gpu_table(&cmd_show::load_gpu(&name)?),
+                ShowWhat::Cluster => {
+                    report::catalog::cluster_table(&cmd_show::load_cluster(&name)?)
+                }
             };
             Ok(text.into())
         }
     }
 }
 
-fn new_table(header: Vec<&str>) -> Table {
-    llmplan::report::table::new(header)
-}
-
 fn list(what: ListWhat) -> Result<String, Error> {
-    let t = match what {
-        ListWhat::Gpus => {
-            let mut t = new_table(vec![
-                "name",
-                "GPU",
-                "memory",
-                "BF16 dense",
-                "FP8 dense",
-                "FP4 dense",
-                "HBM",
-                "TDP",
-                "$/h",
-                "efficiency",
-            ]);
-            for n in catalog::names(catalog::GPUS) {
-                let g: GpuProfile = catalog::load(catalog::GPUS, "gpu", n)?;
-                t.add_row(vec![
-                    g.name.clone(),
-                    g.display_name.clone(),
-                    units::gib(g.memory_bytes),
-                    format!("{:.0} TFLOP/s", g.peak_flops.bf16 / 1e12),
-                    g.peak_flops
-                        .fp8
-                        .map_or("-".into(), |f| format!("{:.0} TFLOP/s", f / 1e12)),
-                    g.peak_flops
-                        .fp4
-                        .map_or("-".into(), |f| format!("{:.0} TFLOP/s", f / 1e12)),
-                    format!("{:.2} TB/s", g.hbm_bandwidth / 1e12),
-                    format!("{:.0} W", g.tdp_w),
-                    format!("{:.2}", g.usd_per_hour),
-                    if g.efficiency.measured {
-                        "measured"
-                    } else {
-                        "derived"
-                    }
-                    .to_string(),
-                ]);
-            }
-            t
-        }
+    Ok(match what {
+        ListWhat::Gpus => report::catalog::gpus_table(&load_all(catalog::GPUS, "gpu")?),
         ListWhat::Clusters => {
-            let mut t = new_table(vec![
-                "name",
-                "cluster",
-                "GPU",
-                "GPUs/node",
-                "NVLink domain",
-                "NVLink/GPU",
-                "network/GPU",
-            ]);
-            for n in catalog::names(catalog::CLUSTERS) {
-                let c: ClusterProfile = catalog::load(catalog::CLUSTERS, "cluster", n)?;
-                t.add_row(vec![
-                    c.name.clone(),
-                    c.display_name.clone(),
-                    c.gpu.clone(),
-                    c.gpus_per_node.to_string(),
-                    c.nvlink_domain.to_string(),
-                    format!("{:.0} GB/s", c.scale_up.bandwidth / 1e9),
-                    format!("{:.0} Gb/s", c.scale_out.bandwidth * 8.0 / 1e9),
-                ]);
-            }
-            t
+            report::catalog::clusters_table(&load_all(catalog::CLUSTERS, "cluster")?)
         }
-        ListWhat::Models => {
-            let mut t = new_table(vec![
-                "name", "model", "layers", "hidden", "heads/kv", "experts", "params", "active",
-            ]);
-            for n in catalog::names(catalog::MODELS) {
-                let m: ModelSpec = catalog::load(catalog::MODELS, "model", n)?;
-                let c = analytic::count(&m);
-                t.add_row(vec![
-                    m.name.clone(),
-                    m.display_name.clone(),
-                    m.layers.to_string(),
-                    m.hidden.to_string(),
-                    format!("{}/{}", m.heads, m.kv_heads()),
-                    m.moe
-                        .as_ref()
-                        .map_or("-".into(), |e| format!("{} top-{}", e.experts, e.top_k)),
-                    units::count(c.total),
-                    units::count(c.active),
-                ]);
-            }
-            t
-        }
+        ListWhat::Models => report::catalog::models_table(&load_all(catalog::MODELS, "model")?),
         ListWhat::Scenarios => {
-            let mut t = new_table(vec!["name", "scenario"]);
+            let mut v = Vec::new();
             for n in catalog::names(catalog::SCENARIOS) {
-                let sc = scenario::load(Some(n), &[])?;
-                t.add_row(vec![n.to_string(), sc.name]);
+                v.push((n, scenario::load(Some(n), &[])?.name));
             }
-            t
+            report::catalog::scenarios_table(&v)
         }
-    };
-    Ok(format!("{t}\n"))
+    })
 }
 
-fn show_model(m: &ModelSpec) -> String {
-    let c = analytic::count(m);
-    let mut t = new_table(vec!["part", "parameters", "share"]);
-    let parts = [
-        ("attention", c.attention),
-        ("dense MLP / shared experts", c.mlp),
-        ("routed experts", c.experts),
-        ("routers", c.router),
-        ("norms", c.norms),
-        ("input embedding", c.embedding),
-        ("output layer (untied)", c.output),
-        ("position table", c.position),
-    ];
-    for (k, v) in parts {
-        if v > 0.0 {
-            t.add_row(vec![
-                k.to_string(),
-                units::count(v),
-                units::pct(v / c.total),
-            ]);
-        }
-    }
-    t.add_row(vec![
-        "total".to_string(),
-        units::count(c.total),
-        "100.0%".to_string(),
-    ]);
-    t.add_row(vec![
-        "active per token".to_string(),
-        units::count(c.active),
-        units::pct(c.active / c.total),
-    ]);
-    let mut out = format!(
-        "{} ({})\nsource: {}\n",
-        m.display_name,
-        m.name,
-        m.source.trim()
-    );
-    out.push_str(&format!("{t}\n"));
-    if let Some(p) = &m.published {
-        out.push_str(&format!(
-            "published: {} total{} ({})\n",
-            units::count(p.params_total),
-            p.params_active
-                .map_or(String::new(), |a| format!(", {} active", units::count(a))),
-            p.source.trim()
-        ));
-    }
-    out
+/// Every entry of one catalog table, in catalog order.
+fn load_all<T: serde::de::DeserializeOwned + schemars::JsonSchema>(
+    table: &'static [(&'static str, &'static str)],
+    kind: &'static str,
+) -> Result<Vec<T>, Error> {
+    catalog::names(table)
+        .into_iter()
+        .map(|n| catalog::load(table, kind, n))
+        .collect()
 }

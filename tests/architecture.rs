@@ -478,6 +478,103 @@ fn every_chart_draws_through_the_canvas() {
     assert!(charts >= 6, "found only {charts} chart files");
 }
 
+/// Where `--format` is defined: one `OutputFormat` for every command. Four enums
+/// (estimate's, simulate's, search's and the report's) spelled the same choice four
+/// ways; an enum with a `Json` or `Csv` variant anywhere else is a second one.
+const FORMAT_HOME: &str = "src/cmd_format.rs";
+
+/// The enums in `code` that have a variant named `Json` or `Csv`, as (line, name).
+fn output_format_enums(code: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (k, _) in code.match_indices("enum ") {
+        if k > 0 && code[..k].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &code[k + 5..];
+        let name: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let Some(open) = rest.find('{') else { continue };
+        let mut depth = 0;
+        let mut end = rest.len();
+        for (i, c) in rest[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = open + i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let body = &rest[open + 1..end];
+        let words = body.split(|c: char| !c.is_alphanumeric() && c != '_');
+        if words.clone().any(|w| w == "Json" || w == "Csv") {
+            found.push((code[..k].matches('\n').count() + 1, name));
+        }
+    }
+    found
+}
+
+#[test]
+fn one_output_format() {
+    let mut found = Vec::new();
+    for (path, src) in all_sources() {
+        let code = code_only(&src);
+        for (line, name) in output_format_enums(production(&code)) {
+            found.push(format!("{path}:{line}: enum {name}"));
+        }
+    }
+    assert_eq!(
+        found.len(),
+        1,
+        "one output-format enum, in {FORMAT_HOME} (use its OutputFormat):\n{}",
+        found.join("\n")
+    );
+    assert!(found[0].starts_with(FORMAT_HOME), "{}", found[0]);
+}
+
+/// What builds a text table: the table style's constructors and comfy-table's calls.
+const TABLE_MARKS: [&str; 5] = [
+    "add_row",
+    "set_header",
+    "table::new",
+    "table::styled",
+    "comfy_table",
+];
+
+/// The CLI (`src/main.rs`, `src/cmd_*`) parses, calls the library and prints: tables
+/// are built in `src/report/`. `compare`, `sweep`, `validate`, `simulate`, `list`,
+/// `show` and `calibrate` each built their own.
+#[test]
+fn the_cli_builds_no_tables() {
+    let mut wrong = Vec::new();
+    let mut cli = 0;
+    for (path, src) in all_sources() {
+        if !(path == "src/main.rs" || path.starts_with("src/cmd_")) {
+            continue;
+        }
+        cli += 1;
+        let code = code_only(&src);
+        for (i, line) in production(&code).lines().enumerate() {
+            if let Some(m) = TABLE_MARKS.iter().find(|m| line.contains(*m)) {
+                wrong.push(format!("{path}:{}: {m}", i + 1));
+            }
+        }
+    }
+    assert!(cli >= 15, "found only {cli} CLI files");
+    assert!(
+        wrong.is_empty(),
+        "tables built in the CLI (move them to src/report/):\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// The scanners themselves: what they must see and what they must skip.
 #[test]
 fn scanners_read_rust_as_written() {
@@ -496,4 +593,9 @@ fn scanners_read_rust_as_written() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(lines, vec![1, 5]);
+    let enums = "enum Shape { Png, Svg }\n#[derive(ValueEnum)]\npub enum F {\n    Table,\n    Json { pretty: bool },\n}\nenum G { A(Csv) }\nenum Fmt { CsvFile }\n";
+    assert_eq!(
+        output_format_enums(&code_only(enums)),
+        vec![(3, "F".to_string()), (7, "G".to_string())]
+    );
 }

@@ -245,3 +245,60 @@ fn impossible_layouts_say_which_rule() {
         assert_user_error(&o, &[needle]);
     }
 }
+
+/// One `--format` for every command: table, json and csv wherever a command has the
+/// three; `simulate` (no CSV output) refuses csv as an unknown value.
+#[test]
+fn every_command_takes_the_one_output_format() {
+    for cmd in ["estimate", "search", "compare", "sweep", "validate"] {
+        let help = stdout(&llmplan(&[cmd, "--help"]));
+        for v in ["- table:", "- json:", "- csv:"] {
+            assert!(help.contains(v), "{cmd} --help lacks '{v}':\n{help}");
+        }
+    }
+    let help = stdout(&llmplan(&["simulate", "--help"]));
+    assert!(
+        help.contains("- json:") && !help.contains("- csv:"),
+        "{help}"
+    );
+    let o = llmplan(&["simulate", "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[possible values: table, json]"));
+}
+
+/// `compare --format csv` is one header and one row per quantity, every row as wide as
+/// the header (a name with a comma is quoted), and the step's parts carry the library's
+/// breakdown names.
+#[test]
+fn compare_csv_rows_are_whole_and_named_by_the_library() {
+    let o = llmplan(&[
+        "compare",
+        "--layout",
+        "tp=8,pp=16,ep=16",
+        "--layout",
+        "tp=8,pp=15,ep=16,cp=2",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut r = csv::Reader::from_reader(&o.stdout[..]);
+    let header = r.headers().unwrap().clone();
+    assert_eq!(
+        header.iter().collect::<Vec<_>>(),
+        [
+            "quantity",
+            "unit",
+            "tp=8,pp=16,ep=16",
+            "tp=8,pp=15,ep=16,cp=2"
+        ]
+    );
+    let names: Vec<String> = r
+        .records()
+        .map(|rec| rec.expect("every row as wide as the header")[0].to_string())
+        .collect();
+    let b = llmplan::analytic::estimate::StepBreakdown::default();
+    for (term, _) in llmplan::search::compare::terms(&b, 0.0) {
+        assert!(names.iter().any(|n| n == term), "{term} not in {names:?}");
+    }
+    assert!(names.iter().any(|n| n == "micro-batch, schedule"));
+}

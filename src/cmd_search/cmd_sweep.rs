@@ -1,10 +1,8 @@
-//! `llmplan sweep`: the best layout per GPU count and type, with its Pareto frontier.
+//! `llmplan sweep`: the best layout per GPU count and type, with its Pareto frontier
+//! (the sweep is `llmplan::search::sweep`'s, its rendering `llmplan::report::sweep`'s).
 
-use comfy_table::CellAlignment;
-
-use super::{
-    load, objective_words, options, row, table, thousands, OutFormat, Progress, SweepArgs,
-};
+use super::OutputFormat;
+use super::{load, options, Progress, SweepArgs};
 use llmplan::charts::canvas;
 use llmplan::charts::sweep::SweepChart;
 use llmplan::search::space::parse_gpus;
@@ -47,17 +45,11 @@ pub fn sweep(a: SweepArgs) -> Result<(String, Option<Error>), Error> {
         ))
     });
     let mut text = match a.format {
-        OutFormat::Csv => llmplan::report::csv::sweep_csv(&s),
-        OutFormat::Json => format!(
-            "{}\n",
-            serde_json::to_value(&s)
-                .map(llmplan::report::json::versioned)
-                .and_then(|v| serde_json::to_string_pretty(&v))
-                .unwrap_or_default()
-        ),
-        OutFormat::Table => sweep_table(&s),
+        OutputFormat::Csv => llmplan::report::csv::sweep_csv(&s),
+        OutputFormat::Json => llmplan::report::sweep::sweep_json(&s),
+        OutputFormat::Table => llmplan::report::sweep::sweep_table(&s),
     };
-    if a.format == OutFormat::Table {
+    if a.format == OutputFormat::Table {
         for p in &written {
             text.push_str(&format!("wrote {}\n", p.display()));
         }
@@ -86,63 +78,4 @@ fn prepare_out(dir: &std::path::Path, force: bool) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-fn sweep_table(s: &sweep::Sweep) -> String {
-    let mut t = table(vec![
-        "GPU",
-        "GPUs",
-        "$/GPU-h",
-        "best layout",
-        "mb x m, schedule, ZeRO, recompute",
-        "step s",
-        "MFU",
-        "days",
-        "cost",
-        "Pareto",
-    ]);
-    for p in &s.points {
-        match &p.best {
-            Some(b) => {
-                let r = row(String::new(), b, false, false);
-                t.add_row(vec![
-                    p.gpu_type.clone(),
-                    thousands(p.gpus),
-                    format!("{:.2}", p.usd_per_gpu_hour),
-                    r[1].clone(),
-                    r[2].clone(),
-                    r[3].clone(),
-                    r[4].clone(),
-                    r[6].clone(),
-                    r[7].clone(),
-                    if p.pareto { "*".into() } else { String::new() },
-                ]);
-            }
-            None => {
-                t.add_row(vec![
-                    p.gpu_type.clone(),
-                    thousands(p.gpus),
-                    format!("{:.2}", p.usd_per_gpu_hour),
-                    "no layout fits".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
-            }
-        }
-    }
-    for c in 5..9 {
-        if let Some(col) = t.column_mut(c) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    format!(
-        "{} - best layout per GPU count and type (by {}), swept in {:.1} s\n{t}\n* on the Pareto frontier of (days, dollars): nothing else is both faster and cheaper\n",
-        s.scenario,
-        objective_words(s.objective),
-        s.elapsed_s
-    )
 }

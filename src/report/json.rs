@@ -21,6 +21,13 @@ pub fn versioned(v: Value) -> Value {
     Value::Object(out)
 }
 
+/// `v` [`versioned`] and pretty-printed, one trailing newline: a JSON output as printed.
+pub fn document(v: Value) -> String {
+    let mut s = serde_json::to_string_pretty(&versioned(v)).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
 fn integer_bytes(v: Value, in_memory: bool) -> Value {
     match v {
         Value::Object(m) => Value::Object(
