@@ -1,8 +1,7 @@
 //! `llmplan compare`: layouts side by side, with what each difference costs. The
 //! comparison is `llmplan::search::compare`'s, its rendering `llmplan::report::compare`'s.
 
-use super::OutputFormat;
-use super::{load, CompareArgs};
+use super::{load, CompareArgs, OutputFormat};
 use llmplan::report::{self, compare as render};
 use llmplan::search::compare;
 use llmplan::Error;

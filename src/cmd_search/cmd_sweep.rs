@@ -1,8 +1,7 @@
 //! `llmplan sweep`: the best layout per GPU count and type, with its Pareto frontier
 //! (the sweep is `llmplan::search::sweep`'s, its rendering `llmplan::report::sweep`'s).
 
-use super::OutputFormat;
-use super::{load, options, Progress, SweepArgs};
+use super::{load, options, OutputFormat, Progress, SweepArgs};
 use llmplan::charts::canvas;
 use llmplan::charts::sweep::SweepChart;
 use llmplan::search::space::parse_gpus;
