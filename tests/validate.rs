@@ -183,10 +183,12 @@ fn nemo_24_07_fp8_tflops() {
 /// pytorch/torchtitan docs/performance.md @0413364): 8 rows, tokens/s per GPU, run as
 /// ZeRO-3 (FSDP2 full sharding, reshard after forward) with each row's activation
 /// checkpointing: "full", "selective layer" (every 2nd block fully checkpointed:
-/// recompute_layer_share 1/2) and "selective op" (torchtitan's op policy, every second
-/// matmul recomputed: not modelled, predicted as selective). All rows are at one GPU
-/// count, so the fall of throughput with scale is not tested here. The bound holds
-/// the measured MAPE (see docs/validation.md); issue 15 aims at 10%.
+/// recompute_layer_share 1/2) and "selective op" (torchtitan's op policy: every second
+/// matmul of a block and every memory-bound op recomputed, the `alternate_matmuls`
+/// module), with the memory-bound ops run eagerly (torchtitan's presets set
+/// compile = false; the 8B and 13B presets use the fused RMSNorm kernel). All rows are
+/// at one GPU count, so the fall of throughput with scale is not tested here. The
+/// bound holds the measured MAPE (see docs/validation.md); issue 15 aims at 10%.
 #[test]
 fn torchtitan_fsdp2_tokens_per_gpu() {
     let r = report();
@@ -230,9 +232,10 @@ fn torchtitan_mfu_on_torchtitan_convention() {
     }
 }
 
-/// Measured 27.3% (every row predicted too fast: +14 to +49%); 31.9% before the
-/// layer-share recompute. Guards it from getting worse.
-const FSDP_BOUND: f64 = 28.0;
+/// Measured 14.5% (every row predicted too fast: +6.7 to +22.3%); 27.3% before the
+/// eager memory-bound ops and the op-level policy, 31.9% before the layer-share
+/// recompute. Guards it from getting worse.
+const FSDP_BOUND: f64 = 15.0;
 
 #[test]
 fn every_shipped_row_is_predicted_or_says_why() {

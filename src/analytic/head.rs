@@ -39,7 +39,8 @@ pub fn head_cost(ctx: &LayerCtx, k: &dyn KernelModel) -> HeadCost {
     HeadCost {
         gemm_s: k.gemm_s(g.m, g.n, g.k, dt),
         ce_fwd_s: k.memory_s(CE_FWD_BYTES * logits),
-        ce_bwd_s: k.memory_s(CE_BWD_BYTES * logits),
+        ce_bwd_s: k
+            .memory_s(super::elementwise::op_bytes(ctx.training.elementwise).ce_bwd * logits),
     }
 }
 

@@ -11,18 +11,20 @@ use serde::Serialize;
 
 use super::comm::{Comm, Group};
 use super::compute::{AttnShape, KernelModel};
+use super::elementwise::op_bytes;
 use super::layer_comm::layer_comm;
 use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::{ModelSpec, Moe};
-use crate::spec::training::{AttentionKernel, Recompute, Training};
+use crate::spec::training::{AttentionKernel, Recompute, RecomputeModule, Training};
 use gemms::Gemms;
 pub use gemms::{GemmTime, Src};
 pub use list::{layer_gemms, LayerGemm};
 
 mod gemms;
 mod list;
+mod op_policy;
 
 /// Activation bytes per element (BF16 activations, also under FP8 GEMMs).
 pub(crate) const ACT: f64 = 2.0;
@@ -308,6 +310,10 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
             )
         }
         Recompute::None => (acts.full, 0.0),
+        Recompute::Selective if tr.recomputes(RecomputeModule::AlternateMatmuls) => {
+            let (kept, redo) = op_policy::alternate_matmuls(ctx, k, &d, moe);
+            (kept, redo + mk.total_s)
+        }
         Recompute::Selective => selective(ctx, moe.is_some(), &acts, &proj, attn_fwd, &mk),
     };
     // Communication (forward; backward mirrors it).
@@ -494,22 +500,37 @@ fn memory_kernels(
         tp,
         ..
     } = *d;
-    let norm_s = k.memory_s(2.0 * 4.0 * h * th); // two norms, read h + write h
+    let ob = op_bytes(ctx.training.elementwise);
+    let norm_s = k.memory_s(2.0 * ob.norm * h * th); // two norms
     let residual = 2.0 * 6.0 * h * th; // two residual adds, read 2h + write h
     let dropout_bytes = if ctx.training.dropout {
         2.0 * 5.0 * h * th
     } else {
         0.0
     };
-    let gated = if ctx.model.gated_mlp { 6.0 } else { 4.0 };
-    let act_s = k.memory_s(gated * act_width * t / tp);
-    let rope = 4.0 * (hq + hkv) * dqk * t / tp;
+    let act = if ctx.model.gated_mlp {
+        ob.gated_act
+    } else {
+        ob.act
+    };
+    let act_s = k.memory_s(act * act_width * t / tp);
+    let rope = ob.rope * (hq + hkv) * dqk * t / tp;
+    // Layout copies eager attention makes: the output before its projection, and the
+    // grouped-query keys and values widened to every query head.
+    let attn_copies = ob.attn_out_copy * t * hq * d.dv / tp
+        + if ob.repeat_kv && hkv < hq && ctx.model.mla.is_none() {
+            ACT * (hkv + hq) * (dqk + d.dv) * t / tp
+        } else {
+            0.0
+        };
     let permute = 8.0 * routed_k * h * t * d.fold; // MoE dispatch and combine copies
     MemKernels {
         norm_s,
         act_s,
         permute_bytes: permute,
-        total_s: norm_s + act_s + k.memory_s(residual + dropout_bytes + rope + permute),
+        total_s: norm_s
+            + act_s
+            + k.memory_s(residual + dropout_bytes + rope + attn_copies + permute),
     }
 }
 
@@ -579,8 +600,16 @@ fn activations(ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>, p: &Projections) -> 
             (ACT * t * f * gate / tp, gin * t * f / tp)
         }
     };
+    // Eager mode keeps more (crate::analytic::elementwise).
+    let ffn = if ctx.model.gated_mlp {
+        act_out / gin
+    } else {
+        0.0
+    };
+    let eager = op_bytes(tr.elementwise).extra_kept(h * th, ffn, t * hq * dv / tp);
     Activations {
-        full: norm_in
+        full: eager
+            + norm_in
             + norm_out
             + p.qkv_store
             + p.latent_store

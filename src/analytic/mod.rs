@@ -7,6 +7,7 @@
 pub mod budget;
 pub mod comm;
 pub mod compute;
+pub mod elementwise;
 pub mod estimate;
 pub mod fp8;
 pub mod head;

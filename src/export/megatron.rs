@@ -225,6 +225,14 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
     if l.pp > 1 && l.vpp > 1 && !l.overlap.p2p {
         f.push("--no-overlap-p2p-communication".into());
     }
+    if sc.training.recomputes(RecomputeModule::AlternateMatmuls) {
+        return Err(cannot(
+            t,
+            "training.recompute_modules",
+            "no op-level policy that recomputes every second matmul (torchtitan's \
+             selective_ac_option = \"op\"); its --recompute-modules name whole modules",
+        ));
+    }
     recompute_flags(sc, l, f);
     match sc.training.precision {
         Precision::Bf16 => f.push("--bf16".into()),
@@ -276,6 +284,8 @@ fn module_name(m: RecomputeModule) -> &'static str {
         RecomputeModule::Layernorm => "layernorm",
         RecomputeModule::MlpAct => "mlp",
         RecomputeModule::MoeAct => "moe_act",
+        // Refused before the flags are written (megatron_flags).
+        RecomputeModule::AlternateMatmuls => "alternate_matmuls",
     }
 }
 

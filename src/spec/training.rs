@@ -57,6 +57,11 @@ pub enum RecomputeModule {
     MlpAct,
     /// The experts' activation function.
     MoeAct,
+    /// torchtitan's op-level policy (`selective_ac_option = "op"`,
+    /// torchtitan/distributed/activation_checkpoint.py): in each block the output of
+    /// every second matmul is dropped and recomputed, with every memory-bound op; the
+    /// other matmuls' and attention's outputs are kept.
+    AlternateMatmuls,
 }
 
 /// An activation a recipe caches for backward in fewer bits than BF16 (DeepSeek-V3
@@ -257,6 +262,34 @@ pub struct Training {
     /// Which generation of fused attention kernel runs (with `flash_attention`).
     #[serde(default)]
     pub attention_kernel: AttentionKernel,
+    /// How the memory-bound ops between the GEMMs run: fused kernels (Megatron, TE,
+    /// Apex) or one PyTorch eager kernel per op.
+    #[serde(default)]
+    pub elementwise: Elementwise,
+}
+
+/// How a framework runs the memory-bound ops of a layer (norms, rotary embedding, the
+/// MLP's activation, the loss): the bytes each moves through HBM differ several-fold.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Elementwise {
+    /// Fused kernels: each norm, rotary embedding and activation reads its input once
+    /// and writes its output once (Megatron-Core, Transformer Engine, Apex, or
+    /// `torch.compile`'s generated kernels).
+    #[default]
+    Fused,
+    /// PyTorch eager mode: every op of the model code is its own kernel through HBM,
+    /// with FP32 upcasts (the Llama reference code torchtitan trains without
+    /// `torch.compile`: RMSNorm in seven kernels, rotary embedding through complex FP32,
+    /// SiLU and the gate product apart); see [`crate::analytic::elementwise`].
+    Eager,
+    /// Eager mode with a fused RMSNorm kernel (torchtitan's `norm_type =
+    /// "fused_rmsnorm"`, a Triton kernel): the norms as [`Elementwise::Fused`], the rest
+    /// as [`Elementwise::Eager`].
+    #[serde(rename = "eager_fused_norm")]
+    EagerFusedNorm,
 }
 
 /// Generation of the fused attention kernel a framework runs.

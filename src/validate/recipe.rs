@@ -6,7 +6,9 @@
 
 use crate::error::{Error, Result};
 use crate::spec::layout::Schedule;
-use crate::spec::training::{AttentionKernel, LowPrecisionCache, Recompute, RecomputeModule};
+use crate::spec::training::{
+    AttentionKernel, Elementwise, LowPrecisionCache, Recompute, RecomputeModule,
+};
 
 /// The shipped framework table.
 pub const FRAMEWORKS_CSV: &str = include_str!(concat!(
@@ -108,6 +110,8 @@ pub struct Recipe {
     pub flash_attention: bool,
     /// Its kernel generation.
     pub attention_kernel: AttentionKernel,
+    /// Fused or eager memory-bound ops.
+    pub elementwise: Elementwise,
     /// Recompute when the row does not say.
     pub recompute: Recompute,
     /// What selective recompute redoes.
@@ -159,6 +163,7 @@ pub fn module(m: &str) -> Option<RecomputeModule> {
         "mla_up_proj" => RecomputeModule::MlaUpProj,
         "moe_act" => RecomputeModule::MoeAct,
         "mlp_act" => RecomputeModule::MlpAct,
+        "alternate_matmuls" => RecomputeModule::AlternateMatmuls,
         _ => return None,
     })
 }
@@ -217,6 +222,11 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                         format!("'{v}' is not flash2 or flash3"),
                     ))
                 }
+            },
+            elementwise: match r.text("elementwise") {
+                "fused" => Elementwise::Fused,
+                "eager" => Elementwise::Eager,
+                v => return Err(bad("elementwise", format!("'{v}' is not fused or eager"))),
             },
             recompute,
             recompute_modules,
@@ -336,6 +346,14 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         r.flash_attention = true;
         r.attention_kernel = AttentionKernel::Flash2;
         note("FlashAttention-2 as the row states");
+    }
+    if text.contains("torch.compile") || text.contains("compile=true") {
+        r.elementwise = Elementwise::Fused;
+        note("torch.compile fuses the memory-bound ops, as the row states");
+    }
+    if text.contains("fused_rmsnorm") && r.elementwise == Elementwise::Eager {
+        r.elementwise = Elementwise::EagerFusedNorm;
+        note("a fused RMSNorm kernel (torchtitan norm_type fused_rmsnorm) as the row states");
     }
     if text.contains("no flash") {
         r.flash_attention = false;

@@ -159,6 +159,13 @@ fn layer_share(row: &Row, assumptions: &mut Vec<String>) -> f64 {
 /// Megatron-Core names ("selective: moe_act"), if it names any.
 fn stated_modules(row: &Row, assumptions: &mut Vec<String>) -> Option<Vec<RecomputeModule>> {
     let t = row.text("recompute").to_lowercase();
+    if t.contains("selective op") {
+        assumptions.push(
+            "selective recompute by torchtitan's op-level policy (every second matmul of a block) as the row states"
+                .into(),
+        );
+        return Some(vec![RecomputeModule::AlternateMatmuls]);
+    }
     let mods: Vec<RecomputeModule> = t
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter_map(recipe::module)
@@ -516,5 +523,6 @@ fn training_of(
         dropout: rc.dropout,
         flash_attention: rc.flash_attention,
         attention_kernel: rc.attention_kernel,
+        elementwise: rc.elementwise,
     }
 }

@@ -1,0 +1,128 @@
+//! How torchtitan runs a Llama block, checked against hand counts: eager-mode
+//! memory-bound ops (src/analytic/elementwise.rs) and the op-level selective
+//! checkpointing policy (src/analytic/layer/op_policy.rs).
+
+use llmplan::analytic::comm::Comm;
+use llmplan::analytic::compute::{AttnShape, KernelModel};
+use llmplan::analytic::layer::{layer_cost, LayerCost, LayerCtx};
+use llmplan::spec::gpu::Dtype;
+use llmplan::spec::layout::{resolve, Adjustments};
+use llmplan::spec::scenario::{self, Scenario};
+use llmplan::spec::training::{Elementwise, Recompute, RecomputeModule};
+
+/// A byte costs 1 ps and a FLOP 2 fs (so a GEMM takes 4e-15 m n k seconds, on the
+/// scale of the memory terms so that differences keep their precision); attention is
+/// free, so that every term below can be written out by hand.
+struct ByHand;
+
+impl KernelModel for ByHand {
+    fn gemm_s(&self, m: f64, n: f64, k: f64, _: Dtype) -> f64 {
+        4e-15 * m * n * k
+    }
+    fn matmul_flops_s(&self, _: f64, _: Dtype) -> f64 {
+        0.0
+    }
+    fn attention_s(&self, _: &AttnShape) -> (f64, f64) {
+        (0.0, 0.0)
+    }
+    fn memory_s(&self, bytes: f64) -> f64 {
+        bytes * 1e-12
+    }
+}
+
+/// The Llama 3 405B scenario (tp 8 with sequence parallelism, 8192-token micro-batch,
+/// no recompute): h 16384, 128 query and 8 KV heads of 128, FFN 53248.
+fn llama405() -> Scenario {
+    scenario::load(Some("llama3-405b-h100"), &[]).unwrap()
+}
+
+fn first_layer(sc: &Scenario) -> LayerCost {
+    let mut adj = Adjustments::default();
+    let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
+    let ctx = LayerCtx {
+        model: &sc.model,
+        layout: &rl,
+        training: &sc.training,
+    };
+    layer_cost(&ctx, 0, &ByHand, &Comm::new(&sc.cluster))
+}
+
+#[test]
+fn eager_ops_move_the_bytes_counted_op_by_op() {
+    let mut sc = llama405();
+    assert_eq!(sc.training.recompute, Recompute::None);
+    let fused = first_layer(&sc);
+    sc.training.elementwise = Elementwise::Eager;
+    let eager = first_layer(&sc);
+    // Per micro-batch: t = 8192 tokens, 1024 of them in a sequence-parallel hidden tensor.
+    let (t, th, h, f, tp) = (8192.0, 1024.0, 16384.0, 53248.0, 8.0);
+    let (q, kv) = (128.0 * 128.0, 8.0 * 128.0);
+    let extra_fwd = 2.0 * (36.0 - 4.0) * h * th // two RMSNorms, 36 bytes against 4
+        + (10.0 - 6.0) * f * t / tp // SwiGLU apart: 10 against 6
+        + (20.0 - 4.0) * (q + kv) * t / tp // rotary embedding through complex FP32
+        + 4.0 * q * t / tp // the attention output made contiguous
+        + 2.0 * 2.0 * (kv + q) * t / tp; // repeat_kv: read KV heads, write query heads, K and V
+    assert_eq!(extra_fwd, 1_715_470_336.0);
+    let d_fwd = eager.fwd_compute_s - fused.fwd_compute_s;
+    let d_bwd = eager.bwd_compute_s - fused.bwd_compute_s;
+    assert!((d_fwd / (extra_fwd * 1e-12) - 1.0).abs() < 1e-9, "{d_fwd}");
+    // Backward moves twice the forward's bytes.
+    assert!(
+        (d_bwd / (2.0 * extra_fwd * 1e-12) - 1.0).abs() < 1e-9,
+        "{d_bwd}"
+    );
+    // Kept for backward: FP32 norm inputs and the normalised tensors (8 bytes per hidden
+    // element over both norms), one more FFN-wide tensor, the attention output twice.
+    let extra_kept = 8.0 * h * th + 2.0 * f * t / tp + 2.0 * q * t / tp;
+    assert_eq!(extra_kept, 276_824_064.0);
+    assert!((eager.stored_bytes - fused.stored_bytes - extra_kept).abs() < 1.0);
+    // torchtitan's fused_rmsnorm: the norms' bytes and storage are the fused ones.
+    sc.training.elementwise = Elementwise::EagerFusedNorm;
+    let fused_norm = first_layer(&sc);
+    let norms = 2.0 * (36.0 - 4.0) * h * th;
+    let d = fused_norm.fwd_compute_s - fused.fwd_compute_s;
+    assert!((d / ((extra_fwd - norms) * 1e-12) - 1.0).abs() < 1e-9);
+    assert!(
+        (fused_norm.stored_bytes - fused.stored_bytes - (extra_kept - 8.0 * h * th)).abs() < 1.0
+    );
+}
+
+#[test]
+fn op_policy_redoes_every_second_matmul() {
+    let mut sc = llama405();
+    sc.training.elementwise = Elementwise::Eager;
+    let none = first_layer(&sc);
+    sc.training.recompute = Recompute::Selective;
+    sc.training.recompute_modules = vec![RecomputeModule::AlternateMatmuls];
+    let op = first_layer(&sc);
+    let (t, th, h, f, tp) = (8192.0, 1024.0, 16384.0, 53248.0, 8.0);
+    let (q, kv) = (128.0 * 128.0, 8.0 * 128.0);
+    // The block's matmuls in order: wq wk wv wo w1 w3 w2; wk, wo and w3 are redone.
+    let gemm = |m: f64, n: f64, k: f64| 4e-15 * m * n * k;
+    let redone = gemm(t, kv / tp, h) + gemm(t, h, q / tp) + gemm(t, f / tp, h);
+    // Plus the forward of every memory-bound op: the layer's forward less its GEMMs
+    // (fused QKV, projection, fused fc1, fc2; attention is free here).
+    let gemms_fwd = gemm(t, (q + 2.0 * kv) / tp, h)
+        + gemm(t, h, q / tp)
+        + gemm(t, 2.0 * f / tp, h)
+        + gemm(t, h, f / tp);
+    let memory_fwd = none.fwd_compute_s - gemms_fwd;
+    assert!(memory_fwd > 0.0);
+    assert!(
+        (op.recompute_s / (redone + memory_fwd) - 1.0).abs() < 1e-9,
+        "{} vs {}",
+        op.recompute_s,
+        redone + memory_fwd
+    );
+    // Kept: the block input (sequence-parallel), attention's output and FP32
+    // log-sum-exp, and the outputs of wq, wv, w1 and w2.
+    let kept = 2.0 * h * th
+        + (2.0 * 128.0 + 4.0) * t * 128.0 / tp
+        + 2.0 * t * (q / tp + kv / tp + f / tp + h);
+    assert!(
+        (op.stored_bytes / kept - 1.0).abs() < 1e-12,
+        "{}",
+        op.stored_bytes
+    );
+    assert!(op.stored_bytes < none.stored_bytes);
+}
