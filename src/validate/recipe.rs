@@ -155,6 +155,25 @@ fn yes(v: &str, col: &str, line: usize) -> Result<bool> {
     }
 }
 
+/// The value a cell of column `col` names among `options` (cell text, value); an
+/// error at the cell's line lists the names otherwise.
+fn one_of<T: Copy>(r: &super::rows::Row, col: &str, options: &[(&str, T)]) -> Result<T> {
+    let v = r.text(col);
+    if let Some((_, t)) = options.iter().find(|(name, _)| *name == v) {
+        return Ok(*t);
+    }
+    let names: Vec<&str> = options
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let (last, rest) = names.split_last().expect("options are named");
+    Err(Error::invalid(
+        format!("validation/frameworks.csv:{}", r.line),
+        format!("{col}: '{v}' is not {} or {last}", rest.join(", ")),
+    ))
+}
+
 /// A recompute module by its Megatron-Core name (`--recompute-modules`).
 pub fn module(m: &str) -> Option<RecomputeModule> {
     Some(match m {
@@ -180,17 +199,15 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                 format!("{col}: {why}"),
             )
         };
-        let recompute = match r.text("recompute") {
-            "none" => Recompute::None,
-            "selective" => Recompute::Selective,
-            "full" => Recompute::Full,
-            v => {
-                return Err(bad(
-                    "recompute",
-                    format!("'{v}' is not none, selective or full"),
-                ))
-            }
-        };
+        let recompute = one_of(
+            &r,
+            "recompute",
+            &[
+                ("none", Recompute::None),
+                ("selective", Recompute::Selective),
+                ("full", Recompute::Full),
+            ],
+        )?;
         let recompute_modules = r
             .text("recompute_modules")
             .split(';')
@@ -213,21 +230,19 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
         let recipe = Recipe {
             name: r.text("recipe").to_string(),
             flash_attention: yes(r.text("flash_attention"), "flash_attention", line)?,
-            attention_kernel: match r.text("attention_kernel") {
-                "flash2" => AttentionKernel::Flash2,
-                "flash3" => AttentionKernel::Flash3,
-                v => {
-                    return Err(bad(
-                        "attention_kernel",
-                        format!("'{v}' is not flash2 or flash3"),
-                    ))
-                }
-            },
-            elementwise: match r.text("elementwise") {
-                "fused" => Elementwise::Fused,
-                "eager" => Elementwise::Eager,
-                v => return Err(bad("elementwise", format!("'{v}' is not fused or eager"))),
-            },
+            attention_kernel: one_of(
+                &r,
+                "attention_kernel",
+                &[
+                    ("flash2", AttentionKernel::Flash2),
+                    ("flash3", AttentionKernel::Flash3),
+                ],
+            )?,
+            elementwise: one_of(
+                &r,
+                "elementwise",
+                &[("fused", Elementwise::Fused), ("eager", Elementwise::Eager)],
+            )?,
             recompute,
             recompute_modules,
             low_precision_cache,
@@ -251,33 +266,29 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             tp_overlap: yes(r.text("tp_overlap"), "tp_overlap", line)?,
             ep_overlap: yes(r.text("ep_overlap"), "ep_overlap", line)?,
             dropout: yes(r.text("dropout"), "dropout", line)?,
-            sequence_parallel: match r.text("sequence_parallel") {
-                "tp" => SpRule::WithTp,
-                "text" => SpRule::WhenStated,
-                v => return Err(bad("sequence_parallel", format!("'{v}' is not tp or text"))),
-            },
-            schedule: match r.text("schedule") {
-                "" => None,
-                "dualpipe" => Some(Schedule::DualPipe),
-                "interleaved" => Some(Schedule::Interleaved),
-                "1f1b" => Some(Schedule::OneFOneB),
-                v => {
-                    return Err(bad(
-                        "schedule",
-                        format!("'{v}' is not dualpipe, interleaved or 1f1b"),
-                    ))
-                }
-            },
-            vpp: match r.text("vpp") {
-                "given" => VppRule::Given,
-                "one_layer_per_chunk" => VppRule::OneLayerPerChunk,
-                v => {
-                    return Err(bad(
-                        "vpp",
-                        format!("'{v}' is not given or one_layer_per_chunk"),
-                    ))
-                }
-            },
+            sequence_parallel: one_of(
+                &r,
+                "sequence_parallel",
+                &[("tp", SpRule::WithTp), ("text", SpRule::WhenStated)],
+            )?,
+            schedule: one_of(
+                &r,
+                "schedule",
+                &[
+                    ("", None),
+                    ("dualpipe", Some(Schedule::DualPipe)),
+                    ("interleaved", Some(Schedule::Interleaved)),
+                    ("1f1b", Some(Schedule::OneFOneB)),
+                ],
+            )?,
+            vpp: one_of(
+                &r,
+                "vpp",
+                &[
+                    ("given", VppRule::Given),
+                    ("one_layer_per_chunk", VppRule::OneLayerPerChunk),
+                ],
+            )?,
             segment_nodes: match r.text("segment_nodes") {
                 "" => None,
                 v => Some(v.parse().ok().filter(|n: &u32| *n > 0).ok_or_else(|| {

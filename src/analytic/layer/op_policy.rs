@@ -9,6 +9,10 @@
 //! `wq wk wv wo w1 w3 w2`, so `wk`, `wo` and `w3` are redone, with every norm, rotary
 //! embedding, activation and residual add. Routed experts run as grouped matmuls,
 //! which the count does not include: their outputs are kept.
+//!
+//! The matmuls counted here are torchtitan's own calls, not the layer's GEMM list
+//! ([`super::layer_gemms`]): that list prices Megatron's fused QKV and fc1, where
+//! torchtitan issues `wq`, `wk`, `wv` and `w1`, `w3` apart, and the policy counts calls.
 
 use super::{Dims, LayerCtx, ACT};
 use crate::analytic::compute::KernelModel;
