@@ -114,9 +114,14 @@ pub fn segment(domain: u64, per_node: u64, span: u64) -> u64 {
 /// the cp ring over it) and etp x ep (the experts' tp and all-to-all groups), whose
 /// least common multiple every such group's span divides. Ranks.
 pub fn inner_span(l: &ResolvedLayout) -> u64 {
-    let attn = u64::from(l.tp) * u64::from(l.cp);
-    let experts = u64::from(l.etp) * u64::from(l.ep);
-    attn / gcd(attn, experts) * experts
+    span_of(l.tp, l.cp, l.ep, l.etp)
+}
+
+/// [`inner_span`] of a layout given by its sizes, ranks.
+pub fn span_of(tp: u32, cp: u32, ep: u32, etp: u32) -> u64 {
+    let attn = u64::from(tp) * u64::from(cp);
+    let experts = u64::from(etp) * u64::from(ep);
+    attn / gcd(attn, experts).max(1) * experts
 }
 
 /// Finish times of `N` flows that start together on one shared link and split it

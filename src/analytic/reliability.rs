@@ -7,8 +7,9 @@
 //! turns an [`Estimate`] into expected days and dollars with those interruptions.
 //!
 //! # The model
-//! - Failure rate of the job: `lambda = GPUs / MTBF_gpu + nodes / MTBF_node` (independent
-//!   components; any failure stops the whole synchronous job). `M = 1 / lambda`.
+//! - Failure rate of the job: `lambda = GPUs / MTBF_gpu + nodes / MTBF_node + racks /
+//!   MTBF_rack` (independent components; any failure stops the whole synchronous job;
+//!   the rack term, a fault taking a whole NVLink domain out, in [`rack`]). `M = 1 / lambda`.
 //! - Checkpoint size: what a restart needs, `C = params x (2 + optimizer_bytes_per_param)`
 //!   bytes: bf16 weights plus fp32 master weights and Adam moments (12 B by default);
 //!   gradients are not saved (a checkpoint is taken after the optimizer step).
@@ -48,7 +49,9 @@ use crate::spec::reliability::{CheckpointMode, FailureDistribution, Reliability}
 use crate::spec::Scenario;
 
 mod monte_carlo;
+pub mod rack;
 pub use monte_carlo::{mc_runs_for, monte_carlo};
+pub use rack::{rack_term, RackTerm};
 
 /// Bytes of the bf16 working copy of the weights in a checkpoint.
 pub const WEIGHT_BYTES: f64 = 2.0;
@@ -119,6 +122,14 @@ pub struct ReliabilityOut {
     pub job_mtbf_hours: f64,
     /// Nodes the job occupies.
     pub nodes: u64,
+    /// NVLink domains the job occupies ([`rack`]): racks of an NVL72 cluster, hosts
+    /// where a domain is one node.
+    pub nvlink_domains: u64,
+    /// Rack-level faults per hour of the job (in `failure_rate_per_hour`; 0 without
+    /// `reliability.rack_mtbf_hours`).
+    pub rack_failure_rate_per_hour: f64,
+    /// Of `interruptions`, the rack-level ones expected, closed form.
+    pub rack_interruptions: f64,
     /// Checkpoint size, bytes.
     pub checkpoint_bytes: f64,
     /// Aggregate write bandwidth, bytes/s.
@@ -319,10 +330,12 @@ pub fn checkpoint_bytes(sc: &Scenario, params_total: f64) -> f64 {
 pub struct Derived {
     /// The goodput plan.
     pub plan: Plan,
-    /// Failures per second of the job.
+    /// Failures per second of the job (the rack term included).
     pub lambda: f64,
     /// Nodes the job occupies.
     pub nodes: u64,
+    /// Racks the job occupies and their fault rate.
+    pub rack: RackTerm,
     /// Checkpoint bytes.
     pub checkpoint_bytes: f64,
     /// Aggregate write bandwidth, bytes/s.
@@ -340,7 +353,8 @@ pub fn derive(sc: &Scenario, est: &Estimate) -> Derived {
     let r = &sc.reliability;
     let gpn = sc.cluster.gpus_per_node.max(1) as u64;
     let nodes = est.gpus.div_ceil(gpn);
-    let lambda = job_failure_rate(r, est.gpus as f64, nodes as f64);
+    let rack = rack_term(sc, est);
+    let lambda = job_failure_rate(r, est.gpus as f64, nodes as f64) + rack.rate_per_s;
     let mtbf_s = 1.0 / lambda;
     let checkpoint_bytes = checkpoint_bytes(sc, est.model.params_total);
     let node_bw = nodes as f64 * r.write_bw_per_node;
@@ -379,6 +393,7 @@ pub fn derive(sc: &Scenario, est: &Estimate) -> Derived {
         },
         lambda,
         nodes,
+        rack,
         checkpoint_bytes,
         write_bw,
         write_s,
@@ -413,6 +428,7 @@ pub fn assess(sc: &Scenario, est: &Estimate) -> (Option<ReliabilityOut>, Vec<Str
         return (None, notes);
     }
     notes.extend(input_notes(sc));
+    notes.extend(rack::rack_note(sc, &d.rack));
     (Some(out), notes)
 }
 
@@ -578,6 +594,9 @@ fn reliability_out(
         failure_rate_per_hour: d.lambda * 3600.0,
         job_mtbf_hours: p.mtbf_s / 3600.0,
         nodes: d.nodes,
+        nvlink_domains: d.rack.racks,
+        rack_failure_rate_per_hour: d.rack.rate_per_s * 3600.0,
+        rack_interruptions: cf.interruptions * d.rack.rate_per_s / d.lambda,
         checkpoint_bytes: d.checkpoint_bytes,
         checkpoint_write_bw: d.write_bw,
         checkpoint_write_s: d.write_s,
@@ -646,6 +665,8 @@ impl ReliabilityOut {
             self.usd_p90,
             self.interruptions_mc_mean,
             self.failure_rate_per_hour,
+            self.rack_failure_rate_per_hour,
+            self.rack_interruptions,
             self.job_mtbf_hours,
             self.checkpoint_bytes,
             self.checkpoint_write_bw,

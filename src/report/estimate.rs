@@ -159,11 +159,19 @@ fn reliability_rows(t: &mut Table, r: &ReliabilityOut) {
         t,
         "Goodput",
         format!(
-            "{} | {:.0} interruptions expected (one per {:.2} h) | checkpoint every {} ({:.0} steps, {}), \
+            "{} | {:.0} interruptions expected (one per {:.2} h){} | checkpoint every {} ({:.0} steps, {}), \
              {:.2} TB {} in {} | per interruption {} re-done + {} down{}",
             pct(r.goodput),
             r.interruptions,
             r.job_mtbf_hours,
+            if r.rack_failure_rate_per_hour > 0.0 {
+                format!(
+                    ", {:.0} of them rack-level over {} racks",
+                    r.rack_interruptions, r.nvlink_domains
+                )
+            } else {
+                String::new()
+            },
             secs(r.checkpoint_interval_s),
             r.checkpoint_interval_steps,
             if r.interval_from_scenario { "set" } else { "Young/Daly" },
@@ -355,6 +363,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         rows.extend([
             ("goodput", r.goodput, "fraction"),
             ("interruptions", r.interruptions, "interruptions"),
+            ("rack_interruptions", r.rack_interruptions, "interruptions"),
             ("checkpoint_interval_s", r.checkpoint_interval_s, "s"),
             ("checkpoint_bytes", r.checkpoint_bytes, "bytes"),
             ("checkpoint_write_s", r.checkpoint_write_s, "s"),

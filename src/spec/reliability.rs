@@ -89,6 +89,10 @@ pub struct Reliability {
     pub gpu_mtbf_hours: f64,
     /// Mean time between job-interrupting failures of one host (node), hours.
     pub node_mtbf_hours: f64,
+    /// Mean time between faults that stop a whole rack (NVLink domain) at once, per
+    /// rack, hours: an NVL72 rack's NVLink switch trays, power shelves or cooling loop.
+    /// `null` (the default) counts none: no published rate exists for NVL72 racks.
+    pub rack_mtbf_hours: Option<f64>,
     /// Detection plus restart, seconds: noticing the hang (NCCL watchdog), rescheduling,
     /// process start and communicator setup, before the checkpoint is read back (the
     /// read is added from the checkpoint size and bandwidth). Assumption, 600 s: Llama 3
@@ -140,6 +144,7 @@ impl Default for Reliability {
             enabled: true,
             gpu_mtbf_hours: DEFAULT_GPU_MTBF_HOURS,
             node_mtbf_hours: DEFAULT_NODE_MTBF_HOURS,
+            rack_mtbf_hours: None,
             restart_s: 600.0,
             hardware_fraction: DEFAULT_HARDWARE_FRACTION,
             write_bw_per_node: 25e9,
@@ -186,6 +191,9 @@ impl Reliability {
         };
         positive("gpu_mtbf_hours", self.gpu_mtbf_hours)?;
         positive("node_mtbf_hours", self.node_mtbf_hours)?;
+        if let Some(h) = self.rack_mtbf_hours {
+            positive("rack_mtbf_hours", h)?;
+        }
         non_negative("restart_s", self.restart_s)?;
         positive("write_bw_per_node", self.write_bw_per_node)?;
         if let Some(b) = self.filesystem_bw {
