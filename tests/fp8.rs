@@ -246,3 +246,24 @@ fn breakdown_names_fp8_casts() {
     let e = estimate(&sc, &EstimateOptions::default()).unwrap();
     assert_eq!(e.time.breakdown.fp8_cast_s, 0.0);
 }
+
+#[test]
+fn fp8_parameters_replace_the_bf16_weights() {
+    // Megatron-Core's --fp8-param-gather (Megatron-Bridge's FP8 and MXFP8 precision
+    // configs set it): the FP8 weight and its transpose are the weights, no BF16 copy;
+    // the parameter all-gather moves the FP8 weight.
+    use llmplan::analytic::fp8::{gather_bytes, weight_bytes};
+    let mut tr = load("llama3-405b-h100").training;
+    tr.precision = Precision::Fp8;
+    tr.fp8_recipe = Fp8Recipe::Current;
+    // BF16 2 + FP8 copy 1 + transpose 1, gathered in BF16.
+    assert_eq!((weight_bytes(&tr), gather_bytes(&tr)), (4.0, 2.0));
+    tr.fp8_param_gather = true;
+    assert_eq!((weight_bytes(&tr), gather_bytes(&tr)), (2.0, 1.0));
+    // MXFP8: 1 byte and a 1-byte scale per 32 elements, row- and column-wise.
+    tr.precision = Precision::Mxfp8;
+    assert_eq!((weight_bytes(&tr), gather_bytes(&tr)), (2.0625, 1.03125));
+    // Under BF16 there is nothing to quantize: the flag changes nothing.
+    tr.precision = Precision::Bf16;
+    assert_eq!((weight_bytes(&tr), gather_bytes(&tr)), (2.0, 2.0));
+}

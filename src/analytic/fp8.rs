@@ -181,9 +181,26 @@ pub fn fp8_amax_s(ctx: &LayerCtx, comm: &Comm, layers: f64) -> f64 {
 }
 
 /// Bytes per parameter of the weights the GEMMs read: BF16, plus the quantized copies
-/// the recipe caches between micro-batches.
+/// the recipe caches between micro-batches; with FP8 parameters
+/// (`training.fp8_param_gather`) the quantized copies are the weights (the layers a
+/// recipe keeps in BF16 aside).
 pub fn weight_bytes(tr: &Training) -> f64 {
-    BF16 + recipe(tr).map_or(0.0, |r| r.weight_cache_bytes())
+    match recipe(tr) {
+        Some(r) if tr.fp8_param_gather => {
+            (1.0 - r.bf16_share) * r.weight_cache_bytes() + r.bf16_share * BF16
+        }
+        Some(r) => BF16 + r.weight_cache_bytes(),
+        None => BF16,
+    }
+}
+
+/// Bytes per parameter a data-parallel parameter all-gather moves: BF16, or the
+/// quantized weight with FP8 parameters (Megatron-Core's `--fp8-param-gather`).
+pub fn gather_bytes(tr: &Training) -> f64 {
+    match recipe(tr) {
+        Some(r) if tr.fp8_param_gather => (1.0 - r.bf16_share) * r.q + r.bf16_share * BF16,
+        _ => BF16,
+    }
 }
 
 #[cfg(test)]

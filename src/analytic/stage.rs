@@ -511,8 +511,9 @@ fn zero_per_microbatch(inp: &StageInputs, dense: f64, expert: f64) -> (f64, f64)
     let c = &inp.comm;
     let rs = c.reduce_scatter_s(dense * inp.ctx.training.grad_bytes_per_param, dg)
         + c.reduce_scatter_s(expert * inp.ctx.training.grad_bytes_per_param, eg);
+    let w = super::fp8::gather_bytes(inp.ctx.training);
     let ag = if l.zero >= 3 {
-        c.all_gather_s(dense * 2.0, dg) + c.all_gather_s(expert * 2.0, eg)
+        c.all_gather_s(dense * w, dg) + c.all_gather_s(expert * w, eg)
     } else {
         0.0
     };
@@ -585,14 +586,15 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
     let tr = inp.ctx.training;
     let (dense_group, expert_group) = dp_groups(l);
     let gb = tr.grad_bytes_per_param;
+    let w = super::fp8::gather_bytes(tr);
     let c = &inp.comm;
     let (grad_s, param_s) = if l.zero >= 2 {
         // Already reduced per micro-batch (and gathered per use under ZeRO-3).
         (
             0.0,
             if l.zero == 2 {
-                c.all_gather_s(stage.dense_params * 2.0, dense_group)
-                    + c.all_gather_s(stage.expert_params * 2.0, expert_group)
+                c.all_gather_s(stage.dense_params * w, dense_group)
+                    + c.all_gather_s(stage.expert_params * w, expert_group)
             } else {
                 0.0
             },
@@ -607,8 +609,8 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         (
             c.reduce_scatter_s(stage.dense_params * gb, dense_group)
                 + c.reduce_scatter_s(stage.expert_params * gb, expert_group),
-            c.all_gather_s(stage.dense_params * 2.0, dense_group)
-                + c.all_gather_s(stage.expert_params * 2.0, expert_group),
+            c.all_gather_s(stage.dense_params * w, dense_group)
+                + c.all_gather_s(stage.expert_params * w, expert_group),
         )
     };
     let buckets = ((stage.dense_params + stage.expert_params) / BUCKET_PARAMS)

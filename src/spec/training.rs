@@ -262,6 +262,12 @@ pub struct Training {
     /// Which generation of fused attention kernel runs (with `flash_attention`).
     #[serde(default)]
     pub attention_kernel: AttentionKernel,
+    /// Quantized-GEMM weights kept as FP8 parameters (Megatron-Core's
+    /// `--fp8-param-gather`, Megatron-Bridge's `fp8_param_gather`): no BF16 copy of
+    /// them, and the data-parallel parameter all-gather moves FP8. Only with a
+    /// quantizing precision.
+    #[serde(default)]
+    pub fp8_param_gather: bool,
     /// How the memory-bound ops between the GEMMs run: fused kernels (Megatron, TE,
     /// Apex) or one PyTorch eager kernel per op.
     #[serde(default)]

@@ -118,6 +118,11 @@ pub struct Recipe {
     pub recompute_modules: Vec<RecomputeModule>,
     /// Activations the framework caches in a low-precision format.
     pub low_precision_cache: Vec<LowPrecisionCache>,
+    /// Bytes per gradient element in the reduction and the gradient buffer (4: FP32,
+    /// 2: BF16).
+    pub grad_bytes: f64,
+    /// FP8 parameters under a quantizing precision (no BF16 weight copy).
+    pub fp8_param_gather: bool,
     /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
     pub zero: u8,
     /// Data-parallel traffic overlapped with backward.
@@ -246,6 +251,8 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             recompute,
             recompute_modules,
             low_precision_cache,
+            grad_bytes: one_of(&r, "grad_bytes", &[("4", 4.0), ("2", 2.0)])?,
+            fp8_param_gather: yes(r.text("fp8_param_gather"), "fp8_param_gather", line)?,
             zero: r
                 .text("zero")
                 .parse()
@@ -440,6 +447,11 @@ mod tests {
         // DeepSpeed on its own (ZeRO comparisons) is today's, with flash attention.
         assert!(!for_framework("Megatron-DeepSpeed (bigscience fork)").flash_attention);
         assert!(!for_framework("DeepSpeed + Megatron-LM (3D parallelism)").flash_attention);
+        // Megatron-Bridge's performance configs: BF16 gradient reduction
+        // (grad_reduce_in_fp32 = False) and FP8 parameters (fp8_param_gather = True).
+        let mb = for_framework("Megatron-Bridge (NeMo 25.11 container, Megatron-Core); DDP");
+        assert!(mb.grad_bytes == 2.0 && mb.fp8_param_gather);
+        assert!(core.grad_bytes == 4.0 && !core.fp8_param_gather);
         let ds = for_framework("DeepSpeed 0.14 ZeRO-3");
         assert!(ds.flash_attention && ds.zero == 3);
         assert_eq!(comm_sms("custom all-to-all (20 sms); node-limited"), 20);

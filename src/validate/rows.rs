@@ -509,7 +509,8 @@ fn training_of(
         // No published row gives its routing's imbalance: balanced.
         expert_imbalance: 1.0,
         optimizer_bytes_per_param: optimizer_bytes(said, assumptions),
-        grad_bytes_per_param: 4.0,
+        grad_bytes_per_param: rc.grad_bytes,
+        fp8_param_gather: rc.fp8_param_gather,
         recompute: if recompute_layer_share < 1.0 {
             Recompute::Full
         } else {
