@@ -126,3 +126,39 @@ fn op_policy_redoes_every_second_matmul() {
     );
     assert!(op.stored_bytes < none.stored_bytes);
 }
+
+#[test]
+fn fsdp2_copies_each_gathered_block_out_on_the_compute_stream() {
+    // PyTorch FSDP2's wait_for_unshard copies the all-gather buffer into the parameters
+    // (foreach_all_gather_copy_out) on the compute stream: with ZeRO-3 and one
+    // micro-batch, a gather before the forward and one before the backward, each
+    // reading and writing every BF16 weight of the stage (2 + 2 bytes).
+    use llmplan::analytic::estimate::{evaluate, EstimateOptions};
+    use llmplan::analytic::setup::Setup;
+    use llmplan::validate::rows::build;
+    use llmplan::validate::{apply_documented, builtin_rows};
+    let row = builtin_rows()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id() == "TT-A100-L2-13B-none")
+        .unwrap();
+    let mut sc = build(&apply_documented(&row).0).unwrap().scenario;
+    assert!(sc.training.unshard_copy, "the torchtitan recipe sets it");
+    let k = llmplan::calibrate::kernel_model_for(&sc);
+    let run = |sc: &Scenario| {
+        let setup = Setup::resolve(sc, &k).unwrap();
+        evaluate(&setup, &EstimateOptions::default()).unwrap()
+    };
+    let with = run(&sc);
+    sc.training.unshard_copy = false;
+    let without = run(&sc);
+    // tp 1, pp 1: the one stage holds every parameter but the final norm's 5,120
+    // weights, which the stages do not count.
+    let copy = k.memory_s(4.0 * (with.model.params_total - 5120.0));
+    let (f, b) = (
+        with.stages[0].fwd_s - without.stages[0].fwd_s,
+        with.stages[0].bwd_s - without.stages[0].bwd_s,
+    );
+    assert!((f / copy - 1.0).abs() < 1e-9, "{f} vs {copy}");
+    assert!((b / copy - 1.0).abs() < 1e-9, "{b} vs {copy}");
+}

@@ -186,7 +186,8 @@ fn nemo_24_07_fp8_tflops() {
 /// recompute_layer_share 1/2) and "selective op" (torchtitan's op policy: every second
 /// matmul of a block and every memory-bound op recomputed, the `alternate_matmuls`
 /// module), with the memory-bound ops run eagerly (torchtitan's presets set
-/// compile = false; the 8B and 13B presets use the fused RMSNorm kernel). All rows are
+/// compile = false; the 8B and 13B presets use the fused RMSNorm kernel) and FSDP2's
+/// copy-out of each gathered block on the compute stream. All rows are
 /// at one GPU count, so the fall of throughput with scale is not tested here. The
 /// bound holds the measured MAPE (see docs/validation.md); issue 15 aims at 10%.
 #[test]
@@ -232,10 +233,10 @@ fn torchtitan_mfu_on_torchtitan_convention() {
     }
 }
 
-/// Measured 14.5% (every row predicted too fast: +6.7 to +22.3%); 27.3% before the
-/// eager memory-bound ops and the op-level policy, 31.9% before the layer-share
-/// recompute. Guards it from getting worse.
-const FSDP_BOUND: f64 = 15.0;
+/// Measured 12.5% (every row predicted too fast: +5.1 to +18.4%); 14.5% before FSDP2's
+/// copy-out, 27.3% before the eager memory-bound ops and the op-level policy, 31.9%
+/// before the layer-share recompute. Guards it from getting worse.
+const FSDP_BOUND: f64 = 13.0;
 
 #[test]
 fn every_shipped_row_is_predicted_or_says_why() {

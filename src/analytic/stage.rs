@@ -383,7 +383,8 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
     // Amaxes reduced after every forward and backward.
     let weight_cast = b.weight_cast_s / inp.ctx.layout.microbatches.max(1) as f64;
     let amax = fp8_amax_s(&inp.ctx, &inp.comm, b.blocks);
-    let (fwd, bwd) = (b.fwd_s + weight_cast + amax, b.bwd_s + amax);
+    let copy = unshard_copy_s(inp, b.dense_params + b.expert_params);
+    let (fwd, bwd) = (b.fwd_s + weight_cast + amax + copy, b.bwd_s + amax + copy);
     let (zf, zb) = zero_per_microbatch(inp, b.dense_params, b.expert_params);
     let exp = |c: f64, under: f64| {
         if inp.ctx.layout.overlap.dp_comm {
@@ -398,7 +399,7 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         fwd_s: fwd + zero.0,
         bwd_s: bwd + zero.1,
         wgrad_s: b.wgrad_s,
-        compute_s: b.compute_s + weight_cast + 2.0 * amax,
+        compute_s: b.compute_s + weight_cast + 2.0 * amax + 2.0 * copy,
         tp_comm_s: b.tp_comm_s,
         ep_comm_s: b.ep_comm_s,
         ep_bwd_s: b.ep_bwd_s,
@@ -496,6 +497,18 @@ pub fn mtp_projection(ctx: &LayerCtx, k: &dyn KernelModel) -> (f64, f64, f64, f6
         d * k.gemm_wgrad_s(t, h / tp, 2.0 * h, dt),
         d * 2.0 * h * h / tp,
     )
+}
+
+/// Copying one gather of `params` weights out of the all-gather buffer into the
+/// parameters (read and write, at the gather's bytes), seconds; 0 unless ZeRO-3 with
+/// `training.unshard_copy`. Paid before each forward and each backward.
+fn unshard_copy_s(inp: &StageInputs, params: f64) -> f64 {
+    let tr = inp.ctx.training;
+    if !tr.unshard_copy || inp.ctx.layout.zero < 3 {
+        return 0.0;
+    }
+    inp.kernels
+        .memory_s(2.0 * super::fp8::gather_bytes(tr) * params)
 }
 
 /// ZeRO-2/3 traffic paid on every micro-batch: ZeRO-2 reduce-scatters gradients after

@@ -268,6 +268,12 @@ pub struct Training {
     /// quantizing precision.
     #[serde(default)]
     pub fp8_param_gather: bool,
+    /// Sharded weights gathered into a buffer and copied out into the parameters on the
+    /// compute stream (PyTorch FSDP2: `foreach_all_gather_copy_out` in
+    /// `FSDPParamGroup.wait_for_unshard`), with `layout.zero: 3`: each gather reads and
+    /// writes the stage's weights once more.
+    #[serde(default)]
+    pub unshard_copy: bool,
     /// How the memory-bound ops between the GEMMs run: fused kernels (Megatron, TE,
     /// Apex) or one PyTorch eager kernel per op.
     #[serde(default)]

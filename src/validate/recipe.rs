@@ -123,6 +123,8 @@ pub struct Recipe {
     pub grad_bytes: f64,
     /// FP8 parameters under a quantizing precision (no BF16 weight copy).
     pub fp8_param_gather: bool,
+    /// ZeRO-3 gathers copied out into the parameters on the compute stream (FSDP2).
+    pub unshard_copy: bool,
     /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
     pub zero: u8,
     /// Data-parallel traffic overlapped with backward.
@@ -253,6 +255,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             low_precision_cache,
             grad_bytes: one_of(&r, "grad_bytes", &[("4", 4.0), ("2", 2.0)])?,
             fp8_param_gather: yes(r.text("fp8_param_gather"), "fp8_param_gather", line)?,
+            unshard_copy: yes(r.text("unshard_copy"), "unshard_copy", line)?,
             zero: r
                 .text("zero")
                 .parse()

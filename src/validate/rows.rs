@@ -511,6 +511,7 @@ fn training_of(
         optimizer_bytes_per_param: optimizer_bytes(said, assumptions),
         grad_bytes_per_param: rc.grad_bytes,
         fp8_param_gather: rc.fp8_param_gather,
+        unshard_copy: rc.unshard_copy,
         recompute: if recompute_layer_share < 1.0 {
             Recompute::Full
         } else {
