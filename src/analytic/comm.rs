@@ -286,6 +286,24 @@ impl<'a> Comm<'a> {
         link_bw(&self.cluster.scale_out) / self.cluster.oversubscription
     }
 
+    /// How much longer a group's network transfers take on the fat tree's upper tiers
+    /// (`cluster.tiers`), a factor >= 1: for each tier whose blocks hold fewer than all
+    /// `size` members (`m` of them per block), `crossing(m)` is the share of a member's
+    /// network bytes that leaves its block; every GPU of a block sends at once, and the
+    /// block's uplinks carry 1/oversubscription of what its GPUs inject, so those bytes
+    /// take oversubscription x share as long (never faster than the NIC). The worst
+    /// tier sets the pace.
+    pub fn tier_factor(&self, g: Group, crossing: impl Fn(f64) -> f64) -> f64 {
+        let mut f = 1.0f64;
+        for t in &self.cluster.tiers {
+            let m = (t.gpus / g.stride.max(1)).clamp(1, g.size.max(1));
+            if m < g.size {
+                f = f.max(t.oversubscription * crossing(m as f64).min(1.0));
+            }
+        }
+        f
+    }
+
     /// Ring reduce-scatter (or all-gather) of a `bytes` buffer (full size) over `g`, seconds.
     pub fn reduce_scatter_s(&self, bytes: f64, g: Group) -> f64 {
         if g.size <= 1 || bytes <= 0.0 {
@@ -301,7 +319,10 @@ impl<'a> Comm<'a> {
             0.0
         };
         let inter = if b > 1.0 {
-            (b - 1.0) / b * (bytes / a) / self.net_bw()
+            // The network ring over the domains' shards leaves a block once per block:
+            // of its m / a hops in a block, one crosses.
+            let tiers = self.tier_factor(g, |m| a / m);
+            (b - 1.0) / b * (bytes / a) / self.net_bw() * tiers
                 + (b - 1.0) * self.cluster.scale_out.latency_s
         } else {
             0.0
@@ -357,7 +378,11 @@ impl<'a> Comm<'a> {
         let intra = nvlink_copies * tokens * bytes_per_token / self.up_bw(a)
             + if a > 1.0 { up.latency_s } else { 0.0 };
         let inter = if p.domains > 1 {
-            crossings * tokens * bytes_per_token / self.net_bw() + self.cluster.scale_out.latency_s
+            // Copies spread evenly over the experts: of the n - a remote members, n - m
+            // sit in other blocks.
+            let tiers = self.tier_factor(g, |m| (n - m) / (n - a));
+            crossings * tokens * bytes_per_token / self.net_bw() * tiers
+                + self.cluster.scale_out.latency_s
         } else {
             0.0
         };
@@ -376,7 +401,8 @@ impl<'a> Comm<'a> {
             return bytes / self.up_bw(2.0) + self.cluster.scale_up.latency_s;
         }
         let l = &self.cluster.scale_out;
-        bytes / link_bw(l) + l.latency_s
+        // One hop of the m in a block leaves it.
+        bytes / link_bw(l) * self.tier_factor(g, |m| 1.0 / m) + l.latency_s
     }
 
     /// Point-to-point send of `bytes` between ranks `stride` apart, seconds.
@@ -389,7 +415,19 @@ impl<'a> Comm<'a> {
             return bytes / self.up_bw(2.0) + self.cluster.scale_up.latency_s;
         }
         let l = &self.cluster.scale_out;
-        bytes / link_bw(l) + l.latency_s
+        bytes / link_bw(l) * self.p2p_tier_factor(stride) + l.latency_s
+    }
+
+    /// [`Comm::tier_factor`] of point-to-point sends `stride` ranks apart, all at once:
+    /// of a block's GPUs, min(block, stride) send to another block, so their bytes take
+    /// oversubscription x min(1, stride / block) as long; the slowest pair sets the pace.
+    pub fn p2p_tier_factor(&self, stride: u64) -> f64 {
+        let mut f = 1.0f64;
+        for t in &self.cluster.tiers {
+            let share = (stride as f64 / t.gpus.max(1) as f64).min(1.0);
+            f = f.max(t.oversubscription * share);
+        }
+        f
     }
 }
 

@@ -16,6 +16,18 @@ pub struct Link {
     pub efficiency: f64,
 }
 
+/// One tier of a fat tree above the leaf switches: blocks of `gpus` GPUs (a pod under
+/// one layer of switches) whose uplinks to the next layer are oversubscribed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// GPUs in one block of this tier (consecutive ranks fill a block), count.
+    pub gpus: u64,
+    /// Injection bandwidth of the block's GPUs over its uplinks' bandwidth (1.0 = full
+    /// bisection; 7.0 = Llama 3's 1:7 above its 3,072-GPU pods), ratio.
+    pub oversubscription: f64,
+}
+
 /// A cluster: nodes of GPUs, an NVLink (or PCIe) domain, and a scale-out network.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +60,12 @@ pub struct ClusterProfile {
     pub nic_contention: bool,
     /// Network oversubscription above the leaf switches (1.0 = full bisection).
     pub oversubscription: f64,
+    /// Fat-tree tiers above the leaf, innermost first: a group whose ranks span more
+    /// than one block of a tier sends part of its network traffic over that tier's
+    /// oversubscribed uplinks (`analytic::comm`, `tier_factor`). Empty: every tier at
+    /// `oversubscription`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<Tier>,
     /// Wall power per GPU including its share of CPUs, NICs, fans, watts.
     pub power_per_gpu_w: f64,
     /// Fixed time every optimizer step pays beyond the modelled work (data loading,

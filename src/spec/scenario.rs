@@ -519,6 +519,20 @@ fn check_cluster(c: &ClusterProfile) -> Result<()> {
     if !(c.oversubscription.is_finite() && c.oversubscription >= 1.0) {
         return Err(Error::invalid("cluster.oversubscription", "must be >= 1"));
     }
+    for (i, t) in c.tiers.iter().enumerate() {
+        if t.gpus == 0 {
+            return Err(Error::invalid(
+                format!("cluster.tiers[{i}].gpus"),
+                "must be at least 1",
+            ));
+        }
+        if !(t.oversubscription.is_finite() && t.oversubscription >= 1.0) {
+            return Err(Error::invalid(
+                format!("cluster.tiers[{i}].oversubscription"),
+                "must be >= 1",
+            ));
+        }
+    }
     if !(c.step_overhead_s.is_finite() && c.step_overhead_s >= 0.0) {
         return Err(Error::invalid("cluster.step_overhead_s", "must be >= 0"));
     }
