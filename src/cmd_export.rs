@@ -3,6 +3,7 @@
 use clap::Args;
 
 use llmplan::export::{self, Target};
+use llmplan::report::layout::LayoutSummary;
 use llmplan::search::{self, SearchOptions};
 use llmplan::spec::scenario;
 use llmplan::Error;
@@ -42,8 +43,8 @@ pub fn run(a: ExportArgs) -> Result<String, Error> {
         })?;
         sc = search::scenario_for(&sc, &top.layout, top.gpus);
         eprintln!(
-            "note: best layout found: {} on {} GPUs",
-            top.layout.text(),
+            "note: best layout found: {:#} on {} GPUs",
+            LayoutSummary::of_ranked(top),
             top.gpus
         );
     }

@@ -28,7 +28,7 @@ pub struct SpaceArgs {
     #[arg(long, default_value = "time")]
     objective: String,
     /// Fix a knob, e.g. `--fix layout.tp=8` or `--fix pp=8,16` (repeatable). Knobs: tp,
-    /// pp, dp, ep, cp, vpp, micro_batch, sequence_parallel, recompute, zero, schedule.
+    /// pp, dp, ep, etp, cp, vpp, micro_batch, sequence_parallel, recompute, zero, schedule.
     #[arg(long = "fix", value_name = "KNOB=VALUES")]
     fix: Vec<String>,
     /// Fraction of GPU memory kept free: layouts must fit in capacity x (1 - headroom).
@@ -87,8 +87,8 @@ pub struct CompareArgs {
     /// Scenario YAML file or built-in scenario name; the seed when left out.
     scenario: Option<String>,
     /// A layout on top of the scenario's, e.g. `tp=8,pp=16,ep=16` (repeatable; the first
-    /// is the reference). Keys: tp, pp, dp, ep, cp, vpp, micro_batch, sequence_parallel,
-    /// zero, schedule, recompute.
+    /// is the reference). Keys: tp, pp, dp, ep, etp, cp, vpp, micro_batch,
+    /// sequence_parallel, zero, schedule, recompute.
     #[arg(long = "layout", value_name = "K=V,...", required = true)]
     layout: Vec<String>,
     /// GPUs to use instead of the scenario's.

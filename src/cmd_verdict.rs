@@ -3,6 +3,7 @@
 //! [`Error::Unmet`] (exit 1) that says why and what would fit.
 
 use llmplan::analytic::Estimate;
+use llmplan::report::layout::LayoutSummary;
 use llmplan::report::units;
 use llmplan::search::rules::Reason;
 use llmplan::search::{self, Outcome, SearchOptions};
@@ -67,18 +68,9 @@ fn nearest(sc: &Scenario, o: &SearchOptions) -> String {
             break;
         };
         if let Some(r) = found.results.first() {
-            let l = &r.layout;
             return format!(
-                "; the nearest that fits: {g} GPUs with tp {} pp {} dp {} ep {} cp {}, micro-batch {}, {}, ZeRO {}, recompute {} ({} of {} per GPU)",
-                l.tp,
-                l.pp,
-                l.dp,
-                l.ep,
-                l.cp,
-                l.micro_batch,
-                l.schedule.name(),
-                l.zero,
-                search::recompute_name(l.recompute),
+                "; the nearest that fits: {g} GPUs with {} ({} of {} per GPU)",
+                LayoutSummary::of_ranked(r),
                 units::gib(r.memory_peak_bytes),
                 units::gib(r.memory_capacity_bytes)
             );

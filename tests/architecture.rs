@@ -435,6 +435,57 @@ fn csv_is_written_in_one_place() {
     );
 }
 
+/// Where a layout is written for people or tools: `src/report/layout.rs` only
+/// (`LayoutSummary`: one `Display`, serde, CSV cells). Seven hand-written layout
+/// strings had drifted apart (compare's lacked etp, the report's short form dropped
+/// sequence parallelism); a format string listing "tp {..} pp {..}" (spaced, compact or
+/// with "·"), or a JSON object with "tp" and "pp" keys, anywhere else is another copy.
+const LAYOUT_HOME: &str = "src/report/layout.rs";
+
+/// Lines (1-based) of `src` that write a layout by hand: "tp", an optional space, a
+/// `{..}` placeholder, then only spaces or "·" before "pp"; or `"tp":` and `"pp":` on one
+/// line. Comment lines are skipped.
+fn hand_written_layouts(src: &str) -> Vec<(usize, String)> {
+    let sizes = |l: &str| {
+        l.match_indices("tp").any(|(i, _)| {
+            let rest = l[i + 2..].trim_start_matches(' ');
+            let Some(rest) = rest.strip_prefix('{') else {
+                return false;
+            };
+            let Some(close) = rest.find('}') else {
+                return false;
+            };
+            rest[close + 1..]
+                .trim_start_matches([' ', '·'])
+                .starts_with("pp")
+        })
+    };
+    src.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+        .filter(|(_, l)| sizes(l) || (l.contains("\"tp\":") && l.contains("\"pp\":")))
+        .map(|(i, l)| (i + 1, l.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn layouts_are_written_by_the_summary_only() {
+    let mut copies = Vec::new();
+    for (path, src) in all_sources() {
+        if path == LAYOUT_HOME {
+            continue;
+        }
+        for (n, l) in hand_written_layouts(&src) {
+            copies.push(format!("{path}:{n}: {l}"));
+        }
+    }
+    assert!(
+        copies.is_empty(),
+        "a layout written outside {LAYOUT_HOME} (print report::layout::LayoutSummary):\n{}",
+        copies.join("\n")
+    );
+}
+
 /// Where a chart meets a plotters backend: `src/charts/canvas.rs` only (PNG written to a
 /// temporary name and renamed, SVG as text, one error path). Two charts (the Gantt and
 /// the sweep chart, then in `search/`) had their own copies of that write.
@@ -598,4 +649,16 @@ fn scanners_read_rust_as_written() {
         output_format_enums(&code_only(enums)),
         vec![(3, "F".to_string()), (7, "G".to_string())]
     );
+    let layouts = "format!(\"tp {} pp {}\", a, b);\n\
+                   format!(\"tp{} pp{l}\");\n\
+                   format!(\"tp {} · pp {}\");\n\
+                   json!({\"tp\": l.tp, \"pp\": l.pp});\n\
+                   // \"tp {} pp {}\"\n\
+                   format!(\"tp {} x cp {} x pp {}\");\n\
+                   format!(\"pp {}{} | {} micro-batches\");\n";
+    let lines: Vec<usize> = hand_written_layouts(layouts)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(lines, vec![1, 2, 3, 4]);
 }

@@ -302,3 +302,112 @@ fn compare_csv_rows_are_whole_and_named_by_the_library() {
     }
     assert!(names.iter().any(|n| n == "micro-batch, schedule"));
 }
+
+/// The cell after the first `┆` on a table line (comfy-table's column separator), trimmed.
+fn cell(line: &str, i: usize) -> String {
+    line.split('┆')
+        .nth(i)
+        .map(|c| c.trim_matches(|ch: char| ch.is_whitespace() || ch == '│'))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `compare`'s layout row shows etp where MoE parallel folding sets it apart from tp
+/// (it printed "tp 8 pp 16 dp 192 ep 16 cp 1 vpp 1" for both layouts before), in the
+/// table and in the CSV, and leaves it out where etp equals tp, as every output does.
+#[test]
+fn compare_layout_row_has_etp() {
+    let a = "tp=8,pp=16,ep=16";
+    let b = "tp=8,pp=16,ep=16,etp=1";
+    let o = llmplan(&["compare", "--layout", a, "--layout", b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let row = out
+        .lines()
+        .find(|l| cell(l, 0) == "layout")
+        .unwrap_or_else(|| panic!("no layout row:\n{out}"));
+    assert!(!cell(row, 1).contains("etp"), "{row}");
+    assert!(cell(row, 2).contains(" ep 16 etp 1 cp 1 "), "{row}");
+
+    let o = llmplan(&["compare", "--layout", a, "--layout", b, "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut r = csv::Reader::from_reader(&o.stdout[..]);
+    let rec = r
+        .records()
+        .map(|x| x.unwrap())
+        .find(|x| &x[0] == "layout")
+        .expect("a layout row");
+    assert!(
+        !rec[2].contains("etp") && rec[3].contains(" etp 1 "),
+        "{rec:?}"
+    );
+}
+
+/// The layout `search` ranks first and the same layout run through `estimate` (the
+/// search's own launch line, as `estimate` arguments) print one summary: the same
+/// parallel sizes (a folded MoE layout, so etp is printed) at the head of estimate's
+/// layout line, and the same knobs in JSON.
+#[test]
+fn search_and_estimate_print_the_same_layout_summary() {
+    let fix = [
+        "--top",
+        "1",
+        "--sim-top",
+        "0",
+        "--fix",
+        "tp=8",
+        "--fix",
+        "pp=16",
+        "--fix",
+        "ep=16",
+        "--fix",
+        "etp=1",
+        "--fix",
+        "cp=2",
+        "--fix",
+        "schedule=1f1b",
+    ];
+    let table = llmplan(&[&["search"][..], &fix].concat());
+    assert!(table.status.success(), "{}", stderr(&table));
+    let table = stdout(&table);
+    let top = table
+        .lines()
+        .find(|l| cell(l, 0) == "1")
+        .unwrap_or_else(|| panic!("no row #1:\n{table}"));
+    let sizes = cell(top, 1);
+    assert!(sizes.contains(" etp 1 "), "{top}");
+    let launch = table
+        .lines()
+        .find_map(|l| l.strip_prefix("launch the top layout: llmplan export --to "))
+        .unwrap_or_else(|| panic!("no launch line:\n{table}"));
+    // "megatron <scenario> --gpus N --set ...": the same layout, estimated.
+    let args: Vec<&str> = launch.split_whitespace().skip(1).collect();
+
+    let est = llmplan(&[&["estimate"][..], &args].concat());
+    assert!(est.status.success(), "{}", stderr(&est));
+    let est = stdout(&est);
+    let line = est
+        .lines()
+        .find(|l| cell(l, 0) == "Layout")
+        .unwrap_or_else(|| panic!("no Layout row:\n{est}"));
+    assert!(
+        cell(line, 1).starts_with(&format!("{sizes} | micro-batch ")),
+        "search: {sizes}\nestimate: {line}"
+    );
+
+    let json = |o: Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let s = json(llmplan(
+        &[&["search"][..], &fix, &["--format", "json"]].concat(),
+    ));
+    let e = json(llmplan(
+        &[&["estimate"][..], &args, &["--format", "json"]].concat(),
+    ));
+    let (s, e) = (&s["results"][0]["layout"], &e["layout"]);
+    for k in llmplan::report::csv::LAYOUT_COLUMNS {
+        assert!(!s[k].is_null(), "search JSON lacks {k}: {s}");
+        assert_eq!(s[k], e[k], "{k}: search {s}\nestimate {e}");
+    }
+}

@@ -3,6 +3,7 @@
 //! what the issue asks for, and the output is deterministic.
 
 use llmplan::analytic::EstimateOptions;
+use llmplan::report::layout::LayoutSummary;
 use llmplan::search::rules::{self, Reason, RuleCtx};
 use llmplan::search::space::{Space, SpaceLimits, SCHEDULES};
 use llmplan::search::sweep::{pareto, sweep, SweepOptions};
@@ -262,7 +263,7 @@ fn deepseek_search_results_match_estimate() {
         assert!(
             rel(r.step_s, e.time.step_s) < 1e-9,
             "{}: search {} s vs estimate {} s",
-            r.layout.text(),
+            LayoutSummary::of_ranked(r),
             r.step_s,
             e.time.step_s
         );
@@ -668,9 +669,9 @@ fn seed_search_beats_or_matches_the_rumoured_layout() {
     );
     println!(
         "best: {} {:.1} days; rumoured: {} {:.1} days (rank {:?})",
-        best.layout.text(),
+        LayoutSummary::of_ranked(best),
         best.days,
-        b.layout.text(),
+        LayoutSummary::of_ranked(b),
         b.days,
         base.rank
     );
@@ -708,7 +709,7 @@ fn gpt3_search_matches_narayanan() {
     let l = &best.layout;
     println!(
         "GPT-3, 2021 knobs: {} step {:.2} s, MFU {:.1}%, {:.1} days",
-        l.text(),
+        LayoutSummary::of_ranked(best),
         best.step_s,
         best.mfu * 100.0,
         best.days
@@ -724,7 +725,7 @@ fn gpt3_search_matches_narayanan() {
     let n = &tp8.results[0];
     println!(
         "GPT-3, 2021 knobs, tp 8: {} step {:.2} s, MFU {:.1}%",
-        n.layout.text(),
+        LayoutSummary::of_ranked(n),
         n.step_s,
         n.mfu * 100.0
     );
@@ -753,7 +754,7 @@ fn gpt3_search_matches_narayanan() {
     let now = &all.results[0];
     println!(
         "GPT-3, all knobs: {} step {:.2} s, MFU {:.1}%, {:.1} days",
-        now.layout.text(),
+        LayoutSummary::of_ranked(now),
         now.step_s,
         now.mfu * 100.0,
         now.days

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 
 use crate::analytic::Estimate;
 use crate::report::csv::CsvTable;
+use crate::report::layout::LayoutSummary;
 use crate::report::units::thousands;
 use crate::search::compare::{self, terms, Compared};
-use crate::search::recompute_name;
 use crate::spec::scenario::Scenario;
 use crate::units::GIB;
 
@@ -202,26 +202,19 @@ fn rows(cs: &[Compared]) -> Vec<Row> {
     rows
 }
 
-/// "tp 8 pp 16 dp 2 ep 16 cp 1 vpp 1".
+/// The layout's parallel sizes, as every output prints them ("tp 8 pp 16 dp 2 ep 16 cp 1
+/// vpp 1", etp after ep where folded).
 fn layout_words(e: &Estimate) -> String {
-    let l = &e.layout;
-    format!(
-        "tp {} pp {} dp {} ep {} cp {} vpp {}",
-        l.tp, l.pp, l.dp, l.ep, l.cp, l.vpp
-    )
+    LayoutSummary::of_estimate(&e.layout)
+        .sizes_text()
+        .to_string()
 }
 
-/// "1 x 64 1f1b z1 full sp": micro-batch x micro-batches, schedule, ZeRO, recompute,
-/// sequence parallelism.
+/// Micro-batching, schedule, ZeRO, recompute and sequence parallelism, compact as in
+/// the search's table ("mb1 x64 1f1b z1 rc:full sp").
 fn batching_words(e: &Estimate) -> String {
-    let l = &e.layout;
     format!(
-        "{} x {} {} z{} {}{}",
-        l.micro_batch,
-        l.microbatches,
-        l.schedule,
-        l.zero,
-        recompute_name(l.recompute),
-        if l.sequence_parallel { " sp" } else { "" }
+        "{:#}",
+        LayoutSummary::of_estimate(&e.layout).batching_text()
     )
 }

@@ -2,7 +2,8 @@
 //! shared by every table that lists layouts (`search`, `sweep`, the report's
 //! `layouts.csv`), and units in the column names (seconds, US dollars, GiB).
 
-use crate::search::{recompute_name, Ranked};
+use crate::report::layout::LayoutSummary;
+use crate::search::Ranked;
 use crate::units::GIB;
 
 /// A CSV table being written: a header, then rows of cells.
@@ -29,7 +30,8 @@ impl CsvTable {
     }
 }
 
-/// The columns that say what a layout is, in the order every layout table uses.
+/// The columns that say what a layout is, in the order every layout table uses (the
+/// cells are [`crate::report::layout::LayoutSummary::cells`]).
 pub const LAYOUT_COLUMNS: [&str; 14] = [
     "tp",
     "pp",
@@ -46,74 +48,6 @@ pub const LAYOUT_COLUMNS: [&str; 14] = [
     "zero",
     "schedule",
 ];
-
-/// One layout's [`LAYOUT_COLUMNS`] cells.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayoutCells {
-    /// Tensor, pipeline, data, expert, expert tensor and context parallel sizes;
-    /// virtual stages.
-    pub sizes: [u32; 7],
-    /// Sequences per micro-batch.
-    pub micro_batch: u32,
-    /// Micro-batches per step.
-    pub microbatches: u32,
-    /// Sequences per optimizer step.
-    pub global_batch_seqs: u64,
-    /// Megatron-style sequence parallelism.
-    pub sequence_parallel: bool,
-    /// Recompute policy as written in YAML.
-    pub recompute: &'static str,
-    /// ZeRO stage.
-    pub zero: u8,
-    /// Schedule as written in YAML.
-    pub schedule: &'static str,
-}
-
-impl LayoutCells {
-    /// The cells of a searched layout.
-    pub fn of_ranked(r: &Ranked) -> Self {
-        let l = &r.layout;
-        LayoutCells {
-            sizes: [l.tp, l.pp, l.dp, l.ep, l.etp, l.cp, l.vpp],
-            micro_batch: l.micro_batch,
-            microbatches: r.microbatches,
-            global_batch_seqs: r.global_batch_seqs,
-            sequence_parallel: l.sequence_parallel,
-            recompute: recompute_name(l.recompute),
-            zero: l.zero,
-            schedule: l.schedule.name(),
-        }
-    }
-
-    /// The cells of an estimate's layout.
-    pub fn of_estimate(l: &crate::analytic::estimate::LayoutOut) -> Self {
-        LayoutCells {
-            sizes: [l.tp, l.pp, l.dp, l.ep, l.etp, l.cp, l.vpp],
-            micro_batch: l.micro_batch,
-            microbatches: l.microbatches,
-            global_batch_seqs: l.global_batch_seqs,
-            sequence_parallel: l.sequence_parallel,
-            recompute: recompute_name(l.recompute),
-            zero: l.zero,
-            schedule: l.schedule,
-        }
-    }
-
-    /// The cells, in [`LAYOUT_COLUMNS`] order.
-    pub fn cells(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.sizes.iter().map(u32::to_string).collect();
-        v.extend([
-            self.micro_batch.to_string(),
-            self.microbatches.to_string(),
-            self.global_batch_seqs.to_string(),
-            self.sequence_parallel.to_string(),
-            self.recompute.to_string(),
-            self.zero.to_string(),
-            self.schedule.to_string(),
-        ]);
-        v
-    }
-}
 
 /// A layout's figures as every layout table prints them: seconds per step to the
 /// microsecond, MFU to 1e-6, days to 1e-4, dollars to the cent, GiB to the MiB.
@@ -162,7 +96,7 @@ pub fn search_csv(results: &[Ranked], own: Option<&Ranked>) -> String {
         .chain(own.map(|r| ("scenario".into(), r)));
     for (rank, r) in rows {
         let mut row = vec![rank, r.gpus.to_string(), r.gpus_used.to_string()];
-        row.extend(LayoutCells::of_ranked(r).cells());
+        row.extend(LayoutSummary::of_ranked(r).cells());
         row.extend([
             seconds(r.step_s),
             r.sim_step_s.map_or(String::new(), seconds),
@@ -208,7 +142,7 @@ pub fn sweep_csv(s: &crate::search::sweep::Sweep) -> String {
             Some(b) => {
                 row.push(b.gpus_used.to_string());
                 row.push(p.usd_per_gpu_hour.to_string());
-                row.extend(LayoutCells::of_ranked(b).cells());
+                row.extend(LayoutSummary::of_ranked(b).cells());
                 row.extend([
                     seconds(b.step_s),
                     fraction(b.mfu),

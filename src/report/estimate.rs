@@ -3,9 +3,9 @@
 use comfy_table::{Cell, CellAlignment, Table};
 
 use super::units::{count, gib, pct, sci, secs, thousands, usd};
-use crate::analytic::estimate::LayoutOut;
 use crate::analytic::reliability::ReliabilityOut;
 use crate::analytic::{Engine, Estimate};
+use crate::report::layout::LayoutSummary;
 use crate::spec::reliability::CheckpointMode;
 
 /// Long cells wrap at 120 columns (narrower on a narrower terminal), so piped output is
@@ -59,7 +59,7 @@ fn run_rows(t: &mut Table, e: &Estimate) {
         )
     };
     row(t, "GPUs", format!("{gpus} ({})", e.cluster));
-    row(t, "Layout", layout_text(l));
+    row(t, "Layout", LayoutSummary::of_estimate(l).to_string());
     row(
         t,
         "Model",
@@ -240,31 +240,6 @@ fn step_rows(t: &mut Table, e: &Estimate) {
             ),
         );
     }
-}
-
-/// The layout in one line; etp shown where MoE parallel folding sets it apart from tp.
-fn layout_text(l: &LayoutOut) -> String {
-    let etp = if l.etp != l.tp {
-        format!(" etp {}", l.etp)
-    } else {
-        String::new()
-    };
-    format!(
-        "tp {} pp {} dp {} ep {}{etp} cp {} vpp {} | micro-batch {} x {} per step | {} | ZeRO {} | SP {} | recompute {:?}",
-        l.tp,
-        l.pp,
-        l.dp,
-        l.ep,
-        l.cp,
-        l.vpp,
-        l.micro_batch,
-        l.microbatches,
-        l.schedule,
-        l.zero,
-        if l.sequence_parallel { "on" } else { "off" },
-        l.recompute
-    )
-    .to_lowercase()
 }
 
 /// The step's breakdown on the critical path as one line: each part's seconds and

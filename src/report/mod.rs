@@ -6,6 +6,7 @@ pub mod compare;
 pub mod csv;
 pub mod estimate;
 pub mod json;
+pub mod layout;
 pub mod plan;
 pub mod search;
 pub mod simulate;

@@ -6,6 +6,7 @@ use comfy_table::{CellAlignment, Table};
 use serde_json::{json, Value};
 
 use crate::error::Result;
+use crate::report::layout::LayoutSummary;
 use crate::report::units::{self, thousands};
 use crate::search::{self, compare, Objective, Outcome, Ranked};
 use crate::spec::scenario::Scenario;
@@ -29,14 +30,10 @@ pub fn objective_words(o: Objective) -> &'static str {
     }
 }
 
-/// The layout's knobs as a JSON object (names as in `--fix`).
+/// The layout's knobs as a JSON object (names as in `--fix`, with the micro-batches and
+/// global batch they give): the layout summary's serde form.
 fn layout_json(r: &Ranked) -> Value {
-    let l = &r.layout;
-    json!({
-        "tp": l.tp, "pp": l.pp, "dp": l.dp, "ep": l.ep, "etp": l.etp, "cp": l.cp, "vpp": l.vpp,
-        "micro_batch": l.micro_batch, "recompute": search::recompute_name(l.recompute),
-        "zero": l.zero, "schedule": l.schedule.name(), "sequence_parallel": l.sequence_parallel,
-    })
+    json!(LayoutSummary::of_ranked(r))
 }
 
 /// `{evaluated, rejected: {reason: count}, elapsed_s, results: [...]}`, best first.
@@ -89,35 +86,10 @@ pub fn row(rank: String, r: &Ranked, show_gpus: bool, simulated: bool) -> Vec<St
     if show_gpus {
         v.push(thousands(r.gpus));
     }
-    let l = &r.layout;
+    let l = LayoutSummary::of_ranked(r);
     v.extend([
-        format!(
-            "tp {} pp {} dp {} ep {}{} cp {}{}",
-            l.tp,
-            l.pp,
-            l.dp,
-            l.ep,
-            if l.etp != l.tp {
-                format!(" etp {}", l.etp)
-            } else {
-                String::new()
-            },
-            l.cp,
-            if l.vpp > 1 {
-                format!(" vpp {}", l.vpp)
-            } else {
-                String::new()
-            }
-        ),
-        format!(
-            "{} x{} {} z{} {}{}",
-            l.micro_batch,
-            r.microbatches,
-            l.schedule.name(),
-            l.zero,
-            search::recompute_name(l.recompute),
-            if l.sequence_parallel { " sp" } else { "" }
-        ),
+        l.sizes_text().to_string(),
+        format!("{:#}", l.batching_text()),
         format!("{:.2}", r.step_s),
     ]);
     if simulated {

@@ -53,30 +53,6 @@ impl LayoutKey {
         )
     }
 
-    /// "tp8 pp16 dp192 ep16 cp1 vpp1 mb1 sp 1f1b z1 rc:full" (" etp1" after ep where
-    /// folded).
-    pub fn text(&self) -> String {
-        let etp = if self.etp != self.tp {
-            format!(" etp{}", self.etp)
-        } else {
-            String::new()
-        };
-        format!(
-            "tp{} pp{} dp{} ep{}{etp} cp{} vpp{} mb{}{} {} z{} rc:{}",
-            self.tp,
-            self.pp,
-            self.dp,
-            self.ep,
-            self.cp,
-            self.vpp,
-            self.micro_batch,
-            if self.sequence_parallel { " sp" } else { "" },
-            self.schedule.name(),
-            self.zero,
-            recompute_name(self.recompute)
-        )
-    }
-
     /// The layout (and recompute policy) as scenario input, overlap taken from `base`.
     /// dp is left to `resolve`, which derives the same value the search did (the most
     /// replicas the GPUs hold with ep dividing dp x cp) without requiring every GPU used.

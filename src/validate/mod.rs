@@ -244,19 +244,12 @@ fn searched(mut b: rows::Built, search: bool) -> Result<rows::Built> {
             ),
         )
     })?;
-    let l = &best.layout;
     b.assumptions.push(format!(
-        "layout not published: the fastest of {} feasible layouts llmplan's search finds: tp {} pp {} dp {} vpp {} micro-batch {}, recompute {}, ZeRO {}",
+        "layout not published: the fastest of {} feasible layouts llmplan's search finds: {}",
         out.feasible,
-        l.tp,
-        l.pp,
-        l.dp,
-        l.vpp,
-        l.micro_batch,
-        crate::search::recompute_name(l.recompute),
-        l.zero
+        crate::report::layout::LayoutSummary::of_ranked(best)
     ));
-    b.scenario = crate::search::scenario_for(&b.scenario, l, best.gpus);
+    b.scenario = crate::search::scenario_for(&b.scenario, &best.layout, best.gpus);
     Ok(b)
 }
 

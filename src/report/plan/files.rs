@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 /// The search's layouts as CSV (this plan's first), with the step split.
 pub fn layouts_csv(p: &Plan) -> String {
-    use crate::report::csv::{days, fraction, gib, seconds, usd, CsvTable, LayoutCells};
+    use crate::report::csv::{days, fraction, gib, seconds, usd, CsvTable};
     let mut header = vec!["rank", "gpus", "gpus_used"];
     header.extend(crate::report::csv::LAYOUT_COLUMNS);
     header.extend([
@@ -41,7 +41,7 @@ pub fn layouts_csv(p: &Plan) -> String {
             "plan".to_string()
         };
         let mut row = vec![rank, e.gpus_requested.to_string(), e.gpus.to_string()];
-        row.extend(LayoutCells::of_estimate(&e.layout).cells());
+        row.extend(crate::report::layout::LayoutSummary::of_estimate(&e.layout).cells());
         row.extend([
             seconds(e.time.step_s),
             seconds(bar.compute_s),

@@ -4,7 +4,9 @@
 use super::document::Block;
 use super::text::{days, secs, short_layout};
 use super::Plan;
+use crate::report::layout::LayoutSummary;
 use crate::report::units::{gib, pct, thousands, usd};
+
 /// Where the step goes, and memory per GPU by stage.
 pub(super) fn step_and_memory(p: &Plan, b: &mut Vec<Block>) {
     let e = &p.est;
@@ -142,7 +144,7 @@ pub(super) fn sweep_and_sensitivity(p: &Plan, b: &mut Vec<Block>) {
             Some(r) => vec![
                 format!("{} (${:.2}/h)", pt.gpu_type, pt.usd_per_gpu_hour),
                 thousands(pt.gpus),
-                r.layout.text(),
+                format!("{:#}", LayoutSummary::of_ranked(r)),
                 pct(r.mfu),
                 days(r.days),
                 usd(r.usd),

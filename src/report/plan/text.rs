@@ -1,64 +1,17 @@
 //! The report's short forms: layouts in one line, days, GiB, seconds, sources.
 
-use std::fmt::Write as _;
-
 use super::Plan;
 use crate::analytic::{self, Estimate};
-use crate::search;
+use crate::report::layout::LayoutSummary;
 
+/// The layout in one line, as `estimate` prints it.
 pub(super) fn layout_text(e: &Estimate) -> String {
-    let l = &e.layout;
-    let mut s = format!(
-        "tp {} · pp {} · dp {} · ep {} · cp {}",
-        l.tp, l.pp, l.dp, l.ep, l.cp
-    );
-    if l.etp != l.tp {
-        let _ = write!(s, " · etp {}", l.etp);
-    }
-    if l.vpp > 1 {
-        let _ = write!(s, " · vpp {}", l.vpp);
-    }
-    let _ = write!(
-        s,
-        "; micro-batch {} x {} per step; {}; ZeRO {}; {}recompute {}",
-        l.micro_batch,
-        l.microbatches,
-        l.schedule,
-        l.zero,
-        if l.sequence_parallel {
-            "sequence parallel; "
-        } else {
-            ""
-        },
-        search::recompute_name(l.recompute)
-    );
-    s
+    LayoutSummary::of_estimate(&e.layout).to_string()
 }
 
+/// The layout in the compact form narrow table cells and chart labels use.
 pub(super) fn short_layout(e: &Estimate) -> String {
-    let l = &e.layout;
-    let mut s = format!("tp{} pp{} dp{}", l.tp, l.pp, l.dp);
-    if l.ep > 1 {
-        let _ = write!(s, " ep{}", l.ep);
-    }
-    if l.etp != l.tp {
-        let _ = write!(s, " etp{}", l.etp);
-    }
-    if l.cp > 1 {
-        let _ = write!(s, " cp{}", l.cp);
-    }
-    if l.vpp > 1 {
-        let _ = write!(s, " vpp{}", l.vpp);
-    }
-    let _ = write!(
-        s,
-        " mb{} {} z{} rc:{}",
-        l.micro_batch,
-        l.schedule,
-        l.zero,
-        search::recompute_name(l.recompute)
-    );
-    s
+    format!("{:#}", LayoutSummary::of_estimate(&e.layout))
 }
 
 pub(super) fn days(d: f64) -> String {
