@@ -20,7 +20,7 @@ use crate::spec::model::{ModelSpec, Moe};
 use crate::spec::training::{AttentionKernel, Recompute, RecomputeModule, Training};
 use gemms::Gemms;
 pub use gemms::{GemmTime, Src};
-pub use list::{layer_gemms, LayerGemm};
+pub use list::{layer_gemms, GemmList, Inline, LayerGemm, MAX_GEMMS};
 
 mod gemms;
 mod list;
@@ -255,7 +255,7 @@ impl Dims {
 }
 
 /// A priced GEMM: one of [`layer_gemms`] with its time under a kernel model.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PricedGemm {
     /// The GEMM.
     pub gemm: LayerGemm,
@@ -266,20 +266,24 @@ pub struct PricedGemm {
 /// Layer `i`'s GEMMs ([`layer_gemms`]) in forward order, each with the seconds
 /// [`layer_cost`] prices it at under `k`.
 pub fn layer_gemm_times(ctx: &LayerCtx, i: u32, k: &dyn KernelModel) -> Vec<PricedGemm> {
-    price_gemms(ctx, i, k).1
+    price_gemms(ctx, i, k).1.to_vec()
 }
 
 /// The one loop that prices a layer's GEMMs: the per-GEMM times, and the sums (and
 /// casting traffic) accumulated in forward order.
-fn price_gemms<'a>(ctx: &LayerCtx, i: u32, k: &'a dyn KernelModel) -> (Gemms<'a>, Vec<PricedGemm>) {
+fn price_gemms<'a>(
+    ctx: &LayerCtx,
+    i: u32,
+    k: &'a dyn KernelModel,
+) -> (Gemms<'a>, Inline<PricedGemm, MAX_GEMMS>) {
     let mut gm = Gemms::new(k, ctx.dtype(), ctx.training);
-    let priced = layer_gemms(ctx, i)
-        .into_iter()
-        .map(|gemm| PricedGemm {
+    let mut priced = Inline::default();
+    for gemm in layer_gemms(ctx, i) {
+        priced.push(PricedGemm {
             time: gm.price(&gemm),
             gemm,
-        })
-        .collect();
+        });
+    }
     (gm, priced)
 }
 

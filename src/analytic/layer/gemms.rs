@@ -11,9 +11,10 @@ use crate::spec::training::{MixedPrecision, Training};
 use super::list::LayerGemm;
 
 /// Where a GEMM's input comes from: it decides the cast a quantized GEMM needs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub enum Src {
     /// A BF16 tensor cast in a pass of its own.
+    #[default]
     Plain,
     /// A norm's output: the norm and the cast are one kernel (TE `LayerNormLinear`).
     Norm,

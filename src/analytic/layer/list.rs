@@ -8,7 +8,7 @@ use crate::analytic::fp8;
 
 /// One GEMM of a layer, `X[m,k] x W[n,k]^T`, per micro-batch on one GPU (after the
 /// tp, cp, ep and etp splits).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LayerGemm {
     /// Megatron-style name: `qkv` (MLA: `q_down`, `kv_down`, `q_up`, `kv_up`), `proj`,
     /// `fc1` (gate and up projections fused under a gated MLP, Megatron's `linear_fc1`),
@@ -37,12 +37,62 @@ impl LayerGemm {
     }
 }
 
+/// Up to `N` items of a list held inline, without a heap allocation: the search prices
+/// a layer's GEMM list once per inner shape and stage kind, hundreds of thousands of
+/// times, and a heap list per call cost it ~15% of its time.
+#[derive(Debug, Clone, Copy)]
+pub struct Inline<T: Copy + Default, const N: usize> {
+    items: [T; N],
+    len: usize,
+}
+
+impl<T: Copy + Default, const N: usize> Default for Inline<T, N> {
+    fn default() -> Self {
+        Inline {
+            items: [T::default(); N],
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy + Default, const N: usize> Inline<T, N> {
+    /// Appends `x`. A layer has at most [`MAX_GEMMS`] GEMMs by construction (MLA's four
+    /// projections and the output projection; a router, two routed-expert and two
+    /// shared-expert GEMMs), so overflowing is a bug in this module, not an input.
+    pub fn push(&mut self, x: T) {
+        assert!(self.len < N, "more than {N} GEMMs in one layer");
+        self.items[self.len] = x;
+        self.len += 1;
+    }
+}
+
+impl<T: Copy + Default, const N: usize> std::ops::Deref for Inline<T, N> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items[..self.len]
+    }
+}
+
+impl<T: Copy + Default, const N: usize> IntoIterator for Inline<T, N> {
+    type Item = T;
+    type IntoIter = std::iter::Take<std::array::IntoIter<T, N>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter().take(self.len)
+    }
+}
+
+/// The most GEMMs one layer has (see [`Inline::push`]).
+pub const MAX_GEMMS: usize = 12;
+
+/// A layer's GEMM list.
+pub type GemmList = Inline<LayerGemm, MAX_GEMMS>;
+
 /// The GEMMs of layer `i` (0-based) in forward execution order: the attention's
 /// projections (QKV, or MLA's down- and up-projections), the output projection, then
 /// the MLP's two, or the router's, the routed experts' and the shared experts'.
-pub fn layer_gemms(ctx: &LayerCtx, i: u32) -> Vec<LayerGemm> {
+pub fn layer_gemms(ctx: &LayerCtx, i: u32) -> GemmList {
     let d = Dims::of(ctx);
-    let mut out = Vec::with_capacity(10);
+    let mut out = GemmList::default();
     projections(&mut out, ctx, &d);
     mlp(&mut out, ctx, &d, i);
     out
@@ -62,7 +112,7 @@ fn gemm(name: &'static str, m: f64, n: f64, k: f64, src: Src) -> LayerGemm {
 }
 
 /// The attention's projection GEMMs and the output projection.
-fn projections(out: &mut Vec<LayerGemm>, ctx: &LayerCtx, d: &Dims) {
+fn projections(out: &mut GemmList, ctx: &LayerCtx, d: &Dims) {
     let Dims {
         t,
         h,
@@ -100,7 +150,7 @@ fn projections(out: &mut Vec<LayerGemm>, ctx: &LayerCtx, d: &Dims) {
 }
 
 /// The MLP's GEMMs, or the router's, the routed experts' and the shared experts'.
-fn mlp(out: &mut Vec<LayerGemm>, ctx: &LayerCtx, d: &Dims, i: u32) {
+fn mlp(out: &mut GemmList, ctx: &LayerCtx, d: &Dims, i: u32) {
     let Dims {
         t,
         th,
