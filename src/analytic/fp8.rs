@@ -126,6 +126,12 @@ impl Recipe {
         }
     }
 
+    /// Bytes per parameter averaged over the model's layers when a quantized layer's
+    /// weight takes `quantized` bytes and the layers the recipe keeps in BF16 take 2.
+    fn with_bf16_layers(&self, quantized: f64) -> f64 {
+        (1.0 - self.bf16_share) * quantized + self.bf16_share * BF16
+    }
+
     /// Bytes per quantized-GEMM weight held beside the BF16 weight between
     /// micro-batches: the copy and its transpose (TE on Hopper; row- and column-wise
     /// with scales under microscaling and FP4), or the one 128x128-block copy.
@@ -186,9 +192,7 @@ pub fn fp8_amax_s(ctx: &LayerCtx, comm: &Comm, layers: f64) -> f64 {
 /// recipe keeps in BF16 aside).
 pub fn weight_bytes(tr: &Training) -> f64 {
     match recipe(tr) {
-        Some(r) if tr.fp8_param_gather => {
-            (1.0 - r.bf16_share) * r.weight_cache_bytes() + r.bf16_share * BF16
-        }
+        Some(r) if tr.fp8_param_gather => r.with_bf16_layers(r.weight_cache_bytes()),
         Some(r) => BF16 + r.weight_cache_bytes(),
         None => BF16,
     }
@@ -198,7 +202,7 @@ pub fn weight_bytes(tr: &Training) -> f64 {
 /// quantized weight with FP8 parameters (Megatron-Core's `--fp8-param-gather`).
 pub fn gather_bytes(tr: &Training) -> f64 {
     match recipe(tr) {
-        Some(r) if tr.fp8_param_gather => (1.0 - r.bf16_share) * r.q + r.bf16_share * BF16,
+        Some(r) if tr.fp8_param_gather => r.with_bf16_layers(r.q),
         _ => BF16,
     }
 }

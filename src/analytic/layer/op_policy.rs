@@ -14,7 +14,7 @@
 //! ([`super::layer_gemms`]): that list prices Megatron's fused QKV and fc1, where
 //! torchtitan issues `wq`, `wk`, `wv` and `w1`, `w3` apart, and the policy counts calls.
 
-use super::{Dims, LayerCtx, ACT};
+use super::{Dims, Inline, LayerCtx, ACT, MAX_GEMMS};
 use crate::analytic::compute::KernelModel;
 use crate::spec::model::Moe;
 
@@ -22,7 +22,7 @@ use crate::spec::model::Moe;
 type Mm = (f64, f64, f64);
 
 /// The block's `aten.mm` calls in forward order, as torchtitan's models issue them.
-fn matmuls(ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> Vec<Mm> {
+fn matmuls(ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> Inline<Mm, MAX_GEMMS> {
     let Dims {
         t,
         h,
@@ -33,7 +33,8 @@ fn matmuls(ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> Vec<Mm> {
         tp,
         ..
     } = *d;
-    let mut mm = Vec::with_capacity(8);
+    // Inline, like the layer's GEMM list: priced per inner shape in the search.
+    let mut mm = Inline::default();
     match &ctx.model.mla {
         // DeepSeek-V3 in torchtitan: wq (or wq_a, wq_b), wkv_a, wkv_b, then wo.
         Some(mla) => {
@@ -59,7 +60,7 @@ fn matmuls(ctx: &LayerCtx, d: &Dims, moe: Option<&Moe>) -> Vec<Mm> {
         }
     }
     mm.push((t, h, hq * dv / tp));
-    let mlp = |mm: &mut Vec<Mm>, f: f64| {
+    let mlp = |mm: &mut Inline<Mm, MAX_GEMMS>, f: f64| {
         mm.push((t, f / tp, h));
         if ctx.model.gated_mlp {
             mm.push((t, f / tp, h));
