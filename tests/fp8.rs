@@ -267,3 +267,28 @@ fn fp8_parameters_replace_the_bf16_weights() {
     tr.precision = Precision::Bf16;
     assert_eq!((weight_bytes(&tr), gather_bytes(&tr)), (2.0, 2.0));
 }
+
+#[test]
+fn nvfp4_layers_kept_in_bf16_follow_the_scenario() {
+    // NVIDIA's NVFP4 recipe keeps 10 of 62 blocks in BF16 (its pre-training paper); the
+    // MLPerf Training v5.1 NVFP4 configs keep none (first_last_layers_bf16 off), which
+    // `training.fp4_bf16_layer_share: 0` says. The share sets both the BF16 part of the
+    // weights held and the bytes each activation operand is cast to.
+    use llmplan::analytic::fp8::weight_bytes;
+    let mut tr = load("llama3-405b-h100").training;
+    tr.precision = Precision::Nvfp4;
+    tr.fp8_param_gather = true;
+    let paper = 10.0 / 62.0;
+    assert_eq!(tr.bf16_layer_share(), paper);
+    // Quantized weights: row- and column-wise NVFP4 copies, 2 x (0.5 + 1/16) bytes.
+    let q = 2.0 * 0.5625;
+    assert!((weight_bytes(&tr) - ((1.0 - paper) * q + paper * 2.0)).abs() < 1e-12);
+    tr.fp4_bf16_layer_share = Some(0.0);
+    assert_eq!(tr.bf16_layer_share(), 0.0);
+    assert!((weight_bytes(&tr) - q).abs() < 1e-12);
+    // Only a 4-bit recipe reads it.
+    tr.precision = Precision::Fp8;
+    assert_eq!(tr.bf16_layer_share(), 0.0);
+    tr.fp4_bf16_layer_share = Some(1.5);
+    assert!(tr.validate().is_err());
+}

@@ -164,6 +164,61 @@ fn blackwell_nemo_25_11_iteration_times() {
     assert!(mape(&p) < 14.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }
 
+/// MLPerf Training v5.1 Llama 3.1 pretraining step times (tests/data/published/
+/// mlperf_training_v51_public.csv: NVIDIA's implementation on GB200, GB300, B200 and
+/// B300, AMD's on MI355X), each row with its config's recipe (BF16 gradient reduction,
+/// FP8 parameters where set, NVFP4 with no layer kept in BF16, TP overlap as set). Every
+/// NVIDIA Blackwell row comes out too fast (-11% to -47%); the 12% aim is not
+/// met and the bounds hold what the configs' own inputs give (docs/validation.md says
+/// where the misses point).
+#[test]
+fn mlperf_v51_llama31_iteration_times() {
+    let r = report();
+    let p = rows(&r, "MLP51-", "iteration_time_s");
+    assert_eq!(p.len(), 16, "{}", show(&p));
+    let amd = rows(&r, "MLP51-MI355X", "iteration_time_s");
+    // AMD's MI355X: 1.0429 s (median of the logged throughput, 30.68 samples/s of 32).
+    assert!(
+        amd.len() == 1 && amd[0].error_pct.abs() < 10.0,
+        "{}",
+        show(&amd)
+    );
+    assert!(p.iter().all(|x| x.error_pct.abs() <= 50.0), "{}", show(&p));
+    assert!(mape(&p) < 21.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+}
+
+/// The same NVIDIA 8-GPU NVFP4 config (TP 1, MBS 2, GBS 16) on four GPUs: published
+/// step times GB300 0.3470, B300 0.3949, GB200 0.4066, B200 0.4535 s. llmplan must keep
+/// that order and each GPU's step relative to GB300's within 10% of the published ratio
+/// (1.138, 1.172, 1.307): what separates the GPUs (peaks, power caps, NVLink) is
+/// modelled even where the absolute level is not.
+#[test]
+fn mlperf_v51_same_config_orders_the_blackwell_gpus() {
+    let r = report();
+    let step = |id: &str| {
+        let p = rows(&r, id, "iteration_time_s");
+        assert_eq!(p.len(), 1, "{id}");
+        (p[0].published, p[0].predicted)
+    };
+    let ids = [
+        "MLP51-GB300-8B-8",
+        "MLP51-B300-8B-8",
+        "MLP51-GB200-8B-8",
+        "MLP51-B200-8B-8",
+    ];
+    let s: Vec<(f64, f64)> = ids.iter().map(|id| step(id)).collect();
+    for w in s.windows(2) {
+        assert!(w[0].1 < w[1].1, "predicted order differs: {s:?}");
+    }
+    for (id, (pubd, pred)) in ids.iter().zip(&s).skip(1) {
+        let (want, got) = (pubd / s[0].0, pred / s[0].1);
+        assert!(
+            (got / want - 1.0).abs() < 0.10,
+            "{id}: ratio to GB300 published {want:.3}, predicted {got:.3}"
+        );
+    }
+}
+
 #[test]
 fn nemo_24_07_fp8_tflops() {
     // NeMo 24.07's performance summary (FP8, H100), on NeMo's FLOP convention (full
@@ -241,8 +296,8 @@ const FSDP_BOUND: f64 = 13.0;
 #[test]
 fn every_shipped_row_is_predicted_or_says_why() {
     // tests/data/published holds published_runs_public.csv (56 rows),
-    // nemo_24_07_perf.csv (12), blackwell_runs_public.csv (17) and fsdp_zero_public.csv
-    // (8); other tables dropped there join automatically, so the counts are per file.
+    // nemo_24_07_perf.csv (12), blackwell_runs_public.csv (17), fsdp_zero_public.csv
+    // (8) and mlperf_training_v51_public.csv (17); other tables dropped there join automatically, so the counts are per file.
     let rows = llmplan::validate::builtin_rows().unwrap();
     let r = report();
     let in_file = |file: &str| {
@@ -272,6 +327,13 @@ fn every_shipped_row_is_predicted_or_says_why() {
     // Every Blackwell (17) and torchtitan FSDP2 (8) row is predicted.
     assert_eq!(in_file("blackwell_runs_public.csv"), (17, 17, 0));
     assert_eq!(in_file("fsdp_zero_public.csv"), (8, 8, 0));
+    // MLPerf Training v5.1 (17 rows): 16 predicted; the MI350X row is skipped (no
+    // profile: the air-cooled 1000 W part is not an MI355X).
+    assert_eq!(in_file("mlperf_training_v51_public.csv"), (17, 16, 1));
+    assert!(r
+        .skipped
+        .iter()
+        .any(|s| s.row_id == "MLP51-MI350X-8B-8" && s.reason.contains("MI350X")));
     for s in &r.skipped {
         let names_a_column = ["add ", "gpu_type", "rumoured", "not published"]
             .iter()
@@ -351,6 +413,7 @@ fn leave_one_out_bands_cover_the_published_value() {
         }
     }
     let share = covered as f64 / all.len() as f64;
+    eprintln!("leave-one-out: {covered} of {} covered", all.len());
     assert!(
         share >= 0.75,
         "{covered} of {} covered:\n{}",

@@ -67,7 +67,7 @@ pub fn recipe(tr: &Training) -> Option<Recipe> {
     Some(Recipe {
         kind,
         q: tr.precision.operand_bytes(),
-        bf16_share: tr.precision.bf16_layer_share(),
+        bf16_share: tr.bf16_layer_share(),
     })
 }
 

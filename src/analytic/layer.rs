@@ -245,7 +245,7 @@ impl Dims {
             fold: ctx.layout.etp as f64 / ctx.layout.tp as f64,
             gate: if m.gated_mlp { 2.0 } else { 1.0 },
             gin: if tr.precision.quantized() {
-                let share = tr.precision.bf16_layer_share();
+                let share = tr.bf16_layer_share();
                 (1.0 - share) * tr.precision.operand_bytes() + share * ACT
             } else {
                 ACT

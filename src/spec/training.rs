@@ -226,6 +226,12 @@ pub struct Training {
     /// scaling, NVFP4/MXFP4 their own recipes).
     #[serde(default)]
     pub fp8_recipe: Fp8Recipe,
+    /// Share of the linear layers a 4-bit recipe keeps in BF16, 0-1; absent: the
+    /// precision's own ([`Precision::bf16_layer_share`], NVFP4 10/62 after NVIDIA's
+    /// NVFP4 pre-training paper). NVIDIA's MLPerf Training v5.1 Llama 3.1 runs keep
+    /// none (`first_last_layers_bf16` off, no `num_layers_at_start/end_in_bf16`).
+    #[serde(default)]
+    pub fp4_bf16_layer_share: Option<f64>,
     /// MoE load imbalance: tokens routed to the busiest expert-parallel rank over its
     /// balanced share (1 = balanced routing; capacity-factor token dropping caps it at
     /// the capacity factor). The busiest rank sets the pace of the expert GEMMs and of
@@ -343,6 +349,15 @@ fn one() -> f64 {
 }
 
 impl Training {
+    /// Share of the linear layers kept in BF16 under the run's precision: the scenario's
+    /// `fp4_bf16_layer_share` for a 4-bit recipe, else the precision's own.
+    pub fn bf16_layer_share(&self) -> f64 {
+        match (self.precision, self.fp4_bf16_layer_share) {
+            (Precision::Nvfp4 | Precision::Mxfp4, Some(v)) => v,
+            (p, _) => p.bf16_layer_share(),
+        }
+    }
+
     /// Bytes per element `tensor` is cached in for backward: its low-precision format
     /// when the recipe names it, else BF16's 2.
     pub fn cache_bytes(&self, tensor: LowPrecisionCache) -> f64 {
@@ -406,6 +421,14 @@ impl Training {
         }
         if self.seq_len == 0 {
             return Err(Error::invalid("training.seq_len", "must be positive"));
+        }
+        if let Some(v) = self.fp4_bf16_layer_share {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(Error::invalid(
+                    "training.fp4_bf16_layer_share",
+                    format!("must be between 0 and 1, got {v}"),
+                ));
+            }
         }
         let b = self.requested_batch_seqs()?;
         if !(b.is_finite() && b >= 1.0) {

@@ -217,9 +217,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// cluster is the first catalog cluster built from that GPU.
 pub fn resolve_gpu(text: &str, mem_gb: Option<f64>) -> Result<(GpuProfile, ClusterProfile)> {
     let lower = text.to_ascii_lowercase();
+    // The chip is the first word with a digit that names a catalog chip, so counts and
+    // form factors around it ("8x MI300X", "Instinct MI300X OAM", "B200-SXM-180GB",
+    // "NVIDIA Blackwell GPU (GB200)") do not hide it.
+    let chips: Vec<String> = catalog::names(catalog::GPUS)
+        .iter()
+        .map(|n| n.split('-').next().unwrap_or(n).to_string())
+        .collect();
     let chip: String = lower
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|t| t.chars().any(|c| c.is_ascii_digit()))
+        .filter(|t| t.chars().any(|c| c.is_ascii_digit()))
+        .find(|t| chips.iter().any(|c| c == t))
         .unwrap_or("")
         .to_string();
     let pcie = lower.contains("pcie");
@@ -314,5 +322,28 @@ mod tests {
         let (g, _) = resolve_gpu("H100-SXM (HBM3, 700 W)", Some(80.0)).unwrap();
         assert_eq!(g.name, "h100-sxm");
         assert!(resolve_gpu("V100", None).is_err());
+    }
+
+    #[test]
+    fn vendor_spellings_of_2026_gpus_resolve() {
+        // As MLPerf Training v5.1's system descriptions and AMD's pages write them.
+        for (text, want) in [
+            ("MI300X", "mi300x"),
+            ("8x MI300X", "mi300x"),
+            ("AMD Instinct MI300X OAM", "mi300x"),
+            ("Instinct MI325X", "mi325x"),
+            ("AMD Instinct MI355X", "mi355x"),
+            ("NVIDIA Blackwell GPU (GB200)", "gb200"),
+            ("NVIDIA Blackwell Ultra GPU (GB300)", "gb300"),
+            ("NVIDIA Blackwell GPU (B200-SXM-180GB)", "b200-sxm"),
+            ("4x GB300 NVL72", "gb300"),
+        ] {
+            assert_eq!(resolve_gpu(text, None).unwrap().0.name, want, "{text}");
+        }
+        // The air-cooled MI350X has no profile: said, not taken for an MI355X.
+        let e = resolve_gpu("AMD Instinct MI350X", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MI350X"), "{e}");
     }
 }

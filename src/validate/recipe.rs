@@ -380,14 +380,55 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         r.flash_attention = false;
         note("no flash attention as the row states");
     }
-    if text.contains("tp-comm-overlap")
-        || text.contains("tp_comm_overlap")
-        || text.contains("tp comm overlap")
-    {
-        r.tp_overlap = true;
-        note("TP communication overlapped as the row states");
+    // A config setting the row quotes ("TP_COMM_OVERLAP=False") is the run's own word and
+    // wins over the framework's default, either way.
+    let set = |key: &str| config_flag(text, key);
+    match set("tp_comm_overlap") {
+        Some(on) => {
+            r.tp_overlap = on;
+            note(&format!(
+                "TP communication overlap {on} as the row's config sets it"
+            ));
+        }
+        None if text.contains("tp-comm-overlap")
+            || text.contains("tp_comm_overlap")
+            || text.contains("tp comm overlap") =>
+        {
+            r.tp_overlap = true;
+            note("TP communication overlapped as the row states");
+        }
+        None => {}
+    }
+    if let Some(on) = set("fp8_param_gather") {
+        r.fp8_param_gather = on;
+        note(&format!(
+            "fp8_param_gather {on} as the row's config sets it"
+        ));
+    }
+    if let Some(fp32) = set("grad_reduce_in_fp32") {
+        r.grad_bytes = if fp32 { 4.0 } else { 2.0 };
+        note(&format!(
+            "gradients reduced and accumulated in {} as the row's config sets it (grad_reduce_in_fp32)",
+            if fp32 { "FP32" } else { "BF16" }
+        ));
     }
     (r, said)
+}
+
+/// The boolean a config statement `key=true|false` (or `key = True`, Megatron and NeMo
+/// spellings) in the lower-cased `text` sets; `None` when the text does not set it.
+pub fn config_flag(text: &str, key: &str) -> Option<bool> {
+    text.match_indices(key).find_map(|(i, _)| {
+        let rest = text[i + key.len()..].trim_start();
+        let value = rest.strip_prefix('=')?.trim_start();
+        if value.starts_with("true") || value.starts_with('1') {
+            Some(true)
+        } else if value.starts_with("false") || value.starts_with('0') {
+            Some(false)
+        } else {
+            None
+        }
+    })
 }
 
 /// The NVLink domain a job of `gpus` GPUs sees when its launcher allocates nodes of
@@ -460,6 +501,37 @@ mod tests {
         assert_eq!(comm_sms("custom all-to-all (20 sms); node-limited"), 20);
         let (r, said) = refine(old, "ddp=local; zero-1");
         assert!(!r.dp_overlap && r.zero == 1 && said.len() == 2);
+    }
+
+    #[test]
+    fn config_settings_a_row_quotes_override_the_framework() {
+        assert_eq!(
+            config_flag("tp_comm_overlap=false", "tp_comm_overlap"),
+            Some(false)
+        );
+        assert_eq!(
+            config_flag("x; fp8_param_gather = true (", "fp8_param_gather"),
+            Some(true)
+        );
+        // A mention without a value sets nothing; a later statement still counts.
+        let t = "tp_comm_overlap not set: tp_comm_overlap=false (custom.yaml default)";
+        assert_eq!(config_flag(t, "tp_comm_overlap"), Some(false));
+        assert_eq!(config_flag("(`tp_comm_overlap`)", "tp_comm_overlap"), None);
+        // NVIDIA's and AMD's MLPerf v5.1 implementations: BF16 gradients, FP8 parameters
+        // unless the FP4 configs turn them off, TP overlap only where a config sets it.
+        let ml =
+            for_framework("NVIDIA MLPerf Training v5.1 implementation (NeMo 25.09, Megatron-Core)");
+        assert!(ml.name.starts_with("MLPerf Training"), "{}", ml.name);
+        assert!(ml.grad_bytes == 2.0 && ml.fp8_param_gather && !ml.tp_overlap);
+        assert_eq!(ml.segment_nodes, Some(18));
+        let (r, said) = refine(ml, "fp8_param_gather=false; tp_comm_overlap=true");
+        assert!(!r.fp8_param_gather && r.tp_overlap && said.len() == 2);
+        let core = for_framework("Megatron-Core");
+        let (r, _) = refine(core, "grad_reduce_in_fp32=false");
+        assert_eq!(r.grad_bytes, 2.0);
+        // "tp-comm-overlap" named without a value still means on.
+        let (r, _) = refine(core, "--tp-comm-overlap");
+        assert!(r.tp_overlap);
     }
 
     #[test]

@@ -191,6 +191,18 @@ fn fp8_recipe(row: &Row) -> Fp8Recipe {
     }
 }
 
+/// The share of layers a 4-bit recipe keeps in BF16 when the row's precision cell says
+/// it keeps none ("no layers kept in BF16": NVIDIA's MLPerf v5.1 NVFP4 configs leave
+/// `first_last_layers_bf16` off); `None` otherwise (the precision's own share).
+fn fp4_bf16_share(row: &Row, assumptions: &mut Vec<String>) -> Option<f64> {
+    let p = row.text("precision").to_lowercase();
+    let none = p.contains("no layers kept in bf16") || p.contains("no layers in bf16");
+    (none && (p.contains("fp4"))).then(|| {
+        assumptions.push("every linear layer in FP4, none kept in BF16, as the row states".into());
+        0.0
+    })
+}
+
 /// Optimizer-state bytes per parameter: AdamW's two FP32 moments and an FP32 master copy
 /// (12), or 8 when the row says the moments are kept in BF16 (DeepSeek-V3 report section
 /// 3.3.3: "BF16 ... for the first and second moments", FP32 master weights).
@@ -506,6 +518,7 @@ fn training_of(
         global_batch_tokens: None,
         precision: precision(row, assumptions),
         fp8_recipe: fp8_recipe(row),
+        fp4_bf16_layer_share: fp4_bf16_share(row, assumptions),
         // No published row gives its routing's imbalance: balanced.
         expert_imbalance: 1.0,
         optimizer_bytes_per_param: optimizer_bytes(said, assumptions),
