@@ -226,7 +226,8 @@ fn nemo_24_07_fp8_tflops() {
     // not reached yet: every row is still predicted too fast. FP8 casts, the BF16
     // output layer and the cross-entropy's passes took the MAPE from 24.5% to 19.7%,
     // FP32 main-gradient accumulation in the weight-gradient GEMMs to 14.9% (worst
-    // +26.4%). The bounds hold what is reached so that it cannot silently get worse.
+    // +26.4%), the SMs the overlapped data-parallel collectives hold to 14.5% (worst
+    // +25.1%). The bounds hold what is reached so that it cannot silently get worse.
     let r = report();
     let p = rows(&r, "NEMO2407", "tflops_per_gpu");
     assert_eq!(p.len(), 12, "{}", show(&p));
@@ -288,10 +289,12 @@ fn torchtitan_mfu_on_torchtitan_convention() {
     }
 }
 
-/// Measured 12.5% (every row predicted too fast: +5.1 to +18.4%); 14.5% before FSDP2's
-/// copy-out, 27.3% before the eager memory-bound ops and the op-level policy, 31.9%
-/// before the layer-share recompute. Guards it from getting worse.
-const FSDP_BOUND: f64 = 13.0;
+/// Measured 8.2% (every row predicted too fast: +1.9 to +11.8%); 12.5% before the SMs
+/// that the overlapped gathers and reduce-scatters hold (16 of 108 per A100,
+/// `Comm::collective_ctas`), 14.5% before FSDP2's copy-out, 27.3% before the eager
+/// memory-bound ops and the op-level policy, 31.9% before the layer-share recompute.
+/// Guards it from getting worse.
+const FSDP_BOUND: f64 = 9.0;
 
 #[test]
 fn every_shipped_row_is_predicted_or_says_why() {

@@ -146,6 +146,9 @@ pub fn shared_link_s<const N: usize>(alone: [f64; N]) -> [f64; N] {
     finish
 }
 
+/// Most CTAs a NCCL ring collective launches per GPU (MAXCHANNELS, NCCL through 2.18).
+pub const MAX_RING_CTAS: u64 = 32;
+
 /// Collective cost calculator for one cluster.
 #[derive(Debug, Clone, Copy)]
 pub struct Comm<'a> {
@@ -183,6 +186,33 @@ impl<'a> Comm<'a> {
     /// GPUs of each NVLink domain the ranks fill.
     pub fn segment(&self) -> u64 {
         self.domain
+    }
+
+    /// CTAs (one SM each) a ring collective over `g` runs on each GPU, count. NCCL's
+    /// topology search finds one ring channel per NIC the node's members drive (one per
+    /// member inside an NVLink domain), `connectRings` doubles them (NCCL
+    /// `src/graph/connect.cc`), and each channel is one CTA that never shares its SM with
+    /// compute: 2 SMs with a single NIC, 16 on a DGX with 8 NICs (NCCL maintainers,
+    /// github.com/NVIDIA/nccl issue 689); at most 32 (NCCL's MAXCHANNELS through 2.18).
+    /// `cluster.collective_sms` overrides it.
+    pub fn collective_ctas(&self, g: Group) -> u32 {
+        if let Some(n) = self.cluster.collective_sms {
+            return n;
+        }
+        if g.size <= 1 {
+            return 0;
+        }
+        let p = self.place(g);
+        let c = self.cluster;
+        let members = p.per_domain.max(1);
+        let channels = if p.intra() {
+            members
+        } else {
+            // The NICs of the members' own nodes' share (one per GPU on rail-optimised nodes).
+            let per_gpu = f64::from(c.nics_per_node) / f64::from(c.gpus_per_node.max(1));
+            ((members as f64 * per_gpu).ceil() as u64).max(1)
+        };
+        (2 * channels).min(MAX_RING_CTAS) as u32
     }
 
     /// `true` when traffic of different groups sharing a NIC slows each other here.

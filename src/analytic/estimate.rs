@@ -92,6 +92,9 @@ pub struct StepBreakdown {
     pub fp8_cast_s: f64,
     /// Of `compute_s`: MoE token permute and un-permute copies, seconds.
     pub moe_permute_s: f64,
+    /// Of `dp_comm_s`: compute slowed while overlapped data-parallel collectives hold
+    /// SMs (a collective's CTAs never share an SM with compute), seconds.
+    pub collective_sm_s: f64,
 }
 
 /// Step time and run length.
@@ -481,6 +484,8 @@ struct StepTiming {
     optimizer_s: f64,
     /// Parameter all-gather the next forward does not hide, the slowest stage's.
     param_exposed_s: f64,
+    /// Compute the overlapped gradient sync slows (its SMs' share), the largest stage's.
+    sync_sm_s: f64,
     /// The whole analytic step: sync end, optimizer, exposed gather, the cluster's
     /// fixed per-step overhead.
     analytic_step_s: f64,
@@ -508,6 +513,7 @@ fn time_step(
     let mut end_alone = 0.0f64;
     let mut optimizer_s = 0.0f64;
     let mut param_exposed = 0.0f64;
+    let mut sync_sm = 0.0f64;
     for (i, s) in st.iter().enumerate() {
         let d = dp_sync(inp, s);
         let last_backward = run.map_or_else(
@@ -518,6 +524,7 @@ fn time_step(
         end_alone = end_alone.max(last_backward + d.grad_exposed_s - d.contention_s);
         optimizer_s = optimizer_s.max(d.optimizer_s);
         param_exposed = param_exposed.max(d.param_exposed_s);
+        sync_sm = sync_sm.max(d.collective_sm_s);
     }
     StepTiming {
         fwd,
@@ -527,6 +534,7 @@ fn time_step(
         end_alone_s: end_alone,
         optimizer_s,
         param_exposed_s: param_exposed,
+        sync_sm_s: sync_sm,
         analytic_step_s: end + optimizer_s + param_exposed + setup.sc.cluster.step_overhead_s,
     }
 }
@@ -551,6 +559,7 @@ fn critical_breakdown(rl: &ResolvedLayout, st: &[StageCost], t: &StepTiming) -> 
         optimizer_s: t.optimizer_s,
         fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
         moe_permute_s: mf * (c.moe_permute_s + c2.moe_permute_s),
+        collective_sm_s: mf * (c.collective_sm_s + c2.collective_sm_s) + t.sync_sm_s,
     }
 }
 

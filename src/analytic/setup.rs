@@ -11,7 +11,7 @@
 use super::comm::Comm;
 use super::compute::KernelModel;
 use super::layer::LayerCtx;
-use super::stage::StageInputs;
+use super::stage::{gpu_sms_for_collectives, StageInputs};
 use crate::error::Result;
 use crate::spec::layout::{self, Adjustments, ResolvedLayout};
 use crate::spec::Scenario;
@@ -75,6 +75,7 @@ impl<'a> Setup<'a> {
             },
             kernels: self.kernels,
             comm: Comm::for_layout(&self.sc.cluster, &self.layout),
+            gpu_sms: gpu_sms_for_collectives(&self.sc.gpu, &self.layout.overlap),
         }
     }
 }

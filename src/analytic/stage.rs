@@ -10,6 +10,7 @@ use super::fp8::fp8_amax_s;
 use super::head::head_cost;
 use super::layer::{layer_cost, LayerCost, LayerCtx};
 use super::pipeline::partner;
+use crate::spec::gpu::GpuProfile;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::training::{MixedPrecision, Recompute};
 use crate::spec::ModelSpec;
@@ -54,8 +55,12 @@ pub struct StageCost {
     /// 0 when overlapped), seconds.
     pub p2p_s: f64,
     /// Exposed ZeRO-2/3 traffic per micro-batch (gradient reduce-scatter, weight
-    /// all-gathers), forward plus backward, seconds.
+    /// all-gathers), forward plus backward, with the compute its overlapped part slows
+    /// (`collective_sm_s`), seconds.
     pub zero_s: f64,
+    /// Of `zero_s`: compute slowed while the overlapped ZeRO traffic holds SMs
+    /// ([`collective_sm_share`]), per micro-batch, seconds.
+    pub collective_sm_s: f64,
     /// Of `compute_s`: FP8 casts, transposes, weight casts and amax reductions per
     /// micro-batch, seconds.
     pub fp8_cast_s: f64,
@@ -90,6 +95,29 @@ pub struct StageInputs<'a> {
     pub kernels: &'a dyn KernelModel,
     /// Collective model.
     pub comm: Comm<'a>,
+    /// The GPU's SMs that compute kernels run on, count; 0 when collectives take none
+    /// from compute ([`gpu_sms_for_collectives`]).
+    pub gpu_sms: f64,
+}
+
+/// SMs an overlapped collective competes with compute for: the GPU's, or 0 when the
+/// layout reserves SMs for communication for the whole step (`overlap.comm_sms`: compute
+/// already runs on the rest, [`crate::calibrate::kernel_model_for`]). Count.
+pub fn gpu_sms_for_collectives(gpu: &GpuProfile, ov: &Overlap) -> f64 {
+    if ov.comm_sms > 0 {
+        0.0
+    } else {
+        f64::from(gpu.sm_count)
+    }
+}
+
+/// Share of the GPU's compute a collective over `g` takes while it runs beside compute:
+/// its CTAs' SMs ([`Comm::collective_ctas`]) over the GPU's. Fraction.
+pub fn collective_sm_share(inp: &StageInputs, g: Group) -> f64 {
+    if inp.gpu_sms <= 0.0 {
+        return 0.0;
+    }
+    (f64::from(inp.comm.collective_ctas(g)) / inp.gpu_sms).min(1.0)
 }
 
 /// One layer kind's terms as a stage sums them (overlap applied), per micro-batch.
@@ -394,10 +422,13 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         }
     };
     let zero = (exp(zf, fwd), exp(zb, bwd));
+    // The part of the traffic that runs beside compute slows it by its SMs' share.
+    let share = collective_sm_share(inp, dp_groups(inp.ctx.layout).0);
+    let sm = ((zf - zero.0) * share, (zb - zero.1) * share);
     StageCost {
         layers: b.layers,
-        fwd_s: fwd + zero.0,
-        bwd_s: bwd + zero.1,
+        fwd_s: fwd + zero.0 + sm.0,
+        bwd_s: bwd + zero.1 + sm.1,
         wgrad_s: b.wgrad_s,
         compute_s: b.compute_s + weight_cast + 2.0 * amax + 2.0 * copy,
         tp_comm_s: b.tp_comm_s,
@@ -405,7 +436,8 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         ep_bwd_s: b.ep_bwd_s,
         cp_comm_s: b.cp_comm_s,
         p2p_s,
-        zero_s: zero.0 + zero.1,
+        zero_s: zero.0 + zero.1 + sm.0 + sm.1,
+        collective_sm_s: sm.0 + sm.1,
         fp8_cast_s: b.fp8_cast_s + weight_cast + 2.0 * amax,
         moe_permute_s: b.moe_permute_s,
         dense_params: b.dense_params,
@@ -569,6 +601,9 @@ pub struct DpSync {
     /// NIC contention, also the delay its traffic causes to that backward's expert
     /// all-to-all ([`DpSync::contention_s`]).
     pub grad_exposed_s: f64,
+    /// Of `grad_exposed_s`, the compute the overlapped gradient reduction and parameter
+    /// gather slow while they hold SMs ([`collective_sm_share`]), seconds.
+    pub collective_sm_s: f64,
     /// Of `grad_exposed_s`, the part due to NIC contention (the overlapped reduction
     /// and the last backward's expert all-to-all sharing each GPU's NIC), seconds.
     pub contention_s: f64,
@@ -629,17 +664,18 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
     let buckets = ((stage.dense_params + stage.expert_params) / BUCKET_PARAMS)
         .ceil()
         .max(1.0);
-    let (grad_exposed_s, param_exposed_s, contention_s) = if l.overlap.dp_comm {
+    let (grad_exposed_s, param_exposed_s, contention_s, sm_s) = if l.overlap.dp_comm {
         let (grad_done, delay) = nic_contention(inp, stage, grad_s);
         let alone = (grad_s - stage.pipeline_bwd_s()).max(grad_s / buckets);
         let shared = (grad_done - stage.pipeline_bwd_s()).max(grad_s / buckets) + delay;
-        (
-            shared,
-            (param_s - stage.pipeline_fwd_s()).max(param_s / buckets),
-            shared - alone,
-        )
+        let param_exposed = (param_s - stage.pipeline_fwd_s()).max(param_s / buckets);
+        // What runs beside the last backward and the next forward slows them by its
+        // SMs' share.
+        let sm = ((grad_s - alone).max(0.0) + (param_s - param_exposed).max(0.0))
+            * collective_sm_share(inp, dense_group);
+        (shared + sm, param_exposed, shared - alone, sm)
     } else {
-        (grad_s, param_s, 0.0)
+        (grad_s, param_s, 0.0, 0.0)
     };
     let local = if l.zero >= 1 {
         stage.dense_params / (l.dp * l.cp) as f64 + stage.expert_params / l.expert_dp() as f64
@@ -658,6 +694,7 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         param_s,
         grad_exposed_s,
         contention_s,
+        collective_sm_s: sm_s,
         param_exposed_s,
         optimizer_s: inp.kernels.optimizer_s(local * bytes_per_param),
     }

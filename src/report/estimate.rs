@@ -262,14 +262,15 @@ fn breakdown_text(e: &Estimate) -> String {
         .map(|(k, v)| format!("{k} {} ({})", secs(*v), pct(v / e.time.step_s)))
         .collect::<Vec<_>>()
         .join(", ");
-    // Parts of compute, named apart.
-    for (k, v) in [
-        ("FP8 casts", d.fp8_cast_s),
-        ("MoE permute", d.moe_permute_s),
+    // Parts of compute and of the DP sync, named apart.
+    for (of, k, v) in [
+        ("compute", "FP8 casts", d.fp8_cast_s),
+        ("compute", "MoE permute", d.moe_permute_s),
+        ("DP sync", "compute slowed by its SMs", d.collective_sm_s),
     ] {
         if v > 0.0 {
             text.push_str(&format!(
-                "; of compute: {k} {} ({})",
+                "; of {of}: {k} {} ({})",
                 secs(v),
                 pct(v / e.time.step_s)
             ));
@@ -332,6 +333,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("optimizer_s", d.optimizer_s, "s"),
         ("fp8_cast_s", d.fp8_cast_s, "s"),
         ("moe_permute_s", d.moe_permute_s, "s"),
+        ("collective_sm_s", d.collective_sm_s, "s"),
     ];
     let mut rows = rows;
     if let Some(r) = &e.reliability {

@@ -29,8 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::analytic::pipeline::{partner, pipeline_s};
 use crate::analytic::stage::{
-    device_memory, dp_sync, model_states, p2p_blocking_s, stage_body, stage_memory, stage_parts,
-    stage_shape, stage_timed, StageBody, StageCost, StageInputs, StageParts,
+    device_memory, dp_sync, gpu_sms_for_collectives, model_states, p2p_blocking_s, stage_body,
+    stage_memory, stage_parts, stage_shape, stage_timed, StageBody, StageCost, StageInputs,
+    StageParts,
 };
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::Scenario;
@@ -85,6 +86,7 @@ impl<'a> Env<'a> {
             // The segment of each NVLink domain follows tp, cp, ep and etp: the
             // same for every layout of one inner combination.
             comm: Comm::for_layout(&self.sc.cluster, rl),
+            gpu_sms: gpu_sms_for_collectives(&self.sc.gpu, &rl.overlap),
         }
     }
 

@@ -53,6 +53,10 @@ pub struct ClusterProfile {
     pub scale_out: Link,
     /// NICs per node.
     pub nics_per_node: u32,
+    /// SMs (CUs) a collective's kernel holds on each GPU while it runs, count; unset:
+    /// NCCL's ring channels for the group (`analytic::comm::Comm::collective_ctas`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collective_sms: Option<u32>,
     /// Traffic of different parallelisms that is on a GPU's NIC at the same time shares
     /// it (the shared-link model of `analytic::comm::shared_link_s`); `false` gives
     /// every collective the NIC to itself.
