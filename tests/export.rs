@@ -257,7 +257,8 @@ fn megatron_bridge_matches_llama3_70b_recipe() {
 /// pytorch/torchtitan `torchtitan/models/llama3/train_configs/llama3_405b.toml` (the
 /// last TOML preset, parent of commit 9810191): 128 H100, TP 8, FSDP over the rest
 /// (16), no PP or CP, local batch 2, sequence 8192, full activation checkpointing,
-/// float8 with FSDP float8 all-gather.
+/// float8 with FSDP float8 all-gather, `[compile] enable=true` for the model and loss
+/// (memory-bound ops fused: `training.elementwise: fused`, the default).
 #[test]
 fn torchtitan_matches_llama3_405b_preset() {
     let out = export(
@@ -288,6 +289,9 @@ fn torchtitan_matches_llama3_405b_preset() {
         "pipeline_parallel_degree = 1",
         "context_parallel_degree = 1",
         "mode = \"full\"",
+        "[compile]",
+        "enable = true",
+        "components = [\"model\", \"loss\"]",
         "[quantize.linear.float8]",
         "enable_fsdp_float8_all_gather = true",
         "precompute_float8_dynamic_scale_for_fsdp = true",
@@ -342,6 +346,42 @@ fn torchtitan_refuses_what_it_cannot_express() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("torchtitan cannot express this"), "{err}");
+}
+
+/// torchtitan's 2024 presets ran without torch.compile (`compile = false`), the memory-
+/// bound ops op by op: a scenario with `training.elementwise: eager` exports
+/// `[compile] enable = false`; one with the fused RMSNorm kernel alone has no
+/// equivalent in this schema and is refused.
+#[test]
+fn torchtitan_compile_follows_the_elementwise_ops() {
+    let sets = [
+        "gpus=128",
+        "layout.tp=8",
+        "layout.pp=1",
+        "layout.vpp=1",
+        "layout.schedule=1f1b",
+        "layout.layers_per_stage=null",
+        "layout.dp=null",
+        "layout.zero=3",
+        "training.global_batch_seqs=16",
+    ];
+    let mut eager: Vec<&str> = sets.to_vec();
+    eager.push("training.elementwise=eager");
+    let out = export("torchtitan", "llama3-405b-h100", &eager);
+    let at = out.find("[compile]").expect("a [compile] section");
+    assert!(out[at..].lines().nth(1) == Some("enable = false"), "{out}");
+    let mut args = vec!["export", "--to", "torchtitan", "llama3-405b-h100"];
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    args.extend(["--set", "training.elementwise=eager_fused_norm"]);
+    let o = llmplan(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("torchtitan cannot express this") && err.contains("eager_fused_norm"),
+        "{err}"
+    );
 }
 
 /// microsoft/Megatron-DeepSpeed `examples_deepspeed/pretrain_llama2_distributed.sh`

@@ -511,9 +511,7 @@ fn time_step(
     // then syncs its gradients; the step ends when the last stage is done.
     let mut end = 0.0f64;
     let mut end_alone = 0.0f64;
-    let mut optimizer_s = 0.0f64;
-    let mut param_exposed = 0.0f64;
-    let mut sync_sm = 0.0f64;
+    let (mut optimizer_s, mut param_exposed, mut sync_sm) = (0.0f64, 0.0f64, 0.0f64);
     for (i, s) in st.iter().enumerate() {
         let d = dp_sync(inp, s);
         let last_backward = run.map_or_else(

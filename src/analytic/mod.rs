@@ -7,6 +7,7 @@
 pub mod budget;
 pub mod comm;
 pub mod compute;
+pub mod dp_sync;
 pub mod elementwise;
 pub mod estimate;
 pub mod fp8;

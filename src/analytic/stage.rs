@@ -1,29 +1,30 @@
 //! Pipeline stages: sums of their layers, plus the embedding on the first stage and
-//! the output layer and loss on the last, the p2p transfers between stages, the
-//! data-parallel gradient traffic and the memory each stage holds.
+//! the output layer and loss on the last, the p2p transfers between stages and the
+//! memory each stage holds. The data-parallel traffic is priced in [`super::dp_sync`].
 
 use serde::Serialize;
 
-use super::comm::{Comm, Group};
+use super::comm::Comm;
 use super::compute::KernelModel;
 use super::fp8::fp8_amax_s;
 use super::head::head_cost;
 use super::layer::{layer_cost, LayerCost, LayerCtx};
 use super::pipeline::partner;
-use crate::spec::gpu::GpuProfile;
-use crate::spec::layout::{Overlap, ResolvedLayout};
-use crate::spec::training::{MixedPrecision, Recompute};
+use crate::spec::layout::Overlap;
+use crate::spec::training::Recompute;
 use crate::spec::ModelSpec;
 
+// The data-parallel traffic lives in `dp_sync`; re-exported so a stage's users find it here.
+use super::dp_sync::zero_per_microbatch;
+pub use super::dp_sync::{
+    collective_sm_share, dp_groups, dp_sync, gpu_sms_for_collectives, DpSync, BUCKET_PARAMS,
+};
 // Memory per GPU lives in `memory`; re-exported so a stage's users find it here.
 pub use super::memory::{
     breakdown, device_memory, fixed_bytes, fragmentation_share, model_states, MemoryBreakdown,
     StageMemory, CUDA_CONTEXT_BYTES, FRAGMENTATION, NCCL_COMM_BYTES,
 };
 
-/// Gradient bucket for overlapped data-parallel reduction, parameters (Megatron-LM
-/// DDP's default bucket of 40M elements).
-pub const BUCKET_PARAMS: f64 = 40e6;
 /// Bytes per element of the vocabulary-parallel logits kept for the loss: BF16 logits
 /// plus FP32 softmax (Megatron's fused cross-entropy keeps both).
 pub const LOGIT_BYTES: f64 = 6.0;
@@ -98,26 +99,6 @@ pub struct StageInputs<'a> {
     /// The GPU's SMs that compute kernels run on, count; 0 when collectives take none
     /// from compute ([`gpu_sms_for_collectives`]).
     pub gpu_sms: f64,
-}
-
-/// SMs an overlapped collective competes with compute for: the GPU's, or 0 when the
-/// layout reserves SMs for communication for the whole step (`overlap.comm_sms`: compute
-/// already runs on the rest, [`crate::calibrate::kernel_model_for`]). Count.
-pub fn gpu_sms_for_collectives(gpu: &GpuProfile, ov: &Overlap) -> f64 {
-    if ov.comm_sms > 0 {
-        0.0
-    } else {
-        f64::from(gpu.sm_count)
-    }
-}
-
-/// Share of the GPU's compute a collective over `g` takes while it runs beside compute:
-/// its CTAs' SMs ([`Comm::collective_ctas`]) over the GPU's. Fraction.
-pub fn collective_sm_share(inp: &StageInputs, g: Group) -> f64 {
-    if inp.gpu_sms <= 0.0 {
-        return 0.0;
-    }
-    (f64::from(inp.comm.collective_ctas(g)) / inp.gpu_sms).min(1.0)
 }
 
 /// One layer kind's terms as a stage sums them (overlap applied), per micro-batch.
@@ -543,159 +524,11 @@ fn unshard_copy_s(inp: &StageInputs, params: f64) -> f64 {
         .memory_s(2.0 * super::fp8::gather_bytes(tr) * params)
 }
 
-/// ZeRO-2/3 traffic paid on every micro-batch: ZeRO-2 reduce-scatters gradients after
-/// each backward (it keeps no full gradient buffer to accumulate in); ZeRO-3 also
-/// all-gathers the weights before each forward and again before each backward.
-/// Returns (forward, backward) seconds before overlap.
-fn zero_per_microbatch(inp: &StageInputs, dense: f64, expert: f64) -> (f64, f64) {
-    let l = inp.ctx.layout;
-    if l.zero < 2 {
-        return (0.0, 0.0);
-    }
-    let (dg, eg) = dp_groups(l);
-    let c = &inp.comm;
-    let rs = c.reduce_scatter_s(dense * inp.ctx.training.grad_bytes_per_param, dg)
-        + c.reduce_scatter_s(expert * inp.ctx.training.grad_bytes_per_param, eg);
-    let w = super::fp8::gather_bytes(inp.ctx.training);
-    let ag = if l.zero >= 3 {
-        c.all_gather_s(dense * w, dg) + c.all_gather_s(expert * w, eg)
-    } else {
-        0.0
-    };
-    (ag, ag + rs)
-}
-
-/// The data-parallel groups: dense parameters over dp x cp (stride tp), routed
-/// experts over their dp x cp / ep replicas (stride tp x ep).
-pub fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
-    (
-        Group {
-            size: u64::from(l.dp) * u64::from(l.cp),
-            stride: l.tp.into(),
-        },
-        // Experts: etp -> ep -> expert-dp over the stage's tp x cp x dp GPUs.
-        Group {
-            size: l.expert_dp().into(),
-            stride: u64::from(l.etp) * u64::from(l.ep),
-        },
-    )
-}
-
 fn position_params(ctx: &LayerCtx) -> f64 {
     match ctx.model.position_embedding {
         crate::spec::model::PositionEmbedding::Learned => {
             ctx.model.max_position.unwrap_or(0) as f64 * ctx.model.hidden as f64
         }
         _ => 0.0,
-    }
-}
-
-/// Data-parallel synchronisation of one stage at the end of a step.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct DpSync {
-    /// Gradient reduction (reduce-scatter, or all-reduce without a sharded optimizer), seconds.
-    pub grad_s: f64,
-    /// Parameter all-gather after a sharded optimizer step, seconds.
-    pub param_s: f64,
-    /// Of the gradient reduction, what the last backward does not hide, seconds; with
-    /// NIC contention, also the delay its traffic causes to that backward's expert
-    /// all-to-all ([`DpSync::contention_s`]).
-    pub grad_exposed_s: f64,
-    /// Of `grad_exposed_s`, the compute the overlapped gradient reduction and parameter
-    /// gather slow while they hold SMs ([`collective_sm_share`]), seconds.
-    pub collective_sm_s: f64,
-    /// Of `grad_exposed_s`, the part due to NIC contention (the overlapped reduction
-    /// and the last backward's expert all-to-all sharing each GPU's NIC), seconds.
-    pub contention_s: f64,
-    /// Of the parameter gather, what the next forward does not hide, seconds.
-    pub param_exposed_s: f64,
-    /// Optimizer update on this GPU, seconds (memory-bound).
-    pub optimizer_s: f64,
-}
-
-/// The overlapped gradient reduction (`grad_s` with the NIC to itself) and the last
-/// micro-batch's backward expert all-to-all on the same NICs at the same time, under
-/// the shared-link model: returns (when the reduction finishes, how much later the
-/// all-to-all finishes than alone), seconds. Only when both groups cross the network.
-fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f64) {
-    let c = &inp.comm;
-    let (dense, _) = dp_groups(inp.ctx.layout);
-    let crosses = |g: Group| g.size > 1 && !c.place(g).intra();
-    if !c.contention() || !crosses(inp.ctx.ep_group()) || !crosses(dense) {
-        return (grad_s, 0.0);
-    }
-    let [ep_done, grad_done] = super::comm::shared_link_s([stage.ep_bwd_s, grad_s]);
-    (grad_done, ep_done - stage.ep_bwd_s)
-}
-
-/// Gradient sync and optimizer step for `stage`.
-pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
-    let l = inp.ctx.layout;
-    let tr = inp.ctx.training;
-    let (dense_group, expert_group) = dp_groups(l);
-    let gb = tr.grad_bytes_per_param;
-    let w = super::fp8::gather_bytes(tr);
-    let c = &inp.comm;
-    let (grad_s, param_s) = if l.zero >= 2 {
-        // Already reduced per micro-batch (and gathered per use under ZeRO-3).
-        (
-            0.0,
-            if l.zero == 2 {
-                c.all_gather_s(stage.dense_params * w, dense_group)
-                    + c.all_gather_s(stage.expert_params * w, expert_group)
-            } else {
-                0.0
-            },
-        )
-    } else if l.zero == 0 {
-        (
-            c.all_reduce_s(stage.dense_params * gb, dense_group)
-                + c.all_reduce_s(stage.expert_params * gb, expert_group),
-            0.0,
-        )
-    } else {
-        (
-            c.reduce_scatter_s(stage.dense_params * gb, dense_group)
-                + c.reduce_scatter_s(stage.expert_params * gb, expert_group),
-            c.all_gather_s(stage.dense_params * w, dense_group)
-                + c.all_gather_s(stage.expert_params * w, expert_group),
-        )
-    };
-    let buckets = ((stage.dense_params + stage.expert_params) / BUCKET_PARAMS)
-        .ceil()
-        .max(1.0);
-    let (grad_exposed_s, param_exposed_s, contention_s, sm_s) = if l.overlap.dp_comm {
-        let (grad_done, delay) = nic_contention(inp, stage, grad_s);
-        let alone = (grad_s - stage.pipeline_bwd_s()).max(grad_s / buckets);
-        let shared = (grad_done - stage.pipeline_bwd_s()).max(grad_s / buckets) + delay;
-        let param_exposed = (param_s - stage.pipeline_fwd_s()).max(param_s / buckets);
-        // What runs beside the last backward and the next forward slows them by its
-        // SMs' share.
-        let sm = ((grad_s - alone).max(0.0) + (param_s - param_exposed).max(0.0))
-            * collective_sm_share(inp, dense_group);
-        (shared + sm, param_exposed, shared - alone, sm)
-    } else {
-        (grad_s, param_s, 0.0, 0.0)
-    };
-    let local = if l.zero >= 1 {
-        stage.dense_params / (l.dp * l.cp) as f64 + stage.expert_params / l.expert_dp() as f64
-    } else {
-        stage.dense_params + stage.expert_params
-    };
-    // Adam: read and write master weights and both moments, read the FP32 gradient,
-    // write the BF16 weight (PyTorch AMP has none: its master weights are the model's).
-    let bf16_copy = match tr.mixed_precision {
-        MixedPrecision::Megatron => 2.0,
-        MixedPrecision::TorchAmp => 0.0,
-    };
-    let bytes_per_param = 2.0 * tr.optimizer_bytes_per_param + gb + bf16_copy;
-    DpSync {
-        grad_s,
-        param_s,
-        grad_exposed_s,
-        contention_s,
-        collective_sm_s: sm_s,
-        param_exposed_s,
-        optimizer_s: inp.kernels.optimizer_s(local * bytes_per_param),
     }
 }

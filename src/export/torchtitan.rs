@@ -6,7 +6,7 @@ use super::{cannot, embedding_and_loss_as_layers, even_chunk, is_fp8, Exported, 
 use crate::error::Result;
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::scenario::Scenario;
-use crate::spec::training::Recompute;
+use crate::spec::training::{Elementwise, Recompute};
 
 const T: Target = Target::Torchtitan;
 
@@ -74,6 +74,22 @@ fn data_parallel(l: &ResolvedLayout) -> Result<Vec<String>> {
     Ok(v)
 }
 
+/// `[compile] enable`: how the scenario runs its memory-bound ops. torch.compile fuses
+/// them (`training.elementwise: fused`); without it they run op by op (`eager`). This
+/// schema has no fused RMSNorm kernel outside compile (`norm_type` is gone from its
+/// `job_config.py`), so `eager_fused_norm` cannot be exported.
+fn compile(sc: &Scenario) -> Result<bool> {
+    match sc.training.elementwise {
+        Elementwise::Fused => Ok(true),
+        Elementwise::Eager => Ok(false),
+        Elementwise::EagerFusedNorm => Err(cannot(
+            T,
+            "training.elementwise",
+            "this config schema has no fused RMSNorm without torch.compile: `fused` exports compile enable = true, `eager` enable = false; not eager_fused_norm",
+        )),
+    }
+}
+
 /// The TOML sections a planned layout decides.
 pub fn toml(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     let mut p = data_parallel(l)?;
@@ -138,6 +154,10 @@ pub fn toml(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         Recompute::Full => "mode = \"full\"".to_string(),
     };
     out.push_str(&format!("[activation_checkpoint]\n{ac}\n"));
+    out.push_str(&format!(
+        "\n[compile]\nenable = {}\ncomponents = [\"model\", \"loss\"]\n",
+        compile(sc)?
+    ));
     if is_fp8(sc) {
         out.push_str(&format!(
             "\n[quantize.linear.float8]\nenable_fsdp_float8_all_gather = {}\nprecompute_float8_dynamic_scale_for_fsdp = {}\nfilter_fqns = [\"output\"]\n",

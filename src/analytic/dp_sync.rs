@@ -1,0 +1,184 @@
+//! Data-parallel traffic of a stage: the groups it runs over, ZeRO-2/3's traffic per
+//! micro-batch, the gradient reduction and parameter gather at the end of the step with
+//! what overlap hides of them, the optimizer step, and the SMs an overlapped collective
+//! takes from compute while it runs.
+
+use serde::Serialize;
+
+use super::comm::Group;
+use super::stage::{StageCost, StageInputs};
+use crate::spec::gpu::GpuProfile;
+use crate::spec::layout::{Overlap, ResolvedLayout};
+use crate::spec::training::MixedPrecision;
+
+/// Gradient bucket for overlapped data-parallel reduction, parameters (Megatron-LM
+/// DDP's default bucket of 40M elements).
+pub const BUCKET_PARAMS: f64 = 40e6;
+
+/// SMs an overlapped collective competes with compute for: the GPU's, or 0 when the
+/// layout reserves SMs for communication for the whole step (`overlap.comm_sms`: compute
+/// already runs on the rest, [`crate::calibrate::kernel_model_for`]). Count.
+pub fn gpu_sms_for_collectives(gpu: &GpuProfile, ov: &Overlap) -> f64 {
+    if ov.comm_sms > 0 {
+        0.0
+    } else {
+        f64::from(gpu.sm_count)
+    }
+}
+
+/// Share of the GPU's compute a collective over `g` takes while it runs beside compute:
+/// its CTAs' SMs ([`Comm::collective_ctas`]) over the GPU's. Fraction.
+pub fn collective_sm_share(inp: &StageInputs, g: Group) -> f64 {
+    if inp.gpu_sms <= 0.0 {
+        return 0.0;
+    }
+    (f64::from(inp.comm.collective_ctas(g)) / inp.gpu_sms).min(1.0)
+}
+
+/// ZeRO-2/3 traffic paid on every micro-batch: ZeRO-2 reduce-scatters gradients after
+/// each backward (it keeps no full gradient buffer to accumulate in); ZeRO-3 also
+/// all-gathers the weights before each forward and again before each backward.
+/// Returns (forward, backward) seconds before overlap.
+pub(super) fn zero_per_microbatch(inp: &StageInputs, dense: f64, expert: f64) -> (f64, f64) {
+    let l = inp.ctx.layout;
+    if l.zero < 2 {
+        return (0.0, 0.0);
+    }
+    let (dg, eg) = dp_groups(l);
+    let c = &inp.comm;
+    let rs = c.reduce_scatter_s(dense * inp.ctx.training.grad_bytes_per_param, dg)
+        + c.reduce_scatter_s(expert * inp.ctx.training.grad_bytes_per_param, eg);
+    let w = super::fp8::gather_bytes(inp.ctx.training);
+    let ag = if l.zero >= 3 {
+        c.all_gather_s(dense * w, dg) + c.all_gather_s(expert * w, eg)
+    } else {
+        0.0
+    };
+    (ag, ag + rs)
+}
+
+/// The data-parallel groups: dense parameters over dp x cp (stride tp), routed
+/// experts over their dp x cp / ep replicas (stride tp x ep).
+pub fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
+    (
+        Group {
+            size: u64::from(l.dp) * u64::from(l.cp),
+            stride: l.tp.into(),
+        },
+        // Experts: etp -> ep -> expert-dp over the stage's tp x cp x dp GPUs.
+        Group {
+            size: l.expert_dp().into(),
+            stride: u64::from(l.etp) * u64::from(l.ep),
+        },
+    )
+}
+
+/// Data-parallel synchronisation of one stage at the end of a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct DpSync {
+    /// Gradient reduction (reduce-scatter, or all-reduce without a sharded optimizer), seconds.
+    pub grad_s: f64,
+    /// Parameter all-gather after a sharded optimizer step, seconds.
+    pub param_s: f64,
+    /// Of the gradient reduction, what the last backward does not hide, seconds; with
+    /// NIC contention, also the delay its traffic causes to that backward's expert
+    /// all-to-all ([`DpSync::contention_s`]).
+    pub grad_exposed_s: f64,
+    /// Of `grad_exposed_s`, the compute the overlapped gradient reduction and parameter
+    /// gather slow while they hold SMs ([`collective_sm_share`]), seconds.
+    pub collective_sm_s: f64,
+    /// Of `grad_exposed_s`, the part due to NIC contention (the overlapped reduction
+    /// and the last backward's expert all-to-all sharing each GPU's NIC), seconds.
+    pub contention_s: f64,
+    /// Of the parameter gather, what the next forward does not hide, seconds.
+    pub param_exposed_s: f64,
+    /// Optimizer update on this GPU, seconds (memory-bound).
+    pub optimizer_s: f64,
+}
+
+/// The overlapped gradient reduction (`grad_s` with the NIC to itself) and the last
+/// micro-batch's backward expert all-to-all on the same NICs at the same time, under
+/// the shared-link model: returns (when the reduction finishes, how much later the
+/// all-to-all finishes than alone), seconds. Only when both groups cross the network.
+fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f64) {
+    let c = &inp.comm;
+    let (dense, _) = dp_groups(inp.ctx.layout);
+    let crosses = |g: Group| g.size > 1 && !c.place(g).intra();
+    if !c.contention() || !crosses(inp.ctx.ep_group()) || !crosses(dense) {
+        return (grad_s, 0.0);
+    }
+    let [ep_done, grad_done] = super::comm::shared_link_s([stage.ep_bwd_s, grad_s]);
+    (grad_done, ep_done - stage.ep_bwd_s)
+}
+
+/// Gradient sync and optimizer step for `stage`.
+pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
+    let l = inp.ctx.layout;
+    let tr = inp.ctx.training;
+    let (dense_group, expert_group) = dp_groups(l);
+    let gb = tr.grad_bytes_per_param;
+    let w = super::fp8::gather_bytes(tr);
+    let c = &inp.comm;
+    let (grad_s, param_s) = if l.zero >= 2 {
+        // Already reduced per micro-batch (and gathered per use under ZeRO-3).
+        (
+            0.0,
+            if l.zero == 2 {
+                c.all_gather_s(stage.dense_params * w, dense_group)
+                    + c.all_gather_s(stage.expert_params * w, expert_group)
+            } else {
+                0.0
+            },
+        )
+    } else if l.zero == 0 {
+        (
+            c.all_reduce_s(stage.dense_params * gb, dense_group)
+                + c.all_reduce_s(stage.expert_params * gb, expert_group),
+            0.0,
+        )
+    } else {
+        (
+            c.reduce_scatter_s(stage.dense_params * gb, dense_group)
+                + c.reduce_scatter_s(stage.expert_params * gb, expert_group),
+            c.all_gather_s(stage.dense_params * w, dense_group)
+                + c.all_gather_s(stage.expert_params * w, expert_group),
+        )
+    };
+    let buckets = ((stage.dense_params + stage.expert_params) / BUCKET_PARAMS)
+        .ceil()
+        .max(1.0);
+    let (grad_exposed_s, param_exposed_s, contention_s, sm_s) = if l.overlap.dp_comm {
+        let (grad_done, delay) = nic_contention(inp, stage, grad_s);
+        let alone = (grad_s - stage.pipeline_bwd_s()).max(grad_s / buckets);
+        let shared = (grad_done - stage.pipeline_bwd_s()).max(grad_s / buckets) + delay;
+        let param_exposed = (param_s - stage.pipeline_fwd_s()).max(param_s / buckets);
+        // What runs beside the last backward and the next forward slows them by its
+        // SMs' share.
+        let sm = ((grad_s - alone).max(0.0) + (param_s - param_exposed).max(0.0))
+            * collective_sm_share(inp, dense_group);
+        (shared + sm, param_exposed, shared - alone, sm)
+    } else {
+        (grad_s, param_s, 0.0, 0.0)
+    };
+    let local = if l.zero >= 1 {
+        stage.dense_params / (l.dp * l.cp) as f64 + stage.expert_params / l.expert_dp() as f64
+    } else {
+        stage.dense_params + stage.expert_params
+    };
+    // Adam: read and write master weights and both moments, read the FP32 gradient,
+    // write the BF16 weight (PyTorch AMP has none: its master weights are the model's).
+    let bf16_copy = match tr.mixed_precision {
+        MixedPrecision::Megatron => 2.0,
+        MixedPrecision::TorchAmp => 0.0,
+    };
+    let bytes_per_param = 2.0 * tr.optimizer_bytes_per_param + gb + bf16_copy;
+    DpSync {
+        grad_s,
+        param_s,
+        grad_exposed_s,
+        contention_s,
+        collective_sm_s: sm_s,
+        param_exposed_s,
+        optimizer_s: inp.kernels.optimizer_s(local * bytes_per_param),
+    }
+}
