@@ -91,7 +91,7 @@ fn overlapped_fsdp_traffic_slows_compute_by_its_sm_share() {
     let st = stages(&inp);
     assert_eq!(st.len(), 1);
     let dense = st[0].dense_params;
-    let (g, _) = dp_groups(&setup.layout);
+    let (g, _) = dp_groups(&setup.layout, &inp.comm);
     assert_eq!((g.size, g.stride), (64, 1));
     let ag = inp.comm.all_gather_s(dense * 2.0, g);
     let rs = inp.comm.reduce_scatter_s(dense * 4.0, g);

@@ -193,3 +193,77 @@ fn search_ranks_ep64_inside_one_rack() {
         bd.step_s
     );
 }
+
+/// Llama 3.1 405B as NVIDIA's MLPerf Training v5.1 run on 5,120 GB200 (tp 4, pp 8, cp 2,
+/// dp 80; config_GB200_1280x4x16xtp4pp8cp2_cg_fp4.sh), with the rank order set.
+fn mlperf_405b(order: &str) -> Scenario {
+    scenario(
+        "llama3-405b-gb300",
+        &[
+            "cluster=gb200-nvl72",
+            "gpus=5120",
+            "training.global_batch_seqs=1280",
+            "layout.tp=4",
+            "layout.pp=8",
+            "layout.cp=2",
+            "layout.dp=80",
+            "layout.vpp=8",
+            &format!("layout.rank_order={order}"),
+        ],
+    )
+}
+
+#[test]
+fn rank_order_decides_where_data_parallelism_runs() {
+    use llmplan::analytic::comm::{dense_dp_group, pp_stride};
+    // By hand, 64-GPU segments (a replica's tp x cp x pp = 64 GPUs, 16 trays). Megatron's
+    // order tp -> cp -> dp -> pp: the 160 dp x cp members are 4 apart, 16 per segment,
+    // over 10 segments; stages 640 ranks apart (over the network). tp -> cp -> pp -> dp
+    // (TP_PP_DP_MAPPING): one replica per segment, so 2 members (its cp pair) per
+    // segment over 80; stages 8 apart (on NVLink).
+    let megatron = resolved(&mlperf_405b("tp-cp-dp-pp"));
+    let mlperf = resolved(&mlperf_405b("tp-cp-pp-dp"));
+    assert_eq!(inner_span(&megatron), 8);
+    assert_eq!(inner_span(&mlperf), 64);
+    let place = |l: &ResolvedLayout| {
+        let p = llmplan::analytic::comm::place(dense_dp_group(l, 64), 64);
+        (p.per_domain, p.domains)
+    };
+    assert_eq!(place(&megatron), (16, 10));
+    assert_eq!(place(&mlperf), (2, 80));
+    assert_eq!((pp_stride(&megatron), pp_stride(&mlperf)), (640, 8));
+    // A replica wider than the domain keeps only its cp members together.
+    let mut wide = mlperf.clone();
+    wide.pp = 16;
+    assert_eq!(
+        llmplan::analytic::comm::place(dense_dp_group(&wide, 64), 64).per_domain,
+        2
+    );
+    // With the data-parallel traffic on the network the step is longer.
+    let step = |sc: &Scenario| {
+        llmplan::setup::estimate(sc, &EstimateOptions::default())
+            .unwrap()
+            .time
+            .step_s
+    };
+    let (a, b) = (
+        step(&mlperf_405b("tp-cp-dp-pp")),
+        step(&mlperf_405b("tp-cp-pp-dp")),
+    );
+    assert!(b > a, "{a} {b}");
+}
+
+#[test]
+fn pp_inside_dp_is_for_dense_layers() {
+    let sc = scenario("deepseek-v3-h800", &["layout.rank_order=tp-cp-pp-dp"]);
+    let e = resolve(
+        &sc.layout,
+        &sc.model,
+        sc.gpus,
+        &sc.training,
+        &mut Adjustments::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("rank_order"), "{e}");
+}

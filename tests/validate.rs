@@ -167,8 +167,9 @@ fn blackwell_nemo_25_11_iteration_times() {
 /// MLPerf Training v5.1 Llama 3.1 pretraining step times (tests/data/published/
 /// mlperf_training_v51_public.csv: NVIDIA's implementation on GB200, GB300, B200 and
 /// B300, AMD's on MI355X), each row with its config's recipe (BF16 gradient reduction,
-/// FP8 parameters where set, NVFP4 with no layer kept in BF16, TP overlap as set). Every
-/// NVIDIA Blackwell row comes out too fast (-11% to -47%); the 12% aim is not
+/// FP8 parameters where set, NVFP4 with no layer kept in BF16, TP overlap as set, ranks
+/// in the order tp -> cp -> pp -> dp as TP_PP_DP_MAPPING sets). Every
+/// NVIDIA Blackwell row comes out too fast (-6% to -47%); the 12% aim is not
 /// met and the bounds hold what the configs' own inputs give (docs/validation.md says
 /// where the misses point).
 #[test]
@@ -184,7 +185,7 @@ fn mlperf_v51_llama31_iteration_times() {
         show(&amd)
     );
     assert!(p.iter().all(|x| x.error_pct.abs() <= 50.0), "{}", show(&p));
-    assert!(mape(&p) < 21.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(mape(&p) < 17.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }
 
 /// The same NVIDIA 8-GPU NVFP4 config (TP 1, MBS 2, GBS 16) on four GPUs: published

@@ -14,7 +14,7 @@
 use serde::Serialize;
 
 use crate::spec::cluster::{ClusterProfile, Link};
-use crate::spec::layout::{gcd, ResolvedLayout};
+use crate::spec::layout::{gcd, RankOrder, ResolvedLayout};
 
 /// A communication group: `size` ranks, `stride` apart in the global rank order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,48 @@ pub fn segment(domain: u64, per_node: u64, span: u64) -> u64 {
 /// the cp ring over it) and etp x ep (the experts' tp and all-to-all groups), whose
 /// least common multiple every such group's span divides. Ranks.
 pub fn inner_span(l: &ResolvedLayout) -> u64 {
-    span_of(l.tp, l.cp, l.ep, l.etp)
+    let span = span_of(l.tp, l.cp, l.ep, l.etp);
+    match l.rank_order {
+        RankOrder::TpCpDpPp => span,
+        // A whole replica's tp x cp x pp GPUs are numbered together (dense only).
+        RankOrder::TpCpPpDp => span * u64::from(l.pp),
+    }
+}
+
+/// The dense data-parallel group (dp x cp ranks: the gradient reduction's and the
+/// distributed optimizer's) on domains of `domain` GPUs. In Megatron's order its
+/// members are tp apart. With pp inside dp (tp -> cp -> pp -> dp) a replica's cp
+/// members are tp apart and the replicas tp x cp x pp apart, which no single stride
+/// describes; placement only counts members per domain, so the group gets the stride
+/// that puts as many in each: cp per replica times the replicas a domain holds, or a
+/// replica's cp members when a replica does not fit, or one.
+pub fn dense_dp_group(l: &ResolvedLayout, domain: u64) -> Group {
+    let (tp, cp, pp) = (u64::from(l.tp), u64::from(l.cp), u64::from(l.pp));
+    let size = u64::from(l.dp) * cp;
+    let stride = match l.rank_order {
+        RankOrder::TpCpDpPp => tp,
+        RankOrder::TpCpPpDp => {
+            let per = if tp * cp * pp <= domain {
+                cp * (domain / (tp * cp * pp))
+            } else if tp * cp <= domain {
+                cp
+            } else {
+                1
+            };
+            (domain / per.max(1)).max(1)
+        }
+    };
+    Group { size, stride }
+}
+
+/// Ranks between consecutive pipeline stages: tp x cp x dp in Megatron's order, tp x cp
+/// with pp inside dp.
+pub fn pp_stride(l: &ResolvedLayout) -> u64 {
+    let inner = u64::from(l.tp) * u64::from(l.cp);
+    match l.rank_order {
+        RankOrder::TpCpDpPp => inner * u64::from(l.dp),
+        RankOrder::TpCpPpDp => inner,
+    }
 }
 
 /// [`inner_span`] of a layout given by its sizes, ranks.
@@ -276,13 +317,7 @@ impl<'a> Comm<'a> {
                     stride: l.etp.into(),
                 },
             ),
-            tier(
-                "dp",
-                Group {
-                    size: u64::from(l.dp) * u64::from(l.cp),
-                    stride: l.tp.into(),
-                },
-            ),
+            tier("dp", dense_dp_group(l, self.domain)),
         ]
         .into_iter()
         .flatten()

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::comm::Group;
+use super::comm::{Comm, Group};
 use super::stage::{StageCost, StageInputs};
 use crate::spec::gpu::GpuProfile;
 use crate::spec::layout::{Overlap, ResolvedLayout};
@@ -44,8 +44,8 @@ pub(super) fn zero_per_microbatch(inp: &StageInputs, dense: f64, expert: f64) ->
     if l.zero < 2 {
         return (0.0, 0.0);
     }
-    let (dg, eg) = dp_groups(l);
     let c = &inp.comm;
+    let (dg, eg) = dp_groups(l, c);
     let rs = c.reduce_scatter_s(dense * inp.ctx.training.grad_bytes_per_param, dg)
         + c.reduce_scatter_s(expert * inp.ctx.training.grad_bytes_per_param, eg);
     let w = super::fp8::gather_bytes(inp.ctx.training);
@@ -57,14 +57,12 @@ pub(super) fn zero_per_microbatch(inp: &StageInputs, dense: f64, expert: f64) ->
     (ag, ag + rs)
 }
 
-/// The data-parallel groups: dense parameters over dp x cp (stride tp), routed
-/// experts over their dp x cp / ep replicas (stride tp x ep).
-pub fn dp_groups(l: &ResolvedLayout) -> (Group, Group) {
+/// The data-parallel groups: dense parameters over dp x cp (stride tp in Megatron's rank
+/// order; [`super::comm::dense_dp_group`]), routed experts over their dp x cp / ep
+/// replicas (stride tp x ep).
+pub fn dp_groups(l: &ResolvedLayout, comm: &Comm) -> (Group, Group) {
     (
-        Group {
-            size: u64::from(l.dp) * u64::from(l.cp),
-            stride: l.tp.into(),
-        },
+        super::comm::dense_dp_group(l, comm.segment()),
         // Experts: etp -> ep -> expert-dp over the stage's tp x cp x dp GPUs.
         Group {
             size: l.expert_dp().into(),
@@ -102,7 +100,7 @@ pub struct DpSync {
 /// all-to-all finishes than alone), seconds. Only when both groups cross the network.
 fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f64) {
     let c = &inp.comm;
-    let (dense, _) = dp_groups(inp.ctx.layout);
+    let (dense, _) = dp_groups(inp.ctx.layout, c);
     let crosses = |g: Group| g.size > 1 && !c.place(g).intra();
     if !c.contention() || !crosses(inp.ctx.ep_group()) || !crosses(dense) {
         return (grad_s, 0.0);
@@ -115,7 +113,7 @@ fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f6
 pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
     let l = inp.ctx.layout;
     let tr = inp.ctx.training;
-    let (dense_group, expert_group) = dp_groups(l);
+    let (dense_group, expert_group) = dp_groups(l, &inp.comm);
     let gb = tr.grad_bytes_per_param;
     let w = super::fp8::gather_bytes(tr);
     let c = &inp.comm;

@@ -380,8 +380,7 @@ pub fn p2p_transfer_s(inp: &StageInputs) -> f64 {
         return 0.0;
     }
     let bytes = ctx.tokens() * ctx.model.hidden as f64 * 2.0 / l.tp as f64;
-    let stride = u64::from(l.tp) * u64::from(l.cp) * u64::from(l.dp);
-    inp.comm.p2p_s(bytes, stride)
+    inp.comm.p2p_s(bytes, super::comm::pp_stride(l))
 }
 
 /// The stage's times from its body: ZeRO-2/3 traffic per micro-batch exposed beyond
@@ -404,7 +403,7 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
     };
     let zero = (exp(zf, fwd), exp(zb, bwd));
     // The part of the traffic that runs beside compute slows it by its SMs' share.
-    let share = collective_sm_share(inp, dp_groups(inp.ctx.layout).0);
+    let share = collective_sm_share(inp, dp_groups(inp.ctx.layout, &inp.comm).0);
     let sm = ((zf - zero.0) * share, (zb - zero.1) * share);
     StageCost {
         layers: b.layers,

@@ -71,6 +71,7 @@ impl LayoutKey {
             schedule: Some(self.schedule),
             layers_per_stage: None,
             overlap: base.overlap,
+            rank_order: base.rank_order,
         }
     }
 }

@@ -494,6 +494,7 @@ fn blank_layout(sc: &Scenario) -> ResolvedLayout {
         layers_per_stage: Vec::with_capacity(sc.model.layers as usize),
         overlap: sc.layout.overlap,
         gpus_used: 1,
+        rank_order: sc.layout.rank_order,
     }
 }
 

@@ -107,6 +107,24 @@ fn default_zero() -> u8 {
     1
 }
 
+/// The order ranks are numbered in, innermost first: it decides which groups share an
+/// NVLink domain.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
+pub enum RankOrder {
+    /// Megatron-Core's default, tp -> cp -> ep -> dp -> pp: data-parallel peers close,
+    /// pipeline stages outermost.
+    #[default]
+    #[serde(rename = "tp-cp-dp-pp")]
+    TpCpDpPp,
+    /// Megatron-Core's `--use-tp-pp-dp-mapping` (NVIDIA's MLPerf Training v5.1 configs:
+    /// `TP_PP_DP_MAPPING=True`): tp -> cp -> pp -> dp, each model replica's tp x cp x pp
+    /// GPUs together, data parallelism outermost. Dense models only here.
+    #[serde(rename = "tp-cp-pp-dp")]
+    TpCpPpDp,
+}
+
 /// A layout as written: `dp` may be left out (it follows from the GPU count).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +172,9 @@ pub struct Layout {
     /// Communication/compute overlap switches.
     #[serde(default)]
     pub overlap: Overlap,
+    /// Rank order (which groups share an NVLink domain).
+    #[serde(default)]
+    pub rank_order: RankOrder,
 }
 
 impl Default for Layout {
@@ -172,6 +193,7 @@ impl Default for Layout {
             schedule: None,
             layers_per_stage: None,
             overlap: Overlap::default(),
+            rank_order: RankOrder::default(),
         }
     }
 }
@@ -212,6 +234,8 @@ pub struct ResolvedLayout {
     pub overlap: Overlap,
     /// GPUs the layout occupies (tp x cp x dp x pp).
     pub gpus_used: u64,
+    /// Rank order.
+    pub rank_order: RankOrder,
 }
 
 impl ResolvedLayout {
@@ -306,6 +330,12 @@ pub fn resolve(
         ctx.layers = ctx.layers.max(l.pp.saturating_mul(l.vpp));
     }
     let etp = l.etp.unwrap_or(l.tp);
+    if l.rank_order == RankOrder::TpCpPpDp && l.ep > 1 {
+        return Err(Error::invalid(
+            "layout.rank_order",
+            "tp-cp-pp-dp is modelled for dense layers only (ep 1)",
+        ));
+    }
     rules::check_inner(&ctx, l.tp, l.ep, etp, l.cp).map_err(why)?;
     let shape = rules::check_outer(
         &ctx,
@@ -342,6 +372,7 @@ pub fn resolve(
         layers_per_stage,
         overlap: l.overlap,
         gpus_used: shape.gpus_used,
+        rank_order: l.rank_order,
     };
     add_notes(&rl, gpus, model.layers, training, requested, adj);
     Ok(rl)

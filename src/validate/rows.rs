@@ -8,7 +8,7 @@ use super::names;
 use super::recipe::{self, Recipe, SpRule, VppRule};
 use crate::error::{Error, Result};
 use crate::spec::cluster::ClusterProfile;
-use crate::spec::layout::{Layout, Overlap, Schedule};
+use crate::spec::layout::{Layout, Overlap, RankOrder, Schedule};
 use crate::spec::pricing::Pricing;
 use crate::spec::scenario::{Origin, Scenario};
 use crate::spec::training::{Fp8Recipe, Precision, Recompute, RecomputeModule, Training};
@@ -488,6 +488,14 @@ fn layout_of(
         zero: rc.zero,
         schedule: Some(schedule),
         layers_per_stage,
+        // Megatron-Core's --use-tp-pp-dp-mapping, NeMo's TP_PP_DP_MAPPING.
+        rank_order: if recipe::config_flag(said, "tp_pp_dp_mapping") == Some(true)
+            || said.contains("use-tp-pp-dp-mapping")
+        {
+            RankOrder::TpCpPpDp
+        } else {
+            RankOrder::TpCpDpPp
+        },
         overlap: Overlap {
             dp_comm: rc.dp_overlap,
             tp_comm: rc.tp_overlap,
