@@ -13,8 +13,10 @@
 
 use serde::Serialize;
 
+use super::collective::{self, Shape};
 use crate::spec::cluster::{ClusterProfile, Link};
 use crate::spec::layout::{gcd, RankOrder, ResolvedLayout};
+use crate::spec::training::Collective;
 
 /// A communication group: `size` ranks, `stride` apart in the global rank order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +198,8 @@ pub struct Comm<'a> {
     cluster: &'a ClusterProfile,
     /// GPUs of each NVLink domain the job's ranks fill ([`segment`]).
     domain: u64,
+    /// The algorithm groups spanning domains run (`training.collective`).
+    algo: Collective,
 }
 
 fn link_bw(l: &Link) -> f64 {
@@ -208,7 +212,18 @@ impl<'a> Comm<'a> {
         Comm {
             cluster,
             domain: u64::from(cluster.nvlink_domain),
+            algo: Collective::Hierarchical,
         }
+    }
+
+    /// The same cluster and placement, collectives run as `algo`.
+    pub fn with_collective(self, algo: Collective) -> Self {
+        Comm { algo, ..self }
+    }
+
+    /// The algorithm this calculator prices collectives with.
+    pub fn collective(&self) -> Collective {
+        self.algo
     }
 
     /// For layout `l` on `cluster`: ranks fill the [`segment`] of each domain that
@@ -221,6 +236,7 @@ impl<'a> Comm<'a> {
                 u64::from(cluster.gpus_per_node),
                 inner_span(l),
             ),
+            algo: Collective::Hierarchical,
         }
     }
 
@@ -369,30 +385,39 @@ impl<'a> Comm<'a> {
         f
     }
 
-    /// Ring reduce-scatter (or all-gather) of a `bytes` buffer (full size) over `g`, seconds.
+    /// `g`'s shape on this cluster with its links' rates and latencies.
+    fn shape(&self, g: Group) -> Shape {
+        let p = self.place(g);
+        let a = p.per_domain as f64;
+        Shape {
+            a,
+            b: p.domains as f64,
+            up_bw: self.up_bw(a),
+            net_bw: self.net_bw(),
+            up_lat: self.cluster.scale_up.latency_s,
+            net_lat: self.cluster.scale_out.latency_s,
+            // The network ring over the domains leaves a block once per block: of
+            // its m / a hops in a block, one crosses.
+            tiers: if p.domains > 1 {
+                self.tier_factor(g, |m| a / m)
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// Reduce-scatter (or all-gather) of a `bytes` buffer (full size) over `g` with
+    /// the configured algorithm (`analytic::collective`: hierarchical, or NCCL's flat
+    /// ring for the others), seconds.
     pub fn reduce_scatter_s(&self, bytes: f64, g: Group) -> f64 {
         if g.size <= 1 || bytes <= 0.0 {
             return 0.0;
         }
-        let p = self.place(g);
-        let up = &self.cluster.scale_up;
-        let a = p.per_domain as f64;
-        let b = p.domains as f64;
-        let intra = if a > 1.0 {
-            (a - 1.0) / a * bytes / self.up_bw(a) + (a - 1.0) * up.latency_s
-        } else {
-            0.0
-        };
-        let inter = if b > 1.0 {
-            // The network ring over the domains' shards leaves a block once per block:
-            // of its m / a hops in a block, one crosses.
-            let tiers = self.tier_factor(g, |m| a / m);
-            (b - 1.0) / b * (bytes / a) / self.net_bw() * tiers
-                + (b - 1.0) * self.cluster.scale_out.latency_s
-        } else {
-            0.0
-        };
-        intra + inter
+        let s = self.shape(g);
+        match self.algo {
+            Collective::Hierarchical => collective::hierarchical_rs_s(bytes, &s),
+            _ => collective::ring_rs_s(bytes, &s),
+        }
     }
 
     /// All-gather of a `bytes` buffer (full size) over `g`, seconds (same cost as reduce-scatter).
@@ -400,9 +425,18 @@ impl<'a> Comm<'a> {
         self.reduce_scatter_s(bytes, g)
     }
 
-    /// All-reduce of `bytes` over `g`: reduce-scatter then all-gather, seconds.
+    /// All-reduce of `bytes` over `g`, seconds: reduce-scatter then all-gather, or a
+    /// tree, or through the NVSwitch where the cluster has NVLink SHARP
+    /// (`nvls_all_reduce_bw`; a ring where it has not).
     pub fn all_reduce_s(&self, bytes: f64, g: Group) -> f64 {
-        2.0 * self.reduce_scatter_s(bytes, g)
+        if g.size <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
+        match (self.algo, self.cluster.nvls_all_reduce_bw) {
+            (Collective::Tree, _) => collective::tree_ar_s(bytes, &self.shape(g)),
+            (Collective::Nvls, Some(bw)) => collective::nvls_ar_s(bytes, &self.shape(g), bw),
+            _ => 2.0 * self.reduce_scatter_s(bytes, g),
+        }
     }
 
     /// MoE token exchange (dispatch or combine) over the expert-parallel group `g`:

@@ -37,20 +37,46 @@ pub fn collective_sm_share(inp: &StageInputs, g: Group) -> f64 {
 
 /// ZeRO-2/3 traffic paid on every micro-batch: ZeRO-2 reduce-scatters gradients after
 /// each backward (it keeps no full gradient buffer to accumulate in); ZeRO-3 also
-/// all-gathers the weights before each forward and again before each backward.
+/// all-gathers the weights before each forward and again before each backward. Each
+/// of the stage's `blocks` (times `training.zero3_collectives_per_layer`) is its own
+/// collective, as FSDP and ZeRO-3 issue them, so each pays the collective's latency:
+/// at a thousand ranks a flat ring's latency, not its bytes, sets the cost.
 /// Returns (forward, backward) seconds before overlap.
-pub(super) fn zero_per_microbatch(inp: &StageInputs, dense: f64, expert: f64) -> (f64, f64) {
+pub(super) fn zero_per_microbatch(
+    inp: &StageInputs,
+    dense: f64,
+    expert: f64,
+    blocks: f64,
+) -> (f64, f64) {
     let l = inp.ctx.layout;
     if l.zero < 2 {
         return (0.0, 0.0);
     }
     let c = &inp.comm;
     let (dg, eg) = dp_groups(l, c);
-    let rs = c.reduce_scatter_s(dense * inp.ctx.training.grad_bytes_per_param, dg)
-        + c.reduce_scatter_s(expert * inp.ctx.training.grad_bytes_per_param, eg);
-    let w = super::fp8::gather_bytes(inp.ctx.training);
+    let tr = inp.ctx.training;
+    // One collective per sharding unit (a block, or the framework's modules of it):
+    // the bytes split over them, each paying the collective's latency. ZeRO-2 reduces
+    // in large buckets: one collective.
+    let units = if l.zero >= 3 {
+        (blocks * f64::from(tr.zero3_collectives_per_layer.max(1))).max(1.0)
+    } else {
+        1.0
+    };
+    let per_unit = |f: &dyn Fn(f64, Group) -> f64, bytes: f64, g: Group| {
+        if bytes <= 0.0 {
+            0.0
+        } else {
+            units * f(bytes / units, g)
+        }
+    };
+    let rs_f = |b: f64, g: Group| c.reduce_scatter_s(b, g);
+    let ag_f = |b: f64, g: Group| c.all_gather_s(b, g);
+    let rs = per_unit(&rs_f, dense * tr.grad_bytes_per_param, dg)
+        + per_unit(&rs_f, expert * tr.grad_bytes_per_param, eg);
+    let w = super::fp8::gather_bytes(tr);
     let ag = if l.zero >= 3 {
-        c.all_gather_s(dense * w, dg) + c.all_gather_s(expert * w, eg)
+        per_unit(&ag_f, dense * w, dg) + per_unit(&ag_f, expert * w, eg)
     } else {
         0.0
     };

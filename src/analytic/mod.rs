@@ -5,6 +5,7 @@
 //! or prints.
 
 pub mod budget;
+pub mod collective;
 pub mod comm;
 pub mod compute;
 pub mod dp_sync;

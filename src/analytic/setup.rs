@@ -74,7 +74,8 @@ impl<'a> Setup<'a> {
                 training: &self.sc.training,
             },
             kernels: self.kernels,
-            comm: Comm::for_layout(&self.sc.cluster, &self.layout),
+            comm: Comm::for_layout(&self.sc.cluster, &self.layout)
+                .with_collective(self.sc.training.collective),
             gpu_sms: gpu_sms_for_collectives(&self.sc.gpu, &self.layout.overlap),
         }
     }

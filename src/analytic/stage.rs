@@ -393,7 +393,7 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
     let amax = fp8_amax_s(&inp.ctx, &inp.comm, b.blocks);
     let copy = unshard_copy_s(inp, b.dense_params + b.expert_params);
     let (fwd, bwd) = (b.fwd_s + weight_cast + amax + copy, b.bwd_s + amax + copy);
-    let (zf, zb) = zero_per_microbatch(inp, b.dense_params, b.expert_params);
+    let (zf, zb) = zero_per_microbatch(inp, b.dense_params, b.expert_params, b.blocks);
     let exp = |c: f64, under: f64| {
         if inp.ctx.layout.overlap.dp_comm {
             (c - under).max(0.0)

@@ -85,7 +85,8 @@ impl<'a> Env<'a> {
             kernels: self.kernels,
             // The segment of each NVLink domain follows tp, cp, ep and etp: the
             // same for every layout of one inner combination.
-            comm: Comm::for_layout(&self.sc.cluster, rl),
+            comm: Comm::for_layout(&self.sc.cluster, rl)
+                .with_collective(self.sc.training.collective),
             gpu_sms: gpu_sms_for_collectives(&self.sc.gpu, &rl.overlap),
         }
     }

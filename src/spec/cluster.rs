@@ -70,6 +70,13 @@ pub struct ClusterProfile {
     /// `oversubscription`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<Tier>,
+    /// NVLink SHARP (NVLS): the algorithm bandwidth of an all-reduce through the
+    /// NVSwitch inside one NVLink domain, bytes/s per GPU (each GPU sends and receives
+    /// the buffer about once; nccl-tests bus bandwidth x n / (2 (n - 1))). Absent where
+    /// the switch has no in-network reduction (A100, AMD); used by
+    /// `training.collective: nvls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvls_all_reduce_bw: Option<f64>,
     /// Wall power per GPU including its share of CPUs, NICs, fans, watts.
     pub power_per_gpu_w: f64,
     /// Fixed time every optimizer step pays beyond the modelled work (data loading,

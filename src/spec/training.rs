@@ -284,6 +284,42 @@ pub struct Training {
     /// Apex) or one PyTorch eager kernel per op.
     #[serde(default)]
     pub elementwise: Elementwise,
+    /// How NCCL runs the collectives of a group that spans NVLink domains
+    /// (`analytic::collective`): `hierarchical` (the NVLink part, then the network
+    /// part on 1/a shards; llmplan's model before 2026-11), `ring` (one flat ring over
+    /// the whole communicator, as NCCL runs all-gather and reduce-scatter), `tree`
+    /// (all-reduce on NCCL's double binary tree, a ring for the rest) or `nvls`
+    /// (all-reduce through the NVSwitch, NVLink SHARP, where the cluster gives
+    /// `nvls_all_reduce_bw`; a ring elsewhere).
+    #[serde(default)]
+    pub collective: Collective,
+    /// Sharded-parameter collectives per transformer block per pass under
+    /// `layout.zero: 3`, count: 1 where each block is one FSDP unit (PyTorch FSDP and
+    /// torchtitan's `fully_shard` per block); each pays a collective's latency.
+    #[serde(default = "one_u32")]
+    pub zero3_collectives_per_layer: u32,
+}
+
+/// The collective algorithm a group spanning NVLink domains runs
+/// (`training.collective`; see `analytic::collective` for each one's cost).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Collective {
+    /// The NVLink part first, then the network part on the 1/a-sized shards, one
+    /// after the other (two-level collectives: ZeRO++ hpZ/qgZ, MiCS, HSDP-like).
+    #[default]
+    Hierarchical,
+    /// One flat ring over all ranks, pipelined (NCCL's ring: all-gather and
+    /// reduce-scatter always, all-reduce at large sizes).
+    Ring,
+    /// All-reduce on NCCL's double binary tree (log-depth latency across nodes); a
+    /// ring for all-gather and reduce-scatter.
+    Tree,
+    /// All-reduce through the NVSwitch (NVLink SHARP, NCCL's NVLS/NVLSTree) where the
+    /// cluster has it; a ring for the rest and where it has not.
+    Nvls,
 }
 
 /// How a framework runs the memory-bound ops of a layer (norms, rotary embedding, the
@@ -344,6 +380,10 @@ fn default_modules() -> Vec<RecomputeModule> {
 fn yes() -> bool {
     true
 }
+fn one_u32() -> u32 {
+    1
+}
+
 fn one() -> f64 {
     1.0
 }

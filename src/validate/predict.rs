@@ -62,7 +62,12 @@ pub fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
             layout: &rl,
             training: &sc.training,
         };
-        let c = layer_cost(&ctx, 0, &k, &Comm::for_layout(&sc.cluster, &rl));
+        let c = layer_cost(
+            &ctx,
+            0,
+            &k,
+            &Comm::for_layout(&sc.cluster, &rl).with_collective(sc.training.collective),
+        );
         (c.fwd_s(&rl.overlap), c.bwd_s(&rl.overlap))
     };
     let mut out = Vec::new();

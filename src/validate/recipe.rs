@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::spec::layout::Schedule;
 use crate::spec::training::{
-    AttentionKernel, Elementwise, LowPrecisionCache, Recompute, RecomputeModule,
+    AttentionKernel, Collective, Elementwise, LowPrecisionCache, Recompute, RecomputeModule,
 };
 
 /// The shipped framework table.
@@ -125,6 +125,8 @@ pub struct Recipe {
     pub fp8_param_gather: bool,
     /// ZeRO-3 gathers copied out into the parameters on the compute stream (FSDP2).
     pub unshard_copy: bool,
+    /// The collective algorithm of groups spanning NVLink domains.
+    pub collective: Collective,
     /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
     pub zero: u8,
     /// Data-parallel traffic overlapped with backward.
@@ -256,6 +258,17 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             grad_bytes: one_of(&r, "grad_bytes", &[("4", 4.0), ("2", 2.0)])?,
             fp8_param_gather: yes(r.text("fp8_param_gather"), "fp8_param_gather", line)?,
             unshard_copy: yes(r.text("unshard_copy"), "unshard_copy", line)?,
+            collective: one_of(
+                &r,
+                "collective",
+                &[
+                    ("", Collective::Hierarchical),
+                    ("hierarchical", Collective::Hierarchical),
+                    ("ring", Collective::Ring),
+                    ("tree", Collective::Tree),
+                    ("nvls", Collective::Nvls),
+                ],
+            )?,
             zero: r
                 .text("zero")
                 .parse()

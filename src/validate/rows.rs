@@ -547,5 +547,7 @@ fn training_of(
         flash_attention: rc.flash_attention,
         attention_kernel: rc.attention_kernel,
         elementwise: rc.elementwise,
+        collective: rc.collective,
+        zero3_collectives_per_layer: 1,
     }
 }
