@@ -196,6 +196,21 @@ pub fn module(m: &str) -> Option<RecomputeModule> {
     })
 }
 
+/// The `collective` column: the algorithm of groups spanning NVLink domains.
+fn collective(r: &super::rows::Row) -> Result<Collective> {
+    one_of(
+        r,
+        "collective",
+        &[
+            ("", Collective::Hierarchical),
+            ("hierarchical", Collective::Hierarchical),
+            ("ring", Collective::Ring),
+            ("tree", Collective::Tree),
+            ("nvls", Collective::Nvls),
+        ],
+    )
+}
+
 /// Parses a framework table: (lower-case pattern, recipe), in table order.
 pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
     let rows = super::rows::parse("validation/frameworks.csv", text)?;
@@ -258,17 +273,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             grad_bytes: one_of(&r, "grad_bytes", &[("4", 4.0), ("2", 2.0)])?,
             fp8_param_gather: yes(r.text("fp8_param_gather"), "fp8_param_gather", line)?,
             unshard_copy: yes(r.text("unshard_copy"), "unshard_copy", line)?,
-            collective: one_of(
-                &r,
-                "collective",
-                &[
-                    ("", Collective::Hierarchical),
-                    ("hierarchical", Collective::Hierarchical),
-                    ("ring", Collective::Ring),
-                    ("tree", Collective::Tree),
-                    ("nvls", Collective::Nvls),
-                ],
-            )?,
+            collective: collective(&r)?,
             zero: r
                 .text("zero")
                 .parse()
