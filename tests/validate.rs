@@ -290,12 +290,15 @@ fn torchtitan_mfu_on_torchtitan_convention() {
     }
 }
 
-/// Measured 8.2% (every row predicted too fast: +1.9 to +11.8%); 12.5% before the SMs
-/// that the overlapped gathers and reduce-scatters hold (16 of 108 per A100,
-/// `Comm::collective_ctas`), 14.5% before FSDP2's copy-out, 27.3% before the eager
-/// memory-bound ops and the op-level policy, 31.9% before the layer-share recompute.
-/// Guards it from getting worse.
-const FSDP_BOUND: f64 = 9.0;
+/// Measured 9.7% (every row predicted too fast: +3.0 to +13.1%): 8.2% when the
+/// gathers and reduce-scatters ran hierarchically (an NVLink phase, then a network
+/// phase); torchtitan runs them on NCCL's flat ring (`training.collective: ring`),
+/// pipelined, so each takes its slowest hop's time instead of the sum and holds its
+/// SMs for less. 12.5% before the SMs that the overlapped gathers and reduce-scatters
+/// hold (16 of 108 per A100, `Comm::collective_ctas`), 14.5% before FSDP2's copy-out,
+/// 27.3% before the eager memory-bound ops and the op-level policy, 31.9% before the
+/// layer-share recompute. Guards it from getting worse.
+const FSDP_BOUND: f64 = 10.0;
 
 #[test]
 fn every_shipped_row_is_predicted_or_says_why() {
