@@ -93,8 +93,10 @@ fn overlapped_fsdp_traffic_slows_compute_by_its_sm_share() {
     let dense = st[0].dense_params;
     let (g, _) = dp_groups(&setup.layout, &inp.comm);
     assert_eq!((g.size, g.stride), (64, 1));
-    let ag = inp.comm.all_gather_s(dense * 2.0, g);
-    let rs = inp.comm.reduce_scatter_s(dense * 4.0, g);
+    // One gather and one reduce-scatter per block (FSDP's unit), each on its share.
+    let units = f64::from(st[0].layers);
+    let ag = units * inp.comm.all_gather_s(dense * 2.0 / units, g);
+    let rs = units * inp.comm.reduce_scatter_s(dense * 4.0 / units, g);
     // Hidden under compute without the SM term (else the overlapped part is smaller).
     assert_eq!(without.time.breakdown.dp_comm_s, 0.0);
     let m = setup.layout.microbatches as f64;
