@@ -149,7 +149,11 @@ impl Space {
             ep,
             etp: None,
             cp,
-            vpp: (1..=lim.max_vpp.max(1)).collect(),
+            // A virtual stage holds at least one layer: no layout has more chunks than
+            // layers, so a larger limit enumerates nothing more (and a huge one would
+            // allocate a list of impossible values: the fuzz driver's `--max-vpp
+            // 134217728` ran out of memory here).
+            vpp: (1..=lim.max_vpp.clamp(1, m.layers.max(1))).collect(),
             micro_batch: pow2(lim.max_micro_batch),
             sequence_parallel: vec![true, false],
             recompute: vec![Recompute::None, Recompute::Selective, Recompute::Full],
