@@ -178,8 +178,12 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         let param_exposed = (param_s - stage.pipeline_fwd_s()).max(param_s / buckets);
         // What runs beside the last backward and the next forward slows them by its
         // SMs' share.
-        let sm = ((grad_s - alone).max(0.0) + (param_s - param_exposed).max(0.0))
-            * collective_sm_share(inp, dense_group);
+        let beside = (grad_s - alone).max(0.0) + (param_s - param_exposed).max(0.0);
+        let sm = if beside > 0.0 {
+            beside * collective_sm_share(inp, dense_group)
+        } else {
+            0.0
+        };
         (shared + sm, param_exposed, shared - alone, sm)
     } else {
         (grad_s, param_s, 0.0, 0.0)

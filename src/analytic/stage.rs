@@ -402,8 +402,14 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         }
     };
     let zero = (exp(zf, fwd), exp(zb, bwd));
-    // The part of the traffic that runs beside compute slows it by its SMs' share.
-    let share = collective_sm_share(inp, dp_groups(inp.ctx.layout, &inp.comm).0);
+    // The part of the traffic that runs beside compute slows it by its SMs' share
+    // (placed only where there is such a part: the search's per-layout path).
+    let beside = (zf - zero.0) + (zb - zero.1);
+    let share = if beside > 0.0 {
+        collective_sm_share(inp, dp_groups(inp.ctx.layout, &inp.comm).0)
+    } else {
+        0.0
+    };
     let sm = ((zf - zero.0) * share, (zb - zero.1) * share);
     StageCost {
         layers: b.layers,
