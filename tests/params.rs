@@ -203,6 +203,21 @@ fn llama2_7b_and_13b() {
 }
 
 #[test]
+fn llama2_34b() {
+    // Never released; Code Llama 34B has its shapes (models/llama2-34b.yaml): 33.7B
+    // parameters on its Hugging Face page (codellama/CodeLlama-34b-hf). By hand: 48 x
+    // (2 x 8192^2 + 2 x 8192 x 1024 + 3 x 8192 x 22016 + 2 x 8192) + 2 x 32000 x 8192 +
+    // 8192 = 33,743,970,304.
+    close(
+        "Llama 2 34B",
+        count(&model("llama2-34b")).total,
+        33.7e9,
+        0.003,
+        "CodeLlama-34b-hf",
+    );
+}
+
+#[test]
 fn nemo_named_models() {
     // NeMo names these by size only: GPT-3 5B and 20B, Nemotron-3 8B (2.1B of it in
     // 256K-token embeddings) and 22B; the counts land within a few percent of the names.

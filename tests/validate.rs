@@ -323,11 +323,11 @@ fn every_shipped_row_is_predicted_or_says_why() {
             .count();
         (ids.len(), predicted, skipped)
     };
-    // 56 rows: 45 predicted (9 of them without a published layout, on the layout the
-    // search finds); skipped: V100 and 2 TPU rows (no profile), the GPT-4 rumour, Llama 2
-    // 34B (architecture never published), 4 Llama 3 model-card rows and 2 DeepSeek rows
-    // without a batch.
-    assert_eq!(in_file("published_runs_public.csv"), (56, 45, 11));
+    // 56 rows: 50 predicted (14 of them without a published layout, on the layout the
+    // search finds; Llama 2 34B from the catalog, the 4 Llama 3 model-card rows at the
+    // assumed 4M-token batch); skipped: V100 and 2 TPU rows (no profile), the GPT-4
+    // rumour, DeepSeek-V3's two-phase context extension and its total (no seq_len).
+    assert_eq!(in_file("published_runs_public.csv"), (56, 50, 6));
     // 12 rows, all predicted (the catalog has GPT3 5B/20B, Llama 2 7B/13B and
     // Nemotron 8B/22B/340B).
     assert_eq!(in_file("nemo_24_07_perf.csv"), (12, 12, 0));
@@ -343,12 +343,45 @@ fn every_shipped_row_is_predicted_or_says_why() {
         .any(|s| s.row_id == "MLP51-MI350X-8B-8" && s.reason.contains("MI350X")));
     // torchtitan FSDP2 at several GPU counts (8/128 H100, 32/64 H200): all predicted.
     assert_eq!(in_file("fsdp_scaling_public.csv"), (8, 8, 0));
-    for s in &r.skipped {
-        let names_a_column = ["add ", "gpu_type", "rumoured", "not published"]
+    let why = |id: &str| {
+        r.skipped
             .iter()
-            .any(|k| s.reason.contains(k));
+            .find(|s| s.row_id == id)
+            .map_or("", |s| s.reason.as_str())
+    };
+    assert!(why("E2E-DeepSeek-V3-ctxext").contains("one training phase"));
+    assert!(why("E2E-DeepSeek-V3-total").contains("add seq_len"));
+    for s in &r.skipped {
+        let names_a_column = [
+            "add ",
+            "gpu_type",
+            "rumoured",
+            "not published",
+            "one row per phase",
+        ]
+        .iter()
+        .any(|k| s.reason.contains(k));
         assert!(names_a_column, "{}: {}", s.row_id, s.reason);
     }
+}
+
+#[test]
+fn rows_without_a_batch_say_the_assumed_one() {
+    // The Llama 3 model-card rows publish seq_len 8192 and no batch: 4M tokens (2^22)
+    // assumed = 512 sequences, named in the row's assumptions.
+    let r = report();
+    let p = r
+        .predictions
+        .iter()
+        .find(|p| p.row_id == "E2E-Llama-3-8B")
+        .expect("predicted");
+    assert!(
+        p.assumptions
+            .iter()
+            .any(|a| a.contains("4M tokens assumed") && a.contains("512 sequences")),
+        "{:?}",
+        p.assumptions
+    );
 }
 
 #[test]

@@ -63,6 +63,7 @@ pub const MODELS: &[(&str, &str)] = embed![
     "models/gpt3-20b.yaml",
     "models/llama2-7b.yaml",
     "models/llama2-13b.yaml",
+    "models/llama2-34b.yaml",
     "models/nemotron-3-8b.yaml",
     "models/nemotron-3-22b.yaml",
     "models/nemotron-4-340b.yaml",

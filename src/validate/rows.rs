@@ -272,31 +272,87 @@ fn parallel(row: &Row, assumptions: &mut Vec<String>) -> Result<Parallel> {
     Ok((tp, pp, cp, ep, gpus, false))
 }
 
+/// Tokens per global batch assumed for a run that publishes neither its batch nor its
+/// layout's batch in tokens: 4M tokens (2^22 = 1024 sequences of 4096), the batch Llama 2
+/// trained every size with ("All models are trained with a global batch-size of 4M
+/// tokens", Touvron et al. 2023, Table 1) and the one Llama 3 405B began with (Llama 3
+/// paper section 3.4.1: "an initial batch size of 4M tokens and sequences of length
+/// 4,096"). GPU-hours depend on it only through the pipeline bubble and data-parallel
+/// efficiency.
+pub const ASSUMED_BATCH_TOKENS: f64 = 4_194_304.0;
+
+/// The number in `col`, `None` when the cell is empty; an error naming the cell when it
+/// holds text that is not one number ("32768 then 131072": several phases in one row).
+fn one_number(row: &Row, col: &str) -> Result<Option<f64>> {
+    let t = row.text(col);
+    if t.is_empty() {
+        return Ok(None);
+    }
+    row.num(col).map(Some).ok_or_else(|| {
+        Error::invalid(
+            col,
+            format!(
+                "'{t}' is not one number: llmplan predicts a row of one training phase (give one value; a run of several phases, each with its own sequence length and batch, is one row per phase)"
+            ),
+        )
+    })
+}
+
+/// The step a batch of `seqs` sequences is rounded to when no layout fixes it: the
+/// largest power of two at most half of it, so the batch keeps two significant binary
+/// digits, as published batches quoted in rounded tokens do (GPT-3's "3.2M" is 1536
+/// sequences of 2048, Brown et al. 2020 Table 2.1; Llama's "4M" is 1024 of 4096, Llama 3
+/// paper section 3.4.1) and the search finds data-parallel sizes that divide it.
+fn binary_unit(seqs: f64) -> u64 {
+    let half = (seqs / 2.0).max(1.0) as u64;
+    1 << (63 - half.leading_zeros())
+}
+
 /// Global batch in sequences: as published, or tokens per batch over the sequence
-/// rounded to whole micro-batches on every data-parallel replica.
+/// rounded to whole micro-batches on every data-parallel replica (`replicas`; `None`
+/// when the layout is left to the search, which then takes only layouts whose replicas
+/// divide the batch: whole sequences); when the row gives neither,
+/// [`ASSUMED_BATCH_TOKENS`] at its published sequence length, said.
 fn global_batch(
     row: &Row,
     seq: u64,
-    model_parallel: u32,
-    gpus: u64,
+    replicas: Option<u64>,
     micro_batch: u32,
     assumptions: &mut Vec<String>,
 ) -> Result<u64> {
-    if let Some(b) = row.num("global_batch_seqs") {
+    if let Some(b) = one_number(row, "global_batch_seqs")? {
         return Ok(b as u64);
     }
-    if let Some(t) = row.num("tokens_per_batch") {
-        let unit = (gpus / u64::from(model_parallel.max(1))).max(1) * u64::from(micro_batch);
-        let b = ((t / seq as f64 / unit as f64).round().max(1.0) as u64) * unit;
+    let per = match replicas {
+        Some(_) => "whole micro-batches per replica",
+        None => "two significant binary digits, as batches quoted in rounded tokens are",
+    };
+    let whole = |t: f64| {
+        let seqs = t / seq as f64;
+        let unit = match replicas {
+            Some(r) => r.max(1) * u64::from(micro_batch),
+            None => binary_unit(seqs),
+        };
+        ((seqs / unit as f64).round().max(1.0) as u64) * unit
+    };
+    if let Some(t) = one_number(row, "tokens_per_batch")? {
+        let b = whole(t);
         assumptions.push(format!(
-            "global batch = tokens_per_batch / seq_len rounded to whole micro-batches per replica = {b} sequences"
+            "global batch = tokens_per_batch / seq_len rounded to {per} = {b} sequences"
         ));
         return Ok(b);
     }
-    Err(Error::invalid(
-        "global_batch_seqs",
-        "not published (add global_batch_seqs or tokens_per_batch)",
-    ))
+    if one_number(row, "seq_len")?.is_none() {
+        return Err(Error::invalid(
+            "global_batch_seqs",
+            "not published, nor seq_len to assume a batch in tokens at (add seq_len and global_batch_seqs or tokens_per_batch)",
+        ));
+    }
+    let b = whole(ASSUMED_BATCH_TOKENS);
+    assumptions.push(format!(
+        "global batch not published: 4M tokens assumed (Llama 2 trained every size with 4M, Touvron et al. 2023 Table 1; Llama 3 405B began with 4M, Llama 3 paper section 3.4.1) = {b} sequences of {seq} ({per})"
+    ));
+    Ok(b)
 }
 
 /// Virtual stages and an uneven split, per the recipe's rule.
@@ -337,8 +393,8 @@ fn virtual_stages(
 }
 
 /// The row's micro-batch (sequences; 1 when not published) and sequence length
-/// (tokens; 2048 when not published).
-fn micro_batch_and_seq(row: &Row, assumptions: &mut Vec<String>) -> (u32, u64) {
+/// (tokens; 2048 when not published; an error when the cell is not one number).
+fn micro_batch_and_seq(row: &Row, assumptions: &mut Vec<String>) -> Result<(u32, u64)> {
     let micro_batch = row.num("micro_batch").map_or_else(
         || {
             assumptions.push("micro-batch 1".into());
@@ -346,14 +402,14 @@ fn micro_batch_and_seq(row: &Row, assumptions: &mut Vec<String>) -> (u32, u64) {
         },
         |m| m as u32,
     );
-    let seq = match row.num("seq_len") {
+    let seq = match one_number(row, "seq_len")? {
         Some(s) => s as u64,
         None => {
             assumptions.push("seq_len 2048 (not published)".into());
             2048
         }
     };
-    (micro_batch, seq)
+    Ok((micro_batch, seq))
 }
 
 /// Builds the scenario of `row`: hardware and model resolved by name, layout and batch
@@ -376,8 +432,9 @@ pub fn build(row: &Row) -> Result<Built> {
     let (tp, pp, cp, ep, gpus, search_layout) = parallel(row, &mut assumptions)?;
     let (vpp, layers_per_stage) = virtual_stages(row, &rc, model.layers, pp, &mut assumptions);
     narrow_nvlink_domain(&mut cluster, &rc, gpus, &mut assumptions);
-    let (micro_batch, seq) = micro_batch_and_seq(row, &mut assumptions);
-    let global = global_batch(row, seq, tp * pp * cp, gpus, micro_batch, &mut assumptions)?;
+    let (micro_batch, seq) = micro_batch_and_seq(row, &mut assumptions)?;
+    let replicas = (!search_layout).then(|| gpus / u64::from(tp * pp * cp).max(1));
+    let global = global_batch(row, seq, replicas, micro_batch, &mut assumptions)?;
     let training = training_of(row, &rc, &said, seq, global, &mut assumptions);
     let layout = layout_of(
         row,
@@ -549,5 +606,25 @@ fn training_of(
         elementwise: rc.elementwise,
         collective: rc.collective,
         zero3_collectives_per_layer: 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_quoted_in_rounded_tokens_keep_two_binary_digits() {
+        let round =
+            |seqs: f64| ((seqs / binary_unit(seqs) as f64).round() as u64) * binary_unit(seqs);
+        // GPT-3: 3.2M tokens / 2048 = 1562.5 -> 1536 (Brown et al. 2020 Table 2.1).
+        assert_eq!(round(3.2e6 / 2048.0), 1536);
+        // Llama 2: 4.0M / 4096 = 976.6 -> 1024; LLaMA: 4.0M / 2048 = 1953 -> 2048.
+        assert_eq!(round(4.0e6 / 4096.0), 1024);
+        assert_eq!(round(4.0e6 / 2048.0), 2048);
+        // The assumed 2^22 tokens at 8192: 512 exactly; tiny batches stay whole.
+        assert_eq!(round(ASSUMED_BATCH_TOKENS / 8192.0), 512);
+        assert_eq!(round(3.0), 3);
+        assert_eq!(round(1.0), 1);
     }
 }
