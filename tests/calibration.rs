@@ -107,7 +107,7 @@ fn derived_gpus_use_their_own_datasheet() {
     assert!(!a100.efficiency.measured);
     let k = kernel_model(&a100);
     let n = 8192.0;
-    let frac = 2.0 * n * n * n / k.gemm_s(n, n, n, Dtype::Bf16) / a100.peak_flops.bf16;
+    let frac = 2.0 * n * n * n / k.gemm_s(n, n, n, Dtype::Bf16) / a100.peak_flops.half();
     assert!(
         (0.6..=0.9).contains(&frac),
         "A100 large GEMM at {:.0}% of peak",

@@ -84,6 +84,26 @@ fn amd_sustained_clocks_reproduce_mamf_and_follow_power() {
     assert!(clock("mi300x") < clock("mi325x"));
 }
 
+/// MI350X (no MAMF published): the MI355X's sustained clock carried to 1000 W with the
+/// power-clock elasticity of the CDNA 3 die (MI300X at 750 W, MI325X at 1000 W, both
+/// 2.1 GHz peak), as its profile derives it; below the MI355X's in GHz, and its GEMMs
+/// slower.
+#[test]
+fn mi350x_clock_follows_power_from_the_mi355x() {
+    let clock = |n: &str| gpu(n).efficiency.sustained_clock;
+    let elasticity = (clock("mi325x") / clock("mi300x")).ln() / (1000.0f64 / 750.0).ln();
+    let ghz_355 = clock("mi355x") * 2.4;
+    let ghz_350 = ghz_355 * (1000.0f64 / 1400.0).powf(elasticity);
+    assert!(
+        (ghz_350 / 2.2 - clock("mi350x")).abs() < 0.005,
+        "{:.3} derived vs {} in the profile",
+        ghz_350 / 2.2,
+        clock("mi350x")
+    );
+    let s = (8192.0, 8192.0, 8192.0);
+    assert!(tflops(&gpu("mi350x"), s, Dtype::Bf16) < tflops(&gpu("mi355x"), s, Dtype::Bf16));
+}
+
 /// Each FP4-capable GPU's FP4 path is faster than its FP8 path on a large GEMM, by less
 /// than the peak ratio (memory and tile overheads do not shrink with the format).
 #[test]
@@ -135,6 +155,50 @@ fn fp4_on_a_gpu_without_it_is_an_input_error() {
         msg.contains("training.precision") && msg.contains("a100"),
         "{msg}"
     );
+}
+
+/// V100 (Volta): the derived model (the H100 fit's constants with the V100 datasheet)
+/// against a public torch.matmul benchmark of a V100-SXM2, 97.36 TFLOP/s FP16 at 8192^3
+/// (zzc0721/torch-performance-test-data issue 140; a short run, so at burst as MAMF).
+/// Measured: 101.1 TFLOP/s at burst, +3.8%.
+#[test]
+fn derived_v100_fp16_gemm_tracks_a_published_matmul() {
+    let g = gpu("v100-sxm2-32gb");
+    assert!(g.peak_flops.bf16.is_none() && !g.flash_attention);
+    let burst = tflops(&g, (8192.0, 8192.0, 8192.0), Dtype::Fp16) / g.efficiency.sustained_clock;
+    assert!(
+        (burst / 97.36 - 1.0).abs() <= 0.20,
+        "{burst:.1} TFLOP/s predicted at burst vs 97.36 published"
+    );
+}
+
+/// BF16 and flash attention on a V100 are input errors naming the field; FP16 without
+/// flash attention estimates, at the FP16 peak.
+#[test]
+fn volta_needs_fp16_and_unfused_attention() {
+    let e = scenario("llama3-405b-h100", &["cluster=dgx1-v100"]).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("training.precision") && msg.contains("fp16"),
+        "{msg}"
+    );
+    let e = scenario(
+        "llama3-405b-h100",
+        &["cluster=dgx1-v100", "training.precision=fp16"],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("training.flash_attention"), "{e}");
+    let sc = scenario(
+        "llama3-405b-h100",
+        &[
+            "cluster=dgx1-v100",
+            "training.precision=fp16",
+            "training.flash_attention=false",
+        ],
+    )
+    .unwrap();
+    assert_eq!(llmplan::analytic::estimate::precision_peak(&sc), 125.0e12);
+    assert!(estimate(&sc, &EstimateOptions::default()).is_ok());
 }
 
 /// NIC contention on the seed (GPT-4 MoE on 25,000 A100): the overlapped data-parallel

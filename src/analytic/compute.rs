@@ -104,14 +104,14 @@ impl ConstantEfficiency {
         let s = e.gemm * e.sustained_clock;
         let p = &gpu.peak_flops;
         ConstantEfficiency {
-            gemm_flops_bf16: p.bf16 * s,
+            gemm_flops_bf16: p.half() * s,
             // Without FP8 tensor cores, FP8 GEMMs run as BF16.
-            gemm_flops_fp8: p.fp8.unwrap_or(p.bf16) * s,
+            gemm_flops_fp8: p.fp8.unwrap_or(p.half()) * s,
             // Without FP4 tensor cores, FP4 weights are dequantized to the FP8 (else BF16) path.
-            gemm_flops_fp4: p.fp4.or(p.fp8).unwrap_or(p.bf16) * s,
+            gemm_flops_fp4: p.fp4.or(p.fp8).unwrap_or(p.half()) * s,
             gemm_flops_tf32: p.tf32 * s,
             gemm_flops_fp32: p.fp32 * s,
-            attn_flops: p.bf16 * e.attention * e.sustained_clock,
+            attn_flops: p.half() * e.attention * e.sustained_clock,
             mem_bw: gpu.hbm_bandwidth * e.memory,
             opt_bw: gpu.hbm_bandwidth * e.optimizer.unwrap_or(e.memory),
         }

@@ -292,8 +292,8 @@ pub fn estimate_with(
 /// Dense peak of the training precision, FLOP/s.
 pub fn precision_peak(sc: &Scenario) -> f64 {
     let p = &sc.gpu.peak_flops;
-    // A GPU without FP8 tensor cores runs FP8 training at its BF16 rate.
-    p.get(sc.training.precision.dtype()).unwrap_or(p.bf16)
+    // A GPU without FP8 tensor cores runs FP8 training at its 16-bit rate.
+    p.get(sc.training.precision.dtype()).unwrap_or(p.half())
 }
 
 /// Whole-run FLOPs for a scenario's model and training.

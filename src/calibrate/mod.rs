@@ -114,7 +114,7 @@ pub fn kernel_model_for(sc: &crate::spec::Scenario) -> Kernels {
     let p = &mut g.peak_flops;
     p.fp32 *= share;
     p.tf32 *= share;
-    p.bf16 *= share;
+    p.bf16 = p.bf16.map(|f| f * share);
     p.fp16 *= share;
     p.fp8 = p.fp8.map(|f| f * share);
     p.fp4 = p.fp4.map(|f| f * share);

@@ -147,9 +147,9 @@ impl Hardware {
         let p = &gpu.peak_flops;
         Hardware {
             sms: gpu.sm_count.max(1) as f64,
-            bf16: p.bf16,
-            fp8: p.fp8.unwrap_or(p.bf16),
-            fp4: p.fp4.or(p.fp8).unwrap_or(p.bf16),
+            bf16: p.half(),
+            fp8: p.fp8.unwrap_or(p.half()),
+            fp4: p.fp4.or(p.fp8).unwrap_or(p.half()),
             tf32: p.tf32,
             fp32: p.fp32,
             hbm: gpu.hbm_bandwidth,

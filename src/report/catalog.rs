@@ -33,7 +33,7 @@ pub fn gpus_table(gpus: &[GpuProfile]) -> String {
             g.name.clone(),
             g.display_name.clone(),
             units::gib(g.memory_bytes),
-            tflops(Some(g.peak_flops.bf16)),
+            tflops(g.peak_flops.bf16),
             tflops(g.peak_flops.fp8),
             tflops(g.peak_flops.fp4),
             format!("{:.2} TB/s", g.hbm_bandwidth / 1e12),

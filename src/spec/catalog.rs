@@ -14,6 +14,7 @@ macro_rules! embed {
 
 /// Built-in GPU profiles: (path, text).
 pub const GPUS: &[(&str, &str)] = embed![
+    "hardware-profiles/gpus/v100-sxm2-32gb.yaml",
     "hardware-profiles/gpus/a100-sxm-40gb.yaml",
     "hardware-profiles/gpus/a100-sxm-80gb.yaml",
     "hardware-profiles/gpus/h100-sxm.yaml",
@@ -26,11 +27,13 @@ pub const GPUS: &[(&str, &str)] = embed![
     "hardware-profiles/gpus/gb300.yaml",
     "hardware-profiles/gpus/mi300x.yaml",
     "hardware-profiles/gpus/mi325x.yaml",
+    "hardware-profiles/gpus/mi350x.yaml",
     "hardware-profiles/gpus/mi355x.yaml",
 ];
 
 /// Built-in cluster profiles.
 pub const CLUSTERS: &[(&str, &str)] = embed![
+    "hardware-profiles/clusters/dgx1-v100.yaml",
     "hardware-profiles/clusters/dgx-a100.yaml",
     "hardware-profiles/clusters/dgx-a100-40gb.yaml",
     "hardware-profiles/clusters/dgx-h100.yaml",
@@ -43,6 +46,7 @@ pub const CLUSTERS: &[(&str, &str)] = embed![
     "hardware-profiles/clusters/gb300-nvl72.yaml",
     "hardware-profiles/clusters/mi300x-8.yaml",
     "hardware-profiles/clusters/mi325x-8.yaml",
+    "hardware-profiles/clusters/mi350x-8.yaml",
     "hardware-profiles/clusters/mi355x-8.yaml",
 ];
 

@@ -56,8 +56,10 @@ pub struct PeakFlops {
     pub fp32: f64,
     /// TF32 dense peak, FLOP/s.
     pub tf32: f64,
-    /// BF16 dense peak, FLOP/s.
-    pub bf16: f64,
+    /// BF16 dense peak, FLOP/s; absent on GPUs without BF16 tensor cores (Volta: its
+    /// 16-bit tensor cores take FP16 only).
+    #[serde(default)]
+    pub bf16: Option<f64>,
     /// FP16 dense peak, FLOP/s.
     pub fp16: f64,
     /// FP8 dense peak, FLOP/s; absent on GPUs without FP8 tensor cores.
@@ -69,12 +71,18 @@ pub struct PeakFlops {
 }
 
 impl PeakFlops {
+    /// The 16-bit tensor-core peak, FLOP/s: BF16's, or FP16's on a GPU without BF16.
+    /// What 16-bit GEMMs run at and what MFU is quoted against.
+    pub fn half(&self) -> f64 {
+        self.bf16.unwrap_or(self.fp16)
+    }
+
     /// Peak for `dtype`, FLOP/s; `None` if the GPU lacks that format.
     pub fn get(&self, dtype: Dtype) -> Option<f64> {
         match dtype {
             Dtype::Fp32 => Some(self.fp32),
             Dtype::Tf32 => Some(self.tf32),
-            Dtype::Bf16 => Some(self.bf16),
+            Dtype::Bf16 => self.bf16,
             Dtype::Fp16 => Some(self.fp16),
             Dtype::Fp8 => self.fp8,
             Dtype::Fp4 => self.fp4,
@@ -133,6 +141,11 @@ pub struct GpuProfile {
     /// Kernel efficiency factors (the constant model, and the memory and clock factors
     /// a derived fit uses).
     pub efficiency: Efficiency,
+    /// Fused flash-attention kernels exist for this GPU (FlashAttention-2, cuDNN and
+    /// Transformer Engine fused attention need Ampere or newer; Volta has none, so
+    /// attention there keeps the whole score matrix). Absent: yes.
+    #[serde(default = "yes")]
+    pub flash_attention: bool,
     /// Name of the kernel fit to use (`hardware-profiles/calibration/<name>/fit.json`):
     /// this GPU's own measurements when `efficiency.measured`, else a measured GPU of
     /// the same model form whose constants carry over. `None` = constant efficiencies.
@@ -140,6 +153,10 @@ pub struct GpuProfile {
     pub calibration: Option<String>,
     /// Where each number comes from, keyed by field name (`peak_flops.bf16`, ...).
     pub sources: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl GpuProfile {

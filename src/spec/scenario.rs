@@ -361,6 +361,8 @@ fn resolve(file: ScenarioFile, dir: Option<&Path>, origin: Origin) -> Result<Sce
     check_cluster(&cluster).map_err(place)?;
     file.training.validate().map_err(place)?;
     check_precision(&file.training, &gpu).map_err(|e| e.at(origin.locate("training.precision")))?;
+    check_attention(&file.training, &gpu)
+        .map_err(|e| e.at(origin.locate("training.flash_attention")))?;
     file.pricing.validate().map_err(place)?;
     file.reliability.validate().map_err(place)?;
     if file.gpus == 0 {
@@ -418,15 +420,41 @@ fn resolve_ref<T: DeserializeOwned + Clone + schemars::JsonSchema>(
 }
 
 /// FP4 training needs FP4 tensor cores: unlike FP8 on an A100 (run as BF16, as
-/// frameworks fall back), no framework emulates an FP4 recipe on older GPUs.
+/// frameworks fall back), no framework emulates an FP4 recipe on older GPUs. BF16 needs
+/// BF16 tensor cores: on Volta, mixed precision is FP16 (PyTorch AMP and Megatron's
+/// `--fp16`), which the scenario must say.
 fn check_precision(t: &super::training::Training, g: &GpuProfile) -> Result<()> {
     let dt = t.precision.dtype();
+    if dt == super::gpu::Dtype::Bf16 && g.peak_flops.bf16.is_none() {
+        return Err(Error::invalid(
+            "training.precision",
+            format!(
+                "bf16 needs BF16 tensor cores; {} has none (its 16-bit tensor cores take FP16): set training.precision: fp16",
+                g.name
+            ),
+        ));
+    }
     if dt == super::gpu::Dtype::Fp4 && g.peak_flops.get(dt).is_none() {
         return Err(Error::invalid(
             "training.precision",
             format!(
                 "{} needs FP4 tensor cores; {} has none (Blackwell and CDNA 4 GPUs do: b200-sxm, gb200, b300-sxm, gb300, mi355x)",
                 format!("{:?}", t.precision).to_lowercase(),
+                g.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Flash attention needs kernels for the GPU (`gpu.flash_attention`): none exist for
+/// Volta (FlashAttention-2 and fused attention need Ampere or newer).
+fn check_attention(t: &super::training::Training, g: &GpuProfile) -> Result<()> {
+    if t.flash_attention && !g.flash_attention {
+        return Err(Error::invalid(
+            "training.flash_attention",
+            format!(
+                "{} has no flash-attention kernels (FlashAttention-2 needs Ampere or newer): set training.flash_attention: false",
                 g.name
             ),
         ));
@@ -472,7 +500,7 @@ fn check_gpu(g: &GpuProfile) -> Result<()> {
     for (f, v) in [
         ("gpu.memory_bytes", g.memory_bytes),
         ("gpu.hbm_bandwidth", g.hbm_bandwidth),
-        ("gpu.peak_flops.bf16", g.peak_flops.bf16),
+        ("gpu.peak_flops.fp16", g.peak_flops.fp16),
         ("gpu.tdp_w", g.tdp_w),
     ] {
         if !(v.is_finite() && v > 0.0) {

@@ -321,7 +321,12 @@ mod tests {
         assert_eq!(g.name, "a100-sxm-40gb");
         let (g, _) = resolve_gpu("H100-SXM (HBM3, 700 W)", Some(80.0)).unwrap();
         assert_eq!(g.name, "h100-sxm");
-        assert!(resolve_gpu("V100", None).is_err());
+        let (g, c) = resolve_gpu("V100", None).unwrap();
+        assert_eq!(
+            (g.name.as_str(), c.name.as_str()),
+            ("v100-sxm2-32gb", "dgx1-v100")
+        );
+        assert!(resolve_gpu("TPU v4", None).is_err());
     }
 
     #[test]
@@ -333,6 +338,7 @@ mod tests {
             ("AMD Instinct MI300X OAM", "mi300x"),
             ("Instinct MI325X", "mi325x"),
             ("AMD Instinct MI355X", "mi355x"),
+            ("AMD Instinct MI350X", "mi350x"),
             ("NVIDIA Blackwell GPU (GB200)", "gb200"),
             ("NVIDIA Blackwell Ultra GPU (GB300)", "gb300"),
             ("NVIDIA Blackwell GPU (B200-SXM-180GB)", "b200-sxm"),
@@ -340,10 +346,8 @@ mod tests {
         ] {
             assert_eq!(resolve_gpu(text, None).unwrap().0.name, want, "{text}");
         }
-        // The air-cooled MI350X has no profile: said, not taken for an MI355X.
-        let e = resolve_gpu("AMD Instinct MI350X", None)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("MI350X"), "{e}");
+        // The air-cooled MI350X has its own profile, not the MI355X's.
+        let (_, c) = resolve_gpu("AMD Instinct MI350X", Some(288.0)).unwrap();
+        assert_eq!(c.name, "mi350x-8");
     }
 }

@@ -55,7 +55,7 @@ pub fn predict(row: &Row, b: &Built) -> Result<Vec<Prediction>> {
     let end_to_end = row.text("row_type") == "end_to_end_run";
     let s = sc.training.seq_len as f64;
     let gpus = e.gpus as f64;
-    let bf16_peak = sc.gpu.peak_flops.bf16;
+    let bf16_peak = sc.gpu.peak_flops.half();
     let layer = || {
         let ctx = LayerCtx {
             model: &sc.model,

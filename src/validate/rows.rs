@@ -8,6 +8,7 @@ use super::names;
 use super::recipe::{self, Recipe, SpRule, VppRule};
 use crate::error::{Error, Result};
 use crate::spec::cluster::ClusterProfile;
+use crate::spec::gpu::GpuProfile;
 use crate::spec::layout::{Layout, Overlap, RankOrder, Schedule};
 use crate::spec::pricing::Pricing;
 use crate::spec::scenario::{Origin, Scenario};
@@ -435,7 +436,8 @@ pub fn build(row: &Row) -> Result<Built> {
     let (micro_batch, seq) = micro_batch_and_seq(row, &mut assumptions)?;
     let replicas = (!search_layout).then(|| gpus / u64::from(tp * pp * cp).max(1));
     let global = global_batch(row, seq, replicas, micro_batch, &mut assumptions)?;
-    let training = training_of(row, &rc, &said, seq, global, &mut assumptions);
+    let mut training = training_of(row, &rc, &said, seq, global, &mut assumptions);
+    within_gpu(&gpu, &mut training, &mut assumptions);
     let layout = layout_of(
         row,
         &rc,
@@ -474,6 +476,27 @@ pub fn build(row: &Row) -> Result<Built> {
         assumptions,
         search_layout,
     })
+}
+
+/// What the GPU cannot run, the row's run did not run either: mixed precision on a GPU
+/// without BF16 tensor cores is FP16 (the only 16-bit format of PyTorch AMP and
+/// Megatron-LM before Ampere), and attention is unfused where no flash-attention kernels
+/// exist for the GPU (FlashAttention-2 needs Ampere or newer); each said.
+fn within_gpu(gpu: &GpuProfile, t: &mut Training, assumptions: &mut Vec<String>) {
+    if t.precision == Precision::Bf16 && gpu.peak_flops.bf16.is_none() {
+        t.precision = Precision::Fp16;
+        assumptions.push(format!(
+            "16-bit mixed precision in FP16: {} has no BF16 tensor cores",
+            gpu.name
+        ));
+    }
+    if t.flash_attention && !gpu.flash_attention {
+        t.flash_attention = false;
+        assumptions.push(format!(
+            "attention unfused (the whole score matrix): no flash-attention kernels exist for {} (FlashAttention-2 needs Ampere or newer)",
+            gpu.name
+        ));
+    }
 }
 
 /// The row's framework recipe: the framework's defaults refined by what the row `said`

@@ -143,8 +143,13 @@ fn hardware(p: &Plan, row: &mut Row) {
     row(
         "Peak FLOP/s",
         format!(
-            "{:.0} TFLOP/s BF16{} dense",
-            g.peak_flops.bf16 / 1e12,
+            "{:.0} TFLOP/s {}{} dense",
+            g.peak_flops.half() / 1e12,
+            if g.peak_flops.bf16.is_some() {
+                "BF16"
+            } else {
+                "FP16"
+            },
             g.peak_flops
                 .fp8
                 .map_or(String::new(), |f| format!(", {:.0} FP8", f / 1e12))
