@@ -9,8 +9,10 @@ use llmplan::analytic::compute::KernelModel;
 use llmplan::analytic::EstimateOptions;
 use llmplan::calibrate::kernel_model;
 use llmplan::setup::estimate;
+use llmplan::sim::{prepare, simulate, NicShare, SimInput};
 use llmplan::spec::catalog;
 use llmplan::spec::gpu::{Dtype, GpuProfile};
+use llmplan::spec::layout::Schedule;
 use llmplan::spec::Scenario;
 
 fn gpu(name: &str) -> GpuProfile {
@@ -252,4 +254,102 @@ fn seed_report_shows_step_with_and_without_nic_contention() {
     let apart = format!("{:.2} s with every collective alone", alone.time.step_s);
     assert!(line.contains(&shared), "{line}\nlacks {shared}");
     assert!(line.contains(&apart), "{line}\nlacks {apart}");
+}
+
+/// A one-stage pipeline (1F1B, one micro-batch): forward 10 ms, backward 20 ms whose
+/// expert all-to-all puts 8 ms on the NIC, and a 12 ms gradient reduction in four 3 ms
+/// buckets launched as the backward produces them (at 15, 20, 25 and 30 ms).
+fn ep_dp_pipeline(shared: bool) -> SimInput {
+    let mut inp = SimInput::uniform(Schedule::OneFOneB, 1, 1, 1, 0.010, 0.020);
+    inp.stages[0].dp_grad_s = 0.012;
+    inp.stages[0].dp_buckets = 4;
+    inp.stages[0].ep_nic_s = 0.008;
+    inp.nic = NicShare {
+        dp: shared,
+        p2p: false,
+    };
+    inp
+}
+
+/// The simulator's NIC shared by the data-parallel stream and the expert all-to-all, by
+/// hand. Alone: the backward runs 10-30 ms, the buckets 15-18, 20-23, 25-28, 30-33: a
+/// 33 ms step. Shared: inside the backward's window the buckets are busy y = 9 ms and
+/// the all-to-all a = 8 ms; starting together on one link (`comm::shared_link_s`) the
+/// all-to-all ends at 2a = 16 ms (8 ms late) and the buckets at a + y = 17 ms (8 ms late,
+/// 8/3 ms on each of the three). Run again: the backward 10-38 ms, buckets ready at 17,
+/// 24, 31, 38 taking 17/3, 17/3, 17/3 and 3 ms: the step ends at 41 ms, 8 ms (the
+/// all-to-all's delay, min(a, y)) after the step alone. `nic.dp: false` (what a cluster
+/// with `nic_contention: false` gives) is the step alone.
+#[test]
+fn sim_ep_and_dp_on_one_nic_by_hand() {
+    let shared = simulate(&ep_dp_pipeline(true)).unwrap();
+    let alone = simulate(&ep_dp_pipeline(false)).unwrap();
+    assert!((alone.step_s - 0.033).abs() < 1e-12, "{}", alone.step_s);
+    assert!((shared.step_s - 0.041).abs() < 1e-12, "{}", shared.step_s);
+    let [a2a, _] = llmplan::analytic::comm::shared_link_s([0.008, 0.009]);
+    assert!((shared.step_s - alone.step_s - (a2a - 0.008)).abs() < 1e-12);
+    // The backward itself took the all-to-all's delay.
+    assert!(
+        (shared.pipeline_s - 0.038).abs() < 1e-12,
+        "{}",
+        shared.pipeline_s
+    );
+}
+
+/// Pipeline sends and the data-parallel stream on one NIC, by hand: two stages (1F1B,
+/// one micro-batch, forward 10 ms, backward 20 ms, 4 ms sends, 12 ms reduction in four
+/// buckets). Alone: stage 1's backward runs 24-44 ms and its gradient send to stage 0
+/// 44-48 ms, beside its last bucket (44-47 ms); stage 0's backward 48-68 ms, its buckets
+/// to 71 ms. Shared: the send (4 ms) and the bucket's 3 ms in its window split the link:
+/// the bucket ends 3 ms late (at 2 x 3 = 6 ms), the send at 4 + 3 = 7 ms, 3 ms late; so
+/// stage 0's backward runs 51-71 ms and its buckets end at 74 ms: 3 ms (min(4, 3)) more.
+#[test]
+fn sim_pp_and_dp_on_one_nic_by_hand() {
+    let inp = |shared: bool| {
+        let mut inp = SimInput::uniform(Schedule::OneFOneB, 2, 1, 1, 0.010, 0.020);
+        for s in &mut inp.stages {
+            s.dp_grad_s = 0.012;
+            s.dp_buckets = 4;
+        }
+        inp.p2p_s = vec![0.004; 2];
+        inp.nic = NicShare {
+            dp: shared,
+            p2p: true,
+        };
+        inp
+    };
+    let alone = simulate(&inp(false)).unwrap();
+    let shared = simulate(&inp(true)).unwrap();
+    assert!((alone.step_s - 0.071).abs() < 1e-12, "{}", alone.step_s);
+    assert!((shared.step_s - 0.074).abs() < 1e-12, "{}", shared.step_s);
+    assert!((shared.stages[1].dp_end_s - 0.050).abs() < 1e-12);
+}
+
+/// The seed (GPT-4 MoE on 25,000 A100) simulated: its expert all-to-all and gradient
+/// reduction both cross the network, so the simulated step with shared NICs is longer
+/// than with `nic_contention: false`, by no more than every backward's all-to-all that
+/// overlaps the reduction doubling (the shared-link bound: a flow at most doubles).
+#[test]
+fn seed_simulated_step_with_shared_nics() {
+    let sc = scenario("gpt4-moe-a100", &[]).unwrap();
+    let sim = |sc: &Scenario| {
+        let k = llmplan::calibrate::kernel_model_for(sc);
+        let setup = llmplan::analytic::Setup::resolve(sc, &k).unwrap();
+        let prep = prepare(&setup, None).unwrap();
+        (simulate(&prep.input).unwrap(), prep.input)
+    };
+    let (with, inp) = sim(&sc);
+    let mut off = sc.clone();
+    off.cluster.nic_contention = false;
+    let (alone, inp_off) = sim(&off);
+    assert!(inp.nic.dp && !inp_off.nic.dp);
+    assert!(inp.stages.iter().any(|s| s.ep_nic_s > 0.0));
+    let extra = with.step_s - alone.step_s;
+    let ep_all: f64 = inp
+        .stages
+        .iter()
+        .map(|s| s.ep_nic_s * inp.microbatches as f64)
+        .fold(0.0, f64::max);
+    assert!(extra > 0.0, "shared NICs add nothing");
+    assert!(extra <= ep_all, "{extra} > {ep_all}");
 }

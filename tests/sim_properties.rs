@@ -1,7 +1,9 @@
 //! Properties of the simulator over random pipelines (proptest): bounds on the
 //! makespan, monotonicity in micro-batches and slowdowns, and seeded determinism.
 
-use llmplan::sim::{monte_carlo, simulate, Jitter, Program, SimInput, StageSpec, Straggler};
+use llmplan::sim::{
+    monte_carlo, simulate, Jitter, NicShare, Program, SimInput, StageSpec, Straggler,
+};
 use llmplan::spec::layout::Schedule;
 use proptest::prelude::*;
 
@@ -35,6 +37,7 @@ fn pipeline() -> impl Strategy<Value = SimInput> {
                 p2p_s: links,
                 p2p_blocking: blocking,
                 dp_overlap: true,
+                nic: NicShare::default(),
             })
     })
 }
@@ -73,6 +76,7 @@ proptest! {
             p2p_s: vec![link; p as usize],
             p2p_blocking: false,
             dp_overlap: true,
+            nic: NicShare::default(),
         };
         let util = |m: u32| {
             let r = simulate(&mk(m)).unwrap();
@@ -128,6 +132,7 @@ fn with_p2p_latency_1f1b_utilisation_can_dip_by_a_hair() {
             p2p_s: vec![0.2; 2],
             p2p_blocking: false,
             dp_overlap: true,
+            nic: NicShare::default(),
         };
         1.0 - simulate(&inp).unwrap().mean_bubble()
     };

@@ -277,6 +277,12 @@ impl<'a> Comm<'a> {
         self.cluster.nic_contention
     }
 
+    /// `true` when `g`'s traffic crosses the network (on each member's NIC): it has
+    /// members in more than one NVLink domain.
+    pub fn crosses_network(&self, g: Group) -> bool {
+        g.size > 1 && !self.place(g).intra()
+    }
+
     /// Placement of `g` on this cluster.
     pub fn place(&self, g: Group) -> Placement {
         place(g, self.domain)

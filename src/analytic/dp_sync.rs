@@ -127,8 +127,7 @@ pub struct DpSync {
 fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f64) {
     let c = &inp.comm;
     let (dense, _) = dp_groups(inp.ctx.layout, c);
-    let crosses = |g: Group| g.size > 1 && !c.place(g).intra();
-    if !c.contention() || !crosses(inp.ctx.ep_group()) || !crosses(dense) {
+    if !c.contention() || !c.crosses_network(inp.ctx.ep_group()) || !c.crosses_network(dense) {
         return (grad_s, 0.0);
     }
     let [ep_done, grad_done] = super::comm::shared_link_s([stage.ep_bwd_s, grad_s]);

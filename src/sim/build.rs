@@ -4,11 +4,12 @@
 use serde::Serialize;
 
 use super::engine::Program;
-use super::{SimInput, SimResult, StageSpec};
+use super::{NicShare, SimInput, SimResult, StageSpec};
+use crate::analytic::comm::{pp_stride, Group};
 use crate::analytic::estimate::{PipelineModel, PipelineRun};
 use crate::analytic::setup::Setup;
 use crate::analytic::stage::{
-    dp_sync, p2p_transfer_s, stages, StageCost, StageInputs, BUCKET_PARAMS,
+    dp_groups, dp_sync, p2p_transfer_s, stages, StageCost, StageInputs, BUCKET_PARAMS,
 };
 use crate::error::{Error, Result};
 use crate::spec::layout::{balanced_split, ResolvedLayout};
@@ -19,6 +20,17 @@ use crate::spec::layout::{balanced_split, ResolvedLayout};
 /// transfer on the link between stages, blocking unless `overlap.p2p`.
 pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
     let l = inp.ctx.layout;
+    let c = &inp.comm;
+    // What crosses the network, on each GPU's NIC: the data-parallel stream shares it
+    // (when the cluster has contention on) with the expert all-to-all and p2p sends.
+    let nic = NicShare {
+        dp: c.contention() && c.crosses_network(dp_groups(l, c).0),
+        p2p: c.crosses_network(Group {
+            size: 2,
+            stride: pp_stride(l),
+        }),
+    };
+    let ep_on_nic = c.crosses_network(inp.ctx.ep_group());
     let stages = st
         .iter()
         .map(|s| {
@@ -33,6 +45,7 @@ pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
                     .clamp(1.0, 1e6) as u32,
                 param_exposed_s: d.param_exposed_s,
                 optimizer_s: d.optimizer_s,
+                ep_nic_s: if ep_on_nic { s.ep_bwd_s } else { 0.0 },
             }
         })
         .collect();
@@ -45,6 +58,7 @@ pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
         p2p_s: vec![link; l.pp as usize],
         p2p_blocking: !l.overlap.p2p,
         dp_overlap: l.overlap.dp_comm,
+        nic,
     }
 }
 
@@ -183,7 +197,10 @@ pub struct SimPipeline;
 
 impl PipelineModel for SimPipeline {
     fn run(&self, inp: &StageInputs, stages: &[StageCost]) -> Result<PipelineRun> {
-        let input = input_from_analytic(inp, stages);
+        let mut input = input_from_analytic(inp, stages);
+        // The estimate prices NIC contention itself on top of the pipeline
+        // (`analytic::dp_sync`): the pipeline here runs with every flow alone.
+        input.nic = NicShare::default();
         let r = Program::compile(&input)?.simulate(false);
         Ok(PipelineRun {
             pipeline_s: r.pipeline_s,

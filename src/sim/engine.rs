@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::spec::layout::Schedule;
 
 mod compile;
+mod nic;
 
 const NONE: u32 = u32::MAX;
 
@@ -49,6 +50,14 @@ pub struct Program {
     optimizer: Vec<f64>,
     p2p_blocking: bool,
     dp_overlap: bool,
+    /// Per operation: its expert all-to-all on the NIC with the NIC alone, seconds
+    /// (empty when no operation's shares the NIC with the data-parallel stream).
+    ep_nic: Vec<f64>,
+    /// The p2p sends share each rank's NIC with its data-parallel stream.
+    nic_p2p: bool,
+    /// Offsets of each rank's gradient buckets (chunk x bucket) in one flat array
+    /// (length p + 1).
+    bucket_off: Vec<u32>,
     peak_in_flight: Vec<f64>,
     peak_pending_w: Vec<f64>,
     closed_form_s: f64,
@@ -69,6 +78,20 @@ pub(crate) struct Workspace {
     recv_busy: Vec<f64>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
     pub events: u64,
+    /// Whether the NIC's shared-link delays below are priced and apply to this run.
+    priced: bool,
+    /// Per operation, each send's (start, end) in the last run, seconds (NIC sharing
+    /// with p2p only).
+    send_win: Vec<[(f64, f64); 2]>,
+    /// Per operation, each send's extra seconds from sharing the NIC.
+    link_extra: Vec<[f64; 2]>,
+    /// Durations with the shared NIC's delays, seconds, one per operation.
+    dur2: Vec<f64>,
+    /// Per gradient bucket ([`Program::bucket_off`]), its extra seconds from sharing
+    /// the NIC.
+    dp_extra: Vec<f64>,
+    /// Scratch: one rank's gradient buckets (ready or start, seconds, end or seconds, slot).
+    bk: Vec<(f64, f64, u32)>,
 }
 
 /// Timing of one run after the data-parallel sync and the optimizer.
@@ -120,6 +143,19 @@ impl Program {
             recv_busy: vec![0.0; p],
             heap: BinaryHeap::with_capacity(p + 1),
             events: 0,
+            priced: false,
+            send_win: vec![[(0.0, 0.0); 2]; if self.nic_p2p { n } else { 0 }],
+            link_extra: vec![[0.0; 2]; if self.nic_p2p { n } else { 0 }],
+            dur2: vec![0.0; if self.shares_nic() { n } else { 0 }],
+            dp_extra: vec![
+                0.0;
+                if self.shares_nic() {
+                    *self.bucket_off.last().unwrap_or(&0) as usize
+                } else {
+                    0
+                }
+            ],
+            bk: Vec::new(),
         }
     }
 
@@ -144,6 +180,9 @@ impl Program {
         ws.recv_busy.fill(0.0);
         ws.heap.clear();
         ws.events = 0;
+        if self.nic_p2p {
+            ws.send_win.fill([(0.0, 0.0); 2]);
+        }
         for r in 0..p {
             self.try_start(ws, dur, r);
         }
@@ -158,57 +197,7 @@ impl Program {
             ws.next[r] += 1;
             ws.free[r] = t;
             makespan = makespan.max(t);
-            // Reserve the transfers first: a blocking send holds this rank's stream,
-            // which decides when its next operation may start.
-            let mut arrival = [t; 2];
-            let mut cursor = t;
-            for (k, s) in self.succ[o].iter().enumerate() {
-                if s.target == NONE || s.link_s < 0.0 {
-                    continue;
-                }
-                let dst = self.rank_of[s.target as usize] as usize;
-                let ready = if self.p2p_blocking { cursor } else { t };
-                // Transfers queue on the sender's stream only, in its program order;
-                // arrivals from two neighbours use two links and may overlap. Queuing on
-                // the receiver too would order transfers by completion time, and then a
-                // slower operation can reorder them and shorten the step (a Graham
-                // anomaly) where the real runtime posts its receives in program order.
-                let start = ready.max(ws.send_free[r]);
-                let end = start + s.link_s;
-                ws.send_free[r] = end;
-                ws.send_busy[r] += s.link_s;
-                ws.recv_busy[dst] += s.link_s;
-                ws.events += 1;
-                if self.p2p_blocking {
-                    cursor = end;
-                    ws.free[r] = end;
-                }
-                arrival[k] = end;
-                if let Some(rec) = rec.as_deref_mut() {
-                    if s.link_s > 0.0 {
-                        let st = &self.steps[o];
-                        let (mb, pos) = if k == 0 {
-                            (st.mb, st.pos)
-                        } else {
-                            (st.mb2, st.pos2)
-                        };
-                        let (mb, pos) = if st.kind == OpKind::FB {
-                            (mb, pos)
-                        } else {
-                            (st.mb, st.pos)
-                        };
-                        rec.push(Span {
-                            rank: r as u32,
-                            lane: Lane::Send,
-                            kind: SpanKind::Send,
-                            mb,
-                            chunk: self.shape.chunk(pos),
-                            start_s: start,
-                            end_s: end,
-                        });
-                    }
-                }
-            }
+            let arrival = self.transfer(ws, o, r, t, rec.as_deref_mut());
             for (k, s) in self.succ[o].iter().enumerate() {
                 if s.target == NONE {
                     continue;
@@ -239,6 +228,73 @@ impl Program {
         Ok(makespan)
     }
 
+    /// Reserves the transfers of operation `o` (rank `r`, done at `t`) and returns when
+    /// each of its two outputs arrives, seconds. A blocking send holds this rank's
+    /// stream, which decides when its next operation may start. With contention priced
+    /// ([`Workspace::priced`]) each send takes its extra seconds too.
+    fn transfer(
+        &self,
+        ws: &mut Workspace,
+        o: usize,
+        r: usize,
+        t: f64,
+        mut rec: Option<&mut Vec<Span>>,
+    ) -> [f64; 2] {
+        let mut arrival = [t; 2];
+        let mut cursor = t;
+        for (k, s) in self.succ[o].iter().enumerate() {
+            if s.target == NONE || s.link_s < 0.0 {
+                continue;
+            }
+            let dst = self.rank_of[s.target as usize] as usize;
+            let ready = if self.p2p_blocking { cursor } else { t };
+            let link_s = if ws.priced && self.nic_p2p {
+                s.link_s + ws.link_extra[o][k]
+            } else {
+                s.link_s
+            };
+            // Transfers queue on the sender's stream only, in its program order;
+            // arrivals from two neighbours use two links and may overlap. Queuing on
+            // the receiver too would order transfers by completion time, and then a
+            // slower operation can reorder them and shorten the step (a Graham
+            // anomaly) where the real runtime posts its receives in program order.
+            let start = ready.max(ws.send_free[r]);
+            let end = start + link_s;
+            ws.send_free[r] = end;
+            ws.send_busy[r] += link_s;
+            ws.recv_busy[dst] += link_s;
+            ws.events += 1;
+            if self.nic_p2p {
+                ws.send_win[o][k] = (start, end);
+            }
+            if self.p2p_blocking {
+                cursor = end;
+                ws.free[r] = end;
+            }
+            arrival[k] = end;
+            if let Some(rec) = rec.as_deref_mut() {
+                if link_s > 0.0 {
+                    let st = &self.steps[o];
+                    let (mb, pos) = if k == 1 && st.kind == OpKind::FB {
+                        (st.mb2, st.pos2)
+                    } else {
+                        (st.mb, st.pos)
+                    };
+                    rec.push(Span {
+                        rank: r as u32,
+                        lane: Lane::Send,
+                        kind: SpanKind::Send,
+                        mb,
+                        chunk: self.shape.chunk(pos),
+                        start_s: start,
+                        end_s: end,
+                    });
+                }
+            }
+        }
+        arrival
+    }
+
     #[inline]
     fn try_start(&self, ws: &mut Workspace, dur: &[f64], r: usize) {
         if ws.running[r] || ws.next[r] == self.rank_start[r + 1] {
@@ -265,38 +321,16 @@ impl Program {
         mut out: Option<&mut Vec<(f64, f64, f64, f64)>>,
     ) -> StepTimes {
         let p = self.pp();
-        let chunks = self.shape.chunks() as usize;
         let mut dp_end = vec![0.0f64; p];
         let mut dp_busy = vec![0.0f64; p];
         let mut last_end = vec![0.0f64; p];
         let mut buckets: Vec<(f64, f64, u32)> = Vec::new();
         for r in 0..p {
-            let last = self.rank_start[r + 1] as usize;
-            last_end[r] = if last > self.rank_start[r] as usize {
-                ws.end[last - 1]
-            } else {
-                0.0
-            };
-            buckets.clear();
-            let nb = self.buckets[r];
-            for c in 0..chunks {
-                let (op, grad_s) = self.last_wgrad[r * chunks + c];
-                if op == NONE || grad_s <= 0.0 {
-                    continue;
-                }
-                let (s, e) = (ws.start[op as usize], ws.end[op as usize]);
-                for j in 0..nb {
-                    let ready = if self.dp_overlap {
-                        s + (e - s) * f64::from(j + 1) / f64::from(nb)
-                    } else {
-                        last_end[r]
-                    };
-                    buckets.push((ready, grad_s / f64::from(nb), c as u32));
-                }
-            }
-            buckets.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+            last_end[r] = self.last_end(ws, r);
+            self.buckets_of(ws, r, last_end[r], &mut buckets);
+            let nb = self.buckets[r].max(1);
             let mut free = 0.0f64;
-            for &(ready, d, c) in &buckets {
+            for &(ready, d, slot) in &buckets {
                 let st = ready.max(free);
                 free = st + d;
                 dp_busy[r] += d;
@@ -306,7 +340,7 @@ impl Program {
                         lane: Lane::DataParallel,
                         kind: SpanKind::GradReduce,
                         mb: 0,
-                        chunk: c,
+                        chunk: slot / nb,
                         start_s: st,
                         end_s: free,
                     });
@@ -358,9 +392,52 @@ impl Program {
         StepTimes { step_s: step }
     }
 
+    /// End of rank `r`'s last operation in the last run, seconds.
+    fn last_end(&self, ws: &Workspace, r: usize) -> f64 {
+        let last = self.rank_start[r + 1] as usize;
+        if last > self.rank_start[r] as usize {
+            ws.end[last - 1]
+        } else {
+            0.0
+        }
+    }
+
+    /// Rank `r`'s gradient buckets in the order its data-parallel stream takes them:
+    /// (ready, seconds, slot = chunk x buckets + bucket), each chunk's launched as its
+    /// last weight-gradient operation produces them (or at `last_end` without
+    /// overlap), with the shared NIC's extra seconds when priced.
+    fn buckets_of(&self, ws: &Workspace, r: usize, last_end: f64, out: &mut Vec<(f64, f64, u32)>) {
+        out.clear();
+        let chunks = self.shape.chunks() as usize;
+        let nb = self.buckets[r];
+        let off = self.bucket_off[r] as usize;
+        for c in 0..chunks {
+            let (op, grad_s) = self.last_wgrad[r * chunks + c];
+            if op == NONE || grad_s <= 0.0 {
+                continue;
+            }
+            let (s, e) = (ws.start[op as usize], ws.end[op as usize]);
+            for j in 0..nb {
+                let ready = if self.dp_overlap {
+                    s + (e - s) * f64::from(j + 1) / f64::from(nb)
+                } else {
+                    last_end
+                };
+                let slot = c as u32 * nb + j;
+                let extra = if ws.priced {
+                    ws.dp_extra[off + slot as usize]
+                } else {
+                    0.0
+                };
+                out.push((ready, grad_s / f64::from(nb) + extra, slot));
+            }
+        }
+        out.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+    }
+
     /// Runs one step with the base durations.
     pub(crate) fn step_times(&self, ws: &mut Workspace, dur: &[f64]) -> Result<StepTimes> {
-        let pipe = self.run(ws, dur, None)?;
+        let pipe = self.run_step(ws, dur, None)?;
         Ok(self.finish(ws, pipe, None, None))
     }
 
@@ -369,7 +446,7 @@ impl Program {
         let mut ws = self.workspace();
         let mut spans = Vec::new();
         let pipe = self
-            .run(&mut ws, &self.base, timeline.then_some(&mut spans))
+            .run_step(&mut ws, &self.base, timeline.then_some(&mut spans))
             .expect("compiled schedules do not deadlock");
         let mut per_rank = Vec::with_capacity(self.pp());
         let t = self.finish(

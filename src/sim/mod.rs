@@ -12,6 +12,15 @@
 //! (overlapped with the backward still running when `dp_overlap`), all ranks meet
 //! (gradient-norm clipping needs every stage) and run the optimizer.
 //!
+//! Where the data-parallel stream's traffic crosses the network it shares each GPU's
+//! NIC with what else is on it at the same time ([`NicShare`]): the expert all-to-all
+//! inside backward operations and the p2p sends. The step is run once with every flow
+//! alone to find what overlaps; each overlap is priced with the shared-link model
+//! ([`crate::analytic::comm::shared_link_s`], the analytic model's): the operation or
+//! send is lengthened by its delay and the overlapped gradient buckets by theirs; the
+//! step is then run again with those durations (one pass, to first order: overlaps
+//! that the delays themselves create or remove are not priced again).
+//!
 //! On uniform stages with no communication the simulator reproduces the closed forms
 //! of [`crate::analytic::pipeline`]: GPipe and 1F1B `(m + p - 1)(t_f + t_b)`,
 //! interleaved `(m + (p - 1)/v)(t_f + t_b)`, ZB-H1 `m(t_F + t_B + t_W) + (p - 1)(t_F +
@@ -63,6 +72,11 @@ pub struct StageSpec {
     pub param_exposed_s: f64,
     /// Optimizer update, seconds.
     pub optimizer_s: f64,
+    /// Expert all-to-all of one micro-batch's backward that crosses the network on each
+    /// GPU's NIC, with the NIC to itself, seconds (part of `bwd_s`); 0 where the expert
+    /// group stays inside an NVLink domain. Shares the NIC with the data-parallel
+    /// stream when [`SimInput::nic`] says that stream is on it.
+    pub ep_nic_s: f64,
 }
 
 impl StageSpec {
@@ -77,8 +91,22 @@ impl StageSpec {
             dp_buckets: 1,
             param_exposed_s: 0.0,
             optimizer_s: 0.0,
+            ep_nic_s: 0.0,
         }
     }
+}
+
+/// Which of a rank's traffic crosses the network on its GPUs' NICs, so that it shares
+/// them with the data-parallel stream (the shared-link model,
+/// [`crate::analytic::comm::shared_link_s`]). The default puts nothing on a shared NIC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct NicShare {
+    /// The data-parallel stream's gradient reduction crosses the network (its group
+    /// spans NVLink domains) and the cluster has NIC contention on; without it nothing
+    /// is shared.
+    pub dp: bool,
+    /// The p2p sends cross the network (consecutive stages in different NVLink domains).
+    pub p2p: bool,
 }
 
 /// Everything one simulated step needs.
@@ -103,6 +131,8 @@ pub struct SimInput {
     pub p2p_blocking: bool,
     /// Whether gradient buckets are reduced while the last backward still runs.
     pub dp_overlap: bool,
+    /// Traffic that shares each rank's NIC with the data-parallel stream.
+    pub nic: NicShare,
 }
 
 impl SimInput {
@@ -117,6 +147,7 @@ impl SimInput {
             p2p_s: Vec::new(),
             p2p_blocking: false,
             dp_overlap: true,
+            nic: NicShare::default(),
         }
     }
 

@@ -39,11 +39,20 @@ impl Program {
         let fwd: Vec<f64> = input.stages.iter().map(|s| s.fwd_s).collect();
         let bwd: Vec<f64> = input.stages.iter().map(|s| s.bwd_s).collect();
         let closed_form_s = pipeline_s(input.schedule, &fwd, &bwd, m, v);
+        let bucket_n = buckets(&shape, input);
         Ok(Program {
             schedule: input.schedule,
             base: durations(&steps, &shape, input),
+            ep_nic: ep_on_nic(&steps, &shape, input),
+            nic_p2p: input.nic.dp && input.nic.p2p && input.p2p_s.iter().any(|x| *x > 0.0),
+            bucket_off: std::iter::once(0)
+                .chain(bucket_n.iter().scan(0u32, |acc, nb| {
+                    *acc += nb * shape.chunks();
+                    Some(*acc)
+                }))
+                .collect(),
             last_wgrad: reduction_starts(&steps, &rank_of, &shape, input),
-            buckets: buckets(&shape, input),
+            buckets: bucket_n,
             param_exposed: per_rank(&shape, input, |s| s.param_exposed_s),
             optimizer: per_rank(&shape, input, |s| s.optimizer_s),
             shape,
@@ -206,6 +215,26 @@ fn durations(steps: &[Step], shape: &Shape, input: &SimInput) -> Vec<f64> {
         .collect()
 }
 
+/// Each operation's expert all-to-all on the NIC (its chunk's share of the stage's
+/// backward `ep_nic_s`; the backward half of a DualPipe pair, the input-gradient part
+/// of a split backward), seconds; empty when the data-parallel stream is not on the
+/// NIC or no stage has any.
+fn ep_on_nic(steps: &[Step], shape: &Shape, input: &SimInput) -> Vec<f64> {
+    if !input.nic.dp || input.stages.iter().all(|s| s.ep_nic_s <= 0.0) {
+        return Vec::new();
+    }
+    let per_chunk = per_chunk(shape);
+    let e = |pos: u32| stage_of(shape, input, pos).ep_nic_s * per_chunk;
+    steps
+        .iter()
+        .map(|s| match s.kind {
+            OpKind::B | OpKind::BInput => e(s.pos),
+            OpKind::FB => e(s.pos2),
+            OpKind::F | OpKind::W => 0.0,
+        })
+        .collect()
+}
+
 /// Per rank and chunk: the operation that finishes the chunk's weight gradients, and
 /// the seconds of gradient reduction that chunk then starts (reduction, per chunk,
 /// starts with the chunk's last weight gradient).
@@ -311,6 +340,7 @@ fn validate_times(input: &SimInput) -> Result<()> {
             ("dp_grad_s", s.dp_grad_s),
             ("param_exposed_s", s.param_exposed_s),
             ("optimizer_s", s.optimizer_s),
+            ("ep_nic_s", s.ep_nic_s),
         ] {
             if !ok(x) {
                 return Err(Error::invalid(
