@@ -156,5 +156,57 @@ fn bad_tiers_are_input_errors() {
         let e = scenario::load(Some("llama3-405b-h100"), &set).unwrap_err();
         assert!(e.to_string().contains(field), "{e}");
     }
+    let path = dir.join("c.yaml");
+    std::fs::write(&path, yaml.replace("leaf_gpus: 32", "leaf_gpus: 0")).unwrap();
+    let set = vec![format!("cluster={}", path.display())];
+    let e = scenario::load(Some("llama3-405b-h100"), &set).unwrap_err();
+    assert!(e.to_string().contains("cluster.leaf_gpus"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// DGX H100 with its SuperPOD leaves (32 GPUs each, `leaf_gpus`), their uplinks
+/// oversubscribed 1:4, rail-optimised or not.
+fn leaves(rail: bool) -> ClusterProfile {
+    let mut c = dgx_h100(&[]);
+    c.leaf_gpus = Some(32);
+    c.oversubscription = 4.0;
+    c.rail_optimized = rail;
+    c
+}
+
+/// Rail-optimised vs not, by hand. A rail leaf holds GPU i of 32 nodes (256 ranks); a
+/// non-rail leaf 4 whole nodes (32 ranks). An expert all-to-all over ep 16 at stride
+/// 8 (one member per node, 16 nodes): on rails all 16 members share a leaf, nothing
+/// climbs: 1.875 x 4096 x 16384 B = 125.83 MB at 45 GB/s = 2,796.2 us + 5 us. Without
+/// rails a leaf holds m = 4 members, so (16 - 4) / 15 = 0.8 of the remote copies leave
+/// it over 1:4 uplinks: x 3.2 = 8,947.8 us + 5. Pipeline sends 64 ranks (8 nodes) apart:
+/// on rails a leaf's 256 ranks send 64 / 256 of their GPUs' traffic out, 4 x 0.25 = 1,
+/// unchanged: 100 MB / 45 GB/s = 2,222.2 us + 5; without rails every send leaves its
+/// 32-rank leaf: x 4 = 8,888.9 us + 5.
+#[test]
+fn rail_optimised_leaves_keep_traffic_below_the_uplinks() {
+    let (rail, flat) = (leaves(true), leaves(false));
+    let g = Group {
+        size: 16,
+        stride: 8,
+    };
+    let (t, k, b) = (4096.0, 2.0, 16384.0);
+    let a2a = |c: &ClusterProfile| Comm::new(c).moe_all_to_all_s(t, k, b, g, None);
+    assert!(close(a2a(&rail), 2801.2), "{}", a2a(&rail));
+    assert!(close(a2a(&flat), 8952.8), "{}", a2a(&flat));
+    let p2p = |c: &ClusterProfile| Comm::new(c).p2p_s(100e6, 64);
+    assert!(close(p2p(&rail), 2227.2), "{}", p2p(&rail));
+    assert!(close(p2p(&flat), 8893.9), "{}", p2p(&flat));
+    // Beyond one rail leaf (ep 64 at stride 8: 64 nodes, 32 per leaf) the rails climb
+    // too: (64 - 32) / 63 of the copies leave, 4 x 32/63 = 2.03x.
+    let wide = Group {
+        size: 64,
+        stride: 8,
+    };
+    let f = Comm::new(&rail).tier_factor(wide, |m| (64.0 - m) / 63.0);
+    assert!((f - 4.0 * 32.0 / 63.0).abs() < 1e-12, "{f}");
+    // Without `leaf_gpus` every network transfer pays the oversubscription, as before.
+    let mut unset = leaves(true);
+    unset.leaf_gpus = None;
+    assert!(close(a2a(&unset), 4.0 * 2796.2 + 5.0), "{}", a2a(&unset));
 }

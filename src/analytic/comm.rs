@@ -370,11 +370,41 @@ impl<'a> Comm<'a> {
     }
 
     fn net_bw(&self) -> f64 {
-        link_bw(&self.cluster.scale_out) / self.cluster.oversubscription
+        let c = self.cluster;
+        // With the leaf modelled, only what leaves it pays its uplinks ([`Comm::blocks`]).
+        let o = if c.leaf_gpus.is_some() {
+            1.0
+        } else {
+            c.oversubscription
+        };
+        link_bw(&c.scale_out) / o
     }
 
-    /// How much longer a group's network transfers take on the fat tree's upper tiers
-    /// (`cluster.tiers`), a factor >= 1: for each tier whose blocks hold fewer than all
+    /// The fat tree's blocks, innermost first, as (consecutive ranks one block spans,
+    /// oversubscription of its uplinks): the leaf switch when `cluster.leaf_gpus` is
+    /// set, then `cluster.tiers`. A rail-optimised leaf holds one GPU of each of
+    /// `leaf_gpus` nodes, so it spans `leaf_gpus x gpus_per_node` ranks, of which it
+    /// connects the ones on its rail; traffic to another rail's GPU in those nodes goes
+    /// over NVLink to the GPU on the destination's rail first (NCCL's PXN, on by
+    /// default since 2.12; rings and trees connect same-rail GPUs across nodes), so
+    /// for the network a block is those nodes. A leaf of a non-rail fabric holds
+    /// `leaf_gpus` GPUs of whole nodes: `leaf_gpus` ranks.
+    fn blocks(&self) -> impl Iterator<Item = (u64, f64)> + '_ {
+        let c = self.cluster;
+        let leaf = c.leaf_gpus.map(|g| {
+            let span = if c.rail_optimized {
+                g * u64::from(c.gpus_per_node.max(1))
+            } else {
+                g
+            };
+            (span, c.oversubscription)
+        });
+        leaf.into_iter()
+            .chain(c.tiers.iter().map(|t| (t.gpus, t.oversubscription)))
+    }
+
+    /// How much longer a group's network transfers take on the fat tree's oversubscribed
+    /// tiers ([`Comm::blocks`]: the leaf, `cluster.tiers`), a factor >= 1: for each tier whose blocks hold fewer than all
     /// `size` members (`m` of them per block), `crossing(m)` is the share of a member's
     /// network bytes that leaves its block; every GPU of a block sends at once, and the
     /// block's uplinks carry 1/oversubscription of what its GPUs inject, so those bytes
@@ -382,10 +412,10 @@ impl<'a> Comm<'a> {
     /// tier sets the pace.
     pub fn tier_factor(&self, g: Group, crossing: impl Fn(f64) -> f64) -> f64 {
         let mut f = 1.0f64;
-        for t in &self.cluster.tiers {
-            let m = (t.gpus / g.stride.max(1)).clamp(1, g.size.max(1));
+        for (gpus, over) in self.blocks() {
+            let m = (gpus / g.stride.max(1)).clamp(1, g.size.max(1));
             if m < g.size {
-                f = f.max(t.oversubscription * crossing(m as f64).min(1.0));
+                f = f.max(over * crossing(m as f64).min(1.0));
             }
         }
         f
@@ -528,9 +558,9 @@ impl<'a> Comm<'a> {
     /// oversubscription x min(1, stride / block) as long; the slowest pair sets the pace.
     pub fn p2p_tier_factor(&self, stride: u64) -> f64 {
         let mut f = 1.0f64;
-        for t in &self.cluster.tiers {
-            let share = (stride as f64 / t.gpus.max(1) as f64).min(1.0);
-            f = f.max(t.oversubscription * share);
+        for (gpus, over) in self.blocks() {
+            let share = (stride as f64 / gpus.max(1) as f64).min(1.0);
+            f = f.max(over * share);
         }
         f
     }

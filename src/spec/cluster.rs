@@ -49,7 +49,7 @@ pub struct ClusterProfile {
     /// `nvlink_domain - 1` links, of which a group of `a` GPUs uses `a - 1`.
     #[serde(default)]
     pub scale_up_mesh: bool,
-    /// The scale-out network (InfiniBand/RoCE), per GPU (rail-optimised: one NIC per GPU).
+    /// The scale-out network (InfiniBand/RoCE), per GPU (one NIC per GPU).
     pub scale_out: Link,
     /// NICs per node.
     pub nics_per_node: u32,
@@ -62,8 +62,25 @@ pub struct ClusterProfile {
     /// every collective the NIC to itself.
     #[serde(default = "yes")]
     pub nic_contention: bool,
-    /// Network oversubscription above the leaf switches (1.0 = full bisection).
+    /// Network oversubscription above the leaf switches (1.0 = full bisection): the
+    /// leaf's uplinks carry 1/oversubscription of what its GPUs inject. Paid by every
+    /// network transfer when `leaf_gpus` is unset; with it, only by the share of a
+    /// group's traffic that leaves a leaf (`analytic::comm`, `tier_factor`).
     pub oversubscription: f64,
+    /// GPUs (NIC ports) one leaf switch of the scale-out network connects, count (32 in
+    /// the DGX SuperPOD's scalable units: 8 rail leaves per 32 nodes). Unset: the leaf
+    /// is not modelled and every network transfer pays `oversubscription`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_gpus: Option<u64>,
+    /// `true` (the default): a rail-optimised fabric, NIC i of every node on leaf (rail)
+    /// switch i, so a leaf of `leaf_gpus` ports holds one GPU of each of `leaf_gpus`
+    /// nodes; traffic between GPUs of different nodes stays under one leaf for that
+    /// many nodes (NCCL's PXN moves data bound for another rail over NVLink to the GPU
+    /// on that rail first). `false`: a leaf holds whole nodes (`leaf_gpus /
+    /// gpus_per_node`), and inter-node traffic reaches the oversubscribed uplinks
+    /// sooner. Used only with `leaf_gpus`.
+    #[serde(default = "yes")]
+    pub rail_optimized: bool,
     /// Fat-tree tiers above the leaf, innermost first: a group whose ranks span more
     /// than one block of a tier sends part of its network traffic over that tier's
     /// oversubscribed uplinks (`analytic::comm`, `tier_factor`). Empty: every tier at

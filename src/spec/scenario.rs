@@ -547,6 +547,9 @@ fn check_cluster(c: &ClusterProfile) -> Result<()> {
     if !(c.oversubscription.is_finite() && c.oversubscription >= 1.0) {
         return Err(Error::invalid("cluster.oversubscription", "must be >= 1"));
     }
+    if c.leaf_gpus == Some(0) {
+        return Err(Error::invalid("cluster.leaf_gpus", "must be at least 1"));
+    }
     for (i, t) in c.tiers.iter().enumerate() {
         if t.gpus == 0 {
             return Err(Error::invalid(
