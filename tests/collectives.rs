@@ -156,3 +156,55 @@ fn zero3_throughput_falls_with_gpu_count_on_a_ring() {
     assert!(ring[0] > ring[1] && ring[1] > ring[2], "{ring:?}");
     assert!(ring[2] / ring[0] < hier[2] / hier[0], "{ring:?} {hier:?}");
 }
+
+/// InfiniBand SHARP (`training.collective: sharp`) on DGX H100, by hand: no published
+/// nccl-tests figure with SHARP across nodes was found, so the SHARP rate here is an
+/// input of the test, NDR's 50 GB/s at the catalog's NCCL efficiency 0.9, 45 GB/s per
+/// GPU. A 1 GB all-reduce over 8 nodes of 8 (consecutive ranks): inside each node NVLS
+/// at 275 GB/s, 3.636 ms, pipelined with each NIC's 1/8 GB at 45 GB/s, 2.778 ms;
+/// latency 2 (1 + 7 x 0.4) us + 31 us + 2 x 5 us = 48.6 us (NCCL tuning.cc, CollNet
+/// Direct): 3.685 ms. The flat ring takes 2 x (63/64/8 GB at 45 GB/s + 7 x 5 us + 56 x
+/// 3 us) = 5.875 ms and NVLSTree max(3.636, 2/8 GB at 45 GB/s = 5.556) ms + 31 us =
+/// 5.587 ms. Reduce-scatter: 7/8 GB at 364.5 GB/s = 2.401 ms beside 2.778 ms + 48.6 us
+/// = 2.826 ms against the ring's 2.937 ms; all-gather has nothing to reduce: the ring.
+/// Without `sharp_all_reduce_bw` the choice falls back to NVLS.
+#[test]
+fn sharp_all_reduce_by_hand() {
+    let c = cluster("dgx-h100");
+    let mut with = c.clone();
+    with.sharp_all_reduce_bw = Some(45e9);
+    let g = Group {
+        size: 64,
+        stride: 1,
+    };
+    let ms = |t: f64| t * 1e3;
+    let close = |got: f64, want: f64| (ms(got) - want).abs() < 5e-4;
+    let ring = Comm::new(&c).with_collective(Collective::Ring);
+    let nvls = Comm::new(&c).with_collective(Collective::Nvls);
+    assert!(
+        close(ring.all_reduce_s(1e9, g), 5.8747),
+        "{}",
+        ms(ring.all_reduce_s(1e9, g))
+    );
+    assert!(
+        close(nvls.all_reduce_s(1e9, g), 5.5866),
+        "{}",
+        ms(nvls.all_reduce_s(1e9, g))
+    );
+    let unset = Comm::new(&c)
+        .with_collective(Collective::Sharp)
+        .all_reduce_s(1e9, g);
+    assert_eq!(unset, nvls.all_reduce_s(1e9, g));
+    let sharp = Comm::new(&with).with_collective(Collective::Sharp);
+    assert!(
+        close(sharp.all_reduce_s(1e9, g), 3.6850),
+        "{}",
+        ms(sharp.all_reduce_s(1e9, g))
+    );
+    assert!(
+        close(sharp.reduce_scatter_s(1e9, g), 2.8264),
+        "{}",
+        ms(sharp.reduce_scatter_s(1e9, g))
+    );
+    assert_eq!(sharp.all_gather_s(1e9, g), ring.all_gather_s(1e9, g));
+}

@@ -15,7 +15,10 @@
 //! the sum of its hops'; NVLS all-reduce on 8 H100 reaches ~275 GB/s of algorithm
 //! bandwidth (480 GB/s nccl-tests bus bandwidth; NVIDIA/nccl-tests issue 212, NCCL's
 //! maintainer), which is each GPU sending and receiving the buffer about once through
-//! the switch, against 2 (n-1)/n of it for a ring.
+//! the switch, against 2 (n-1)/n of it for a ring. InfiniBand SHARP (CollNet
+//! Direct): tuning.cc's latencies (31 us on the network, 0.4 us per local rank) and its
+//! algorithm bandwidth being half the bus bandwidth it reports (each NIC sends and
+//! receives its shard once; NVIDIA/nccl issue 320 for what CollNet is).
 
 /// Per-step cost of a ring step that does not cross the network, when the ring does
 /// (NCCL tuning.cc: `netOverhead` 1 us on x86, x3 for the Simple protocol), seconds.
@@ -132,6 +135,61 @@ pub fn nvls_ar_s(bytes: f64, s: &Shape, nvls_bw: f64) -> f64 {
     (bytes / nvls_bw).max(net) + s.up_lat + 2.0 * s.b.log2().ceil() * s.net_lat
 }
 
+/// NCCL's CollNet Direct latency on the network with the Simple protocol (tuning.cc,
+/// `hwLatencies[NET][CollNetDirect][Simple]`), seconds.
+pub const SHARP_NET_LAT_S: f64 = 31e-6;
+
+/// CollNet Direct's arity serialization per local rank (tuning.cc: "Add 0.4 us arity
+/// serialization latency"), seconds.
+pub const SHARP_ARITY_S: f64 = 0.4e-6;
+
+/// Latency of a SHARP (CollNet Direct) collective across domains, as NCCL's tuning.cc
+/// prices it: `2 (min(1, a - 1) alpha_up + (a - 1) 0.4 us) + 31 us` plus the network's
+/// own latency twice (once more for the Simple protocol's flush). Seconds.
+pub fn sharp_lat_s(s: &Shape) -> f64 {
+    let local = s.a - 1.0;
+    2.0 * (local.min(1.0) * s.up_lat + local * SHARP_ARITY_S) + SHARP_NET_LAT_S + 2.0 * s.net_lat
+}
+
+/// All-reduce of `bytes` with its network part reduced in the InfiniBand switches
+/// (SHARP, NCCL's CollNet) at `sharp_bw`, the algorithm bandwidth per GPU: each GPU's
+/// NIC sends its 1/a shard once and receives the reduced shard once, `bytes / a /
+/// sharp_bw`, against the ring's 2 (b - 1)/b of it. The part inside a domain is NVLS
+/// at `nvls_bw` where given (each GPU sends and receives the buffer once) or the
+/// NVLink reduce-scatter and all-gather, 2 (a - 1)/a bytes at the NVLink rate; NCCL
+/// pipelines chunks through both, so the slower sets the pace. Each switch forwards
+/// one reduced stream up its uplinks, so the oversubscribed tiers are not paid. Never
+/// slower than the ring (NCCL's tuner takes the faster); inside one domain, NVLS or
+/// the ring. Seconds.
+pub fn sharp_ar_s(bytes: f64, s: &Shape, sharp_bw: f64, nvls_bw: Option<f64>) -> f64 {
+    let ring = 2.0 * ring_rs_s(bytes, s);
+    if s.b <= 1.0 {
+        return nvls_bw.map_or(ring, |v| nvls_ar_s(bytes, s, v));
+    }
+    let intra = match nvls_bw {
+        _ if s.a <= 1.0 => 0.0,
+        Some(v) => bytes / v,
+        None => 2.0 * (s.a - 1.0) / s.a * bytes / s.up_bw,
+    };
+    let net = bytes / s.a / sharp_bw;
+    ring.min(intra.max(net) + sharp_lat_s(s))
+}
+
+/// Reduce-scatter of `bytes` with SHARP across domains: the NVLink reduce-scatter
+/// inside each domain, (a - 1)/a bytes, pipelined with each GPU's 1/a shard reduced in
+/// the switches at `sharp_bw` (NCCL's CollNet Direct reduce-scatter, one NIC per
+/// GPU). Its bandwidth barely beats the ring's ((b - 1)/b of the shard); its latency
+/// is one switch tree instead of b - 1 ring steps. Never slower than the ring. Seconds.
+pub fn sharp_rs_s(bytes: f64, s: &Shape, sharp_bw: f64) -> f64 {
+    let ring = ring_rs_s(bytes, s);
+    if s.b <= 1.0 {
+        return ring;
+    }
+    let intra = (s.a - 1.0) / s.a * bytes / s.up_bw;
+    let net = bytes / s.a / sharp_bw;
+    ring.min(intra.max(net) + sharp_lat_s(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +261,41 @@ mod tests {
         assert!(close(
             nvls_ar_s(1e9, &two, 275e9),
             2.0 * ring_rs_s(1e9, &two)
+        ));
+    }
+
+    #[test]
+    fn sharp_by_hand() {
+        // 1 GB all-reduce over 16 DGX A100 (a = 8), SHARP at 22.5 GB/s per GPU (an
+        // input for this test: the NIC's rate at the ring's efficiency). NVLink
+        // reduce-scatter and all-gather 2 x 7/8 GB at 231 GB/s = 7.576 ms, pipelined
+        // with the NIC's 1/8 GB at 22.5 GB/s = 5.556 ms; latency 2 (1 + 7 x 0.4) us +
+        // 31 us + 2 x 5 us = 48.6 us: 7.624 ms, against the ring's 11.85 ms.
+        let s = dgx(8.0, 16.0);
+        let sharp = 2.0 * 7.0 / 8.0 / 231.0 + 48.6e-6;
+        assert!(close(sharp_lat_s(&s), 48.6e-6));
+        assert!(close(sharp_ar_s(1e9, &s, 22.5e9, None), sharp));
+        assert!(close(
+            2.0 * ring_rs_s(1e9, &s),
+            2.0 * (127.0 / 128.0 / 8.0 / 22.5 + 411e-6)
+        ));
+        // Reduce-scatter: 7/8 GB at 231 GB/s = 3.788 ms beside 5.556 ms on the NIC, +
+        // 48.6 us = 5.604 ms; the ring moves 127/128 of the NIC's shard, 5.512 ms, but
+        // pays 411 us of latency: 5.923 ms.
+        let rs = 1.0 / 8.0 / 22.5 + 48.6e-6;
+        assert!(close(sharp_rs_s(1e9, &s, 22.5e9), rs));
+        // One GPU per node: no NVLink part, the NIC alone.
+        let one = dgx(1.0, 64.0);
+        let lat = 31e-6 + 10e-6;
+        assert!(close(
+            sharp_ar_s(1e9, &one, 22.5e9, Some(275e9)),
+            1.0 / 22.5 + lat
+        ));
+        // Inside a domain SHARP has nothing to do: NVLS, or the ring.
+        let node = dgx(8.0, 1.0);
+        assert!(close(
+            sharp_ar_s(1e9, &node, 22.5e9, None),
+            2.0 * ring_rs_s(1e9, &node)
         ));
     }
 }

@@ -450,27 +450,43 @@ impl<'a> Comm<'a> {
             return 0.0;
         }
         let s = self.shape(g);
-        match self.algo {
-            Collective::Hierarchical => collective::hierarchical_rs_s(bytes, &s),
+        match (self.algo, self.cluster.sharp_all_reduce_bw) {
+            (Collective::Hierarchical, _) => collective::hierarchical_rs_s(bytes, &s),
+            (Collective::Sharp, Some(bw)) => collective::sharp_rs_s(bytes, &s, bw),
             _ => collective::ring_rs_s(bytes, &s),
         }
     }
 
-    /// All-gather of a `bytes` buffer (full size) over `g`, seconds (same cost as reduce-scatter).
+    /// All-gather of a `bytes` buffer (full size) over `g`, seconds: the reduce-scatter's
+    /// cost, except that SHARP reduces and has nothing to add to a gather (the ring).
     pub fn all_gather_s(&self, bytes: f64, g: Group) -> f64 {
+        if self.algo == Collective::Sharp {
+            if g.size <= 1 || bytes <= 0.0 {
+                return 0.0;
+            }
+            return collective::ring_rs_s(bytes, &self.shape(g));
+        }
         self.reduce_scatter_s(bytes, g)
     }
 
     /// All-reduce of `bytes` over `g`, seconds: reduce-scatter then all-gather, or a
     /// tree, or through the NVSwitch where the cluster has NVLink SHARP
-    /// (`nvls_all_reduce_bw`; a ring where it has not).
+    /// (`nvls_all_reduce_bw`; a ring where it has not), or reduced in the InfiniBand
+    /// switches across domains where it has SHARP (`sharp_all_reduce_bw`).
     pub fn all_reduce_s(&self, bytes: f64, g: Group) -> f64 {
         if g.size <= 1 || bytes <= 0.0 {
             return 0.0;
         }
-        match (self.algo, self.cluster.nvls_all_reduce_bw) {
-            (Collective::Tree, _) => collective::tree_ar_s(bytes, &self.shape(g)),
-            (Collective::Nvls, Some(bw)) => collective::nvls_ar_s(bytes, &self.shape(g), bw),
+        let (nvls, sharp) = (
+            self.cluster.nvls_all_reduce_bw,
+            self.cluster.sharp_all_reduce_bw,
+        );
+        match (self.algo, nvls, sharp) {
+            (Collective::Tree, _, _) => collective::tree_ar_s(bytes, &self.shape(g)),
+            (Collective::Sharp, v, Some(x)) => collective::sharp_ar_s(bytes, &self.shape(g), x, v),
+            (Collective::Nvls | Collective::Sharp, Some(bw), _) => {
+                collective::nvls_ar_s(bytes, &self.shape(g), bw)
+            }
             _ => 2.0 * self.reduce_scatter_s(bytes, g),
         }
     }

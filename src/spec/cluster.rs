@@ -94,6 +94,14 @@ pub struct ClusterProfile {
     /// `training.collective: nvls`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nvls_all_reduce_bw: Option<f64>,
+    /// InfiniBand SHARP (in-network reduction in the Quantum switches, NCCL's CollNet):
+    /// the algorithm bandwidth of the network part of an all-reduce across NVLink
+    /// domains, bytes/s per GPU: each GPU's NIC sends its 1/a shard once and receives
+    /// the reduced shard once, against 2 (b - 1)/b of it for a ring. Absent where the
+    /// fabric reduces nothing (RoCE, no aggregation manager); used by
+    /// `training.collective: sharp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharp_all_reduce_bw: Option<f64>,
     /// Wall power per GPU including its share of CPUs, NICs, fans, watts.
     pub power_per_gpu_w: f64,
     /// Fixed time every optimizer step pays beyond the modelled work (data loading,

@@ -547,6 +547,14 @@ fn check_cluster(c: &ClusterProfile) -> Result<()> {
     if !(c.oversubscription.is_finite() && c.oversubscription >= 1.0) {
         return Err(Error::invalid("cluster.oversubscription", "must be >= 1"));
     }
+    if let Some(bw) = c.sharp_all_reduce_bw {
+        if !(bw.is_finite() && bw > 0.0) {
+            return Err(Error::invalid(
+                "cluster.sharp_all_reduce_bw",
+                "must be a positive bandwidth in bytes/s",
+            ));
+        }
+    }
     if c.leaf_gpus == Some(0) {
         return Err(Error::invalid("cluster.leaf_gpus", "must be at least 1"));
     }

@@ -320,6 +320,11 @@ pub enum Collective {
     /// All-reduce through the NVSwitch (NVLink SHARP, NCCL's NVLS/NVLSTree) where the
     /// cluster has it; a ring for the rest and where it has not.
     Nvls,
+    /// All-reduce and reduce-scatter across NVLink domains reduced in the InfiniBand
+    /// switches (SHARP, NCCL's CollNet) where the cluster has it
+    /// (`cluster.sharp_all_reduce_bw`), NVLS for the part inside a domain where the
+    /// cluster has that; a ring for the rest and where it has neither.
+    Sharp,
 }
 
 /// How a framework runs the memory-bound ops of a layer (norms, rotary embedding, the

@@ -207,6 +207,7 @@ fn collective(r: &super::rows::Row) -> Result<Collective> {
             ("ring", Collective::Ring),
             ("tree", Collective::Tree),
             ("nvls", Collective::Nvls),
+            ("sharp", Collective::Sharp),
         ],
     )
 }
