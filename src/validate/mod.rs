@@ -12,6 +12,7 @@ pub mod band;
 pub mod convention;
 pub mod logs;
 pub mod names;
+pub mod phases;
 mod predict;
 pub mod recipe;
 pub mod rows;
@@ -163,19 +164,7 @@ pub fn validate_with(rows: &[Row], group: Option<&str>, search: bool) -> Report 
             continue;
         }
         let (row2, why) = apply_documented(row);
-        let built = match build(&row2).and_then(|b| searched(b, search)) {
-            Ok(mut b) => {
-                if let Some(w) = why {
-                    b.assumptions.push(w.to_string());
-                }
-                b
-            }
-            Err(e) => {
-                skipped.push(skip(e.to_string()));
-                continue;
-            }
-        };
-        match predict::predict(&row2, &built) {
+        match predict_row(&row2, why, search) {
             Ok(p) if p.is_empty() => skipped.push(skip(format!(
                 "no published quantity llmplan predicts (add one of: {})",
                 predict::QUANTITIES.join(", ")
@@ -189,6 +178,29 @@ pub fn validate_with(rows: &[Row], group: Option<&str>, search: bool) -> Report 
         predictions,
         skipped,
         groups,
+    }
+}
+
+/// Every published quantity of `row` (with its documented assumption `why`): one
+/// scenario, or one per phase for a row of several phases (phases.rs), whose GPU-hours
+/// and days are summed.
+fn predict_row(row: &Row, why: Option<&str>, search: bool) -> Result<Vec<Prediction>> {
+    let built = |r: &Row| -> Result<rows::Built> {
+        let mut b = searched(build(r)?, search)?;
+        b.assumptions.extend(why.map(str::to_string));
+        Ok(b)
+    };
+    match phases::split(row)? {
+        None => predict::predict(row, &built(row)?),
+        Some(parts) => {
+            let mut all = Vec::with_capacity(parts.len());
+            for (r, said) in parts {
+                let b =
+                    built(&r).map_err(|e| crate::error::Error::invalid(&said, e.to_string()))?;
+                all.push((b, said));
+            }
+            predict::predict_phases(row, &all)
+        }
     }
 }
 

@@ -164,3 +164,72 @@ fn with_failures(sc: &crate::spec::Scenario, e: &Estimate) -> f64 {
         r.gpu_hours_expected / (24.0 * e.gpus as f64)
     })
 }
+
+/// The additive quantities (`train_days`, `gpu_hours`) of a row of several phases,
+/// `phases` built one per phase with what each is, in words (phases.rs): each phase's
+/// days for its tokens at its own
+/// modelled step (with expected failures for an end-to-end run), summed. A rate or a
+/// step time has no single value across phases and is not predicted.
+pub fn predict_phases(row: &Row, phases: &[(Built, String)]) -> Result<Vec<Prediction>> {
+    let end_to_end = row.text("row_type") == "end_to_end_run";
+    let (mut days, mut gpu_hours) = (0.0, 0.0);
+    let mut assumptions: Vec<String> = Vec::new();
+    let mut regime = None;
+    for (b, said) in phases {
+        let (e, _, _) =
+            estimate(b).map_err(|e| crate::error::Error::invalid(said, e.to_string()))?;
+        assumptions.push(said.clone());
+        let d = if end_to_end {
+            with_failures(&b.scenario, &e)
+        } else {
+            e.time.days
+        };
+        days += d;
+        gpu_hours += d * 24.0 * e.gpus as f64;
+        regime = regime.or(Some(crate::analytic::uncertainty::Regime::of(
+            &b.scenario,
+            e.gpus,
+        )));
+        for a in &b.assumptions {
+            if !assumptions.contains(a) {
+                assumptions.push(a.clone());
+            }
+        }
+    }
+    let derived: Vec<&str> = row
+        .text("derived_fields")
+        .split(';')
+        .map(str::trim)
+        .collect();
+    let mut out = Vec::new();
+    for (q, predicted) in [("train_days", days), ("gpu_hours", gpu_hours)] {
+        let Some(published) = row.num(q) else {
+            continue;
+        };
+        let error_pct = (predicted / published - 1.0) * 100.0;
+        out.push(Prediction {
+            row_id: row.id().to_string(),
+            group: row.group().to_string(),
+            quantity: q,
+            published,
+            predicted,
+            error_pct,
+            convention: "summed over the row's phases, each for its tokens at its modelled step",
+            derived: derived.contains(&q),
+            time_error_pct: error_pct,
+            headline: false,
+            row_type: row.text("row_type").to_string(),
+            layout_searched: phases.iter().any(|(b, _)| b.search_layout),
+            regime,
+            assumptions: assumptions.clone(),
+        });
+    }
+    let head = out
+        .iter()
+        .position(|p| !p.derived)
+        .or((!out.is_empty()).then_some(0));
+    if let Some(i) = head {
+        out[i].headline = true;
+    }
+    Ok(out)
+}

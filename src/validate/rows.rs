@@ -293,7 +293,7 @@ fn one_number(row: &Row, col: &str) -> Result<Option<f64>> {
         Error::invalid(
             col,
             format!(
-                "'{t}' is not one number: llmplan predicts a row of one training phase (give one value; a run of several phases, each with its own sequence length and batch, is one row per phase)"
+                "'{t}' is not one number (a ramp or a range: give the value most of the run used; a run of several phases lists one value per phase, separated by ' then ' or '/')"
             ),
         )
     })
