@@ -27,6 +27,14 @@ pub struct Group {
     pub stride: u64,
 }
 
+/// A group with its shape on the cluster ([`Comm::shaped`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shaped {
+    /// The group.
+    pub group: Group,
+    shape: Shape,
+}
+
 /// How a group lies on the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Placement {
@@ -442,6 +450,15 @@ impl<'a> Comm<'a> {
         }
     }
 
+    /// `g` placed and shaped once, for a group whose collectives are priced many times
+    /// (the data-parallel groups: several per stage, several stages per layout).
+    pub fn shaped(&self, g: Group) -> Shaped {
+        Shaped {
+            group: g,
+            shape: self.shape(g),
+        }
+    }
+
     /// Reduce-scatter (or all-gather) of a `bytes` buffer (full size) over `g` with
     /// the configured algorithm (`analytic::collective`: hierarchical, or NCCL's flat
     /// ring for the others), seconds.
@@ -449,24 +466,39 @@ impl<'a> Comm<'a> {
         if g.size <= 1 || bytes <= 0.0 {
             return 0.0;
         }
-        let s = self.shape(g);
+        self.reduce_scatter_on(bytes, &self.shaped(g))
+    }
+
+    /// [`Comm::reduce_scatter_s`] over a group shaped by [`Comm::shaped`], seconds.
+    pub fn reduce_scatter_on(&self, bytes: f64, g: &Shaped) -> f64 {
+        if g.group.size <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
         match (self.algo, self.cluster.sharp_all_reduce_bw) {
-            (Collective::Hierarchical, _) => collective::hierarchical_rs_s(bytes, &s),
-            (Collective::Sharp, Some(bw)) => collective::sharp_rs_s(bytes, &s, bw),
-            _ => collective::ring_rs_s(bytes, &s),
+            (Collective::Hierarchical, _) => collective::hierarchical_rs_s(bytes, &g.shape),
+            (Collective::Sharp, Some(bw)) => collective::sharp_rs_s(bytes, &g.shape, bw),
+            _ => collective::ring_rs_s(bytes, &g.shape),
         }
     }
 
     /// All-gather of a `bytes` buffer (full size) over `g`, seconds: the reduce-scatter's
     /// cost, except that SHARP reduces and has nothing to add to a gather (the ring).
     pub fn all_gather_s(&self, bytes: f64, g: Group) -> f64 {
-        if self.algo == Collective::Sharp {
-            if g.size <= 1 || bytes <= 0.0 {
-                return 0.0;
-            }
-            return collective::ring_rs_s(bytes, &self.shape(g));
+        if g.size <= 1 || bytes <= 0.0 {
+            return 0.0;
         }
-        self.reduce_scatter_s(bytes, g)
+        self.all_gather_on(bytes, &self.shaped(g))
+    }
+
+    /// [`Comm::all_gather_s`] over a group shaped by [`Comm::shaped`], seconds.
+    pub fn all_gather_on(&self, bytes: f64, g: &Shaped) -> f64 {
+        if g.group.size <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
+        if self.algo == Collective::Sharp {
+            return collective::ring_rs_s(bytes, &g.shape);
+        }
+        self.reduce_scatter_on(bytes, g)
     }
 
     /// All-reduce of `bytes` over `g`, seconds: reduce-scatter then all-gather, or a
@@ -477,17 +509,25 @@ impl<'a> Comm<'a> {
         if g.size <= 1 || bytes <= 0.0 {
             return 0.0;
         }
+        self.all_reduce_on(bytes, &self.shaped(g))
+    }
+
+    /// [`Comm::all_reduce_s`] over a group shaped by [`Comm::shaped`], seconds.
+    pub fn all_reduce_on(&self, bytes: f64, g: &Shaped) -> f64 {
+        if g.group.size <= 1 || bytes <= 0.0 {
+            return 0.0;
+        }
         let (nvls, sharp) = (
             self.cluster.nvls_all_reduce_bw,
             self.cluster.sharp_all_reduce_bw,
         );
         match (self.algo, nvls, sharp) {
-            (Collective::Tree, _, _) => collective::tree_ar_s(bytes, &self.shape(g)),
-            (Collective::Sharp, v, Some(x)) => collective::sharp_ar_s(bytes, &self.shape(g), x, v),
+            (Collective::Tree, _, _) => collective::tree_ar_s(bytes, &g.shape),
+            (Collective::Sharp, v, Some(x)) => collective::sharp_ar_s(bytes, &g.shape, x, v),
             (Collective::Nvls | Collective::Sharp, Some(bw), _) => {
-                collective::nvls_ar_s(bytes, &self.shape(g), bw)
+                collective::nvls_ar_s(bytes, &g.shape, bw)
             }
-            _ => 2.0 * self.reduce_scatter_s(bytes, g),
+            _ => 2.0 * self.reduce_scatter_on(bytes, g),
         }
     }
 

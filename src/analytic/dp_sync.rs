@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::comm::{Comm, Group};
+use super::comm::{Comm, Group, Shaped};
 use super::stage::{StageCost, StageInputs};
 use crate::spec::gpu::GpuProfile;
 use crate::spec::layout::{Overlap, ResolvedLayout};
@@ -27,12 +27,39 @@ pub fn gpu_sms_for_collectives(gpu: &GpuProfile, ov: &Overlap) -> f64 {
 }
 
 /// Share of the GPU's compute a collective over `g` takes while it runs beside compute:
-/// its CTAs' SMs ([`Comm::collective_ctas`]) over the GPU's. Fraction.
-pub fn collective_sm_share(inp: &StageInputs, g: Group) -> f64 {
-    if inp.gpu_sms <= 0.0 {
+/// its CTAs' SMs ([`Comm::collective_ctas`]) over the GPU's `gpu_sms`
+/// ([`gpu_sms_for_collectives`]). Fraction.
+pub fn collective_sm_share(comm: &Comm, gpu_sms: f64, g: Group) -> f64 {
+    if gpu_sms <= 0.0 {
         return 0.0;
     }
-    (f64::from(inp.comm.collective_ctas(g)) / inp.gpu_sms).min(1.0)
+    (f64::from(comm.collective_ctas(g)) / gpu_sms).min(1.0)
+}
+
+/// A layout's data-parallel groups ([`dp_groups`]) placed and shaped on the cluster,
+/// and the compute share their overlapped collectives take: the same for every stage
+/// of the layout, so computed once per layout (the search prices millions).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DpGroups {
+    /// Dense parameters' group.
+    pub dense: Shaped,
+    /// Routed experts' group.
+    pub expert: Shaped,
+    /// [`collective_sm_share`] of the dense group (the one whose traffic overlaps
+    /// compute), fraction.
+    pub sm_share: f64,
+}
+
+impl DpGroups {
+    /// For layout `l` on `comm`'s cluster, on a GPU whose compute runs on `gpu_sms` SMs.
+    pub fn new(l: &ResolvedLayout, comm: &Comm, gpu_sms: f64) -> Self {
+        let (dense, expert) = dp_groups(l, comm);
+        DpGroups {
+            dense: comm.shaped(dense),
+            expert: comm.shaped(expert),
+            sm_share: collective_sm_share(comm, gpu_sms, dense),
+        }
+    }
 }
 
 /// ZeRO-2/3 traffic paid on every micro-batch: ZeRO-2 reduce-scatters gradients after
@@ -53,7 +80,7 @@ pub(super) fn zero_per_microbatch(
         return (0.0, 0.0);
     }
     let c = &inp.comm;
-    let (dg, eg) = dp_groups(l, c);
+    let (dg, eg) = (&inp.dp.dense, &inp.dp.expert);
     let tr = inp.ctx.training;
     // One collective per sharding unit (a block, or the framework's modules of it):
     // the bytes split over them, each paying the collective's latency. ZeRO-2 reduces
@@ -63,15 +90,15 @@ pub(super) fn zero_per_microbatch(
     } else {
         1.0
     };
-    let per_unit = |f: &dyn Fn(f64, Group) -> f64, bytes: f64, g: Group| {
+    let per_unit = |f: &dyn Fn(f64, &Shaped) -> f64, bytes: f64, g: &Shaped| {
         if bytes <= 0.0 {
             0.0
         } else {
             units * f(bytes / units, g)
         }
     };
-    let rs_f = |b: f64, g: Group| c.reduce_scatter_s(b, g);
-    let ag_f = |b: f64, g: Group| c.all_gather_s(b, g);
+    let rs_f = |b: f64, g: &Shaped| c.reduce_scatter_on(b, g);
+    let ag_f = |b: f64, g: &Shaped| c.all_gather_on(b, g);
     let rs = per_unit(&rs_f, dense * tr.grad_bytes_per_param, dg)
         + per_unit(&rs_f, expert * tr.grad_bytes_per_param, eg);
     let w = super::fp8::gather_bytes(tr);
@@ -126,8 +153,10 @@ pub struct DpSync {
 /// all-to-all finishes than alone), seconds. Only when both groups cross the network.
 fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f64) {
     let c = &inp.comm;
-    let (dense, _) = dp_groups(inp.ctx.layout, c);
-    if !c.contention() || !c.crosses_network(inp.ctx.ep_group()) || !c.crosses_network(dense) {
+    if !c.contention()
+        || !c.crosses_network(inp.ctx.ep_group())
+        || !c.crosses_network(inp.dp.dense.group)
+    {
         return (grad_s, 0.0);
     }
     let [ep_done, grad_done] = super::comm::shared_link_s([stage.ep_bwd_s, grad_s]);
@@ -138,7 +167,7 @@ fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f6
 pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
     let l = inp.ctx.layout;
     let tr = inp.ctx.training;
-    let (dense_group, expert_group) = dp_groups(l, &inp.comm);
+    let (dense_group, expert_group) = (&inp.dp.dense, &inp.dp.expert);
     let gb = tr.grad_bytes_per_param;
     let w = super::fp8::gather_bytes(tr);
     let c = &inp.comm;
@@ -147,24 +176,24 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         (
             0.0,
             if l.zero == 2 {
-                c.all_gather_s(stage.dense_params * w, dense_group)
-                    + c.all_gather_s(stage.expert_params * w, expert_group)
+                c.all_gather_on(stage.dense_params * w, dense_group)
+                    + c.all_gather_on(stage.expert_params * w, expert_group)
             } else {
                 0.0
             },
         )
     } else if l.zero == 0 {
         (
-            c.all_reduce_s(stage.dense_params * gb, dense_group)
-                + c.all_reduce_s(stage.expert_params * gb, expert_group),
+            c.all_reduce_on(stage.dense_params * gb, dense_group)
+                + c.all_reduce_on(stage.expert_params * gb, expert_group),
             0.0,
         )
     } else {
         (
-            c.reduce_scatter_s(stage.dense_params * gb, dense_group)
-                + c.reduce_scatter_s(stage.expert_params * gb, expert_group),
-            c.all_gather_s(stage.dense_params * w, dense_group)
-                + c.all_gather_s(stage.expert_params * w, expert_group),
+            c.reduce_scatter_on(stage.dense_params * gb, dense_group)
+                + c.reduce_scatter_on(stage.expert_params * gb, expert_group),
+            c.all_gather_on(stage.dense_params * w, dense_group)
+                + c.all_gather_on(stage.expert_params * w, expert_group),
         )
     };
     let buckets = ((stage.dense_params + stage.expert_params) / BUCKET_PARAMS)
@@ -178,11 +207,7 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         // What runs beside the last backward and the next forward slows them by its
         // SMs' share.
         let beside = (grad_s - alone).max(0.0) + (param_s - param_exposed).max(0.0);
-        let sm = if beside > 0.0 {
-            beside * collective_sm_share(inp, dense_group)
-        } else {
-            0.0
-        };
+        let sm = beside * inp.dp.sm_share;
         (shared + sm, param_exposed, shared - alone, sm)
     } else {
         (grad_s, param_s, 0.0, 0.0)

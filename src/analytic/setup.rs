@@ -67,16 +67,16 @@ impl<'a> Setup<'a> {
 
     /// What the stage builder reads.
     pub fn stage_inputs(&self) -> StageInputs<'_> {
-        StageInputs {
-            ctx: LayerCtx {
+        StageInputs::new(
+            LayerCtx {
                 model: &self.sc.model,
                 layout: &self.layout,
                 training: &self.sc.training,
             },
-            kernels: self.kernels,
-            comm: Comm::for_layout(&self.sc.cluster, &self.layout)
+            self.kernels,
+            Comm::for_layout(&self.sc.cluster, &self.layout)
                 .with_collective(self.sc.training.collective),
-            gpu_sms: gpu_sms_for_collectives(&self.sc.gpu, &self.layout.overlap),
-        }
+            gpu_sms_for_collectives(&self.sc.gpu, &self.layout.overlap),
+        )
     }
 }

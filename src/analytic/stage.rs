@@ -17,7 +17,8 @@ use crate::spec::ModelSpec;
 // The data-parallel traffic lives in `dp_sync`; re-exported so a stage's users find it here.
 use super::dp_sync::zero_per_microbatch;
 pub use super::dp_sync::{
-    collective_sm_share, dp_groups, dp_sync, gpu_sms_for_collectives, DpSync, BUCKET_PARAMS,
+    collective_sm_share, dp_groups, dp_sync, gpu_sms_for_collectives, DpGroups, DpSync,
+    BUCKET_PARAMS,
 };
 // Memory per GPU lives in `memory`; re-exported so a stage's users find it here.
 pub use super::memory::{
@@ -96,9 +97,26 @@ pub struct StageInputs<'a> {
     pub kernels: &'a dyn KernelModel,
     /// Collective model.
     pub comm: Comm<'a>,
-    /// The GPU's SMs that compute kernels run on, count; 0 when collectives take none
-    /// from compute ([`gpu_sms_for_collectives`]).
-    pub gpu_sms: f64,
+    /// The layout's data-parallel groups, shaped once ([`DpGroups::new`]).
+    pub dp: DpGroups,
+}
+
+impl<'a> StageInputs<'a> {
+    /// Inputs for `ctx`'s layout on `comm`'s cluster, on a GPU whose compute kernels run
+    /// on `gpu_sms` SMs ([`gpu_sms_for_collectives`]).
+    pub fn new(
+        ctx: LayerCtx<'a>,
+        kernels: &'a dyn KernelModel,
+        comm: Comm<'a>,
+        gpu_sms: f64,
+    ) -> Self {
+        StageInputs {
+            ctx,
+            kernels,
+            comm,
+            dp: DpGroups::new(ctx.layout, &comm, gpu_sms),
+        }
+    }
 }
 
 /// One layer kind's terms as a stage sums them (overlap applied), per micro-batch.
@@ -402,14 +420,8 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         }
     };
     let zero = (exp(zf, fwd), exp(zb, bwd));
-    // The part of the traffic that runs beside compute slows it by its SMs' share
-    // (placed only where there is such a part: the search's per-layout path).
-    let beside = (zf - zero.0) + (zb - zero.1);
-    let share = if beside > 0.0 {
-        collective_sm_share(inp, dp_groups(inp.ctx.layout, &inp.comm).0)
-    } else {
-        0.0
-    };
+    // The part of the traffic that runs beside compute slows it by its SMs' share.
+    let share = inp.dp.sm_share;
     let sm = ((zf - zero.0) * share, (zb - zero.1) * share);
     StageCost {
         layers: b.layers,

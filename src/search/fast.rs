@@ -76,19 +76,18 @@ impl<'a> Env<'a> {
     }
 
     fn inputs<'b>(&'b self, rl: &'b ResolvedLayout) -> StageInputs<'b> {
-        StageInputs {
-            ctx: LayerCtx {
+        StageInputs::new(
+            LayerCtx {
                 model: &self.sc.model,
                 layout: rl,
                 training: &self.sc.training,
             },
-            kernels: self.kernels,
+            self.kernels,
             // The segment of each NVLink domain follows tp, cp, ep and etp: the
             // same for every layout of one inner combination.
-            comm: Comm::for_layout(&self.sc.cluster, rl)
-                .with_collective(self.sc.training.collective),
-            gpu_sms: gpu_sms_for_collectives(&self.sc.gpu, &rl.overlap),
-        }
+            Comm::for_layout(&self.sc.cluster, rl).with_collective(self.sc.training.collective),
+            gpu_sms_for_collectives(&self.sc.gpu, &rl.overlap),
+        )
     }
 
     /// Layer costs and the per-micro-batch extras of the first and last stage for one
