@@ -64,6 +64,35 @@ fn help_states_the_exit_codes() {
 /// `search --top 100000 | head -1`: the reader closes the pipe after one line. Before,
 /// the write panicked ("failed printing to stdout: Broken pipe", exit 101), and keeping
 /// Found by the fuzz driver (`examples/fuzz.rs`, seed 20261130003, input 111,826): a
+/// A sequence length of 2^64 - 1 with a cp that does not divide it: the error's
+/// suggestion listed every divisor of the length by trial division up to its square
+/// root, whose `d * d` wrapped at 2^32 and never ended (the fuzz driver, seed
+/// 20261130006, input 132,688: over 60 s of CPU). Now the suggestion tries only the
+/// cp values up to 64 and the same error comes at once. The divisors of
+/// 2^64 - 1 = 3 x 5 x 17 x 257 x 641 x 65537 x 6700417 up to 64, by hand: 1, 3, 5, 15,
+/// 17, 51.
+#[test]
+fn a_huge_sequence_length_is_refused_at_once() {
+    let t = Instant::now();
+    let out = llmplan(&[
+        "estimate",
+        "deepseek-v3-h800",
+        "--set",
+        "layout.cp=136",
+        "--set",
+        "training.seq_len=18446744073709551615",
+        "--set",
+        "reliability.enabled=false",
+    ]);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not divisible by cp 136; cp in 1, 3, 5, 15, 17, 51"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// `--max-vpp` in the hundreds of millions made the search list every value up to it
 /// and then every pipeline combination with it; the seed's search below reached 5.8 GB
 /// in 29 s and aborted on the allocation (exit 134). No layout has more virtual stages

@@ -366,12 +366,14 @@ pub fn divisors_text(n: u64) -> String {
         .join(", ")
 }
 
-/// All divisors of `n` in increasing order.
+/// All divisors of `n` in increasing order. Takes sqrt(n) steps: callers pass counts
+/// of heads, experts or ranks, not user numbers that may be near `u64::MAX`.
 pub fn divisors(n: u64) -> Vec<u64> {
     let mut small = Vec::new();
     let mut large = Vec::new();
     let mut d = 1;
-    while d * d <= n {
+    // `d <= n / d`, not `d * d <= n`: the square wraps for n near 2^64.
+    while d <= n / d {
         if n.is_multiple_of(d) {
             small.push(d);
             if d * d != n {

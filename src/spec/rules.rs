@@ -459,7 +459,15 @@ fn explain_gpus(r: Reason, a: &Asked) -> Error {
                     .as_ref()
                     .is_none_or(|m| u64::from(m.experts) % e == 0)
             };
-            let fits: Vec<u64> = divisors(gcd(ranks, ranks / u64::from(etp).max(1)))
+            // Only divisors of the expert count can work: with a MoE, the candidates are
+            // the divisors of that (sqrt of a u32), never of a rank count the user inflated.
+            let base = gcd(ranks, ranks / u64::from(etp).max(1));
+            let base = a
+                .model
+                .moe
+                .as_ref()
+                .map_or(base, |m| gcd(base, u64::from(m.experts)));
+            let fits: Vec<u64> = divisors(base)
                 .into_iter()
                 .filter(|e| ranks % (e * u64::from(etp)) == 0 && experts(e))
                 .collect();
@@ -587,8 +595,10 @@ fn gpu_suggestion(gpus: u64, inner: u64, a: &Asked) -> String {
     }
 }
 
+/// The divisors of `n` up to `max`, in `max` steps whatever `n` (a sequence length the
+/// user set to 2^64 - 1 once made the suggestion loop forever).
 fn small_divisors(n: u64, max: u64) -> Vec<u64> {
-    divisors(n).into_iter().filter(|&d| d <= max).collect()
+    (1..=max.min(n)).filter(|d| n.is_multiple_of(*d)).collect()
 }
 
 fn join(v: &[u64]) -> String {
