@@ -173,10 +173,11 @@ pub fn run(a: SimulateArgs) -> Result<String, Error> {
 }
 
 /// Micro-batch passes the Monte Carlo may play in all (steps x passes per step, twice
-/// with a straggler): 2^24. The fuzz driver measured ~0.36 us per pass on a 4.2M-pass
-/// program (14 steps in 21 s of CPU), so 2^24 is ~6 s; 200 steps of the seed's 608
-/// passes are 0.1M. A bound on events (1e10 before) let one input run for minutes.
-pub const MAX_MC_PASSES: u64 = 1 << 24;
+/// with a straggler): 2^23. The fuzz driver measured ~0.36 us per pass on a 4.2M-pass
+/// program (14 steps in 21 s of CPU), so 2^23 is ~3 s, under the 5 s an input may take
+/// (2^24 before); 200 steps of the seed's 608 passes are 0.1M. A bound on events (1e10
+/// before that) let one input run for minutes.
+pub const MAX_MC_PASSES: u64 = 1 << 23;
 
 /// The simulator's bounds (and, with a timeline or a trace, the timeline's), checked
 /// before any work: a usage error naming `--microbatches` and the most that fit.
@@ -207,7 +208,7 @@ fn check_steps(steps: u32, passes: u64, straggler: bool) -> Result<(), Error> {
     let total = u64::from(steps).saturating_mul(per_step);
     if total > MAX_MC_PASSES {
         return Err(Error::Usage(format!(
-            "--steps {steps}: {steps} steps x {per_step} micro-batch passes = {:.3e} passes, over the Monte Carlo's limit of {:.3e} (~6 s of work); at most {} steps here",
+            "--steps {steps}: {steps} steps x {per_step} micro-batch passes = {:.3e} passes, over the Monte Carlo's limit of {:.3e} (~3 s of work); at most {} steps here",
             total as f64,
             MAX_MC_PASSES as f64,
             MAX_MC_PASSES / per_step.max(1)

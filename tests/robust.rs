@@ -482,7 +482,7 @@ fn simulator_work_is_bounded_before_it_starts() {
     assert_one_error(
         &o,
         2,
-        &["--microbatches 10000000", "at most 262144 micro-batches"],
+        &["--microbatches 10000000", "at most 131072 micro-batches"],
     );
     let o = llmplan(&[
         "simulate",
@@ -505,7 +505,7 @@ fn simulator_work_is_bounded_before_it_starts() {
     assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
 }
 
-/// `simulate --trace` had no bound of its own: 2^22 passes (the simulator's limit)
+/// `simulate --trace` had no bound of its own: 2^22 passes (the simulator's limit then)
 /// would write a ~2.6 GB trace after ~25 s (measured 1.6 s and 166 MB at 2^18). With a
 /// timeline or a trace the limit is 2^18 passes: GPT-3 175B has 16 stages, so at most
 /// 16,384 micro-batches; refused in one sentence before any work.
@@ -745,7 +745,7 @@ fn tables_fit_the_terminal_width() {
 /// Found by the fuzz driver (seed 500): `estimate --engine sim` on a batch of 63.6M
 /// micro-batches per replica went past `simulate`'s own check straight into the
 /// simulator, which asked for ~1 TB and aborted (SIGABRT). The simulator now holds
-/// every caller to its 2^22-pass bound: one sentence, exit 2, no allocation.
+/// every caller to its pass bound (2^21 now): one sentence, exit 2, no allocation.
 #[test]
 fn estimate_on_the_simulator_is_bounded_too() {
     let o = llmplan(&[
@@ -763,7 +763,9 @@ fn estimate_on_the_simulator_is_bounded_too() {
 /// Found by the fuzz driver (seeds 107 and 104): a Monte Carlo within the old bound of
 /// 1e10 events ran for minutes (14 steps of 262,144 micro-batches: 21 s of CPU; a
 /// straggler on a 1M-sequence batch: over 60 s). The bound is now on micro-batch passes
-/// (2^24 in all, ~6 s): both are one sentence and exit 2 before any work.
+/// (2^23 in all, ~3 s): both are one sentence and exit 2 before any work. 131,072
+/// micro-batches on GPT-3 175B's 16 stages are 2^21 passes a step (the simulator's own
+/// bound), so 2^23 allows 4 steps.
 #[test]
 fn a_monte_carlo_of_minutes_is_refused_before_starting() {
     let t = Instant::now();
@@ -771,7 +773,7 @@ fn a_monte_carlo_of_minutes_is_refused_before_starting() {
         "simulate",
         "gpt3-175b-a100",
         "--microbatches",
-        "262144",
+        "131072",
         "--jitter",
         "0.5",
         "--steps",
