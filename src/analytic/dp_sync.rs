@@ -163,6 +163,16 @@ fn nic_contention(inp: &StageInputs, stage: &StageCost, grad_s: f64) -> (f64, f6
     (grad_done, ep_done - stage.ep_bwd_s)
 }
 
+/// What a gradient reduction started with the last backward (of `bwd_s`) leaves
+/// exposed after that backward's end as it is without contention, seconds: the
+/// reduction ends at `grad_done`, and the backward ends `delay` later (its all-to-all
+/// slowed by sharing the NIC) with its last bucket (`last_bucket_s`) still to reduce
+/// after it; the later of the two. Alone, `grad_done` is the reduction's own time and
+/// `delay` 0.
+fn exposed_after_backward(bwd_s: f64, last_bucket_s: f64, grad_done: f64, delay: f64) -> f64 {
+    (grad_done - bwd_s).max(delay + last_bucket_s)
+}
+
 /// Gradient sync and optimizer step for `stage`.
 pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
     let l = inp.ctx.layout;
@@ -201,8 +211,9 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         .max(1.0);
     let (grad_exposed_s, param_exposed_s, contention_s, sm_s) = if l.overlap.dp_comm {
         let (grad_done, delay) = nic_contention(inp, stage, grad_s);
-        let alone = (grad_s - stage.pipeline_bwd_s()).max(grad_s / buckets);
-        let shared = (grad_done - stage.pipeline_bwd_s()).max(grad_s / buckets) + delay;
+        let bwd = stage.pipeline_bwd_s();
+        let alone = exposed_after_backward(bwd, grad_s / buckets, grad_s, 0.0);
+        let shared = exposed_after_backward(bwd, grad_s / buckets, grad_done, delay);
         let param_exposed = (param_s - stage.pipeline_fwd_s()).max(param_s / buckets);
         // What runs beside the last backward and the next forward slows them by its
         // SMs' share.
@@ -232,5 +243,29 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         collective_sm_s: sm_s,
         param_exposed_s,
         optimizer_s: inp.kernels.optimizer_s(local * bytes_per_param),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytic::comm::shared_link_s;
+
+    #[test]
+    fn contention_delays_the_step_once() {
+        // Last backward 20 ms with an 8 ms all-to-all, reduction 30 ms in 4 buckets.
+        // Alone: the reduction ends at 30 ms, 10 ms after the backward. Shared: the
+        // all-to-all ends at 16 ms (8 ms late), so the backward at 28 ms; the reduction
+        // at 8 + 30 = 38 ms, after the last bucket (28 + 7.5): 18 ms exposed, 8 ms (the
+        // all-to-all's delay) more than alone, not 16.
+        let alone = exposed_after_backward(20.0, 7.5, 30.0, 0.0);
+        let [ep, grad] = shared_link_s([8.0, 30.0]);
+        let shared = exposed_after_backward(20.0, 7.5, grad, ep - 8.0);
+        assert_eq!((alone, shared), (10.0, 18.0));
+        // A reduction hidden under the backward: the delayed backward and its last
+        // bucket set the end, 3 + 8 ms.
+        let [ep, grad] = shared_link_s([8.0, 12.0]);
+        assert_eq!(exposed_after_backward(20.0, 3.0, grad, ep - 8.0), 11.0);
+        assert_eq!(exposed_after_backward(20.0, 3.0, 12.0, 0.0), 3.0);
     }
 }
