@@ -194,9 +194,10 @@ fn predict_row(row: &Row, why: Option<&str>, search: bool) -> Result<Vec<Predict
         None => predict::predict(row, &built(row)?),
         Some(parts) => {
             let mut all = Vec::with_capacity(parts.len());
-            for (r, said) in parts {
-                let b =
-                    built(&r).map_err(|e| crate::error::Error::invalid(&said, e.to_string()))?;
+            for (i, (r, said)) in parts.into_iter().enumerate() {
+                let b = built(&r)
+                    .and_then(|b| phase_layout(b, i + 1, search))
+                    .map_err(|e| crate::error::Error::invalid(&said, e.to_string()))?;
                 all.push((b, said));
             }
             predict::predict_phases(row, &all)
@@ -231,6 +232,35 @@ fn summarise(p: &[Prediction]) -> Vec<GroupSummary> {
         .collect()
 }
 
+/// Phase `n` of a row of several phases, on the row's published layout when that layout
+/// can run the phase's batch; else (a layout published for one phase, usually
+/// pre-training, while the others, e.g. a context extension with its own batch and
+/// sequence, publish none) on the layout the search finds, as for a row that publishes
+/// no layout: said in the assumptions and marked searched (out of the error bands).
+fn phase_layout(mut b: rows::Built, n: usize, search: bool) -> Result<rows::Built> {
+    if b.search_layout {
+        return Ok(b);
+    }
+    let k = crate::calibrate::kernel_model_for(&b.scenario);
+    let Err(e) = crate::analytic::setup::Setup::resolve_on(&b.scenario, &k, b.scenario.gpus) else {
+        return Ok(b);
+    };
+    if !search {
+        return Err(e);
+    }
+    let batch = b
+        .scenario
+        .training
+        .global_batch_seqs
+        .map_or_else(|| "its".to_string(), |s| s.to_string());
+    let (summary, feasible) = search_best(&mut b)?;
+    b.search_layout = true;
+    b.assumptions.push(format!(
+        "phase {n}: published layout cannot run {batch} sequences ({e}); layout searched: the fastest of {feasible} feasible layouts: {summary}"
+    ));
+    Ok(b)
+}
+
 /// A row without a published layout gets the fastest layout llmplan's search finds on
 /// its GPUs (the team presumably tuned theirs); the layout is named in its assumptions.
 fn searched(mut b: rows::Built, search: bool) -> Result<rows::Built> {
@@ -243,6 +273,16 @@ fn searched(mut b: rows::Built, search: bool) -> Result<rows::Built> {
             "not published (add tp and pp; `llmplan validate` searches for a layout)",
         ));
     }
+    let (summary, feasible) = search_best(&mut b)?;
+    b.assumptions.push(format!(
+        "layout not published: the fastest of {feasible} feasible layouts llmplan's search finds: {summary}"
+    ));
+    Ok(b)
+}
+
+/// Puts the fastest layout the search finds on the scenario's GPUs into `b`'s scenario;
+/// returns it in words and how many layouts were feasible.
+fn search_best(b: &mut rows::Built) -> Result<(String, u64)> {
     let mut o = crate::search::SearchOptions::for_scenario(&b.scenario);
     o.top = 1;
     o.sim_top = 0;
@@ -256,13 +296,9 @@ fn searched(mut b: rows::Built, search: bool) -> Result<rows::Built> {
             ),
         )
     })?;
-    b.assumptions.push(format!(
-        "layout not published: the fastest of {} feasible layouts llmplan's search finds: {}",
-        out.feasible,
-        crate::report::layout::LayoutSummary::of_ranked(best)
-    ));
+    let summary = crate::report::layout::LayoutSummary::of_ranked(best).to_string();
     b.scenario = crate::search::scenario_for(&b.scenario, &best.layout, best.gpus);
-    Ok(b)
+    Ok((summary, out.feasible))
 }
 
 /// Every row of the shipped tables (tests/data/published/*.csv), in file order.
