@@ -5,13 +5,14 @@ use crate::error::{Error, Result};
 
 /// Micro-batch passes (micro-batches x stages x virtual stages) the simulator holds in
 /// memory at once: ~180 bytes each (measured: 100,000 micro-batches x 16 stages took
-/// 290 MB), so 2^21 of them is ~0.38 GB. Every caller is held to it (the `simulate`
+/// 290 MB), so 2^20 of them is ~0.19 GB. Every caller is held to it (the `simulate`
 /// command, `estimate --engine sim`, the search's re-timing): a layout with 10M
-/// micro-batches on 16 stages asked for ~29 GB and aborted on allocation. 2^22 (the
-/// bound before) took 3.3 s of CPU idle and 7.0 s on a loaded machine for the seed
-/// (fuzz driver, seed 20261130008, input 10,163), over the 5 s an input may take; a real
-/// step has thousands of micro-batches per replica, not millions.
-pub const MAX_PASSES: u64 = 1 << 21;
+/// micro-batches on 16 stages asked for ~29 GB and aborted on allocation. The seed at
+/// 2^22 passes took 3.3 s of CPU idle and 7.0 s loaded (fuzz driver, seed 20261130008,
+/// input 10,163), and at 2^21 with ZB-H1 (whose split backward adds a third pass kind)
+/// 5.4 s loaded (seed 20261130009, input 5,201): over the 5 s an input may take. A real
+/// step has thousands of micro-batches per replica, not tens of thousands.
+pub const MAX_PASSES: u64 = 1 << 20;
 
 /// Passes `input` would hold: micro-batches x stages x virtual stages.
 pub fn passes(input: &SimInput) -> u64 {
@@ -24,7 +25,7 @@ const PASS_BYTES: f64 = 180.0;
 /// `Err` naming the micro-batch count when `input` exceeds [`MAX_PASSES`].
 pub fn check(input: &SimInput) -> Result<()> {
     within(input, MAX_PASSES, "simulator's", "here", |n| {
-        format!("~{:.0} GB at ~180 bytes each", n * PASS_BYTES / 1e9)
+        format!("~{:.2} GB at ~180 bytes each", n * PASS_BYTES / 1e9)
     })
 }
 
@@ -57,8 +58,8 @@ fn within(
 /// Micro-batch passes a timeline may record for a Gantt chart or a Chrome trace: 2^18.
 /// Measured (release build, GPT-3 175B, 16 stages x 16,384 micro-batches = 2^18
 /// passes): the trace took 1.6 s, 166 MB on disk and 400 MB of memory, the Gantt chart
-/// 0.4 s; both grow linearly, so the simulator's own bound (2^21) would mean a 1.3 GB
-/// trace after ~13 s. Perfetto and a PNG show a step's shape long before this.
+/// 0.4 s; both grow linearly, so the simulator's own bound (2^20) would mean a 0.7 GB
+/// trace after ~6 s. Perfetto and a PNG show a step's shape long before this.
 pub const MAX_TIMELINE_PASSES: u64 = 1 << 18;
 
 /// Chrome-trace bytes per micro-batch pass (measured with [`MAX_TIMELINE_PASSES`]:
