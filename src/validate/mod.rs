@@ -11,6 +11,7 @@ pub mod arch;
 pub mod band;
 pub mod convention;
 pub mod logs;
+pub mod model_configs;
 pub mod names;
 pub mod phases;
 mod predict;

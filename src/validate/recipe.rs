@@ -121,6 +121,10 @@ pub struct Recipe {
     /// Bytes per gradient element in the reduction and the gradient buffer (4: FP32,
     /// 2: BF16).
     pub grad_bytes: f64,
+    /// Optimizer-state bytes per parameter, on the ranks it is sharded over: 12 for
+    /// Adam's two FP32 moments and an FP32 master copy; 10 where the master keeps only
+    /// the 16 bits its BF16 weight lacks (apex `store_param_remainders`).
+    pub optimizer_bytes: f64,
     /// FP8 parameters under a quantizing precision (no BF16 weight copy).
     pub fp8_param_gather: bool,
     /// ZeRO-3 gathers copied out into the parameters on the compute stream (FSDP2).
@@ -272,6 +276,11 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             recompute_modules,
             low_precision_cache,
             grad_bytes: one_of(&r, "grad_bytes", &[("4", 4.0), ("2", 2.0)])?,
+            optimizer_bytes: one_of(
+                &r,
+                "optimizer_bytes",
+                &[("12", 12.0), ("10", 10.0), ("8", 8.0), ("4", 4.0)],
+            )?,
             fp8_param_gather: yes(r.text("fp8_param_gather"), "fp8_param_gather", line)?,
             unshard_copy: yes(r.text("unshard_copy"), "unshard_copy", line)?,
             collective: collective(&r)?,
@@ -500,8 +509,16 @@ mod tests {
     fn framework_generations() {
         let old = for_framework("Megatron-LM (commit 6985e58); DDP=torch");
         assert!(!old.flash_attention && old.dropout && old.zero == 0);
-        let core = for_framework("NeMo 24.07 (Megatron-Core)");
+        let core = for_framework("Megatron-Core (2024)");
         assert!(core.flash_attention && core.zero == 1 && core.dp_overlap);
+        assert_eq!(core.optimizer_bytes, 12.0);
+        // NeMo 24.07 (NeMo 1, apex distributed Adam): 16-bit master remainders (4 + 4 +
+        // 2 bytes, NeMo's setup_optimization) and the performance configs' BF16
+        // gradients (launcher *_fp8_performance.yaml grad_sync_dtype bf16).
+        let nemo = for_framework("NeMo 24.07 (Megatron-Core)");
+        assert!(nemo.name.starts_with("NeMo 24.07"), "{}", nemo.name);
+        assert_eq!((nemo.grad_bytes, nemo.optimizer_bytes), (2.0, 10.0));
+        assert!(nemo.flash_attention && nemo.zero == 1 && nemo.tp_overlap);
         // Megatron-Core named after Megatron-LM is still Megatron-Core.
         let core2 = for_framework("Megatron-LM (Megatron-Core 0.9)");
         assert!(core2.name.starts_with("Megatron-Core") && core2.flash_attention);

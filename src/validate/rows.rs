@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::model_configs;
 use super::names;
 use super::recipe::{self, Recipe, SpRule, VppRule};
 use crate::error::{Error, Result};
@@ -204,15 +205,16 @@ fn fp4_bf16_share(row: &Row, assumptions: &mut Vec<String>) -> Option<f64> {
     })
 }
 
-/// Optimizer-state bytes per parameter: AdamW's two FP32 moments and an FP32 master copy
-/// (12), or 8 when the row says the moments are kept in BF16 (DeepSeek-V3 report section
-/// 3.3.3: "BF16 ... for the first and second moments", FP32 master weights).
-fn optimizer_bytes(said: &str, assumptions: &mut Vec<String>) -> f64 {
+/// Optimizer-state bytes per parameter: the recipe's (`recipe`: AdamW's two FP32 moments
+/// and an FP32 master copy, 12, unless the framework stores less), or 8 when the row says
+/// the moments are kept in BF16 (DeepSeek-V3 report section 3.3.3: "BF16 ... for the
+/// first and second moments", FP32 master weights).
+fn optimizer_bytes(said: &str, recipe: f64, assumptions: &mut Vec<String>) -> f64 {
     if said.contains("bf16 optimizer moments") || said.contains("bf16 moments") {
         assumptions.push("optimizer: FP32 master weights, BF16 Adam moments (8 bytes per parameter) as the row states".into());
         8.0
     } else {
-        12.0
+        recipe
     }
 }
 
@@ -508,6 +510,8 @@ fn row_recipe(row: &Row, said: &str, assumptions: &mut Vec<String>) -> Recipe {
     let (rc, stated) = recipe::refine(base, &(said.to_string() + "; " + &framework.to_lowercase()));
     assumptions.push(format!("framework recipe: {} ({})", rc.name, rc.source));
     assumptions.extend(stated);
+    let (rc, family) = model_configs::apply(&rc, &framework, row.text("model"));
+    assumptions.extend(family);
     rc
 }
 
@@ -609,7 +613,7 @@ fn training_of(
         fp4_bf16_layer_share: fp4_bf16_share(row, assumptions),
         // No published row gives its routing's imbalance: balanced.
         expert_imbalance: 1.0,
-        optimizer_bytes_per_param: optimizer_bytes(said, assumptions),
+        optimizer_bytes_per_param: optimizer_bytes(said, rc.optimizer_bytes, assumptions),
         grad_bytes_per_param: rc.grad_bytes,
         fp8_param_gather: rc.fp8_param_gather,
         unshard_copy: rc.unshard_copy,
