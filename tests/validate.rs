@@ -256,12 +256,15 @@ fn nemo_24_07_fp8_tflops() {
     // output layer and the cross-entropy's passes took the MAPE from 24.5% to 19.7%,
     // FP32 main-gradient accumulation in the weight-gradient GEMMs to 14.9% (worst
     // +26.4%), the SMs the overlapped data-parallel collectives hold to 14.5% (worst
-    // +25.1%). The bounds hold what is reached so that it cannot silently get worse.
+    // +25.1%). NeMo 24.07's own recipe (BF16 gradients: validation/frameworks.csv)
+    // then made every row fit in memory and halved the exposed data-parallel reduction
+    // of GPT3-20B (+7.2 -> +15.0%) and Nemotron-4 340B (+12.4 -> +18.7%): 14.5 -> 16.2%.
+    // The bounds hold what is reached so that it cannot silently get worse.
     let r = report();
     let p = rows(&r, "NEMO2407", "tflops_per_gpu");
     assert_eq!(p.len(), 12, "{}", show(&p));
     assert!(p.iter().all(|x| x.error_pct.abs() <= 28.0), "{}", show(&p));
-    assert!(mape(&p) < 16.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(mape(&p) < 16.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }
 
 /// torchtitan FSDP2 on 64 A100 80GB (tests/data/published/fsdp_zero_public.csv,

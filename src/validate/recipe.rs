@@ -216,6 +216,24 @@ fn collective(r: &super::rows::Row) -> Result<Collective> {
     )
 }
 
+/// The `low_precision_cache` cell: the activations a framework caches in a
+/// low-precision format, `;`-separated.
+fn low_precision_cache(r: &super::rows::Row) -> Result<Vec<LowPrecisionCache>> {
+    r.text("low_precision_cache")
+        .split(';')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| match c {
+            "swiglu_input" => Ok(LowPrecisionCache::SwigluInput),
+            "attention_output" => Ok(LowPrecisionCache::AttentionOutput),
+            _ => Err(Error::invalid(
+                format!("validation/frameworks.csv:{}", r.line),
+                format!("low_precision_cache: unknown tensor '{c}'"),
+            )),
+        })
+        .collect()
+}
+
 /// Parses a framework table: (lower-case pattern, recipe), in table order.
 pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
     let rows = super::rows::parse("validation/frameworks.csv", text)?;
@@ -245,17 +263,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                     .ok_or_else(|| bad("recompute_modules", format!("unknown module '{m}'")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let low_precision_cache = r
-            .text("low_precision_cache")
-            .split(';')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| match c {
-                "swiglu_input" => Ok(LowPrecisionCache::SwigluInput),
-                "attention_output" => Ok(LowPrecisionCache::AttentionOutput),
-                _ => Err(bad("low_precision_cache", format!("unknown tensor '{c}'"))),
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let low_precision_cache = low_precision_cache(&r)?;
         let recipe = Recipe {
             name: r.text("recipe").to_string(),
             flash_attention: yes(r.text("flash_attention"), "flash_attention", line)?,
