@@ -208,3 +208,54 @@ fn sharp_all_reduce_by_hand() {
     );
     assert_eq!(sharp.all_gather_s(1e9, g), ring.all_gather_s(1e9, g));
 }
+
+/// `training.zero3_reduce_blocks_backward` (DeepSpeed ZeRO-3 with `offload_optimizer`,
+/// whose blocking copy of each reduced gradient holds the host until the
+/// reduce-scatter is done): the backward's ZeRO-3 traffic is all exposed. GPT-3 175B
+/// over 128 DGX A100 (16 nodes), ZeRO-3 on a flat ring, four collectives per block
+/// (384 per pass), FP16 weights and gradients, `overlap.dp_comm` on. By hand from the ring's own functions:
+/// the backward gathers the 174.6B weights and reduce-scatters their gradients, each
+/// in 384 collectives of 1/384 of the bytes, `zb`; the forward's gather `zf` the same
+/// as the backward's. With the flag the step's data-parallel time holds all of `zb`
+/// plus what the forward leaves of `zf` (at most all of it); without it, under the
+/// backward's 5 s of compute, less than `zb`.
+#[test]
+fn blocking_reduce_exposes_the_backward_traffic() {
+    let run = |blocks: bool| {
+        let sets: Vec<String> = vec![
+            "gpus=128".into(),
+            "layout.tp=1".into(),
+            "layout.pp=1".into(),
+            "layout.zero=3".into(),
+            "layout.overlap.dp_comm=true".into(),
+            "layout.micro_batch=1".into(),
+            "training.global_batch_seqs=128".into(),
+            "training.seq_len=1024".into(),
+            "training.recompute=full".into(),
+            "training.collective=ring".into(),
+            "training.grad_bytes_per_param=2".into(),
+            "training.zero3_collectives_per_layer=4".into(),
+            format!("training.zero3_reduce_blocks_backward={blocks}"),
+        ];
+        let sc = scenario::load(Some("gpt3-175b-a100"), &sets).unwrap();
+        let e = estimate(&sc, &EstimateOptions::default()).unwrap();
+        (e.time.breakdown.dp_comm_s, e.model.params_total)
+    };
+    let (off, params) = run(false);
+    let (on, _) = run(true);
+    let dgx = cluster("dgx-a100");
+    let c = Comm::new(&dgx).with_collective(Collective::Ring);
+    let g = Group {
+        size: 128,
+        stride: 1,
+    };
+    let per = params * 2.0 / 384.0;
+    let zf = 384.0 * c.all_gather_s(per, g);
+    let zb = zf + 384.0 * c.reduce_scatter_s(per, g);
+    eprintln!("zf {zf:.3} s, zb {zb:.3} s; DP time without the flag {off:.3} s, with {on:.3} s");
+    assert!(
+        on >= zb - 1e-9 && on <= zb + zf + 1e-9,
+        "{on} vs {zb} + {zf}"
+    );
+    assert!(off < zb, "{off} vs {zb}");
+}

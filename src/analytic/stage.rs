@@ -419,7 +419,13 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
             c
         }
     };
-    let zero = (exp(zf, fwd), exp(zb, bwd));
+    // A backward that waits for each reduce-scatter hides none of its traffic.
+    let bwd_under = if inp.ctx.training.zero3_reduce_blocks_backward {
+        0.0
+    } else {
+        bwd
+    };
+    let zero = (exp(zf, fwd), exp(zb, bwd_under));
     // The part of the traffic that runs beside compute slows it by its SMs' share.
     let share = inp.dp.sm_share;
     let sm = ((zf - zero.0) * share, (zb - zero.1) * share);

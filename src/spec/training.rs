@@ -298,6 +298,15 @@ pub struct Training {
     /// torchtitan's `fully_shard` per block); each pays a collective's latency.
     #[serde(default = "one_u32")]
     pub zero3_collectives_per_layer: u32,
+    /// Under `layout.zero: 3`, whether the backward waits for each gradient
+    /// reduce-scatter before it goes on, so the backward's ZeRO traffic (its
+    /// all-gathers and reduce-scatters) adds to its compute instead of hiding under it:
+    /// DeepSpeed ZeRO-3 with `offload_optimizer` copies each reduced gradient partition
+    /// into the optimizer's host buffer with a blocking copy (deepspeed
+    /// runtime/zero/stage3.py `__partition_grads` @v0.6.2), which holds the host thread
+    /// that launches the backward until the reduce-scatter has finished. Default false.
+    #[serde(default)]
+    pub zero3_reduce_blocks_backward: bool,
 }
 
 /// The collective algorithm a group spanning NVLink domains runs

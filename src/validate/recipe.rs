@@ -131,6 +131,11 @@ pub struct Recipe {
     pub unshard_copy: bool,
     /// The collective algorithm of groups spanning NVLink domains.
     pub collective: Collective,
+    /// Sharded-parameter collectives per block per pass under ZeRO-3.
+    pub zero3_collectives: u32,
+    /// The backward waits for each ZeRO-3 gradient reduce-scatter (DeepSpeed with
+    /// `offload_optimizer`; `training.zero3_reduce_blocks_backward`).
+    pub zero3_reduce_blocks: bool,
     /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
     pub zero: u8,
     /// Data-parallel traffic overlapped with backward.
@@ -234,6 +239,19 @@ fn low_precision_cache(r: &super::rows::Row) -> Result<Vec<LowPrecisionCache>> {
         .collect()
 }
 
+/// The `zero3_collectives` column: collectives per block per pass, 1 when empty.
+fn zero3_collectives(r: &super::rows::Row) -> Result<u32> {
+    match r.text("zero3_collectives") {
+        "" => Ok(1),
+        v => v.parse().ok().filter(|&n: &u32| n >= 1).ok_or_else(|| {
+            Error::invalid(
+                format!("validation/frameworks.csv:{}", r.line),
+                format!("zero3_collectives: '{v}' is not a count of at least 1"),
+            )
+        }),
+    }
+}
+
 /// Parses a framework table: (lower-case pattern, recipe), in table order.
 pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
     let rows = super::rows::parse("validation/frameworks.csv", text)?;
@@ -292,6 +310,11 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             fp8_param_gather: yes(r.text("fp8_param_gather"), "fp8_param_gather", line)?,
             unshard_copy: yes(r.text("unshard_copy"), "unshard_copy", line)?,
             collective: collective(&r)?,
+            zero3_collectives: zero3_collectives(&r)?,
+            zero3_reduce_blocks: match r.text("zero3_reduce_blocks") {
+                "" => false,
+                v => yes(v, "zero3_reduce_blocks", line)?,
+            },
             zero: r
                 .text("zero")
                 .parse()
@@ -601,6 +624,23 @@ mod tests {
         assert!(why.is_some());
         assert_eq!(framework_of("NeMo", "Korthikanti").0, "NeMo");
         assert_eq!(framework_of("", "someone else").0, "");
+    }
+
+    #[test]
+    fn deepspeed_0_6_runs_zero3_on_a_ring_with_a_blocking_reduce() {
+        // The Azure rows' framework cell names Megatron-DeepSpeed too: the DeepSpeed 0.6
+        // entry comes first.
+        let r = for_framework(
+            "DeepSpeed 0.6.2 ZeRO-3 (with CPU offload of optimizer states and activations) + Megatron-DeepSpeed",
+        );
+        assert_eq!(r.name, "DeepSpeed 0.6 ZeRO-3 + Megatron-DeepSpeed (2022)");
+        assert!(r.zero == 3 && r.zero3_reduce_blocks && r.dp_overlap);
+        assert_eq!((r.collective, r.zero3_collectives), (Collective::Ring, 4));
+        assert!(!for_framework("Megatron-DeepSpeed").zero3_reduce_blocks);
+        // A cell that is neither yes nor no is an error naming the column.
+        let bad = FRAMEWORKS_CSV.replacen(",ring,4,yes,", ",ring,4,maybe,", 1);
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(e.contains("zero3_reduce_blocks: 'maybe'"), "{e}");
     }
 
     fn t_default() -> String {

@@ -632,7 +632,8 @@ fn training_of(
         attention_kernel: rc.attention_kernel,
         elementwise: rc.elementwise,
         collective: rc.collective,
-        zero3_collectives_per_layer: 1,
+        zero3_collectives_per_layer: rc.zero3_collectives,
+        zero3_reduce_blocks_backward: rc.zero3_reduce_blocks,
     }
 }
 
