@@ -321,6 +321,12 @@ mod tests {
         assert_eq!(g.name, "a100-sxm-40gb");
         let (g, _) = resolve_gpu("H100-SXM (HBM3, 700 W)", Some(80.0)).unwrap();
         assert_eq!(g.name, "h100-sxm");
+        // torchtitan's Grand Teton H100s: 96 GB of HBM2e, their own profile and hosts.
+        let (g, c) = resolve_gpu("H100-SXM (96 GB HBM2e, 500 W)", Some(96.0)).unwrap();
+        assert_eq!(
+            (g.name.as_str(), c.name.as_str(), g.hbm_bandwidth, g.tdp_w),
+            ("h100-sxm-96gb", "grand-teton-h100", 2.4e12, 500.0)
+        );
         let (g, c) = resolve_gpu("V100", None).unwrap();
         assert_eq!(
             (g.name.as_str(), c.name.as_str()),
