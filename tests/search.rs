@@ -92,6 +92,12 @@ fn random_setup(r: &mut Lcg, base: &Scenario) -> Scenario {
     sc.layout = layout;
     sc.training.recompute = rc;
     sc.reliability.enabled = false;
+    if r.next().is_multiple_of(4) {
+        // Activation offloading, over the cluster's host link or a slow one (2 GB/s)
+        // whose copies the layers cannot hide.
+        sc.training.activation_offload_layers = r.pick(&[1, 2, 3]);
+        sc.cluster.host_link_bw = r.pick(&[None, Some(2e9)]);
+    }
     sc
 }
 
@@ -185,7 +191,7 @@ fn search_prices_layouts_as_estimate_does() {
     assert!(names.len() >= 5);
     for name in names {
         let base = load(name);
-        let (mut checked, mut fitted, mut sms) = (0, 0, 0);
+        let (mut checked, mut fitted, mut sms, mut offloaded) = (0, 0, 0, 0);
         // Draw until 1,000 layouts resolve (rules reject about half of the draws).
         for _ in 0..10_000 {
             if checked == 1000 {
@@ -206,7 +212,9 @@ fn search_prices_layouts_as_estimate_does() {
                 + d.cp_comm_s
                 + d.p2p_s
                 + d.dp_comm_s
-                + d.optimizer_s;
+                + d.optimizer_s
+                + d.offload_s;
+            offloaded += usize::from(d.offload_s > 0.0);
             assert!(
                 rel(parts, est.time.step_s) < 1e-9,
                 "{name}: breakdown sums to {parts} s, step {} s for {:?}",
@@ -239,10 +247,14 @@ fn search_prices_layouts_as_estimate_does() {
                 ),
             }
         }
-        eprintln!("{name}: {checked} layouts resolved, {fitted} fit, {sms} with comm_sms");
+        eprintln!(
+            "{name}: {checked} layouts resolved, {fitted} fit, {sms} with comm_sms, \
+             {offloaded} with exposed offload copies"
+        );
         assert!(
-            checked == 1000 && fitted > 100 && sms > 300,
-            "{name}: only {checked} layouts resolved, {fitted} fit, {sms} with comm_sms"
+            checked == 1000 && fitted > 100 && sms > 300 && offloaded > 10,
+            "{name}: only {checked} layouts resolved, {fitted} fit, {sms} with comm_sms, \
+             {offloaded} with exposed offload copies"
         );
     }
 }

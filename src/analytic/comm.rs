@@ -215,6 +215,11 @@ fn link_bw(l: &Link) -> f64 {
 }
 
 impl<'a> Comm<'a> {
+    /// One GPU's link to host memory per direction, bytes/s (`cluster.host_link_bw`).
+    pub fn host_link_bw(&self) -> f64 {
+        self.cluster.host_link_bw()
+    }
+
     /// For `cluster`, ranks filling each NVLink domain whole.
     pub fn new(cluster: &'a ClusterProfile) -> Self {
         Comm {

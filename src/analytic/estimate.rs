@@ -15,6 +15,9 @@ use crate::spec::training::{Recompute, Training};
 use crate::spec::Scenario;
 use crate::units::GIB;
 
+mod outputs;
+use outputs::{layout_out, memory_out, stage_outs};
+
 /// How the step time was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,6 +91,9 @@ pub struct StepBreakdown {
     pub dp_comm_s: f64,
     /// Optimizer update.
     pub optimizer_s: f64,
+    /// Activation copies to and from host memory the layers' compute does not hide
+    /// (`training.activation_offload_layers`, [`super::offload`]).
+    pub offload_s: f64,
     /// Of `compute_s`: FP8 casts, transposes, weight casts and amax reductions.
     pub fp8_cast_s: f64,
     /// Of `compute_s`: MoE token permute and un-permute copies, seconds.
@@ -555,62 +561,11 @@ fn critical_breakdown(rl: &ResolvedLayout, st: &[StageCost], t: &StepTiming) -> 
         p2p_s: mf * 2.0 * (c.p2p_s + c2.p2p_s),
         dp_comm_s: t.end_s - t.pipe_s + t.param_exposed_s + mf * (c.zero_s + c2.zero_s),
         optimizer_s: t.optimizer_s,
+        offload_s: mf * (c.offload_s + c2.offload_s),
         fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
         moe_permute_s: mf * (c.moe_permute_s + c2.moe_permute_s),
         collective_sm_s: mf * (c.collective_sm_s + c2.collective_sm_s) + t.sync_sm_s,
     }
-}
-
-/// Memory per GPU: the stage with the most bytes (the first of equals), against the
-/// GPU's `capacity` bytes.
-fn memory_out(st: &[StageCost], capacity: f64) -> MemoryOut {
-    let (busiest, peak_mem) = st
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (i, s.memory.total()))
-        .fold((0, 0.0), |acc, x| if x.1 > acc.1 { x } else { acc });
-    MemoryOut {
-        peak_bytes: peak_mem,
-        capacity_bytes: capacity,
-        fits: peak_mem <= capacity,
-        busiest_stage: busiest,
-        breakdown: st[busiest].memory,
-    }
-}
-
-/// The resolved layout as the estimate reports it.
-fn layout_out(sc: &Scenario, rl: &ResolvedLayout) -> LayoutOut {
-    LayoutOut {
-        tp: rl.tp,
-        pp: rl.pp,
-        dp: rl.dp,
-        ep: rl.ep,
-        etp: rl.etp,
-        cp: rl.cp,
-        vpp: rl.vpp,
-        micro_batch: rl.micro_batch,
-        microbatches: rl.microbatches,
-        global_batch_seqs: rl.global_batch_seqs,
-        schedule: rl.schedule.name(),
-        zero: rl.zero,
-        sequence_parallel: rl.sequence_parallel,
-        recompute: sc.training.recompute,
-        layers_per_stage: rl.layers_per_stage.clone(),
-    }
-}
-
-/// Each stage's layers, forward and backward per micro-batch on the pipeline
-/// (seconds) and memory (bytes).
-fn stage_outs(st: &[StageCost]) -> Vec<StageOut> {
-    st.iter()
-        .map(|s| StageOut {
-            layers: s.layers,
-            fwd_s: s.pipeline_fwd_s(),
-            bwd_s: s.pipeline_bwd_s(),
-            memory: s.memory,
-            memory_bytes: s.memory.total(),
-        })
-        .collect()
 }
 
 /// Replaces the closed-form in-flight count in each stage's activation memory with
@@ -624,6 +579,7 @@ fn apply_in_flight(st: &mut [StageCost], rl: &ResolvedLayout, tr: &Training, hel
         if closed > 0.0 && (h - closed).abs() > 1e-12 {
             let old = s.memory.activations;
             s.memory.activations *= h / closed;
+            s.memory.host_offloaded *= h / closed;
             let frag = fragmentation_share(tr) * (s.memory.activations - old);
             s.memory.other += frag;
             s.memory.fragmentation += frag;

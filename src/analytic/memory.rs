@@ -53,6 +53,9 @@ pub struct MemoryBreakdown {
     pub nccl: f64,
     /// Of `other`: caching-allocator fragmentation ([`FRAGMENTATION`] of activations).
     pub fragmentation: f64,
+    /// Activations held in host memory at the peak (`training.activation_offload_layers`),
+    /// bytes; not GPU memory, not in [`Self::total`].
+    pub host_offloaded: f64,
 }
 
 impl MemoryBreakdown {
@@ -68,8 +71,10 @@ impl MemoryBreakdown {
 pub struct StageMemory {
     /// Weights, gradients and optimizer states, bytes ([`model_states`]).
     pub states: (f64, f64, f64),
-    /// Activations one micro-batch leaves on the stage until its backward, bytes.
+    /// Activations one micro-batch leaves on the stage's GPU until its backward, bytes.
     pub stored: f64,
+    /// Activations one micro-batch keeps in host memory until its backward, bytes.
+    pub offloaded: f64,
     /// Activations that do not grow with micro-batches in flight (the loss's logits),
     /// bytes.
     pub extra: f64,
@@ -98,24 +103,34 @@ pub fn device_memory(
 ) -> MemoryBreakdown {
     let held = in_flight(l.schedule, i, l.pp, l.microbatches, l.vpp);
     let p = l.pp;
-    let (states, activations) = if l.schedule == Schedule::DualPipe && p > 1 {
+    let dualpipe = l.schedule == Schedule::DualPipe && p > 1;
+    // Bytes per micro-batch of each stage times the micro-batches each holds.
+    let in_flight_bytes = |mine: f64, theirs: f64| {
+        if dualpipe {
+            // With fewer micro-batches than p + 1 the warm-up stops early: scaled.
+            held / (p + 1) as f64 * ((p - i) as f64 * mine + (i + 1) as f64 * theirs)
+        } else {
+            held * mine
+        }
+    };
+    let (states, activations) = if dualpipe {
         let (a, b) = (own.states, partner.states);
         (
             (a.0 + b.0, a.1 + b.1, (a.2 + b.2) / 2.0),
-            // With fewer micro-batches than p + 1 the warm-up stops early: scaled.
-            held / (p + 1) as f64 * ((p - i) as f64 * own.stored + (i + 1) as f64 * partner.stored)
-                + own.extra
-                + partner.extra,
+            in_flight_bytes(own.stored, partner.stored) + own.extra + partner.extra,
         )
     } else {
-        (own.states, held * own.stored + own.extra)
+        (own.states, in_flight_bytes(own.stored, 0.0) + own.extra)
     };
+    let host_offloaded = in_flight_bytes(own.offloaded, partner.offloaded);
     let (states, activations) = if tr.mixed_precision == MixedPrecision::TorchAmp {
         amp_peak(l, states, activations + working)
     } else {
         (states, activations + working)
     };
-    breakdown(states, activations, fixed_bytes(l), fragmentation_share(tr))
+    let mut m = breakdown(states, activations, fixed_bytes(l), fragmentation_share(tr));
+    m.host_offloaded = host_offloaded;
+    m
 }
 
 /// The fraction of activation bytes lost to fragmentation: [`FRAGMENTATION`] when
@@ -243,5 +258,6 @@ pub fn breakdown(
         context,
         nccl: fixed - context,
         fragmentation,
+        host_offloaded: 0.0,
     }
 }

@@ -16,6 +16,7 @@ pub mod head;
 pub mod layer;
 pub mod layer_comm;
 pub mod memory;
+pub mod offload;
 pub mod params;
 pub mod pipeline;
 pub mod reliability;

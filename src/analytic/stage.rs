@@ -9,6 +9,7 @@ use super::compute::KernelModel;
 use super::fp8::fp8_amax_s;
 use super::head::head_cost;
 use super::layer::{layer_cost, LayerCost, LayerCtx};
+use super::offload;
 use super::pipeline::partner;
 use crate::spec::layout::Overlap;
 use crate::spec::training::Recompute;
@@ -68,6 +69,10 @@ pub struct StageCost {
     pub fp8_cast_s: f64,
     /// Of `compute_s`: MoE token permute and un-permute per micro-batch, seconds.
     pub moe_permute_s: f64,
+    /// Activation copies to and from host memory the layers' compute does not hide,
+    /// per micro-batch, forward plus backward (in `fwd_s` and `bwd_s`), seconds
+    /// ([`super::offload`]).
+    pub offload_s: f64,
     /// Parameters on this GPU replicated across expert parallelism.
     pub dense_params: f64,
     /// Routed-expert parameters on this GPU.
@@ -191,6 +196,10 @@ pub struct StageParts {
     mtp_proj: (f64, f64, f64, f64),
     /// Full-recompute working set (one layer's activations while it is replayed), bytes.
     working: f64,
+    /// Layers per stage offloaded to host memory (`training.activation_offload_layers`).
+    offload_layers: u32,
+    /// Host link per GPU per direction, bytes/s (`cluster.host_link_bw`).
+    host_bw: f64,
 }
 
 /// The layer-kind costs and end-of-pipeline pieces of the layout in `inp`.
@@ -239,6 +248,8 @@ pub fn stage_parts(inp: &StageInputs) -> StageParts {
         heads: 1.0 + m.mtp_depth as f64,
         mtp_proj: mtp_projection(ctx, k),
         working,
+        offload_layers: ctx.training.activation_offload_layers,
+        host_bw: inp.comm.host_link_bw(),
     }
 }
 
@@ -276,8 +287,12 @@ pub struct StageBody {
     pub dense_params: f64,
     /// Routed-expert parameters.
     pub expert_params: f64,
-    /// Activations kept per micro-batch in flight, bytes.
+    /// Activations kept on the GPU per micro-batch in flight, bytes.
     pub stored_bytes: f64,
+    /// Activations moved to host memory per micro-batch in flight, bytes.
+    pub offloaded_bytes: f64,
+    /// Exposed offload copies, forward plus backward (in `fwd_s` and `bwd_s`), seconds.
+    pub offload_s: f64,
     /// One layer's full activations while full recompute replays it, bytes.
     pub working_bytes: f64,
     /// Logits kept for the loss (last stage), bytes.
@@ -345,6 +360,8 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         dense_params: add(&|c| c.dense_params),
         expert_params: add(&|c| c.expert_params),
         stored_bytes: add(&|c| c.stored),
+        offloaded_bytes: 0.0,
+        offload_s: 0.0,
         working_bytes: parts.working,
         logits_bytes: 0.0,
         fp8_cast_s: add(&|c| c.fp8_cast),
@@ -352,6 +369,22 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         weight_cast_s: add(&|c| c.wcast),
         blocks: sh.n_dense + sh.n_moe,
     };
+    if parts.offload_layers > 0 {
+        // The transformer layers' activations only: the embedding's output and the
+        // logits stay (TE's context wraps the layers).
+        let o = offload::stage_offload(
+            parts.offload_layers,
+            sh.layers,
+            (b.stored_bytes, b.fwd_s, b.bwd_s),
+            b.blocks,
+            parts.host_bw,
+        );
+        b.stored_bytes -= o.bytes;
+        b.offloaded_bytes = o.bytes;
+        b.fwd_s += o.fwd_s;
+        b.bwd_s += o.bwd_s;
+        b.offload_s = o.fwd_s + o.bwd_s;
+    }
     if sh.first {
         b.dense_params += parts.emb_params;
         b.fwd_s += parts.emb_s;
@@ -444,6 +477,7 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         collective_sm_s: sm.0 + sm.1,
         fp8_cast_s: b.fp8_cast_s + weight_cast + 2.0 * amax,
         moe_permute_s: b.moe_permute_s,
+        offload_s: b.offload_s,
         dense_params: b.dense_params,
         expert_params: b.expert_params,
         memory: MemoryBreakdown::default(),
@@ -456,6 +490,7 @@ pub fn stage_memory(states: (f64, f64, f64), b: &StageBody) -> StageMemory {
     StageMemory {
         states,
         stored: b.stored_bytes,
+        offloaded: b.offloaded_bytes,
         extra: b.logits_bytes,
     }
 }

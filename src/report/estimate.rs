@@ -221,6 +221,16 @@ fn resource_rows(t: &mut Table, e: &Estimate) {
             gib(b.other)
         ),
     );
+    if b.host_offloaded > 0.0 {
+        row(
+            t,
+            "Host memory / GPU",
+            format!(
+                "{} of activations offloaded (training.activation_offload_layers)",
+                gib(b.host_offloaded)
+            ),
+        );
+    }
 }
 
 /// The analytic model's step breakdown, and what NIC contention adds to the step (s).
@@ -255,6 +265,7 @@ fn breakdown_text(e: &Estimate) -> String {
         ("PP p2p", d.p2p_s),
         ("DP sync", d.dp_comm_s),
         ("optimizer", d.optimizer_s),
+        ("host offload", d.offload_s),
     ];
     let mut text = parts
         .iter()
@@ -323,6 +334,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("memory_optimizer_bytes", b.optimizer, "bytes"),
         ("memory_activations_bytes", b.activations, "bytes"),
         ("memory_other_bytes", b.other, "bytes"),
+        ("memory_host_offloaded_bytes", b.host_offloaded, "bytes"),
         ("compute_s", d.compute_s, "s"),
         ("bubble_s", d.bubble_s, "s"),
         ("tp_comm_s", d.tp_comm_s, "s"),
@@ -331,6 +343,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("p2p_s", d.p2p_s, "s"),
         ("dp_comm_s", d.dp_comm_s, "s"),
         ("optimizer_s", d.optimizer_s, "s"),
+        ("offload_s", d.offload_s, "s"),
         ("fp8_cast_s", d.fp8_cast_s, "s"),
         ("moe_permute_s", d.moe_permute_s, "s"),
         ("collective_sm_s", d.collective_sm_s, "s"),

@@ -126,7 +126,7 @@ pub fn compare(sc: &Scenario, specs: &[String]) -> Result<Vec<Compared>> {
 }
 
 /// The step-time terms in display order: (name, seconds).
-pub fn terms(b: &StepBreakdown, step_s: f64) -> [(&'static str, f64); 9] {
+pub fn terms(b: &StepBreakdown, step_s: f64) -> [(&'static str, f64); 10] {
     let known = b.compute_s
         + b.bubble_s
         + b.tp_comm_s
@@ -134,7 +134,8 @@ pub fn terms(b: &StepBreakdown, step_s: f64) -> [(&'static str, f64); 9] {
         + b.cp_comm_s
         + b.p2p_s
         + b.dp_comm_s
-        + b.optimizer_s;
+        + b.optimizer_s
+        + b.offload_s;
     [
         ("compute", b.compute_s),
         ("pipeline bubble", b.bubble_s),
@@ -144,6 +145,7 @@ pub fn terms(b: &StepBreakdown, step_s: f64) -> [(&'static str, f64); 9] {
         ("PP p2p (exposed)", b.p2p_s),
         ("DP sync (exposed)", b.dp_comm_s),
         ("optimizer", b.optimizer_s),
+        ("host offload (exposed)", b.offload_s),
         // Overlap residues: what the terms above do not itemise (the pipeline closed
         // form against the slowest stage's sums). Rounding leaves a residue of a few
         // ulps where nothing is missing.

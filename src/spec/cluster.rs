@@ -102,6 +102,12 @@ pub struct ClusterProfile {
     /// `training.collective: sharp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharp_all_reduce_bw: Option<f64>,
+    /// Bandwidth from one GPU to host memory per direction while every GPU of the node
+    /// copies at once, bytes/s: what `training.activation_offload_layers` copies over.
+    /// Unset: [`PCIE_GEN5_X16_BW`] (a GPU on its own PCIe Gen5 x16 link, as on HGX
+    /// H100/H200/B200/B300 boards); GB200/GB300 NVL72 set their NVLink-C2C share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_link_bw: Option<f64>,
     /// Wall power per GPU including its share of CPUs, NICs, fans, watts.
     pub power_per_gpu_w: f64,
     /// Fixed time every optimizer step pays beyond the modelled work (data loading,
@@ -121,7 +127,17 @@ fn is_zero(v: &f64) -> bool {
     *v == 0.0
 }
 
+/// PCIe Gen5 x16 per direction, bytes/s: 32 GT/s x 16 lanes with 128b/130b encoding
+/// (PCI-SIG PCIe 5.0 base specification), 32e9 x 16 x 128/130 / 8 = 63.0 GB/s, before
+/// protocol (TLP header) overhead.
+pub const PCIE_GEN5_X16_BW: f64 = 32e9 * 16.0 * 128.0 / 130.0 / 8.0;
+
 impl ClusterProfile {
+    /// [`Self::host_link_bw`], or [`PCIE_GEN5_X16_BW`] when unset, bytes/s per direction.
+    pub fn host_link_bw(&self) -> f64 {
+        self.host_link_bw.unwrap_or(PCIE_GEN5_X16_BW)
+    }
+
     /// Fields that must carry a `sources` entry; checked by the catalog tests.
     pub const SOURCED_FIELDS: &'static [&'static str] = &[
         "nvlink_domain",

@@ -355,6 +355,8 @@ pub fn resolve(
         Some(v) => checked_split(v, l.pp, model.layers)?,
         None => balanced_split(model.layers, l.pp),
     };
+    let smallest = layers_per_stage.iter().min().copied().unwrap_or(0);
+    rules::check_offload(training.activation_offload_layers, smallest).map_err(why)?;
     let rl = ResolvedLayout {
         tp: l.tp,
         pp: l.pp,

@@ -33,6 +33,8 @@ pub enum Reason {
     EpDpCp,
     /// pp x vpp model chunks exceed the layers.
     PpLayers,
+    /// `training.activation_offload_layers` not below the layers of the smallest stage.
+    OffloadLayers,
     /// vpp > 1 with a schedule other than interleaved.
     VppSchedule,
     /// Interleaved schedule with vpp < 2.
@@ -56,7 +58,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in check order.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Reason::TpHeads,
         Reason::EpExperts,
         Reason::EpDense,
@@ -65,6 +67,7 @@ impl Reason {
         Reason::TooFewGpus,
         Reason::EpDpCp,
         Reason::PpLayers,
+        Reason::OffloadLayers,
         Reason::VppSchedule,
         Reason::InterleavedVpp,
         Reason::DualPipeOddPp,
@@ -87,6 +90,7 @@ impl Reason {
             Reason::TooFewGpus => "too few gpus for one replica",
             Reason::EpDpCp => "ep x etp does not divide tp x cp x dp",
             Reason::PpLayers => "pp x vpp exceeds layers",
+            Reason::OffloadLayers => "activation offload >= stage layers",
             Reason::VppSchedule => "vpp > 1 needs interleaved",
             Reason::InterleavedVpp => "interleaved needs vpp >= 2",
             Reason::DualPipeOddPp => "dualpipe needs even pp",
@@ -120,6 +124,7 @@ impl Reason {
             "layout.dp" if message.contains("GPUs, but the scenario has") => Reason::DpGpus,
             "gpus" if message.contains("cannot hold one replica") => Reason::TooFewGpus,
             "layout.pp" if message.contains("cannot fill") => Reason::PpLayers,
+            "training.activation_offload_layers" => Reason::OffloadLayers,
             "layout.schedule" if message.contains("needs the interleaved schedule") => {
                 Reason::VppSchedule
             }
@@ -185,6 +190,8 @@ pub struct RuleCtx {
     pub batch_seqs: Option<u64>,
     /// Requested batch in sequences (tokens / seq_len when given in tokens).
     pub requested_seqs: f64,
+    /// Layers per stage whose activations go to host memory (0: none).
+    pub offload_layers: u32,
 }
 
 impl RuleCtx {
@@ -198,6 +205,7 @@ impl RuleCtx {
             layers: model.layers,
             batch_seqs: training.global_batch_seqs,
             requested_seqs: training.requested_batch_seqs().unwrap_or(1.0),
+            offload_layers: training.activation_offload_layers,
         }
     }
 }
@@ -278,6 +286,9 @@ pub fn check_outer(
     if c.layers < pp.saturating_mul(vpp) {
         return Err(Reason::PpLayers);
     }
+    // A balanced split's smallest stage has layers / pp; a written split is checked
+    // against its own smallest stage by `resolve` ([`check_offload`]).
+    check_offload(c.offload_layers, c.layers / pp)?;
     if vpp > 1 && schedule != Schedule::Interleaved {
         return Err(Reason::VppSchedule);
     }
@@ -313,6 +324,18 @@ pub fn check_outer(
         global_batch_seqs,
         gpus_used: inner * dp,
     })
+}
+
+/// `offload` layers of activations per stage sent to host memory need a stage of more
+/// than that many layers (`smallest_stage`): Transformer Engine's offload context
+/// keeps at least the last layer on the GPU (`get_cpu_offload_context` asserts
+/// `num_layers <= model_layers - 1`; Megatron-Core's TransformerConfig refuses
+/// `cpu_offloading_num_layers >= num_layers`).
+pub fn check_offload(offload: u32, smallest_stage: u32) -> Result<(), Reason> {
+    if offload > 0 && offload >= smallest_stage {
+        return Err(Reason::OffloadLayers);
+    }
+    Ok(())
 }
 
 /// What [`explain`] reads: the layout as written, with its schedule settled.
@@ -360,6 +383,7 @@ pub fn explain(r: Reason, a: &Asked) -> Error {
         Reason::DpGpus | Reason::TooFewGpus | Reason::EpDpCp | Reason::PpLayers => {
             explain_gpus(r, a)
         }
+        Reason::OffloadLayers => explain_offload(a),
         _ => explain_schedule(r, a),
     }
 }
@@ -504,6 +528,34 @@ fn explain_gpus(r: Reason, a: &Asked) -> Error {
             .with_suggestion(format!("pp x vpp at most {layers}"))
         }
     }
+}
+
+/// Activation offloading against the smallest stage, with what would fit.
+fn explain_offload(a: &Asked) -> Error {
+    let (l, layers) = (a.layout, a.model.layers);
+    let n = a.training.activation_offload_layers;
+    let smallest = l
+        .layers_per_stage
+        .as_ref()
+        .and_then(|v| v.iter().min().copied())
+        .unwrap_or(layers / l.pp.max(1));
+    // The largest pp whose balanced stages keep more than n layers.
+    let pp_max = layers / (n + 1);
+    let pp = if pp_max >= 1 {
+        format!(", or pp at most {pp_max}")
+    } else {
+        String::new()
+    };
+    Error::invalid(
+        "training.activation_offload_layers",
+        format!(
+            "{n} offloaded layers is not below the {smallest} layers of the smallest stage \
+             (pp {} over {layers} layers): Transformer Engine keeps at least one layer of a \
+             stage on the GPU",
+            l.pp
+        ),
+    )
+    .with_suggestion(format!("at most {}{pp}", smallest.saturating_sub(1)))
 }
 
 /// The schedule's own rules and the batch over dp x micro_batch.

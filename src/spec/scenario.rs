@@ -547,12 +547,14 @@ fn check_cluster(c: &ClusterProfile) -> Result<()> {
     if !(c.oversubscription.is_finite() && c.oversubscription >= 1.0) {
         return Err(Error::invalid("cluster.oversubscription", "must be >= 1"));
     }
-    if let Some(bw) = c.sharp_all_reduce_bw {
-        if !(bw.is_finite() && bw > 0.0) {
-            return Err(Error::invalid(
-                "cluster.sharp_all_reduce_bw",
-                "must be a positive bandwidth in bytes/s",
-            ));
+    for (f, v) in [
+        ("cluster.sharp_all_reduce_bw", c.sharp_all_reduce_bw),
+        ("cluster.host_link_bw", c.host_link_bw),
+    ] {
+        if let Some(bw) = v {
+            if !(bw.is_finite() && bw > 0.0) {
+                return Err(Error::invalid(f, "must be a positive bandwidth in bytes/s"));
+            }
         }
     }
     if c.leaf_gpus == Some(0) {

@@ -293,6 +293,15 @@ pub struct Training {
     /// `nvls_all_reduce_bw`; a ring elsewhere).
     #[serde(default)]
     pub collective: Collective,
+    /// Transformer layers per pipeline stage whose activations saved for backward are
+    /// copied to host memory after their forward and back before their backward,
+    /// count (Megatron-Core's `cpu_offloading_num_layers`, `--cpu-offloading-num-layers`,
+    /// which hands it to Transformer Engine's `get_cpu_offload_context`: the first that
+    /// many layers of the model chunk are offloaded, the others stay). Must be below the
+    /// layers of every stage (TE keeps at least the last layer on the GPU). 0: none.
+    /// The copies run over `cluster.host_link_bw` ([`crate::analytic::offload`]).
+    #[serde(default)]
+    pub activation_offload_layers: u32,
     /// Sharded-parameter collectives per transformer block per pass under
     /// `layout.zero: 3`, count: 1 where each block is one FSDP unit (PyTorch FSDP and
     /// torchtitan's `fully_shard` per block); each pays a collective's latency.

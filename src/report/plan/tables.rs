@@ -24,9 +24,12 @@ pub(super) fn step_and_memory(p: &Plan, b: &mut Vec<Block>) {
         ("pipeline sends", br.p2p_s),
         ("data-parallel communication", br.dp_comm_s),
         ("optimizer", br.optimizer_s),
+        ("activation copies to host memory (exposed)", br.offload_s),
     ];
     let mut rows: Vec<Vec<String>> = parts
         .iter()
+        // The offload row only where layers are offloaded.
+        .filter(|(k, v)| *v != 0.0 || !k.starts_with("activation copies"))
         .map(|(k, v)| vec![k.to_string(), secs(*v), pct(v / step)])
         .collect();
     rows.push(vec!["step".into(), secs(step), "100.0%".into()]);
