@@ -1,8 +1,12 @@
 //! Settings a framework's shipped config for one model family makes, where they differ
 //! from the framework's defaults (`validation/model_configs.csv`, documented in
 //! docs/validation.md): e.g. NeMo's Nemotron-4 340B config keeps Adam's moments in
-//! BF16. A row takes the first entry whose framework pattern its framework contains and
-//! whose model pattern its model cell contains; each entry cites the config.
+//! BF16; Megatron-Bridge's Llama 3 70B presets offload some layers' activations to the
+//! Grace CPU on GB200/GB300. A row takes the first entry whose framework pattern its
+//! framework contains, whose model pattern its model cell contains, whose GPU (when
+//! the entry names one) is the row's `gpu_type` and whose precision pattern (when
+//! given) its precision cell contains; an empty setting keeps the framework's. Each
+//! entry cites the config.
 
 use super::recipe::Recipe;
 use super::rows::{parse, Row};
@@ -21,25 +25,51 @@ pub struct ModelConfig {
     pub framework: String,
     /// Lower-case pattern of the model cell.
     pub model: String,
-    /// Bytes per gradient element (4: FP32, 2: BF16).
-    pub grad_bytes: f64,
-    /// Optimizer-state bytes per parameter on the ranks it is sharded over.
-    pub optimizer_bytes: f64,
+    /// The row's `gpu_type`, lower case; empty: any GPU.
+    pub gpu: String,
+    /// Lower-case pattern of the precision cell; empty: any precision.
+    pub precision: String,
+    /// Bytes per gradient element (4: FP32, 2: BF16); `None`: the framework's.
+    pub grad_bytes: Option<f64>,
+    /// Optimizer-state bytes per parameter on the ranks it is sharded over; `None`: the
+    /// framework's.
+    pub optimizer_bytes: Option<f64>,
+    /// Layers whose activations go to host memory (Megatron-Core
+    /// `cpu_offloading_num_layers`); `None`: the framework's (none).
+    pub activation_offload_layers: Option<u32>,
     /// The config it comes from.
     pub source: String,
 }
 
-fn bytes(r: &Row, col: &str, allowed: &[f64]) -> Result<f64> {
+fn bad(r: &Row, col: &str, what: String) -> Error {
+    Error::invalid(
+        format!("validation/model_configs.csv:{}", r.line),
+        format!("{col}: '{}' {what}", r.text(col)),
+    )
+}
+
+/// An optional cell of bytes among `allowed` (empty: `None`).
+fn bytes(r: &Row, col: &str, allowed: &[f64]) -> Result<Option<f64>> {
     let v = r.text(col);
+    if v.is_empty() {
+        return Ok(None);
+    }
     v.parse::<f64>()
         .ok()
         .filter(|b| allowed.contains(b))
-        .ok_or_else(|| {
-            Error::invalid(
-                format!("validation/model_configs.csv:{}", r.line),
-                format!("{col}: '{v}' is not one of {allowed:?}"),
-            )
-        })
+        .map(Some)
+        .ok_or_else(|| bad(r, col, format!("is not one of {allowed:?}")))
+}
+
+/// An optional count of layers (empty: `None`).
+fn layers(r: &Row, col: &str) -> Result<Option<u32>> {
+    let v = r.text(col);
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse::<u32>()
+        .map(Some)
+        .map_err(|_| bad(r, col, "is not a whole number of layers".to_string()))
 }
 
 /// Parses a model-config table.
@@ -50,8 +80,11 @@ pub fn parse_table(text: &str) -> Result<Vec<ModelConfig>> {
             Ok(ModelConfig {
                 framework: r.text("framework_pattern").to_lowercase(),
                 model: r.text("model_pattern").to_lowercase(),
+                gpu: r.text("gpu_type").to_lowercase(),
+                precision: r.text("precision_pattern").to_lowercase(),
                 grad_bytes: bytes(r, "grad_bytes", &[4.0, 2.0])?,
                 optimizer_bytes: bytes(r, "optimizer_bytes", &[12.0, 10.0, 8.0, 4.0])?,
+                activation_offload_layers: layers(r, "activation_offload_layers")?,
                 source: r.text("source").to_string(),
             })
         })
@@ -65,59 +98,137 @@ fn table() -> &'static [ModelConfig] {
     })
 }
 
-/// The entry for `framework` running `model` (either cell, any case), if the table has one.
-pub fn for_model(framework: &str, model: &str) -> Option<&'static ModelConfig> {
-    let (f, m) = (framework.to_lowercase(), model.to_lowercase());
+/// What a row says of its run: its framework, model, `gpu_type` and precision cells.
+#[derive(Debug, Clone, Copy)]
+pub struct RunCells<'a> {
+    /// The framework (as `recipe::framework_of` settled it).
+    pub framework: &'a str,
+    /// The model cell.
+    pub model: &'a str,
+    /// The `gpu_type` cell.
+    pub gpu: &'a str,
+    /// The precision cell.
+    pub precision: &'a str,
+}
+
+/// The entry for the run `r` (any case), if the table has one.
+pub fn for_run(r: RunCells) -> Option<&'static ModelConfig> {
+    let low = |s: &str| s.trim().to_lowercase();
+    let (f, m, g, p) = (low(r.framework), low(r.model), low(r.gpu), low(r.precision));
     table().iter().find(|c| {
         !c.framework.is_empty()
             && !c.model.is_empty()
             && f.contains(c.framework.as_str())
             && m.contains(c.model.as_str())
+            && (c.gpu.is_empty() || c.gpu == g)
+            && p.contains(c.precision.as_str())
     })
 }
 
-/// `rc` with the settings of `framework`'s config for `model`, and the sentence saying
-/// so (`None` when the table has no entry).
-pub fn apply(rc: &Recipe, framework: &str, model: &str) -> (Recipe, Option<String>) {
-    let mut r = rc.clone();
-    let Some(c) = for_model(framework, model) else {
-        return (r, None);
+/// `rc` with the settings of the config the run `r` used, and the sentence saying so
+/// (`None` when the table has no entry).
+pub fn apply(rc: &Recipe, r: RunCells) -> (Recipe, Option<String>) {
+    let mut out = rc.clone();
+    let Some(c) = for_run(r) else {
+        return (out, None);
     };
-    r.grad_bytes = c.grad_bytes;
-    r.optimizer_bytes = c.optimizer_bytes;
+    let mut set = Vec::new();
+    match (c.grad_bytes, c.optimizer_bytes) {
+        (Some(g), Some(o)) => set.push(format!(
+            "gradients {g} B and optimizer state {o} B per parameter"
+        )),
+        (Some(g), None) => set.push(format!("gradients {g} B per parameter")),
+        (None, Some(o)) => set.push(format!("optimizer state {o} B per parameter")),
+        (None, None) => {}
+    }
+    if let Some(g) = c.grad_bytes {
+        out.grad_bytes = g;
+    }
+    if let Some(o) = c.optimizer_bytes {
+        out.optimizer_bytes = o;
+    }
+    if let Some(n) = c.activation_offload_layers {
+        out.activation_offload_layers = n;
+        set.push(format!(
+            "activations of {n} layers offloaded to host memory"
+        ));
+    }
     let said = format!(
-        "gradients {} B and optimizer state {} B per parameter, as the framework's config for this model sets them ({})",
-        c.grad_bytes, c.optimizer_bytes, c.source
+        "{}, as the framework's config for this model sets them ({})",
+        set.join("; "),
+        c.source
     );
-    (r, Some(said))
+    (out, Some(said))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn run<'a>(
+        framework: &'a str,
+        model: &'a str,
+        gpu: &'a str,
+        precision: &'a str,
+    ) -> RunCells<'a> {
+        RunCells {
+            framework,
+            model,
+            gpu,
+            precision,
+        }
+    }
+
     #[test]
     fn the_shipped_table_parses_and_matches_by_framework_and_model() {
         assert!(!table().is_empty());
         // NeMo 24.07's Nemotron-4 340B config: BF16 moments, no master (2 + 2 bytes),
-        // BF16 gradients (launcher nemotron_340b.yaml @24.07).
-        let c = for_model("NeMo 24.07 (Megatron-Core)", "Nemotron-340B").unwrap();
-        assert_eq!((c.grad_bytes, c.optimizer_bytes), (2.0, 4.0));
+        // BF16 gradients (launcher nemotron_340b.yaml @24.07), on any GPU and precision.
+        let nemo = "NeMo 24.07 (Megatron-Core)";
+        let c = for_run(run(nemo, "Nemotron-340B", "H100", "FP8")).unwrap();
+        assert_eq!((c.grad_bytes, c.optimizer_bytes), (Some(2.0), Some(4.0)));
+        assert_eq!(c.activation_offload_layers, None);
         // Another framework, or another model of the same framework, takes no entry.
-        assert!(for_model("Megatron-Bridge (NeMo 25.11)", "Nemotron-340B").is_none());
-        assert!(for_model("NeMo 24.07 (Megatron-Core)", "Nemotron-22B").is_none());
+        let bridge = "Megatron-Bridge (NeMo 25.11 container, Megatron-Core); FSDP";
+        assert!(for_run(run(bridge, "Nemotron-340B", "H100", "BF16")).is_none());
+        assert!(for_run(run(nemo, "Nemotron-22B", "H100", "BF16")).is_none());
+    }
+
+    /// Megatron-Bridge's Llama 3 70B pre-training presets
+    /// (scripts/performance/configs/llama/llama3_workload_base_configs.py @00b7660b):
+    /// `cpu_offloading_num_layers` per GPU and precision.
+    #[test]
+    fn bridge_llama3_70b_presets_offload_per_gpu_and_precision() {
+        let bridge = "Megatron-Bridge (NeMo 25.11 container, Megatron-Core); FSDP";
+        let cs = "FP8-CS (current scaling)";
+        let n = |gpu, precision| {
+            for_run(run(bridge, "Llama 3 70B", gpu, precision))
+                .and_then(|c| c.activation_offload_layers)
+        };
+        assert_eq!(n("GB300", cs), Some(20));
+        assert_eq!(n("GB200", cs), Some(40));
+        assert_eq!(n("B200", cs), Some(5));
+        assert_eq!(n("GB300", "BF16"), Some(30));
+        assert_eq!(n("GB200", "BF16"), Some(20));
+        // No preset offloads on H100, nor with MXFP8 (pp 4 x vpp 5 instead), nor for
+        // Llama 3.1 70B or Llama 3 8B.
+        assert_eq!(n("H100", cs), None);
+        assert_eq!(n("GB300", "MXFP8 (FP8-MX)"), None);
+        assert!(for_run(run(bridge, "Llama 3.1 70B", "GB300", cs)).is_none());
+        assert!(for_run(run(bridge, "Llama 3 8B", "GB300", cs)).is_none());
     }
 
     #[test]
     fn a_bad_cell_names_its_line_and_column() {
-        let e = parse_table(
-            "framework_pattern,model_pattern,grad_bytes,optimizer_bytes,source\nx,y,3,12,z\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("model_configs.csv:2") && e.contains("grad_bytes"),
-            "{e}"
-        );
+        let head = "framework_pattern,model_pattern,gpu_type,precision_pattern,grad_bytes,optimizer_bytes,activation_offload_layers,source\n";
+        for (row, col) in [
+            ("x,y,,,3,12,,z\n", "grad_bytes"),
+            ("x,y,,,,,twenty,z\n", "activation_offload_layers"),
+        ] {
+            let e = parse_table(&(head.to_string() + row))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("model_configs.csv:2") && e.contains(col), "{e}");
+        }
     }
 }

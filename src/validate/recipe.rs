@@ -158,6 +158,9 @@ pub struct Recipe {
     /// on a multi-node NVLink domain in segments (see [`segment_domain`]); `None`: the
     /// whole domain.
     pub segment_nodes: Option<u32>,
+    /// Layers per stage whose activations go to host memory: none by default;
+    /// `validation/model_configs.csv` sets it where a model's shipped config does.
+    pub activation_offload_layers: u32,
     /// Where the defaults come from.
     pub source: String,
 }
@@ -358,6 +361,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                     ("one_layer_per_chunk", VppRule::OneLayerPerChunk),
                 ],
             )?,
+            activation_offload_layers: 0,
             segment_nodes: match r.text("segment_nodes") {
                 "" => None,
                 v => Some(v.parse().ok().filter(|n: &u32| *n > 0).ok_or_else(|| {

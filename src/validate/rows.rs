@@ -510,7 +510,13 @@ fn row_recipe(row: &Row, said: &str, assumptions: &mut Vec<String>) -> Recipe {
     let (rc, stated) = recipe::refine(base, &(said.to_string() + "; " + &framework.to_lowercase()));
     assumptions.push(format!("framework recipe: {} ({})", rc.name, rc.source));
     assumptions.extend(stated);
-    let (rc, family) = model_configs::apply(&rc, &framework, row.text("model"));
+    let run = model_configs::RunCells {
+        framework: &framework,
+        model: row.text("model"),
+        gpu: row.text("gpu_type"),
+        precision: row.text("precision"),
+    };
+    let (rc, family) = model_configs::apply(&rc, run);
     assumptions.extend(family);
     rc
 }
@@ -634,6 +640,7 @@ fn training_of(
         collective: rc.collective,
         zero3_collectives_per_layer: rc.zero3_collectives,
         zero3_reduce_blocks_backward: rc.zero3_reduce_blocks,
+        activation_offload_layers: rc.activation_offload_layers,
     }
 }
 
