@@ -469,3 +469,84 @@ fn launch_hint_round_trips() {
     let why = llmplan::export::launch_hint("gpt3-175b-a100", &sc, &dual, 1024).unwrap_err();
     assert!(why.contains("dualpipe"), "{why}");
 }
+
+/// Megatron-Bridge's Llama 3 70B GB300 FP8-CS preset
+/// (scripts/performance/configs/llama/llama3_workload_base_configs.py @00b7660b:
+/// micro-batch 2, `cpu_offloading_num_layers=20`; scripts/performance/utils/overrides.py
+/// sets `cpu_offloading = True`, `cpu_offloading_weights = False`): the offloaded
+/// layers reach Megatron-LM as `--cpu-offloading-num-layers` (arguments.py builds it
+/// from TransformerConfig's `cpu_offloading_num_layers`) and the recipes as the same
+/// fields; where Megatron-Core refuses offloading (pipeline parallelism, recomputation)
+/// and where a target has no such setting, the export names the field.
+#[test]
+fn activation_offloading_exports_where_it_can() {
+    let d = std::env::temp_dir().join(format!(
+        "llmplan-export-offload-{}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(
+        &d,
+        "name: Llama 3 70B as Megatron-Bridge's GB300 preset runs it\nmodel: llama3-70b\ncluster: gb300-nvl72\ngpus: 64\n\
+         training:\n  tokens: 1.0e12\n  seq_len: 8192\n  global_batch_seqs: 256\n  precision: fp8\n  fp8_recipe: current\n  recompute: none\n  activation_offload_layers: 20\n\
+         layout:\n  tp: 1\n  pp: 1\n  micro_batch: 2\n  zero: 1\n",
+    )
+    .unwrap();
+    let path = d.to_str().unwrap();
+    let f = flags(&export("megatron", path, &[]));
+    assert_has(&f, &["--cpu-offloading-num-layers 20"], "megatron");
+    let bridge = export("megatron-bridge", path, &[]);
+    for want in [
+        "cfg.model.cpu_offloading = True",
+        "cfg.model.cpu_offloading_weights = False",
+        "cfg.model.cpu_offloading_num_layers = 20",
+    ] {
+        assert!(
+            bridge.lines().any(|l| l == want),
+            "missing `{want}` in:\n{bridge}"
+        );
+    }
+    let nemo = export("nemo", path, &[]);
+    assert!(
+        nemo.lines()
+            .any(|l| l == "recipe.model.config.cpu_offloading_num_layers = 20"),
+        "{nemo}"
+    );
+    // No offloading, no offloading flag.
+    let none = flags(&export(
+        "megatron",
+        path,
+        &["training.activation_offload_layers=0"],
+    ));
+    assert!(
+        !none.iter().any(|l| l.contains("cpu-offloading")),
+        "{none:?}"
+    );
+    for (target, sets, why) in [
+        ("megatron", vec!["layout.pp=2"], "pipeline parallelism"),
+        (
+            "megatron",
+            vec!["training.recompute=selective"],
+            "recomputation",
+        ),
+        ("torchtitan", vec![], "no activation offloading"),
+        (
+            "deepspeed",
+            vec!["training.precision=bf16"],
+            "cpu_checkpointing",
+        ),
+    ] {
+        let mut args = vec!["export", "--to", target, path];
+        for s in &sets {
+            args.push("--set");
+            args.push(s);
+        }
+        let o = llmplan(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{target} {sets:?}: {err}");
+        assert!(
+            err.contains("activation_offload_layers") && err.contains(why),
+            "{target} {sets:?}: {err}"
+        );
+    }
+    std::fs::remove_file(&d).ok();
+}

@@ -51,6 +51,13 @@ fn expressible(sc: &Scenario, l: &ResolvedLayout) -> Result<()> {
             "FP8/FP4 GEMMs come from Transformer Engine in model code, not from the DeepSpeed config",
         ));
     }
+    if sc.training.activation_offload_layers > 0 {
+        return Err(cannot(
+            T,
+            "training.activation_offload_layers",
+            "its activation_checkpointing.cpu_checkpointing moves every checkpointed layer's input to the CPU under activation checkpointing, not the saved activations of a number of layers",
+        ));
+    }
     Ok(())
 }
 

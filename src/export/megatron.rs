@@ -76,6 +76,39 @@ fn schedule_ok(t: Target, l: &ResolvedLayout) -> Result<()> {
     }
 }
 
+/// Megatron-Core's CPU activation offloading (`cpu_offloading_num_layers`, which
+/// Megatron-Core hands to Transformer Engine) for `training.activation_offload_layers`:
+/// `None` when no layer is offloaded. Its TransformerConfig refuses offloading with
+/// pipeline parallelism and with activation recomputation
+/// (megatron/core/transformer/transformer_config.py), so those are errors here.
+fn offload_layers(t: Target, sc: &Scenario, l: &ResolvedLayout) -> Result<Option<u32>> {
+    let n = sc.training.activation_offload_layers;
+    if n == 0 {
+        return Ok(None);
+    }
+    if l.pp > 1 {
+        return Err(cannot(
+            t,
+            "training.activation_offload_layers",
+            format!(
+                "Megatron-Core refuses CPU offloading with pipeline parallelism (pp {}): \
+                 \"Currently there is no support for Pipeline parallelism with CPU offloading\"",
+                l.pp
+            ),
+        ));
+    }
+    if sc.training.recompute != Recompute::None {
+        return Err(cannot(
+            t,
+            "training.activation_offload_layers",
+            "Megatron-Core refuses CPU offloading with activation recomputation \
+             (\"CPU offloading does not work when activation recomputation is enabled\"); \
+             set training.recompute: none",
+        ));
+    }
+    Ok(Some(n))
+}
+
 /// Model-shape flags (`--num-layers` ... ), as the examples write them.
 fn model_flags(m: &ModelSpec, seq: u64, f: &mut Vec<String>) -> Result<()> {
     f.push(format!("--num-layers {}", m.layers));
@@ -234,6 +267,10 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
         ));
     }
     recompute_flags(sc, l, f);
+    if let Some(n) = offload_layers(t, sc, l)? {
+        // arguments.py: a positive count turns cpu_offloading on.
+        f.push(format!("--cpu-offloading-num-layers {n}"));
+    }
     match sc.training.precision {
         Precision::Bf16 => f.push("--bf16".into()),
         Precision::Fp16 => f.push("--fp16".into()),
@@ -424,6 +461,24 @@ fn recompute_fields(sc: &Scenario, l: &ResolvedLayout) -> Vec<(&'static str, Str
     }
 }
 
+/// The offloading fields as Megatron-Bridge's performance scripts set them
+/// (scripts/performance/utils/overrides.py @00b7660b: `cpu_offloading`, activations
+/// only, and the layer count).
+fn offload_fields(
+    t: Target,
+    sc: &Scenario,
+    l: &ResolvedLayout,
+) -> Result<Vec<(&'static str, String)>> {
+    Ok(match offload_layers(t, sc, l)? {
+        None => Vec::new(),
+        Some(n) => vec![
+            ("cpu_offloading", "True".into()),
+            ("cpu_offloading_weights", "False".into()),
+            ("cpu_offloading_num_layers", n.to_string()),
+        ],
+    })
+}
+
 /// Megatron-Bridge `ConfigContainer` assignments, as its recipes write them
 /// (`src/megatron/bridge/recipes/llama/h100/llama3.py`).
 pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
@@ -440,6 +495,11 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     lines.push(format!("cfg.train.micro_batch_size = {}", l.micro_batch));
     lines.extend(
         recompute_fields(sc, l)
+            .into_iter()
+            .map(|(k, v)| format!("cfg.model.{k} = {v}")),
+    );
+    lines.extend(
+        offload_fields(t, sc, l)?
             .into_iter()
             .map(|(k, v)| format!("cfg.model.{k} = {v}")),
     );
@@ -507,6 +567,7 @@ pub fn nemo(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     lines.extend(
         recompute_fields(sc, l)
             .into_iter()
+            .chain(offload_fields(t, sc, l)?)
             .map(|(k, v)| format!("recipe.model.config.{k} = {v}")),
     );
     let py = |b: bool| if b { "True" } else { "False" };

@@ -92,6 +92,13 @@ fn compile(sc: &Scenario) -> Result<bool> {
 
 /// The TOML sections a planned layout decides.
 pub fn toml(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
+    if sc.training.activation_offload_layers > 0 {
+        return Err(cannot(
+            T,
+            "training.activation_offload_layers",
+            "its job config has no activation offloading (enable_cpu_offload is FSDP2's offload of parameters, gradients and optimizer states)",
+        ));
+    }
     let mut p = data_parallel(l)?;
     p.push(format!("tensor_parallel_degree = {}", l.tp));
     if l.tp > 1 {
