@@ -150,3 +150,28 @@ fn offloading_every_layer_of_a_stage_is_refused() {
     let sc = llama70b(&["training.activation_offload_layers=19", "layout.pp=4"]).unwrap();
     assert!(estimate(&sc, &EstimateOptions::default()).is_ok());
 }
+
+/// The search applies the same rule: with 20 layers offloaded, no layout of more than
+/// 3 stages is priced (Llama 3 70B's 80 layers give pp 4 stages of 20), each rejection
+/// counted under its reason, and every layout it ranks keeps more than 20 layers a
+/// stage.
+#[test]
+fn the_search_counts_stages_too_small_to_offload() {
+    use llmplan::search::rules::Reason;
+    use llmplan::search::{search, SearchOptions};
+    let sc = llama70b(&["training.activation_offload_layers=20"]).unwrap();
+    let mut o = SearchOptions::for_scenario(&sc);
+    o.sim_top = 0;
+    o.fixes = vec!["cp=1".into(), "micro_batch=2".into()];
+    let out = search(&sc, &o, None).unwrap();
+    let n = out
+        .rejected
+        .iter()
+        .find(|(r, _)| *r == Reason::OffloadLayers)
+        .map_or(0, |(_, n)| *n);
+    assert!(n > 0, "{:?}", out.rejected);
+    assert!(!out.results.is_empty());
+    for r in &out.results {
+        assert!(80 / r.layout.pp > 20, "{:?}", r.layout);
+    }
+}
