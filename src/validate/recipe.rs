@@ -255,6 +255,20 @@ fn zero3_collectives(r: &super::rows::Row) -> Result<u32> {
     }
 }
 
+/// The `p2p_overlap` cell: yes, no, or `vpp` (only with virtual stages).
+fn p2p_rule(v: &str, line: usize) -> Result<P2pRule> {
+    if v == "vpp" {
+        return Ok(P2pRule::WithVpp);
+    }
+    let on = yes(v, "p2p_overlap", line).map_err(|_| {
+        Error::invalid(
+            format!("validation/frameworks.csv:{line}"),
+            format!("p2p_overlap: '{v}' is not yes, no or vpp"),
+        )
+    })?;
+    Ok(if on { P2pRule::Yes } else { P2pRule::No })
+}
+
 /// Parses a framework table: (lower-case pattern, recipe), in table order.
 pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
     let rows = super::rows::parse("validation/frameworks.csv", text)?;
@@ -323,18 +337,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                 .parse()
                 .map_err(|_| bad("zero", format!("'{}' is not 0-3", r.text("zero"))))?,
             dp_overlap: yes(r.text("dp_overlap"), "dp_overlap", line)?,
-            p2p_overlap: match r.text("p2p_overlap") {
-                "vpp" => P2pRule::WithVpp,
-                v => {
-                    if yes(v, "p2p_overlap", line)
-                        .map_err(|_| bad("p2p_overlap", format!("'{v}' is not yes, no or vpp")))?
-                    {
-                        P2pRule::Yes
-                    } else {
-                        P2pRule::No
-                    }
-                }
-            },
+            p2p_overlap: p2p_rule(r.text("p2p_overlap"), line)?,
             tp_overlap: yes(r.text("tp_overlap"), "tp_overlap", line)?,
             ep_overlap: yes(r.text("ep_overlap"), "ep_overlap", line)?,
             dropout: yes(r.text("dropout"), "dropout", line)?,
