@@ -259,12 +259,14 @@ fn nemo_24_07_fp8_tflops() {
     // +25.1%). NeMo 24.07's own recipe (BF16 gradients: validation/frameworks.csv)
     // then made every row fit in memory and halved the exposed data-parallel reduction
     // of GPT3-20B (+7.2 -> +15.0%) and Nemotron-4 340B (+12.4 -> +18.7%): 14.5 -> 16.2%.
-    // The bounds hold what is reached so that it cannot silently get worse.
+    // Transformer Engine's userbuffers (each TP collective beside its paired GEMM, the
+    // reduce-scatters' 16 SMs) to 14.7% (worst +23.7%). The bounds hold what is reached
+    // so that it cannot silently get worse.
     let r = report();
     let p = rows(&r, "NEMO2407", "tflops_per_gpu");
     assert_eq!(p.len(), 12, "{}", show(&p));
-    assert!(p.iter().all(|x| x.error_pct.abs() <= 28.0), "{}", show(&p));
-    assert!(mape(&p) < 16.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(p.iter().all(|x| x.error_pct.abs() <= 25.0), "{}", show(&p));
+    assert!(mape(&p) < 15.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }
 
 /// torchtitan FSDP2 on 64 A100 80GB (tests/data/published/fsdp_zero_public.csv,

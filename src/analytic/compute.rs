@@ -78,6 +78,12 @@ pub trait KernelModel {
     fn optimizer_s(&self, bytes: f64) -> f64 {
         self.memory_s(bytes)
     }
+    /// Streaming multiprocessors the GEMMs run on (what a communication kernel that
+    /// holds some of them takes its share from), count; 0 where the model does not
+    /// see SMs.
+    fn sm_count(&self) -> f64 {
+        0.0
+    }
 }
 
 /// Constant efficiencies from the GPU profile.
@@ -95,6 +101,8 @@ pub struct ConstantEfficiency {
     mem_bw: f64,
     /// The fused optimizer's streaming rate, bytes/s.
     opt_bw: f64,
+    /// Streaming multiprocessors, count.
+    sms: f64,
 }
 
 impl ConstantEfficiency {
@@ -114,6 +122,7 @@ impl ConstantEfficiency {
             attn_flops: p.half() * e.attention * e.sustained_clock,
             mem_bw: gpu.hbm_bandwidth * e.memory,
             opt_bw: gpu.hbm_bandwidth * e.optimizer.unwrap_or(e.memory),
+            sms: f64::from(gpu.sm_count),
         }
     }
 
@@ -152,5 +161,8 @@ impl KernelModel for ConstantEfficiency {
 
     fn optimizer_s(&self, bytes: f64) -> f64 {
         bytes / self.opt_bw
+    }
+    fn sm_count(&self) -> f64 {
+        self.sms
     }
 }

@@ -25,6 +25,7 @@ pub use list::{layer_gemms, GemmList, Inline, LayerGemm, MAX_GEMMS};
 mod gemms;
 mod list;
 mod op_policy;
+pub mod ub;
 
 /// Activation bytes per element (BF16 activations, also under FP8 GEMMs).
 pub(crate) const ACT: f64 = 2.0;
@@ -53,6 +54,10 @@ pub struct LayerCost {
     pub ep_bwd_s: f64,
     /// Context-parallel K/V ring traffic in forward, seconds.
     pub cp_fwd_s: f64,
+    /// Tensor-parallel communication left exposed (forward, backward) when Transformer
+    /// Engine's userbuffers pair each collective with one GEMM ([`ub`]), seconds;
+    /// `None` where the collectives hide under the layer's whole compute instead.
+    pub tp_ub_s: Option<(f64, f64)>,
     /// Activation bytes kept from forward to backward.
     pub stored_bytes: f64,
     /// Activation bytes alive while the layer itself runs (full-recompute working set).
@@ -98,10 +103,14 @@ impl LayerCost {
         // Backward mirrors each forward collective once, plus once per forward replay;
         // ring attention sends K/V and returns dK/dV beside a 2.5x-longer kernel.
         Exposed {
-            tp: (
-                expose(self.tp_fwd_s, ov.tp_comm, cf),
-                expose(self.tp_fwd_s * (1.0 + r), ov.tp_comm, cb),
-            ),
+            tp: match self.tp_ub_s {
+                // Replayed forwards redo their collectives beside the same GEMMs.
+                Some((f, b)) if ov.tp_comm => (f, b + r * f),
+                _ => (
+                    expose(self.tp_fwd_s, ov.tp_comm, cf),
+                    expose(self.tp_fwd_s * (1.0 + r), ov.tp_comm, cb),
+                ),
+            },
             ep: (
                 expose(self.ep_fwd_s, ov.ep_comm, cf),
                 expose(self.ep_bwd_s + self.ep_fwd_s * r, ov.ep_comm, cb),
@@ -301,7 +310,10 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let (gemm, gemm_bwd) = (gm.fwd + cast_fwd_s, gm.bwd + cast_bwd_s);
     let (attn_fwd, attn_bwd) = attention_core(ctx, k, &d);
     let mk = memory_kernels(ctx, k, &d, act_width, routed_k);
-    let fwd_compute_s = gemm + attn_fwd + mk.total_s;
+    // Communication (forward; backward mirrors it).
+    let c = layer_comm(ctx, comm, moe, recipe, d.gin);
+    let tp_ub = userbuffers(ctx, moe.is_some(), &priced, &c, d.gin, k);
+    let fwd_compute_s = gemm + attn_fwd + mk.total_s + tp_ub.map_or(0.0, |u| u.slowdown_s);
     let bwd_compute_s = gemm_bwd + attn_bwd + 2.0 * mk.total_s;
     let acts = activations(ctx, &d, moe, &proj);
     let (stored_bytes, recompute_s) = match tr.recompute {
@@ -320,8 +332,6 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         }
         Recompute::Selective => selective(ctx, moe.is_some(), &acts, &proj, attn_fwd, &mk),
     };
-    // Communication (forward; backward mirrors it).
-    let c = layer_comm(ctx, comm, moe, recipe, d.gin);
     LayerCost {
         fwd_compute_s,
         bwd_compute_s,
@@ -333,6 +343,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         ep_fwd_s: c.ep_fwd_s,
         ep_bwd_s: c.ep_bwd_s,
         cp_fwd_s: c.cp_fwd_s,
+        tp_ub_s: tp_ub.map(|u| (u.fwd_s, u.bwd_s)),
         stored_bytes,
         working_bytes: acts.full,
         fp8_cast_s: cast_fwd_s + cast_bwd_s,
@@ -344,6 +355,27 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
         dense_params: params.dense() / d.tp,
         expert_params: params.experts / (d.etp * l.ep as f64),
     }
+}
+
+/// Transformer Engine's userbuffers overlap ([`ub`]) of a dense, non-MLA layer with
+/// tensor and sequence parallelism and `overlap.tp_comm`; `None` otherwise. Each of
+/// the layer's all-reduces (`c.tp_fwd_s` holds two) is an all-gather and a
+/// reduce-scatter of equal time; the all-gathers move the FP8-cast input (`gin` bytes
+/// per element, TE's FP8 userbuffers) where the GEMMs are quantized.
+fn userbuffers(
+    ctx: &LayerCtx,
+    moe: bool,
+    priced: &[PricedGemm],
+    c: &super::layer_comm::LayerComm,
+    gin: f64,
+    k: &dyn KernelModel,
+) -> Option<ub::UbExposed> {
+    let l = ctx.layout;
+    if l.tp <= 1 || !l.sequence_parallel || !l.overlap.tp_comm || moe || ctx.model.mla.is_some() {
+        return None;
+    }
+    let half = c.tp_fwd_s / 4.0;
+    ub::exposure(priced, half * gin / ACT, half, l.tp as f64, k.sm_count())
 }
 
 /// What the attention projections leave for later phases.

@@ -94,6 +94,9 @@ impl KernelModel for Kernels {
     fn optimizer_s(&self, bytes: f64) -> f64 {
         self.model().optimizer_s(bytes)
     }
+    fn sm_count(&self) -> f64 {
+        self.model().sm_count()
+    }
     fn describe(&self) -> String {
         self.note.clone()
     }

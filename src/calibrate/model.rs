@@ -394,6 +394,10 @@ impl KernelModel for FittedKernels {
         bytes / self.opt_bw.unwrap_or(self.mem_bw)
     }
 
+    fn sm_count(&self) -> f64 {
+        self.hw.sms
+    }
+
     fn flash2_slowdown(&self) -> (f64, f64) {
         // FlashAttention-3's gain comes from the asynchronous tensor-core instructions
         // (wgmma, TMA) that arrived with FP8 tensor cores; before them FlashAttention-2
