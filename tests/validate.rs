@@ -260,13 +260,14 @@ fn nemo_24_07_fp8_tflops() {
     // then made every row fit in memory and halved the exposed data-parallel reduction
     // of GPT3-20B (+7.2 -> +15.0%) and Nemotron-4 340B (+12.4 -> +18.7%): 14.5 -> 16.2%.
     // Transformer Engine's userbuffers (each TP collective beside its paired GEMM, the
-    // reduce-scatters' 16 SMs) to 14.7% (worst +23.7%). The bounds hold what is reached
-    // so that it cannot silently get worse.
+    // reduce-scatters' 16 SMs) to 14.7% (worst +23.7%); FP8's GEMM efficiency fitted on
+    // its measured speed-up over BF16 at matched shapes to 11.5% (worst +20.8%). The
+    // bounds hold what is reached so that it cannot silently get worse.
     let r = report();
     let p = rows(&r, "NEMO2407", "tflops_per_gpu");
     assert_eq!(p.len(), 12, "{}", show(&p));
-    assert!(p.iter().all(|x| x.error_pct.abs() <= 25.0), "{}", show(&p));
-    assert!(mape(&p) < 15.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(p.iter().all(|x| x.error_pct.abs() <= 22.0), "{}", show(&p));
+    assert!(mape(&p) < 12.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
 }
 
 /// torchtitan FSDP2 on 64 A100 80GB (tests/data/published/fsdp_zero_public.csv,
