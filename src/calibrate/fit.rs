@@ -96,6 +96,69 @@ fn descend(x: &mut [f64], bounds: &[(f64, f64)], f: &dyn Fn(&[f64]) -> f64) {
     }
 }
 
+/// The fitted 16-bit shape constants, with what predicting a point needs.
+struct ShapeFit<'a> {
+    hw: &'a Hardware,
+    x: &'a [f64],
+    mem_bw: f64,
+    sustained: f64,
+}
+
+impl ShapeFit<'_> {
+    /// The relative mainloop efficiency of dtype `d` (slot `i` of `rel`) over `gemm`'s
+    /// points of that dtype; `rel[i]` when it has none.
+    ///
+    /// What FP8 changes is the speed of the same shape: where an FP8 point has a BF16
+    /// twin in `main` (same kind, shape and orientation), the fit matches the measured
+    /// speed-up over the twin, so the BF16 model's own error at that shape (the 8192^3
+    /// square predicted 12.6% slow) does not move FP8's efficiency at the layer shapes
+    /// training runs. TF32 and FP32 (squares only, no training GEMM runs in them) and
+    /// points without a twin are fitted on their own times.
+    fn relative(
+        &self,
+        gemm: &[&GemmPoint],
+        main: &[&GemmPoint],
+        rel: [f64; 3],
+        i: usize,
+        d: Dtype,
+    ) -> f64 {
+        let pts: Vec<&GemmPoint> = gemm
+            .iter()
+            .filter(|p| dtype_of(&p.dtype) == Some(d))
+            .copied()
+            .collect();
+        if pts.is_empty() {
+            return rel[i];
+        }
+        let twin = |p: &GemmPoint| {
+            main.iter()
+                .find(|q| {
+                    dtype_of(&q.dtype) == Some(Dtype::Bf16)
+                        && (q.kind.as_str(), q.m, q.n, q.k, q.op)
+                            == (p.kind.as_str(), p.m, p.n, p.k, p.op)
+                })
+                .copied()
+        };
+        let predict =
+            |g: &GemmFit, p: &GemmPoint| predict_gemm(self.hw, g, self.mem_bw, self.sustained, p);
+        let g16 = gemm_from(self.x, rel);
+        let o = |r: &[f64]| {
+            let mut rr = rel;
+            rr[i] = r[0];
+            let g = gemm_from(self.x, rr);
+            pts.iter()
+                .map(|p| match twin(p).filter(|_| d == Dtype::Fp8) {
+                    Some(q) => log_err(predict(&g, p) / predict(&g16, q), p.seconds / q.seconds),
+                    None => log_err(predict(&g, p), p.seconds),
+                })
+                .sum::<f64>()
+        };
+        let mut r = [rel[i]];
+        descend(&mut r, &[(0.05, 1.5)], &o);
+        r[0]
+    }
+}
+
 fn gemm_from(x: &[f64], rel: [f64; 3]) -> GemmFit {
     GemmFit {
         mainloop_eff: x[0],
@@ -175,54 +238,17 @@ pub fn fit(gpu: &GpuProfile, meas: &Measurements) -> Result<KernelFit> {
     descend(&mut x, &bounds, &obj);
     let sustained = sustained_clock(&hw, &gemm_from(&x, rel), mem_bw, meas.sustained_tflops);
     // Other dtypes: one relative mainloop efficiency each, with the shape constants fixed.
-    // What FP8 changes is the speed of the same shape: where an FP8 point has a BF16
-    // twin (same kind, shape and orientation), the fit matches the measured speed-up
-    // over the twin, so the BF16 model's own error at that shape (the 8192^3 square
-    // predicted 12.6% slow) does not move FP8's efficiency at the layer shapes training
-    // runs. TF32 and FP32 (squares only, no training GEMM runs in them) and points
-    // without a twin are fitted on their own times.
-    let twin = |p: &GemmPoint| {
-        main.iter()
-            .find(|q| {
-                dtype_of(&q.dtype) == Some(Dtype::Bf16)
-                    && (q.kind.as_str(), q.m, q.n, q.k, q.op)
-                        == (p.kind.as_str(), p.m, p.n, p.k, p.op)
-            })
-            .copied()
+    let ctx = ShapeFit {
+        hw: &hw,
+        x: &x,
+        mem_bw,
+        sustained,
     };
     for (i, d) in [Dtype::Fp8, Dtype::Tf32, Dtype::Fp32]
         .into_iter()
         .enumerate()
     {
-        let pts: Vec<&GemmPoint> = gemm
-            .iter()
-            .filter(|p| dtype_of(&p.dtype) == Some(d))
-            .copied()
-            .collect();
-        if pts.is_empty() {
-            continue;
-        }
-        let mut r = [rel[i]];
-        let o = |r: &[f64]| {
-            let mut rr = rel;
-            rr[i] = r[0];
-            let g = gemm_from(&x, rr);
-            let g16 = gemm_from(&x, rel);
-            pts.iter()
-                .map(|p| {
-                    let pred = predict_gemm(&hw, &g, mem_bw, sustained, p);
-                    match twin(p).filter(|_| d == Dtype::Fp8) {
-                        Some(q) => log_err(
-                            pred / predict_gemm(&hw, &g16, mem_bw, sustained, q),
-                            p.seconds / q.seconds,
-                        ),
-                        None => log_err(pred, p.seconds),
-                    }
-                })
-                .sum::<f64>()
-        };
-        descend(&mut r, &[(0.05, 1.5)], &o);
-        rel[i] = r[0];
+        rel[i] = ctx.relative(&gemm, &main, rel, i, d);
     }
     let g = gemm_from(&x, rel);
 
