@@ -321,7 +321,8 @@ pub struct FittedKernels {
 impl FittedKernels {
     /// Binds `fit` to `gpu`. When the fit was measured on another GPU, its
     /// dimensionless constants carry over and the datasheet supplies the rest; the
-    /// memory efficiency and sustained clock then come from `gpu`'s profile.
+    /// memory efficiency and sustained clock then come from `gpu`'s profile, and FP8's
+    /// relative efficiency too where the profile gives one.
     pub fn new(gpu: &GpuProfile, fit: &KernelFit) -> Self {
         let own = fit.gpu == gpu.name;
         let memory_eff = if own {
@@ -334,9 +335,13 @@ impl FittedKernels {
         } else {
             gpu.efficiency.sustained_clock
         };
+        let mut fit = fit.clone();
+        if let (false, Some(r)) = (own, gpu.efficiency.fp8_relative) {
+            fit.gemm.fp8 = r;
+        }
         FittedKernels {
             hw: Hardware::of(gpu),
-            fit: fit.clone(),
+            fit,
             mem_bw: gpu.hbm_bandwidth * memory_eff,
             opt_bw: gpu.efficiency.optimizer.map(|e| gpu.hbm_bandwidth * e),
             sustained,

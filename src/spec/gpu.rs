@@ -111,6 +111,12 @@ pub struct Efficiency {
     /// fraction of datasheet HBM bandwidth; absent: as `memory`.
     #[serde(default)]
     pub optimizer: Option<f64>,
+    /// FP8 GEMMs' mainloop efficiency relative to BF16's (share of the FP8 peak over the
+    /// share of the BF16 peak), where this GPU's tensor cores differ from those of the
+    /// GPU its kernel model is derived from; absent: the calibrated GPU's. Only a derived
+    /// model reads it. Dimensionless.
+    #[serde(default)]
+    pub fp8_relative: Option<f64>,
     /// `true` if these factors came from measurements on this GPU, `false` if they
     /// are derived from the datasheet and the same model form as a measured GPU.
     pub measured: bool,
