@@ -45,9 +45,10 @@ const NVIDIA_MAMF: &[(&str, Dtype, Shape, f64)] = &[
 /// The derived NVIDIA models (the H100 fit's constants with each datasheet; nothing
 /// fitted to these rows) against MAMF. MAMF's short runs hold most of the burst clock:
 /// the H100's own fit reproduces its MAMF at burst within 5%, so the comparison divides
-/// out the sustained clock. Measured errors (burst): H100 -4%/+3%, H200 FP8 -13%,
-/// B200 -4%/-11%, B300 -13%/-7%, GB200 -2%/-17%: the derived model is pessimistic on
-/// Blackwell, most on FP8.
+/// out the sustained clock. Measured errors (burst, BF16/FP8): H100 -4%/-2%, H200 FP8
+/// -17%, B200 -4%/-8%, B300 -13%/-8%, GB200 -2%/-14% (Blackwell's FP8 factor from these
+/// rows' FP8/BF16 ratios, `efficiency.fp8_relative`; H100's from its own measurements
+/// at matched shapes): the derived model is pessimistic on Blackwell, most on FP8.
 #[test]
 fn derived_nvidia_gemm_models_track_published_mamf() {
     for (name, dt, shape, published) in NVIDIA_MAMF {
