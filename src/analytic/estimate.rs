@@ -627,6 +627,14 @@ fn add_warnings(
     if sc.model.moe.is_some() {
         w.push("expert load is assumed balanced (tokens spread evenly over experts)".to_string());
     }
+    if sc.training.optimizer_offload {
+        w.push(
+            "optimizer states in host memory (training.optimizer_offload): the CPU optimizer step and \
+             the copy of the updated parameters back are not modelled; the step counts the GPU's \
+             optimizer time, so it is a lower bound"
+                .to_string(),
+        );
+    }
     if peak > capacity {
         let b = &st[busiest].memory;
         let (what, amount) = [

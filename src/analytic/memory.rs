@@ -168,6 +168,8 @@ pub fn model_states(l: &ResolvedLayout, tr: &Training, dense: f64, expert: f64) 
     // (Applied to every parameter: the embedding and output layer, which have none, are
     // a small share of the weights except in small models with large vocabularies.)
     let weight_bytes = super::fp8::weight_bytes(tr);
+    // ZeRO-Offload keeps the optimizer states in host memory.
+    let on_gpu = if tr.optimizer_offload { 0.0 } else { 1.0 };
     if tr.mixed_precision == MixedPrecision::TorchAmp {
         // The FP32 parameters are the master weights: counted as weights, not again
         // in the optimizer (whose moments are what remains of its bytes).
@@ -175,13 +177,13 @@ pub fn model_states(l: &ResolvedLayout, tr: &Training, dense: f64, expert: f64) 
         return (
             master * sharded(3),
             tr.grad_bytes_per_param * sharded(2),
-            (tr.optimizer_bytes_per_param - master) * sharded(1),
+            on_gpu * (tr.optimizer_bytes_per_param - master) * sharded(1),
         );
     }
     (
         weight_bytes * sharded(3),
         tr.grad_bytes_per_param * sharded(2),
-        tr.optimizer_bytes_per_param * sharded(1),
+        on_gpu * tr.optimizer_bytes_per_param * sharded(1),
     )
 }
 

@@ -316,6 +316,13 @@ pub struct Training {
     /// that launches the backward until the reduce-scatter has finished. Default false.
     #[serde(default)]
     pub zero3_reduce_blocks_backward: bool,
+    /// Optimizer states (FP32 master weights and Adam's moments) held in host memory and
+    /// updated on the CPU (DeepSpeed ZeRO-Offload, `offload_optimizer: cpu`; Ren et al.
+    /// 2021): they leave GPU memory. The CPU optimizer step and the copy of the updated
+    /// parameters back are not modelled (the step keeps the GPU's optimizer time; the
+    /// estimate says so). Default false.
+    #[serde(default)]
+    pub optimizer_offload: bool,
 }
 
 /// The collective algorithm a group spanning NVLink domains runs

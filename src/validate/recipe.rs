@@ -136,6 +136,9 @@ pub struct Recipe {
     /// The backward waits for each ZeRO-3 gradient reduce-scatter (DeepSpeed with
     /// `offload_optimizer`; `training.zero3_reduce_blocks_backward`).
     pub zero3_reduce_blocks: bool,
+    /// Optimizer states in host memory (`training.optimizer_offload`): only when the
+    /// row says so.
+    pub optimizer_offload: bool,
     /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
     pub zero: u8,
     /// Data-parallel traffic overlapped with backward.
@@ -332,6 +335,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                 "" => false,
                 v => yes(v, "zero3_reduce_blocks", line)?,
             },
+            optimizer_offload: false,
             zero: r
                 .text("zero")
                 .parse()
@@ -441,6 +445,10 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
     if text.contains("fused_rmsnorm") && r.elementwise == Elementwise::Eager {
         r.elementwise = Elementwise::EagerFusedNorm;
         note("a fused RMSNorm kernel (torchtitan norm_type fused_rmsnorm) as the row states");
+    }
+    if text.contains("offload_optimizer") || text.contains("offload of optimizer") {
+        r.optimizer_offload = true;
+        note("optimizer states in host memory (ZeRO-Offload) as the row states");
     }
     if text.contains("no flash") {
         r.flash_attention = false;

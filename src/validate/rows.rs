@@ -640,6 +640,7 @@ fn training_of(
         collective: rc.collective,
         zero3_collectives_per_layer: rc.zero3_collectives,
         zero3_reduce_blocks_backward: rc.zero3_reduce_blocks,
+        optimizer_offload: rc.optimizer_offload,
         activation_offload_layers: rc.activation_offload_layers,
     }
 }
