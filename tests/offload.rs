@@ -114,15 +114,7 @@ fn copies_on_a_slow_link_are_exposed_and_named() {
         d.offload_s,
         m * per_mb
     );
-    let parts = d.compute_s
-        + d.bubble_s
-        + d.tp_comm_s
-        + d.ep_comm_s
-        + d.cp_comm_s
-        + d.p2p_s
-        + d.dp_comm_s
-        + d.optimizer_s
-        + d.offload_s;
+    let parts = d.parts_s();
     assert!(rel(parts, e.time.step_s) < 1e-9);
 }
 

@@ -205,15 +205,7 @@ fn search_prices_layouts_as_estimate_does() {
             checked += 1;
             // One exposure rule: the breakdown adds up to the step it explains.
             let d = est.time.breakdown;
-            let parts = d.compute_s
-                + d.bubble_s
-                + d.tp_comm_s
-                + d.ep_comm_s
-                + d.cp_comm_s
-                + d.p2p_s
-                + d.dp_comm_s
-                + d.optimizer_s
-                + d.offload_s;
+            let parts = d.parts_s();
             offloaded += usize::from(d.offload_s > 0.0);
             assert!(
                 rel(parts, est.time.step_s) < 1e-9,

@@ -103,6 +103,22 @@ pub struct StepBreakdown {
     pub collective_sm_s: f64,
 }
 
+impl StepBreakdown {
+    /// The step's disjoint parts added up (the "of ..." shares are inside them), seconds:
+    /// the step time they explain.
+    pub fn parts_s(&self) -> f64 {
+        self.compute_s
+            + self.bubble_s
+            + self.tp_comm_s
+            + self.ep_comm_s
+            + self.cp_comm_s
+            + self.p2p_s
+            + self.dp_comm_s
+            + self.optimizer_s
+            + self.offload_s
+    }
+}
+
 /// Step time and run length.
 #[derive(Debug, Clone, Serialize)]
 pub struct Time {

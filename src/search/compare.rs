@@ -127,15 +127,7 @@ pub fn compare(sc: &Scenario, specs: &[String]) -> Result<Vec<Compared>> {
 
 /// The step-time terms in display order: (name, seconds).
 pub fn terms(b: &StepBreakdown, step_s: f64) -> [(&'static str, f64); 10] {
-    let known = b.compute_s
-        + b.bubble_s
-        + b.tp_comm_s
-        + b.ep_comm_s
-        + b.cp_comm_s
-        + b.p2p_s
-        + b.dp_comm_s
-        + b.optimizer_s
-        + b.offload_s;
+    let known = b.parts_s();
     [
         ("compute", b.compute_s),
         ("pipeline bubble", b.bubble_s),
