@@ -23,8 +23,12 @@ fn llama70b(sets: &[&str]) -> Result<Scenario, Error> {
                 layout:\n  tp: 1\n  pp: 1\n  micro_batch: 2\n  zero: 3\n";
     let dir = std::env::temp_dir().join(format!("llmplan-offload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // One file per call: tests run in parallel threads of one process, and two with the
+    // same settings would otherwise write, read and remove the same path at once.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = dir.join(format!(
-        "l70-{}.yaml",
+        "l70-{call}-{}.yaml",
         sets.join("-").replace(['/', '='], "_")
     ));
     std::fs::write(&path, yaml).unwrap();
