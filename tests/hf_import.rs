@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use llmplan::analytic;
+use llmplan::analytic::params::vision_params;
 use llmplan::spec::hf;
 
 /// Which count a published figure is, as its publisher counts.
@@ -43,6 +44,8 @@ const PUBLISHED: &[Row] = &[
     ("mistral-7b-v0.1", &[(Total, 7.24e9, 0.01e9)], "Hugging Face model page of mistralai/Mistral-7B-v0.1: 7.24B params (safetensors)"),
     ("glm-4.5-air", &[(NonEmbedding, 106e9, 1e9), (ActiveNonEmbedding, 12e9, 1e9)], "GLM-4.5 report (arXiv 2508.06471) Table 1: GLM-4.5-Air 106B total, 12B activated (without embeddings: 105.6B and 12.2B here; with them 106.9B, 13.4B)"),
     ("nemotron-mini-4b", &[(Total, 4.2e9, 0.1e9), (NonEmbedding, 2.6e9, 0.1e9)], "Minitron (arXiv 2407.14679) Table 1: Minitron 4B, 4.2B total, 2.6B non-embedding"),
+    ("llama-4-scout-17b-16e", &[(Total, 109e9, 1e9), (Active, 17e9, 1e9)], "Meta, 'The Llama 4 herd' (ai.meta.com/blog/llama-4-multimodal-intelligence, 2025-04-05): Llama 4 Scout, 17B active parameters, 16 experts, 109B total (the vision encoder included: the text model alone is 107.77B, -1.1%)"),
+    ("llama-4-maverick-17b-128e", &[(Total, 400e9, 1e9), (Active, 17e9, 1e9)], "Meta, 'The Llama 4 herd' (2025-04-05): Llama 4 Maverick, 17B active parameters, 128 experts, 400B total"),
 ];
 
 fn import(dir: &str) -> llmplan::spec::ModelSpec {
@@ -88,5 +91,108 @@ fn counts_match_published_figures() {
         bad.is_empty(),
         "off by more than the tolerance:\n{}",
         bad.join("\n")
+    );
+}
+
+/// Llama 4 Scout's vision encoder, part by part, against the parameters of each module
+/// of transformers' `Llama4VisionModel` and `Llama4MultiModalProjector` for this config
+/// (modeling_llama4.py @000c33f), by hand: patch linear 3 x 14^2 x 1408 = 827,904, class
+/// token 1408, position table (24^2 + 1) x 1408 = 812,416; per layer q, k, v, o
+/// 4 x (1408^2 + 1408) = 7,935,488, fc1 1408 x 5632 + 5632 and fc2 5632 x 1408 + 1408
+/// = 15,866,752, two LayerNorms 5632: 23,807,872, times 34 plus the pre and post norms
+/// 5632; adapter 5632 x 4096 + 4096^2 = 39,845,888; projector 4096 x 5120 = 20,971,520.
+/// The text model alone by hand: 48 x (62,914,560 attention + 17 x 125,829,120
+/// experts + 81,920 router + 10,240 norms) + 2 x 202048 x 5120 + 5120 = 107,769,861,120.
+#[test]
+fn llama4_scout_vision_encoder_by_part() {
+    let m = import("llama-4-scout-17b-16e");
+    let v = vision_params(m.vision.as_ref().expect("vision_config read"), m.hidden);
+    assert_eq!(v.embeddings, 827_904.0 + 1408.0 + 812_416.0);
+    assert_eq!(v.layers, 34.0 * 23_807_872.0 + 5632.0);
+    assert_eq!(v.adapter, 39_845_888.0);
+    assert_eq!(v.projector, 20_971_520.0);
+    let c = analytic::count(&m);
+    assert_eq!(c.vision, 871_932_416.0);
+    assert_eq!(c.total - c.vision, 107_769_861_120.0);
+    // Text tokens do not pass through the encoder.
+    assert_eq!(c.active, analytic::count(&without_vision(&m)).active);
+}
+
+fn without_vision(m: &llmplan::spec::ModelSpec) -> llmplan::spec::ModelSpec {
+    let mut t = m.clone();
+    t.vision = None;
+    t
+}
+
+/// Maverick interleaves: `interleave_moe_layer_step` 2 makes layers 1, 3, ..., 47 MoE
+/// (Llama4TextConfig's `moe_layers = range(step - 1, layers, step)`), the others dense
+/// SwiGLU of `intermediate_size_mlp` 16384; one shared expert per MoE layer.
+#[test]
+fn llama4_maverick_interleaves_dense_and_moe_layers() {
+    let m = import("llama-4-maverick-17b-128e");
+    assert_eq!(m.moe_layers(), 24);
+    assert!(!m.is_moe_layer(0) && m.is_moe_layer(1) && m.is_moe_layer(47));
+    assert_eq!(m.ffn_hidden, 16384);
+    let moe = m.moe.as_ref().unwrap();
+    assert_eq!((moe.experts, moe.top_k, moe.shared_experts), (128, 1, 1));
+    assert_eq!(moe.expert_ffn_hidden, 8192);
+}
+
+/// Scout imported by `model: hf:` and estimated: the vision encoder's 871,932,416
+/// parameters sit on the first pipeline stage (split over tp 4) as BF16 weights, FP32
+/// main gradients and the optimizer's bytes sharded over dp x cp (ZeRO-1), the other
+/// stages and the model FLOPs do not move, and the estimate says that the encoder's
+/// FLOPs are not counted.
+#[test]
+fn llama4_vision_encoder_is_held_on_the_first_stage() {
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/hf/llama-4-scout-17b-16e/config.json");
+    let yaml = format!(
+        "name: scout\nmodel: hf:{}\ncluster: dgx-h100\ngpus: 256\ntraining:\n  tokens: 1.0e12\n  \
+         seq_len: 8192\n  global_batch_seqs: 512\n  precision: bf16\nlayout:\n  tp: 4\n  pp: 4\n  zero: 1\n",
+        cfg.display()
+    );
+    let dir = std::env::temp_dir().join(format!("llmplan-hf-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scout.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let sc = llmplan::spec::scenario::load(Some(path.to_str().unwrap()), &[]).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let mut text = sc.clone();
+    text.model.vision = None;
+    let opts = analytic::EstimateOptions::default();
+    let with = llmplan::setup::estimate(&sc, &opts).unwrap();
+    let without = llmplan::setup::estimate(&text, &opts).unwrap();
+    let per_gpu = 871_932_416.0 / 4.0;
+    let (dp, tr) = (256.0 / 16.0, &sc.training);
+    let want = [
+        2.0 * per_gpu,
+        tr.grad_bytes_per_param * per_gpu,
+        tr.optimizer_bytes_per_param * per_gpu / dp,
+    ];
+    let parts = |e: &analytic::Estimate, i: usize| {
+        let m = &e.stages[i].memory;
+        [m.weights, m.gradients, m.optimizer]
+    };
+    let (a, b) = (parts(&with, 0), parts(&without, 0));
+    for k in 0..3 {
+        assert!(
+            (a[k] - b[k] - want[k]).abs() < 1.0,
+            "part {k}: {} vs {}",
+            a[k] - b[k],
+            want[k]
+        );
+    }
+    for i in 1..4 {
+        assert_eq!(parts(&with, i), parts(&without, i), "stage {i}");
+    }
+    assert_eq!(with.flops.model_total, without.flops.model_total);
+    assert!(
+        with.warnings
+            .iter()
+            .any(|w| w.contains("vision encoder (0.87B parameters)")
+                && w.contains("FLOPs are not counted")),
+        "{:?}",
+        with.warnings
     );
 }

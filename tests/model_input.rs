@@ -192,3 +192,26 @@ fn unknown_architecture_names_missing_fields() {
         "{err}"
     );
 }
+
+/// `model: hf:` of Llama 4 Scout's real config through the CLI: Meta's 109B total with
+/// the vision encoder (108.64B, -0.33%; tests/hf_import.rs has the parts), the encoder's
+/// 871,932,416 parameters as their own term in the JSON, and the warning that its
+/// FLOPs are not counted.
+#[test]
+fn hf_llama4_estimate_counts_the_vision_encoder() {
+    let d = dir("hf-llama4");
+    let model = format!("model: hf:{}\n", hf_config("llama-4-scout-17b-16e"));
+    let o = llmplan(&[
+        "estimate",
+        scenario(&d, &model).to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let num = |p: &str| v.pointer(p).and_then(|x| x.as_f64()).unwrap();
+    assert!((num("/model/params_total") / 109e9 - 1.0).abs() < 0.005);
+    assert_eq!(num("/model/counts/vision"), 871_932_416.0);
+    assert!(out.contains("its FLOPs are not counted"), "{out}");
+}

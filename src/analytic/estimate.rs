@@ -643,6 +643,7 @@ fn add_warnings(
     if sc.model.moe.is_some() {
         w.push("expert load is assumed balanced (tokens spread evenly over experts)".to_string());
     }
+    w.extend(super::params::vision_note(&sc.model));
     if sc.training.optimizer_offload {
         w.push(
             "optimizer states in host memory (training.optimizer_offload): the CPU optimizer step and \

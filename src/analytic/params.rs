@@ -3,11 +3,12 @@
 //! Every layer reports its own parameters (the Calculon discipline); the model is
 //! the sum. Formulas: attention `h*(q + 2*kv)*d + q*d*h` (plus biases), MLA's low-rank
 //! projections as DeepSeek-V2/V3 define them, MLP `2*h*f` (`3*h*f` gated), experts E
-//! times that plus a router `h*E`, embeddings `V*h` (twice if untied).
+//! times that plus a router `h*E`, embeddings `V*h` (twice if untied), and a vision
+//! encoder trained with the model ([`vision_params`]).
 
 use serde::Serialize;
 
-use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
+use crate::spec::model::{ModelSpec, Norm, PositionEmbedding, Vision};
 
 /// Parameters of one transformer layer, by block.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -71,6 +72,71 @@ pub struct ParamCounts {
     pub output: f64,
     /// Learned position table.
     pub position: f64,
+    /// A vision encoder trained with the model ([`vision_params`]): in `total`, not in
+    /// `active` or `active_matmul` (text tokens do not pass through it). Omitted from
+    /// JSON when zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub vision: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+/// A vision encoder's parameters by part, as transformers' `Llama4VisionModel` and
+/// `Llama4MultiModalProjector` build them (src/transformers/models/llama4/modeling_llama4.py,
+/// huggingface/transformers commit 000c33f).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct VisionParams {
+    /// Patch embedding (`Llama4UnfoldConvolution`: a linear of channels x patch^2 -> h,
+    /// no bias), the class token (h) and the learned position table
+    /// ((image / patch)^2 + 1 rows of h).
+    pub embeddings: f64,
+    /// Encoder layers: q, k, v, o of h x h with biases, the GELU MLP h -> f -> h with
+    /// biases, two LayerNorms (scale and bias); plus the pre and post LayerNorms.
+    pub layers: f64,
+    /// The pixel-shuffle MLP (`Llama4VisionMLP2`): f -> adapter_hidden and
+    /// adapter_out -> adapter_out, no biases.
+    pub adapter: f64,
+    /// The projector from the encoder's output to the language model's width (no bias).
+    pub projector: f64,
+}
+
+impl VisionParams {
+    /// Every parameter of the encoder, adapter and projector.
+    pub fn total(&self) -> f64 {
+        self.embeddings + self.layers + self.adapter + self.projector
+    }
+}
+
+/// Parameters of the vision encoder `v` feeding a language model of width `text_hidden`.
+pub fn vision_params(v: &Vision, text_hidden: u64) -> VisionParams {
+    let h = v.hidden as f64;
+    let f = v.ffn_hidden as f64;
+    let side = (v.image_size / v.patch_size.max(1)) as f64;
+    let patch_in = (v.channels * v.patch_size * v.patch_size) as f64;
+    let attention = 4.0 * (h * h + h);
+    let mlp = 2.0 * h * f + f + h;
+    let norms = 2.0 * 2.0 * h;
+    VisionParams {
+        embeddings: patch_in * h + h + (side * side + 1.0) * h,
+        layers: v.layers as f64 * (attention + mlp + norms) + 2.0 * 2.0 * h,
+        adapter: f * v.adapter_hidden as f64 + (v.adapter_out * v.adapter_out) as f64,
+        projector: (v.output_dim * text_hidden) as f64,
+    }
+}
+
+/// What an estimate says about a model's vision encoder, when it has one: where its
+/// parameters are counted, and that its FLOPs are not.
+pub fn vision_note(m: &ModelSpec) -> Option<String> {
+    let v = m.vision.as_ref()?;
+    let n = vision_params(v, m.hidden).total();
+    Some(format!(
+        "vision encoder ({:.2}B parameters) held and trained on the first pipeline stage \
+         (weights, gradients, optimizer states); its FLOPs are not counted: the step prices \
+         a stream of text tokens",
+        n / 1e9
+    ))
 }
 
 fn norm_params(model: &ModelSpec, width: u64) -> f64 {
@@ -190,8 +256,12 @@ pub fn count(m: &ModelSpec) -> ParamCounts {
         PositionEmbedding::Learned => m.max_position.unwrap_or(0) as f64 * h,
         _ => 0.0,
     };
+    c.vision = m
+        .vision
+        .as_ref()
+        .map_or(0.0, |v| vision_params(v, m.hidden).total());
     let layers_total = c.attention + c.mlp + c.experts + c.router + c.norms;
-    c.total = layers_total + c.embedding + c.output + c.position;
+    c.total = layers_total + c.embedding + c.output + c.position + c.vision;
     let final_norm = norm_params(m, m.hidden);
     c.active = active_layers + final_norm + c.embedding + c.output + c.position;
     // The output projection is a matmul even when tied to the input table.

@@ -122,6 +122,7 @@ pub fn model_table(m: &ModelSpec) -> String {
         ("input embedding", c.embedding),
         ("output layer (untied)", c.output),
         ("position table", c.position),
+        ("vision encoder (no FLOPs priced)", c.vision),
     ];
     for (k, v) in parts {
         if v > 0.0 {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::model::{Mla, ModelSpec, Moe, Norm, SlidingWindow};
+use super::model::{Mla, ModelSpec, Moe, Norm, SlidingWindow, Vision};
 use crate::error::{Error, Result};
 
 /// The architecture families the importer knows.
@@ -157,7 +157,7 @@ pub fn from_config(cfg: &Value, name: &str, file: &str) -> Result<ModelSpec> {
     let Some(fam) = family(arch) else {
         return Err(unknown(top, arch, file));
     };
-    // Multimodal classes keep the language model in `text_config`; only it is counted.
+    // Multimodal classes keep the language model in `text_config`.
     let (map, at) = match top.get("text_config").and_then(Value::as_object) {
         Some(t) => (t, format!("{file}: text_config")),
         None => (top, file.to_string()),
@@ -172,17 +172,49 @@ pub fn from_config(cfg: &Value, name: &str, file: &str) -> Result<ModelSpec> {
     m.mla = mla(&mut f, fam);
     m.sliding_window = window(&f, fam, m.layers)?;
     f.finish(arch)?;
+    m.vision = vision(top, fam, file)?;
     m.name = name.to_string();
     m.display_name = name.to_string();
-    m.source = format!(
-        "Hugging Face config.json ({arch}) read from {file} by `llmplan import hf`{}",
-        if std::ptr::eq(map, top) {
-            ""
-        } else {
-            "; text model only (the vision encoder is not counted)"
-        }
-    );
+    let what = match (&m.vision, std::ptr::eq(map, top)) {
+        (Some(_), _) => "; text model and vision encoder (`vision_config`)",
+        (None, true) => "",
+        (None, false) => "; text model only (the vision encoder is not counted)",
+    };
+    m.source =
+        format!("Hugging Face config.json ({arch}) read from {file} by `llmplan import hf`{what}");
     Ok(m)
+}
+
+/// Llama 4's vision encoder from `vision_config` (transformers' `Llama4VisionModel`);
+/// other families' encoders are not read.
+fn vision(top: &Map<String, Value>, fam: Family, file: &str) -> Result<Option<Vision>> {
+    let Some(map) = top.get("vision_config").and_then(Value::as_object) else {
+        return Ok(None);
+    };
+    if fam != Family::Llama4 {
+        return Ok(None);
+    }
+    let mut f = Fields {
+        map,
+        at: format!("{file}: vision_config"),
+        missing: Vec::new(),
+    };
+    let v = Vision {
+        layers: f.need("num_hidden_layers") as u32,
+        hidden: f.need("hidden_size"),
+        ffn_hidden: f.need("intermediate_size"),
+        image_size: f.need("image_size"),
+        patch_size: f.need("patch_size"),
+        channels: f.opt("num_channels").unwrap_or(3),
+        // Some of Llama4VisionConfig's defaults are not the released models' values
+        // (hidden_size 768, image_size 448, vision_output_dim 7680): sizes must be given.
+        adapter_hidden: f.need("projector_input_dim"),
+        adapter_out: f.need("projector_output_dim"),
+        output_dim: f.need("vision_output_dim"),
+    };
+    f.finish("Llama4ForConditionalGeneration's vision encoder")?;
+    // A config with the encoder cut out (a text-only fine-tune's) has no layers.
+    Ok((v.layers > 0).then_some(v))
 }
 
 /// Fields every family shares, with the family's own defaults and hard-coded choices.
@@ -268,7 +300,8 @@ fn moe(f: &mut Fields, fam: Family) -> Option<Moe> {
             Some(m)
         }
         Llama4 => {
-            // Llama 4: every `interleave_moe_layer_step`-th layer is MoE with one shared expert.
+            // Llama 4: layers `step - 1, 2 * step - 1, ...` are MoE with one shared expert
+            // (Llama4TextConfig's `moe_layers`, which an explicit list overrides).
             let step = f.opt("interleave_moe_layer_step").unwrap_or(1).max(1) as u32;
             let mut m = plain(
                 f.need("num_local_experts"),
@@ -276,8 +309,16 @@ fn moe(f: &mut Fields, fam: Family) -> Option<Moe> {
                 f.need("intermediate_size"),
             );
             m.shared_experts = 1;
-            m.first_dense_layers = step - 1;
-            m.layer_freq = step;
+            (m.first_dense_layers, m.layer_freq) = (step - 1, step);
+            if let Some(list) = f.get("moe_layers").and_then(Value::as_array) {
+                match periodic_layers(list, f.opt("num_hidden_layers").unwrap_or(0)) {
+                    Some(p) => (m.first_dense_layers, m.layer_freq) = p,
+                    None => f.missing.push(
+                        "moe_layers (not every k-th layer from the first: write a model YAML)"
+                            .into(),
+                    ),
+                }
+            }
             Some(m)
         }
         DeepseekV3 | Glm4Moe => {
@@ -293,6 +334,17 @@ fn moe(f: &mut Fields, fam: Family) -> Option<Moe> {
         }
         _ => None,
     }
+}
+
+/// A list of layer indices as (first, every): `first, first + every, ...` up to `layers`.
+fn periodic_layers(list: &[Value], layers: u64) -> Option<(u32, u32)> {
+    let ids: Vec<u64> = list.iter().map(Value::as_u64).collect::<Option<_>>()?;
+    let first = *ids.first()?;
+    // One entry: that layer alone (a period past the last layer).
+    let alone = layers.saturating_sub(first).max(1);
+    let every = ids.get(1).map_or(alone, |&b| b.saturating_sub(first));
+    let want = (first..layers.max(first + 1)).step_by(every.max(1) as usize);
+    (every > 0 && ids.iter().copied().eq(want)).then_some((first as u32, every as u32))
 }
 
 /// DeepSeek's multi-head latent attention.
@@ -435,6 +487,34 @@ mod tests {
         let c = crate::analytic::count(&m);
         assert!((c.active / 17.17e9 - 1.0).abs() < 0.002, "{}", c.active);
         assert!(m.source.contains("text model only"));
+    }
+
+    /// Llama4TextConfig's explicit `moe_layers` overrides `interleave_moe_layer_step`
+    /// when it is every k-th layer from the first; any other list is refused, naming it.
+    /// A `vision_config` with no layers (a text-only fine-tune's) adds no encoder.
+    #[test]
+    fn llama4_moe_layers_list_and_empty_vision() {
+        let cfg = |list: Value| {
+            json!({"architectures": ["Llama4ForConditionalGeneration"], "text_config": {
+                "hidden_size": 64, "num_hidden_layers": 6, "num_attention_heads": 4,
+                "intermediate_size": 32, "intermediate_size_mlp": 128, "num_local_experts": 4,
+                "num_experts_per_tok": 1, "vocab_size": 100, "moe_layers": list},
+                "vision_config": {"num_hidden_layers": 0, "hidden_size": 8, "intermediate_size": 8,
+                "image_size": 28, "patch_size": 14, "projector_input_dim": 8,
+                "projector_output_dim": 8, "vision_output_dim": 8}})
+        };
+        let moe = |list: Value| {
+            let m = from_config(&cfg(list), "t", "config.json").unwrap();
+            assert!(m.vision.is_none());
+            (0..6).filter(|&i| m.is_moe_layer(i)).collect::<Vec<_>>()
+        };
+        assert_eq!(moe(json!([1, 3, 5])), vec![1, 3, 5]);
+        assert_eq!(moe(json!([0, 1, 2, 3, 4, 5])), vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(moe(json!([4])), vec![4]);
+        let e = from_config(&cfg(json!([1, 2, 5])), "t", "config.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("moe_layers (not every k-th layer"), "{e}");
     }
 
     #[test]

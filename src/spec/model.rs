@@ -102,6 +102,42 @@ pub struct SlidingWindow {
     pub full_every: u32,
 }
 
+/// A vision encoder trained with the language model (Llama 4's early fusion; the
+/// structure of transformers' `Llama4VisionModel`): a ViT over `image_size`-pixel tiles
+/// cut into `patch_size` patches (biased attention and GELU MLP, LayerNorms, a class
+/// token and a learned position table), a pixel-shuffle MLP adapter and a projector to
+/// the language model's width. Its parameters are held and trained on the first
+/// pipeline stage (weights, gradients and optimizer states); its FLOPs are not priced,
+/// since the step models a stream of text tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Vision {
+    /// Encoder layers (HF `num_hidden_layers`).
+    pub layers: u32,
+    /// Encoder width (HF `hidden_size`).
+    pub hidden: u64,
+    /// Encoder MLP inner width (HF `intermediate_size`); also the adapter's input width.
+    pub ffn_hidden: u64,
+    /// Side of an image tile, pixels (HF `image_size`).
+    pub image_size: u64,
+    /// Side of a patch, pixels (HF `patch_size`).
+    pub patch_size: u64,
+    /// Colour channels of a pixel; default 3.
+    #[serde(default = "three")]
+    pub channels: u64,
+    /// Inner width of the pixel-shuffle adapter MLP (HF `projector_input_dim`).
+    pub adapter_hidden: u64,
+    /// Output width of the adapter MLP (HF `projector_output_dim`).
+    pub adapter_out: u64,
+    /// Width of the encoder's output that the projector maps to the model's `hidden`
+    /// (HF `vision_output_dim`).
+    pub output_dim: u64,
+}
+
+fn three() -> u64 {
+    3
+}
+
 /// One transformer architecture.
 ///
 /// Only `layers`, `hidden`, `heads`, `ffn_hidden` and `vocab` are required; every other
@@ -179,6 +215,9 @@ pub struct ModelSpec {
     /// parameters or model FLOPs (as published).
     #[serde(default)]
     pub mtp_depth: u32,
+    /// A vision encoder trained with the model (Llama 4), when there is one.
+    #[serde(default)]
+    pub vision: Option<Vision>,
     /// Published counts for checking.
     #[serde(default)]
     pub published: Option<PublishedCounts>,
@@ -267,6 +306,9 @@ impl ModelSpec {
         if let Some(m) = &self.moe {
             errs.extend(self.moe_rules(m));
         }
+        if let Some(v) = &self.vision {
+            errs.extend(vision_rules(v));
+        }
         Error::collect(errs).map_or(Ok(()), Err)
     }
 
@@ -347,6 +389,29 @@ impl ModelSpec {
         }
         errs
     }
+}
+
+fn vision_rules(v: &Vision) -> Vec<Error> {
+    let mut errs: Vec<Error> = [
+        ("layers", v.layers as f64),
+        ("hidden", v.hidden as f64),
+        ("ffn_hidden", v.ffn_hidden as f64),
+        ("patch_size", v.patch_size as f64),
+        ("channels", v.channels as f64),
+    ]
+    .into_iter()
+    .filter_map(|(k, x)| positive(&format!("model.vision.{k}"), x).err())
+    .collect();
+    if v.patch_size > 0 && (v.image_size == 0 || !v.image_size.is_multiple_of(v.patch_size)) {
+        errs.push(Error::invalid(
+            "model.vision.image_size",
+            format!(
+                "image_size {} must be a positive multiple of patch_size {}",
+                v.image_size, v.patch_size
+            ),
+        ));
+    }
+    errs
 }
 
 fn positive(field: &str, v: f64) -> Result<()> {
