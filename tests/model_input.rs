@@ -215,3 +215,28 @@ fn hf_llama4_estimate_counts_the_vision_encoder() {
     assert_eq!(num("/model/counts/vision"), 871_932_416.0);
     assert!(out.contains("its FLOPs are not counted"), "{out}");
 }
+
+/// Exporting a plan of Llama 4 Maverick: Megatron-LM's per-layer MoE pattern is the
+/// config's (`interleave_moe_layer_step` 2: layers 1, 3, ..., 47 MoE, as transformers'
+/// `moe_layers`), and the vision encoder the plan holds is named as left out of the
+/// flags, which configure the language model alone.
+#[test]
+fn hf_llama4_export_names_the_vision_encoder() {
+    let d = dir("hf-llama4-export");
+    let model = format!("model: hf:{}\n", hf_config("llama-4-maverick-17b-128e"));
+    let o = llmplan(&[
+        "export",
+        "--to",
+        "megatron",
+        scenario(&d, &model).to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let freq = format!("--moe-layer-freq \"[{}]\"", ["0,1"; 24].join(","));
+    assert!(out.contains(&freq), "{out}");
+    assert!(out.contains("--num-experts 128"), "{out}");
+    assert!(
+        err.contains("the vision encoder (0.87B parameters, planned on the first pipeline stage) is not in this Megatron-LM configuration"),
+        "{err}"
+    );
+}

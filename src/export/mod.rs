@@ -90,7 +90,22 @@ pub fn export(target: Target, sc: &Scenario) -> Result<Exported> {
         Target::Deepspeed => deepspeed::json(sc, &l)?,
     };
     out.notes.extend(adj.notes);
+    out.notes.extend(vision_note(target, sc));
     Ok(out)
+}
+
+/// A model's vision encoder is planned (its memory on the first stage) but no target
+/// here writes it: each configures the language model alone.
+fn vision_note(target: Target, sc: &Scenario) -> Option<String> {
+    let m = &sc.model;
+    let v = crate::analytic::params::vision_params(m.vision.as_ref()?, m.hidden);
+    Some(format!(
+        "the vision encoder ({:.2}B parameters, planned on the first pipeline stage) is not in this \
+         {} configuration, which describes the language model; add it with the framework's \
+         multimodal model",
+        v.total() / 1e9,
+        target.framework()
+    ))
 }
 
 /// The error for a layout part `target` cannot express.
