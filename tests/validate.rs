@@ -324,6 +324,62 @@ fn torchtitan_mfu_on_torchtitan_convention() {
     }
 }
 
+/// Megatron-Bridge's TFLOP/s are its own count (`flop_utils.py`: 6 x matmul parameters,
+/// the logits included, plus the causal half of the attention), so on each dense
+/// Blackwell row the predicted TFLOP/s carries the predicted tokens/s's error. Hand
+/// check of the count: Llama 3 8B at sequence 8192 is 12 x 32 x 4096 x (1.5 x 14336 +
+/// 4096 x (1 + 8/32 + 8192/4096/2)) + 6 x 4096 x 128256 = 51.47 GFLOP per token, and
+/// the DGX-H100 row of the same table prints 744 TFLOP/s at 14,451 tokens/s (51.48).
+/// On the default count (whole s x s attention) the Llama 3 8B GB300 row read +8.9% on
+/// TFLOP/s and -3.3% on tokens/s.
+#[test]
+fn blackwell_tflops_on_megatron_bridge_convention() {
+    let r = report();
+    let tf = rows(&r, "BW-", "tflops_per_gpu");
+    let tps = rows(&r, "BW-", "tokens_per_s_per_gpu");
+    assert_eq!(tf.len(), 17);
+    let per_token: f64 = 12.0 * 32.0 * 4096.0 * (1.5 * 14336.0 + 4096.0 * (1.0 + 0.25 + 1.0))
+        + 6.0 * 4096.0 * 128256.0;
+    assert!((per_token / 51.47e9 - 1.0).abs() < 1e-3, "{per_token}");
+    for (f, t) in tf.iter().zip(&tps) {
+        assert_eq!(f.row_id, t.row_id);
+        // DeepSeek-V3 with MTP: Bridge counts the MTP block's projections and logits
+        // only, not its transformer layer.
+        if f.row_id == "BW-B200-05" {
+            continue;
+        }
+        // Dense rows agree to the published rounding; the MoE rows within a point
+        // (Bridge leaves out the router's GEMM).
+        assert!(
+            (f.error_pct - t.error_pct).abs() < 1.0,
+            "{}: TFLOP/s {:+.1}% vs tokens/s {:+.1}%",
+            f.row_id,
+            f.error_pct,
+            t.error_pct
+        );
+    }
+    // The count itself: predicted TFLOP/s over predicted tokens/s on the Llama 3 8B row.
+    let f = tf.iter().find(|p| p.row_id == "BW-GB300-01").unwrap();
+    let t = tps.iter().find(|p| p.row_id == "BW-GB300-01").unwrap();
+    let counted = f.predicted * 1e12 / t.predicted;
+    assert!((counted / per_token - 1.0).abs() < 0.005, "{counted}");
+}
+
+/// Megatron-Bridge's FP8 runs on DGX-H100 (tests/data/published/bridge_h100_public.csv:
+/// Llama 3 70B on 64 GPUs and Llama 3.1 405B on 1,024, the same layouts in six NeMo
+/// releases, 25.11 to 26.06), tokens/s per GPU. Measured 4.1% (70B -1.4% to -4.1%, 405B
+/// +2.2% to +12.3%, the 12.3% in the oldest release: the same layout gained 12% in
+/// published throughput from 25.11 to 26.04.01 with no change of recipe). The issue's
+/// aim for dense FP8 is 8%; the bounds guard what the model gives.
+#[test]
+fn megatron_bridge_h100_fp8_tokens() {
+    let r = report();
+    let p = rows(&r, "BR-H100-", "tokens_per_s_per_gpu");
+    assert_eq!(p.len(), 9, "{}", show(&p));
+    assert!(mape(&p) < 5.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(p.iter().all(|x| x.error_pct.abs() < 13.0), "{}", show(&p));
+}
+
 /// Measured 9.7% (every row predicted too fast: +3.0 to +13.1%): 8.2% when the
 /// gathers and reduce-scatters ran hierarchically (an NVLink phase, then a network
 /// phase); torchtitan runs them on NCCL's flat ring (`training.collective: ring`),
@@ -374,6 +430,8 @@ fn every_shipped_row_is_predicted_or_says_why() {
     assert_eq!(in_file("mlperf_training_v51_public.csv"), (17, 17, 0));
     // torchtitan FSDP2 at several GPU counts (8/128 H100, 32/64 H200): all predicted.
     assert_eq!(in_file("fsdp_scaling_public.csv"), (8, 8, 0));
+    // Megatron-Bridge on DGX-H100, FP8 (9 rows, NeMo 25.11 to 26.06): all predicted.
+    assert_eq!(in_file("bridge_h100_public.csv"), (9, 9, 0));
     let why = |id: &str| {
         r.skipped
             .iter()

@@ -27,6 +27,10 @@ pub enum Convention {
     Nemo,
     /// PaLM's MFU with attention: the same count as Megatron-Core.
     PalmAttention,
+    /// Megatron-Bridge's `num_floating_point_operations` (`training/utils/flop_utils.py`):
+    /// 6 x active matmul parameters (the output layer's included) plus the causal half of
+    /// the s x s attention (`seq_length / 2`), per token.
+    MegatronBridge,
     /// 6 x active matmul parameters x tokens.
     SixNd,
     /// torchtitan's `get_num_flop_per_token`: 6 x all parameters (embedding included)
@@ -48,6 +52,7 @@ impl Convention {
             "megatron-core" | "korthikanti" => Self::MegatronCore,
             "nemo" => Self::Nemo,
             "palm-attention" | "palm" => Self::PalmAttention,
+            "megatron-bridge" | "bridge" => Self::MegatronBridge,
             "6nd" | "6n" => Self::SixNd,
             "torchtitan" => Self::Torchtitan,
             "8nd" | "8n" => Self::EightNd,
@@ -70,6 +75,9 @@ impl Convention {
             }
             Self::PalmAttention => {
                 "PaLM MFU with attention FLOPs (6N + 6 s heads (d_qk + d_v) per layer)"
+            }
+            Self::MegatronBridge => {
+                "Megatron-Bridge flop_utils: 6N + causal attention (s/2), output layer counted"
             }
             Self::SixNd => "6 x active matmul parameters x tokens",
             Self::Torchtitan => {
@@ -99,6 +107,9 @@ impl Convention {
             Self::MegatronCore | Self::Nemo | Self::PalmAttention => {
                 per_step(f.model_total + f.attention_total)
             }
+            // The attention count above is the whole s x s score matrix; Bridge counts
+            // the causal half.
+            Self::MegatronBridge => per_step(f.model_total + f.attention_total / 2.0),
             Self::SixNd => f.model_per_step,
             Self::EightNd => 8.0 * e.model.params_total * tokens,
             Self::Torchtitan => {
@@ -156,7 +167,7 @@ pub fn for_row(source: &str, quantity: &str, column: &str) -> Result<Convention>
             Error::invalid(
                 "flops_convention",
                 format!(
-                    "unknown convention '{column}' (known: narayanan-eq3, megatron-core, nemo, palm-attention, 6nd, 8nd, torchtitan, hfu)"
+                    "unknown convention '{column}' (known: narayanan-eq3, megatron-core, nemo, palm-attention, megatron-bridge, 6nd, 8nd, torchtitan, hfu)"
                 ),
             )
         });
@@ -200,6 +211,13 @@ mod tests {
             Convention::PalmAttention
         );
         assert_eq!(c("a source never seen", "mfu_pct"), Convention::SixNd);
+        assert_eq!(
+            c(
+                "NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md @00b7660b",
+                "tflops_per_gpu"
+            ),
+            Convention::MegatronBridge
+        );
         assert_eq!(
             for_row("Narayanan", "tflops_per_gpu", "6nd").unwrap(),
             Convention::SixNd
