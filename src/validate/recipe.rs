@@ -479,6 +479,14 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
             "fp8_param_gather {on} as the row's config sets it"
         ));
     }
+    // Megatron-Bridge's performance presets: `moe_a2a_overlap` sets
+    // overlap_moe_expert_parallel_comm (scripts/performance/utils/overrides.py).
+    if let Some(on) = set("moe_a2a_overlap").or(set("overlap_moe_expert_parallel_comm")) {
+        r.ep_overlap = on;
+        note(&format!(
+            "expert all-to-all overlap {on} as the row's config sets it"
+        ));
+    }
     if let Some(fp32) = set("grad_reduce_in_fp32") {
         r.grad_bytes = if fp32 { 4.0 } else { 2.0 };
         note(&format!(
@@ -527,6 +535,19 @@ pub fn segment_domain(gpus: u64, per_node: u32, domain: u32, max_nodes: u32) -> 
             .unwrap_or(1)
     };
     (seg as u32 * per_node).min(domain)
+}
+
+/// The whole number a config statement `key = N` in the lower-cased `text` sets
+/// ("expert_tensor_parallel_size = 1"); `None` when the text does not set it.
+pub fn config_count(text: &str, key: &str) -> Option<u32> {
+    text.match_indices(key).find_map(|(i, _)| {
+        let value = text[i + key.len()..].trim_start().strip_prefix('=')?;
+        let value = value.trim_start();
+        let end = value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len());
+        value[..end].parse().ok()
+    })
 }
 
 /// SMs reserved for communication, when the text says "N SMs" (DeepSeek-V3's "custom

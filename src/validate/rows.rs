@@ -432,6 +432,9 @@ pub fn build(row: &Row) -> Result<Built> {
     .join("; ")
     .to_lowercase();
     let rc = row_recipe(row, &said, &mut assumptions);
+    if let Some(etp) = recipe::config_count(&said, "expert_tensor_parallel_size") {
+        assumptions.push(format!("expert tensor parallel {etp} as the row states"));
+    }
     let (tp, pp, cp, ep, gpus, search_layout) = parallel(row, &mut assumptions)?;
     let (vpp, layers_per_stage) = virtual_stages(row, &rc, model.layers, pp, &mut assumptions);
     narrow_nvlink_domain(&mut cluster, &rc, gpus, &mut assumptions);
@@ -570,7 +573,8 @@ fn layout_of(
         pp,
         dp: None,
         ep,
-        etp: None,
+        // Megatron-Core's expert_tensor_parallel_size as the row states it; tp otherwise.
+        etp: recipe::config_count(said, "expert_tensor_parallel_size"),
         cp,
         vpp,
         micro_batch,
