@@ -380,6 +380,87 @@ fn megatron_bridge_h100_fp8_tokens() {
     assert!(p.iter().all(|x| x.error_pct.abs() < 13.0), "{}", show(&p));
 }
 
+/// Megatron-Bridge's MoE runs on DGX-H100 (tests/data/published/bridge_h100_moe_public.csv,
+/// the DGX-H100 rows of docs/performance-summary-archive.md @067f987d, NeMo 25.11 to
+/// 26.04.01), tokens/s per GPU, each row on its release's preset (recompute, etp,
+/// all-to-all overlap; docs/validation.md). Measured: MAPE 58.7%; GPT-OSS 120B (BF16,
+/// PP 4, EP 8) +38.7% to +43.0%, Qwen3 235B-A22B (FP8-CS, TP 2, PP 8, EP 32, etp 1)
+/// +29.3% to +39.1%, Qwen3 30B-A3B at EP 16 over two nodes -11.5% and -12.1%, at PP 2 and
+/// EP 8 inside one node +67.6%, +197.0% (26.02, whose published throughput is 0.56 of
+/// 26.02.01's on the same layout and preset) and +217.0% (25.11). Every row but the
+/// EP 16 ones predicted too fast: the published per-layer time of Qwen3 30B-A3B is
+/// ~9.4 ms per micro-batch in both layouts, the model's compute ~4.5-4.9 ms. The
+/// issue's aim for MoE is 12%; the bounds guard what the model gives today.
+#[test]
+fn megatron_bridge_h100_moe_tokens() {
+    let r = report();
+    let p = rows(&r, "MB-H100-", "tokens_per_s_per_gpu");
+    assert_eq!(p.len(), 15, "{}", show(&p));
+    assert!(mape(&p) < 60.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    let of = |model: &str| -> Vec<&Prediction> {
+        p.iter()
+            .copied()
+            .filter(|x| x.row_id.ends_with(model))
+            .collect()
+    };
+    // GPT-OSS and Qwen3 235B: too fast on every release, within the measured spread.
+    for x in of("GPT-OSS-120B").iter().chain(&of("Q3-235B")) {
+        assert!(x.error_pct > 25.0 && x.error_pct < 45.0, "{}", show(&[x]));
+    }
+    assert_eq!(of("Q3-30B").len(), 5);
+}
+
+/// How a row states Megatron-Core settings the framework table does not fix: the
+/// experts' tensor-parallel size (`expert_tensor_parallel_size = N`, MoE parallel
+/// folding) and the expert all-to-all overlap (`moe_a2a_overlap`, which Megatron-Bridge's
+/// performance scripts turn into overlap_moe_expert_parallel_comm,
+/// scripts/performance/utils/overrides.py). Without etp the Qwen3 235B layout (tp 2, pp
+/// 8, ep 32 on 256 GPUs) needs ep x etp = 64 to divide tp x dp = 32 and is refused.
+#[test]
+fn rows_state_expert_tensor_parallelism_and_all_to_all_overlap() {
+    use llmplan::validate::recipe::{config_count, for_framework, refine};
+    let key = "expert_tensor_parallel_size";
+    assert_eq!(
+        config_count("a; expert_tensor_parallel_size = 1 (preset)", key),
+        Some(1)
+    );
+    assert_eq!(config_count("expert_tensor_parallel_size=4", key), Some(4));
+    assert_eq!(
+        config_count("expert_tensor_parallel_size (not set)", key),
+        None
+    );
+    let mb = for_framework("Megatron-Bridge (NeMo 26.04.01 container, Megatron-Core); DDP");
+    assert!(!mb.ep_overlap);
+    let (on, said) = refine(mb, "moe_a2a_overlap = true (h100 preset)");
+    assert!(on.ep_overlap && said.len() == 1, "{said:?}");
+    let (off, _) = refine(&on, "moe_a2a_overlap = false");
+    assert!(!off.ep_overlap);
+    // The shipped 235B row with and without its etp statement.
+    let all = llmplan::validate::builtin_rows().unwrap();
+    let row = all
+        .iter()
+        .find(|x| x.id() == "MB-H100-26.04.01-Q3-235B")
+        .unwrap()
+        .clone();
+    let with = llmplan::validate::validate(std::slice::from_ref(&row), None);
+    assert_eq!(with.skipped.len(), 0);
+    assert!(with.predictions[0]
+        .assumptions
+        .iter()
+        .any(|a| a == "expert tensor parallel 1 as the row states"));
+    let mut without = row;
+    for (_, v) in without.cells.iter_mut() {
+        *v = v.replace("expert_tensor_parallel_size = 1", "");
+    }
+    let r = llmplan::validate::validate(&[without], None);
+    assert_eq!(r.predictions.len(), 0);
+    assert!(
+        r.skipped[0].reason.contains("etp"),
+        "{}",
+        r.skipped[0].reason
+    );
+}
+
 /// Measured 9.7% (every row predicted too fast: +3.0 to +13.1%): 8.2% when the
 /// gathers and reduce-scatters ran hierarchically (an NVLink phase, then a network
 /// phase); torchtitan runs them on NCCL's flat ring (`training.collective: ring`),
@@ -432,6 +513,10 @@ fn every_shipped_row_is_predicted_or_says_why() {
     assert_eq!(in_file("fsdp_scaling_public.csv"), (8, 8, 0));
     // Megatron-Bridge on DGX-H100, FP8 (9 rows, NeMo 25.11 to 26.06): all predicted.
     assert_eq!(in_file("bridge_h100_public.csv"), (9, 9, 0));
+    // Megatron-Bridge's MoE runs on DGX-H100 (15 rows: GPT-OSS 120B, Qwen3 30B-A3B and
+    // 235B-A22B, NeMo 25.11 to 26.04.01): all predicted, the 235B layout (tp 2, pp 8,
+    // ep 32 on 256 GPUs) through the etp 1 its row states.
+    assert_eq!(in_file("bridge_h100_moe_public.csv"), (15, 15, 0));
     let why = |id: &str| {
         r.skipped
             .iter()
