@@ -42,6 +42,7 @@ const PUBLISHED: &[Row] = &[
     ("gemma-3-1b", &[(Total, 1.0e9, 1e6), (NonEmbedding, 698e6, 1e6)], "Gemma 3 Technical Report (arXiv 2503.19786) Table 1: 302M embedding + 698M non-embedding"),
     ("phi-3.5-mini", &[(Total, 3.82e9, 0.01e9)], "Hugging Face model page of microsoft/Phi-3.5-mini-instruct: 3.82B params (safetensors)"),
     ("mistral-7b-v0.1", &[(Total, 7.24e9, 0.01e9)], "Hugging Face model page of mistralai/Mistral-7B-v0.1: 7.24B params (safetensors)"),
+    ("ministral-8b", &[(Total, 8_019_808_256.0, 1.0)], "Model card of mistralai/Ministral-8B-Instruct-2410, 'Ministral 8B Architecture': Parameters 8,019,808,256"),
     ("glm-4.5-air", &[(NonEmbedding, 106e9, 1e9), (ActiveNonEmbedding, 12e9, 1e9)], "GLM-4.5 report (arXiv 2508.06471) Table 1: GLM-4.5-Air 106B total, 12B activated (without embeddings: 105.6B and 12.2B here; with them 106.9B, 13.4B)"),
     ("nemotron-mini-4b", &[(Total, 4.2e9, 0.1e9), (NonEmbedding, 2.6e9, 0.1e9)], "Minitron (arXiv 2407.14679) Table 1: Minitron 4B, 4.2B total, 2.6B non-embedding"),
     ("llama-4-scout-17b-16e", &[(Total, 109e9, 1e9), (Active, 17e9, 1e9)], "Meta, 'The Llama 4 herd' (ai.meta.com/blog/llama-4-multimodal-intelligence, 2025-04-05): Llama 4 Scout, 17B active parameters, 16 experts, 109B total (the vision encoder included: the text model alone is 107.77B, -1.1%)"),

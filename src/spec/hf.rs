@@ -40,6 +40,7 @@ pub const ARCHITECTURES: &[&str] = &[
     "Llama4ForCausalLM",
     "Llama4ForConditionalGeneration",
     "MistralForCausalLM",
+    "MinistralForCausalLM",
     "Ministral3ForCausalLM",
     "MixtralForCausalLM",
     "Qwen2ForCausalLM",
@@ -60,7 +61,7 @@ fn family(arch: &str) -> Option<Family> {
     Some(match arch {
         "LlamaForCausalLM" => Family::Llama,
         "Llama4ForCausalLM" | "Llama4ForConditionalGeneration" => Family::Llama4,
-        "MistralForCausalLM" | "Ministral3ForCausalLM" => Family::Mistral,
+        "MistralForCausalLM" | "MinistralForCausalLM" | "Ministral3ForCausalLM" => Family::Mistral,
         "MixtralForCausalLM" => Family::Mixtral,
         "Qwen2ForCausalLM" => Family::Qwen2,
         "Qwen3ForCausalLM" => Family::Qwen3,
