@@ -259,3 +259,67 @@ fn blocking_reduce_exposes_the_backward_traffic() {
     );
     assert!(off < zb, "{off} vs {zb}");
 }
+
+/// GPT-3 175B with ZeRO-3 over 128 DGX A100 as the DeepSpeed 0.6 recipe runs it (flat
+/// ring, four gathers per block, FP16 gradients, blocking reduce-scatters), with the
+/// extra `sets`; the estimate's (DP time, optimizer time, parameters), seconds.
+fn deepspeed_zero3(sets: &[&str]) -> (f64, f64, f64) {
+    let mut all: Vec<String> = [
+        "gpus=128",
+        "layout.tp=1",
+        "layout.pp=1",
+        "layout.zero=3",
+        "layout.overlap.dp_comm=true",
+        "layout.micro_batch=1",
+        "training.global_batch_seqs=128",
+        "training.seq_len=1024",
+        "training.recompute=full",
+        "training.collective=ring",
+        "training.grad_bytes_per_param=2",
+        "training.zero3_collectives_per_layer=4",
+        "training.zero3_reduce_blocks_backward=true",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    all.extend(sets.iter().map(|s| s.to_string()));
+    let sc = scenario::load(Some("gpt3-175b-a100"), &all).unwrap();
+    let e = estimate(&sc, &EstimateOptions::default()).unwrap();
+    let b = &e.time.breakdown;
+    (b.dp_comm_s, b.optimizer_s, e.model.params_total)
+}
+
+/// `training.zero3_small_reduce_scatters_per_layer`: buckets of biases and norms
+/// reduced on their own between the weights' gradients (DeepSpeed 0.6's bucket rule),
+/// each a ring's latency. With the backward waiting for every reduce-scatter, each adds
+/// its whole latency to the step: over 16 nodes of 8 the ring's is 15 x 5 us (network)
+/// plus 112 x 3 us (NVLink steps at the network's per-message overhead), 411 us by
+/// hand; 3 per block x 96 blocks = 0.1184 s.
+#[test]
+fn small_gradient_buckets_pay_a_ring_latency_each() {
+    let (none, _, _) = deepspeed_zero3(&[]);
+    let (three, _, _) = deepspeed_zero3(&["training.zero3_small_reduce_scatters_per_layer=3"]);
+    let by_hand = 3.0 * 96.0 * 411e-6;
+    assert!(
+        ((three - none) - by_hand).abs() < 1e-6,
+        "{three} - {none} vs {by_hand}"
+    );
+}
+
+/// ZeRO-Offload's optimizer step on the host (`training.optimizer_offload` on a cluster
+/// with `host_memory_bw`): GPT-3 175B's parameters over 128 GPUs, 1.364B per GPU; CPU
+/// Adam streams 36 B per parameter through the GPU's eighth of DGX A100's 409.6 GB/s of
+/// host memory (two EPYC 7742, 8 DDR4-3200 channels each), and the FP16 gradient and
+/// parameter cross PCIe Gen4 x16 (31.5 GB/s), 2 B each way: 0.959 + 0.173 = 1.132 s,
+/// by hand. On the GPU the step would stream 16 B per parameter at HBM speed, ~20 ms.
+#[test]
+fn host_optimizer_step_by_hand() {
+    let (_, gpu, params) = deepspeed_zero3(&[]);
+    let (_, host, _) = deepspeed_zero3(&["training.optimizer_offload=true"]);
+    let local = params / 128.0;
+    let by_hand = local * 36.0 / (409.6e9 / 8.0) + local * 4.0 / 31.5e9;
+    // To 1e-6: the stage's parameter count and the model's total differ by ~25k of 174.6B.
+    assert!((host / by_hand - 1.0).abs() < 1e-6, "{host} vs {by_hand}");
+    assert!((host - 1.132).abs() < 0.002, "{host}");
+    assert!(gpu < 0.05, "{gpu}");
+}

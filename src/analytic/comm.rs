@@ -220,6 +220,15 @@ impl<'a> Comm<'a> {
         self.cluster.host_link_bw()
     }
 
+    /// One GPU's share of its node's host memory bandwidth (`cluster.host_memory_bw`
+    /// over the node's GPUs, whose processes step their optimizers at once), bytes/s;
+    /// `None` where the cluster does not give it.
+    pub fn host_memory_bw_per_gpu(&self) -> Option<f64> {
+        let c = self.cluster;
+        c.host_memory_bw
+            .map(|bw| bw / f64::from(c.gpus_per_node.max(1)))
+    }
+
     /// For `cluster`, ranks filling each NVLink domain whole.
     pub fn new(cluster: &'a ClusterProfile) -> Self {
         Comm {
@@ -484,6 +493,12 @@ impl<'a> Comm<'a> {
             (Collective::Sharp, Some(bw)) => collective::sharp_rs_s(bytes, &g.shape, bw),
             _ => collective::ring_rs_s(bytes, &g.shape),
         }
+    }
+
+    /// A reduce-scatter over `g` of a buffer too small for its bytes to count (a bucket
+    /// of biases and norms): the configured algorithm's latency, seconds.
+    pub fn small_reduce_scatter_on(&self, g: &Shaped) -> f64 {
+        self.reduce_scatter_on(f64::MIN_POSITIVE, g)
     }
 
     /// All-gather of a `bytes` buffer (full size) over `g`, seconds: the reduce-scatter's

@@ -67,7 +67,9 @@ impl DpGroups {
 /// all-gathers the weights before each forward and again before each backward. Each
 /// of the stage's `blocks` (times `training.zero3_collectives_per_layer`) is its own
 /// collective, as FSDP and ZeRO-3 issue them, so each pays the collective's latency:
-/// at a thousand ranks a flat ring's latency, not its bytes, sets the cost.
+/// at a thousand ranks a flat ring's latency, not its bytes, sets the cost. ZeRO-3's
+/// backward also reduces `training.zero3_small_reduce_scatters_per_layer` buckets of
+/// small parameters per block, a latency each.
 /// Returns (forward, backward) seconds before overlap.
 pub(super) fn zero_per_microbatch(
     inp: &StageInputs,
@@ -99,7 +101,13 @@ pub(super) fn zero_per_microbatch(
     };
     let rs_f = |b: f64, g: &Shaped| c.reduce_scatter_on(b, g);
     let ag_f = |b: f64, g: &Shaped| c.all_gather_on(b, g);
-    let rs = per_unit(&rs_f, dense * tr.grad_bytes_per_param, dg)
+    let small = if l.zero >= 3 && dense > 0.0 {
+        blocks * f64::from(tr.zero3_small_reduce_scatters_per_layer) * c.small_reduce_scatter_on(dg)
+    } else {
+        0.0
+    };
+    let rs = small
+        + per_unit(&rs_f, dense * tr.grad_bytes_per_param, dg)
         + per_unit(&rs_f, expert * tr.grad_bytes_per_param, eg);
     let w = super::fp8::gather_bytes(tr);
     let ag = if l.zero >= 3 {
@@ -173,6 +181,33 @@ fn exposed_after_backward(bwd_s: f64, last_bucket_s: f64, grad_done: f64, delay:
     (grad_done - bwd_s).max(delay + last_bucket_s)
 }
 
+/// Host memory traffic of DeepSpeed's CPU-offloaded optimizer step per parameter of
+/// the GPU's shard, bytes: `DeepSpeedCPUAdam` reads the FP32 parameter, gradient and
+/// both moments and writes the parameter and moments back (16 + 12 B), after ZeRO-3's
+/// `unscale_and_clip_grads` has scaled the FP32 gradient in place (4 + 4 B; deepspeed
+/// runtime/zero/stage3.py `step`, ops/adam/cpu_adam.py @v0.6.2). Adam's arithmetic
+/// (~15 FLOPs a parameter on AVX2 cores) is far below what the cores sustain, so the
+/// step streams at the memory's rate.
+pub const HOST_ADAM_BYTES_PER_PARAM: f64 = 36.0;
+
+/// Bytes per parameter of the GPU's shard crossing the host link each step with the
+/// optimizer in host memory: the reduced FP16 gradient partition down (stage3.py
+/// `__partition_grads`: `fp32_grad_tensor.copy_(grad_buffer)`) and the updated FP16
+/// parameter partition up (`_reassign_or_swap_out_partitioned_parameters`), 2 B each.
+pub const HOST_LINK_BYTES_PER_PARAM: f64 = 4.0;
+
+/// The optimizer step of `local` parameters (the GPU's shard) run on the host (ZeRO-
+/// Offload, `training.optimizer_offload`), seconds: the host-memory streaming of CPU
+/// Adam at the GPU's share of the node's memory bandwidth (`host_mem_bw`, bytes/s), and
+/// the gradient and parameter copies over its host link (`host_link_bw`, bytes/s per
+/// direction). All in series with the GPU: the copies are blocking and the next
+/// forward needs the updated parameters. The memory at its channels' datasheet rate,
+/// so a floor on the host's time.
+pub fn host_optimizer_s(local: f64, host_mem_bw: f64, host_link_bw: f64) -> f64 {
+    local * HOST_ADAM_BYTES_PER_PARAM / host_mem_bw
+        + local * HOST_LINK_BYTES_PER_PARAM / host_link_bw
+}
+
 /// Gradient sync and optimizer step for `stage`.
 pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
     let l = inp.ctx.layout;
@@ -235,6 +270,12 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         MixedPrecision::TorchAmp => 0.0,
     };
     let bytes_per_param = 2.0 * tr.optimizer_bytes_per_param + gb + bf16_copy;
+    let optimizer_s = match (tr.optimizer_offload, c.host_memory_bw_per_gpu()) {
+        (true, Some(mem)) => host_optimizer_s(local, mem, c.host_link_bw()),
+        // Without the host's memory bandwidth the host step is not priced (the
+        // estimate warns); the GPU's would-be step stands in.
+        _ => inp.kernels.optimizer_s(local * bytes_per_param),
+    };
     DpSync {
         grad_s,
         param_s,
@@ -242,7 +283,7 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
         contention_s,
         collective_sm_s: sm_s,
         param_exposed_s,
-        optimizer_s: inp.kernels.optimizer_s(local * bytes_per_param),
+        optimizer_s,
     }
 }
 
@@ -250,6 +291,21 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
 mod tests {
     use super::*;
     use crate::analytic::comm::shared_link_s;
+
+    #[test]
+    fn host_optimizer_by_hand() {
+        // GPT-3 175B's 174.6B parameters over 128 GPUs: 1.364B per GPU. DGX A100's host
+        // memory, 409.6 GB/s over 8 GPUs = 51.2 GB/s each: 1.364B x 36 B / 51.2 GB/s =
+        // 0.959 s; PCIe Gen4 x16 at 31.5 GB/s: 1.364B x 4 B / 31.5 GB/s = 0.173 s.
+        let local = 174.6e9 / 128.0;
+        let s = host_optimizer_s(local, 409.6e9 / 8.0, 31.5e9);
+        let by_hand = local * 36.0 / 51.2e9 + local * 4.0 / 31.5e9;
+        assert!((s - by_hand).abs() < 1e-12, "{s} vs {by_hand}");
+        assert!((s - 1.132).abs() < 0.001, "{s}");
+        // Eight times the GPUs, an eighth of the shard: an eighth of the time.
+        let s8 = host_optimizer_s(local / 8.0, 409.6e9 / 8.0, 31.5e9);
+        assert!((s8 * 8.0 - s).abs() < 1e-12);
+    }
 
     #[test]
     fn contention_delays_the_step_once() {

@@ -645,12 +645,17 @@ fn add_warnings(
     }
     w.extend(super::params::vision_note(&sc.model));
     if sc.training.optimizer_offload {
-        w.push(
-            "optimizer states in host memory (training.optimizer_offload): the CPU optimizer step and \
-             the copy of the updated parameters back are not modelled; the step counts the GPU's \
+        w.push(if sc.cluster.host_memory_bw.is_some() {
+            "optimizer states in host memory (training.optimizer_offload): the optimizer step runs on \
+             the host, its memory streamed at cluster.host_memory_bw's datasheet rate and the gradient \
+             and parameter copies at cluster.host_link_bw"
+                .to_string()
+        } else {
+            "optimizer states in host memory (training.optimizer_offload): the cluster gives no \
+             host_memory_bw, so the CPU optimizer step is not modelled; the step counts the GPU's \
              optimizer time, so it is a lower bound"
-                .to_string(),
-        );
+                .to_string()
+        });
     }
     if peak > capacity {
         let b = &st[busiest].memory;

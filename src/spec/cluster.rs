@@ -108,6 +108,13 @@ pub struct ClusterProfile {
     /// H100/H200/B200/B300 boards); GB200/GB300 NVL72 set their NVLink-C2C share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_link_bw: Option<f64>,
+    /// Host (CPU) memory bandwidth of one node, all sockets together, bytes/s: what a
+    /// host-side optimizer step (`training.optimizer_offload`, DeepSpeed's CPU Adam)
+    /// streams its states through, shared by the node's GPUs' processes. The memory
+    /// channels' datasheet rate. Unset: the host step is not priced (the estimate says
+    /// so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_memory_bw: Option<f64>,
     /// Wall power per GPU including its share of CPUs, NICs, fans, watts.
     pub power_per_gpu_w: f64,
     /// Fixed time every optimizer step pays beyond the modelled work (data loading,

@@ -550,6 +550,7 @@ fn check_cluster(c: &ClusterProfile) -> Result<()> {
     for (f, v) in [
         ("cluster.sharp_all_reduce_bw", c.sharp_all_reduce_bw),
         ("cluster.host_link_bw", c.host_link_bw),
+        ("cluster.host_memory_bw", c.host_memory_bw),
     ] {
         if let Some(bw) = v {
             if !(bw.is_finite() && bw > 0.0) {

@@ -307,6 +307,16 @@ pub struct Training {
     /// torchtitan's `fully_shard` per block); each pays a collective's latency.
     #[serde(default = "one_u32")]
     pub zero3_collectives_per_layer: u32,
+    /// Under `layout.zero: 3`, gradient reduce-scatters per transformer block beyond
+    /// the `zero3_collectives_per_layer` that carry the weights: buckets of small
+    /// parameters (biases, norms) reduced on their own, each a collective's latency for
+    /// a negligible buffer, count. DeepSpeed ZeRO-3 fills a bucket until the next
+    /// gradient would overflow `reduce_bucket_size` (runtime/zero/stage3.py
+    /// `reduce_independent_p_g_buckets_and_remove_grads` @v0.6.2), so where a small
+    /// gradient arrives between two weights larger than the bucket it is reduced alone.
+    /// Default 0.
+    #[serde(default)]
+    pub zero3_small_reduce_scatters_per_layer: u32,
     /// Under `layout.zero: 3`, whether the backward waits for each gradient
     /// reduce-scatter before it goes on, so the backward's ZeRO traffic (its
     /// all-gathers and reduce-scatters) adds to its compute instead of hiding under it:
@@ -318,9 +328,11 @@ pub struct Training {
     pub zero3_reduce_blocks_backward: bool,
     /// Optimizer states (FP32 master weights and Adam's moments) held in host memory and
     /// updated on the CPU (DeepSpeed ZeRO-Offload, `offload_optimizer: cpu`; Ren et al.
-    /// 2021): they leave GPU memory. The CPU optimizer step and the copy of the updated
-    /// parameters back are not modelled (the step keeps the GPU's optimizer time; the
-    /// estimate says so). Default false.
+    /// 2021): they leave GPU memory, and the optimizer step runs on the host at the
+    /// cluster's `host_memory_bw` with its gradient and parameter copies over
+    /// `host_link_bw` (`analytic::dp_sync::host_optimizer_s`); a cluster without
+    /// `host_memory_bw` keeps the GPU's optimizer time (the estimate says so). Default
+    /// false.
     #[serde(default)]
     pub optimizer_offload: bool,
 }

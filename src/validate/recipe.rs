@@ -133,6 +133,9 @@ pub struct Recipe {
     pub collective: Collective,
     /// Sharded-parameter collectives per block per pass under ZeRO-3.
     pub zero3_collectives: u32,
+    /// ZeRO-3 reduce-scatters of small-parameter buckets per block
+    /// (`training.zero3_small_reduce_scatters_per_layer`).
+    pub zero3_small_buckets: u32,
     /// The backward waits for each ZeRO-3 gradient reduce-scatter (DeepSpeed with
     /// `offload_optimizer`; `training.zero3_reduce_blocks_backward`).
     pub zero3_reduce_blocks: bool,
@@ -258,6 +261,20 @@ fn zero3_collectives(r: &super::rows::Row) -> Result<u32> {
     }
 }
 
+/// The `zero3_small_buckets` column: small-parameter reduce-scatters per block, 0
+/// when empty.
+fn zero3_small_buckets(r: &super::rows::Row) -> Result<u32> {
+    match r.text("zero3_small_buckets") {
+        "" => Ok(0),
+        v => v.parse().map_err(|_| {
+            Error::invalid(
+                format!("validation/frameworks.csv:{}", r.line),
+                format!("zero3_small_buckets: '{v}' is not a count"),
+            )
+        }),
+    }
+}
+
 /// The `p2p_overlap` cell: yes, no, or `vpp` (only with virtual stages).
 fn p2p_rule(v: &str, line: usize) -> Result<P2pRule> {
     if v == "vpp" {
@@ -331,6 +348,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             unshard_copy: yes(r.text("unshard_copy"), "unshard_copy", line)?,
             collective: collective(&r)?,
             zero3_collectives: zero3_collectives(&r)?,
+            zero3_small_buckets: zero3_small_buckets(&r)?,
             zero3_reduce_blocks: match r.text("zero3_reduce_blocks") {
                 "" => false,
                 v => yes(v, "zero3_reduce_blocks", line)?,
@@ -677,6 +695,13 @@ mod tests {
         let bad = FRAMEWORKS_CSV.replacen(",ring,4,yes,", ",ring,4,maybe,", 1);
         let e = parse(&bad).unwrap_err().to_string();
         assert!(e.contains("zero3_reduce_blocks: 'maybe'"), "{e}");
+        // Small-parameter gradient buckets: DeepSpeed 0.6 reduces three per block on
+        // their own; a framework without the column reduces none apart.
+        assert_eq!(r.zero3_small_buckets, 3);
+        assert_eq!(for_framework("Megatron-DeepSpeed").zero3_small_buckets, 0);
+        let bad = FRAMEWORKS_CSV.replacen(",ring,4,yes,3,", ",ring,4,yes,three,", 1);
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(e.contains("zero3_small_buckets: 'three'"), "{e}");
     }
 
     fn t_default() -> String {

@@ -643,6 +643,7 @@ fn training_of(
         elementwise: rc.elementwise,
         collective: rc.collective,
         zero3_collectives_per_layer: rc.zero3_collectives,
+        zero3_small_reduce_scatters_per_layer: rc.zero3_small_buckets,
         zero3_reduce_blocks_backward: rc.zero3_reduce_blocks,
         optimizer_offload: rc.optimizer_offload,
         activation_offload_layers: rc.activation_offload_layers,
