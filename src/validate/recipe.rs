@@ -248,28 +248,16 @@ fn low_precision_cache(r: &super::rows::Row) -> Result<Vec<LowPrecisionCache>> {
         .collect()
 }
 
-/// The `zero3_collectives` column: collectives per block per pass, 1 when empty.
-fn zero3_collectives(r: &super::rows::Row) -> Result<u32> {
-    match r.text("zero3_collectives") {
-        "" => Ok(1),
-        v => v.parse().ok().filter(|&n: &u32| n >= 1).ok_or_else(|| {
+/// A count column of at least `min`, `empty` when the cell is empty: `zero3_collectives`
+/// (collectives per block per pass, 1) and `zero3_small_buckets` (small-parameter
+/// reduce-scatters per block, 0).
+fn count(r: &super::rows::Row, col: &str, empty: u32, min: u32) -> Result<u32> {
+    match r.text(col) {
+        "" => Ok(empty),
+        v => v.parse().ok().filter(|&n: &u32| n >= min).ok_or_else(|| {
             Error::invalid(
                 format!("validation/frameworks.csv:{}", r.line),
-                format!("zero3_collectives: '{v}' is not a count of at least 1"),
-            )
-        }),
-    }
-}
-
-/// The `zero3_small_buckets` column: small-parameter reduce-scatters per block, 0
-/// when empty.
-fn zero3_small_buckets(r: &super::rows::Row) -> Result<u32> {
-    match r.text("zero3_small_buckets") {
-        "" => Ok(0),
-        v => v.parse().map_err(|_| {
-            Error::invalid(
-                format!("validation/frameworks.csv:{}", r.line),
-                format!("zero3_small_buckets: '{v}' is not a count"),
+                format!("{col}: '{v}' is not a count of at least {min}"),
             )
         }),
     }
@@ -347,8 +335,8 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             fp8_param_gather: yes(r.text("fp8_param_gather"), "fp8_param_gather", line)?,
             unshard_copy: yes(r.text("unshard_copy"), "unshard_copy", line)?,
             collective: collective(&r)?,
-            zero3_collectives: zero3_collectives(&r)?,
-            zero3_small_buckets: zero3_small_buckets(&r)?,
+            zero3_collectives: count(&r, "zero3_collectives", 1, 1)?,
+            zero3_small_buckets: count(&r, "zero3_small_buckets", 0, 0)?,
             zero3_reduce_blocks: match r.text("zero3_reduce_blocks") {
                 "" => false,
                 v => yes(v, "zero3_reduce_blocks", line)?,
