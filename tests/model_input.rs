@@ -130,11 +130,11 @@ fn hf_config(name: &str) -> String {
     )
 }
 
-/// `model: hf:PATH` estimates a stored real config; the count is DeepSeek's 671B.
-#[test]
-fn hf_reference_in_a_scenario() {
-    let d = dir("hf");
-    let model = format!("model: hf:{}\n", hf_config("deepseek-r1"));
+/// `llmplan estimate --format json` of a scenario (in its own directory `dir_name`)
+/// whose model is `hf:` the stored real config `config`.
+fn hf_estimate_json(dir_name: &str, config: &str) -> serde_json::Value {
+    let d = dir(dir_name);
+    let model = format!("model: hf:{}\n", hf_config(config));
     let o = llmplan(&[
         "estimate",
         scenario(&d, &model).to_str().unwrap(),
@@ -143,7 +143,13 @@ fn hf_reference_in_a_scenario() {
     ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    serde_json::from_str(&out).unwrap()
+}
+
+/// `model: hf:PATH` estimates a stored real config; the count is DeepSeek's 671B.
+#[test]
+fn hf_reference_in_a_scenario() {
+    let v = hf_estimate_json("hf", "deepseek-r1");
     let total = v
         .pointer("/model/params_total")
         .and_then(|x| x.as_f64())
@@ -199,20 +205,11 @@ fn unknown_architecture_names_missing_fields() {
 /// FLOPs are not counted.
 #[test]
 fn hf_llama4_estimate_counts_the_vision_encoder() {
-    let d = dir("hf-llama4");
-    let model = format!("model: hf:{}\n", hf_config("llama-4-scout-17b-16e"));
-    let o = llmplan(&[
-        "estimate",
-        scenario(&d, &model).to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = hf_estimate_json("hf-llama4", "llama-4-scout-17b-16e");
     let num = |p: &str| v.pointer(p).and_then(|x| x.as_f64()).unwrap();
     assert!((num("/model/params_total") / 109e9 - 1.0).abs() < 0.005);
     assert_eq!(num("/model/counts/vision"), 871_932_416.0);
+    let out = v.to_string();
     assert!(out.contains("its FLOPs are not counted"), "{out}");
 }
 
