@@ -126,11 +126,19 @@ pub fn vision_params(v: &Vision, text_hidden: u64) -> VisionParams {
     }
 }
 
+/// Parameters of `m`'s vision encoder with its adapter and projector ([`vision_params`]),
+/// 0 without one.
+pub fn vision_total(m: &ModelSpec) -> f64 {
+    m.vision
+        .as_ref()
+        .map_or(0.0, |v| vision_params(v, m.hidden).total())
+}
+
 /// What an estimate says about a model's vision encoder, when it has one: where its
 /// parameters are counted, and that its FLOPs are not.
 pub fn vision_note(m: &ModelSpec) -> Option<String> {
-    let v = m.vision.as_ref()?;
-    let n = vision_params(v, m.hidden).total();
+    m.vision.as_ref()?;
+    let n = vision_total(m);
     Some(format!(
         "vision encoder ({:.2}B parameters) held and trained on the first pipeline stage \
          (weights, gradients, optimizer states); its FLOPs are not counted: the step prices \
@@ -256,10 +264,7 @@ pub fn count(m: &ModelSpec) -> ParamCounts {
         PositionEmbedding::Learned => m.max_position.unwrap_or(0) as f64 * h,
         _ => 0.0,
     };
-    c.vision = m
-        .vision
-        .as_ref()
-        .map_or(0.0, |v| vision_params(v, m.hidden).total());
+    c.vision = vision_total(m);
     let layers_total = c.attention + c.mlp + c.experts + c.router + c.norms;
     c.total = layers_total + c.embedding + c.output + c.position + c.vision;
     let final_norm = norm_params(m, m.hidden);

@@ -236,7 +236,12 @@ pub fn stage_parts(inp: &StageInputs) -> StageParts {
         // Embedding lookup writes T x h; its gradient scatter-adds back.
         emb_s: k.memory_s(2.0 * t * h * 2.0 / sp),
         emb_stored: 2.0 * t * h / sp,
-        emb_params: v * h / tp + position_params(ctx) / tp + vision_params(ctx) / tp,
+        // A vision encoder trained with the model is held with the embeddings, where
+        // Megatron-LM's `LLaVAModel` keeps it ("only the first stage",
+        // megatron/core/models/multimodal/llava_model.py), its linears split over tp.
+        emb_params: v * h / tp
+            + position_params(ctx) / tp
+            + super::params::vision_total(ctx.model) / tp,
         head_s: hc.gemm_s,
         ce_s: (hc.ce_fwd_s, hc.ce_bwd_s),
         head_ag_s: inp.comm.all_gather_s(t * h * 2.0, ctx.tp_group()),
@@ -581,16 +586,6 @@ fn unshard_copy_s(inp: &StageInputs, params: f64) -> f64 {
     }
     inp.kernels
         .memory_s(2.0 * super::fp8::gather_bytes(tr) * params)
-}
-
-/// A vision encoder's parameters (none without one): held with the embeddings, where
-/// Megatron-LM's `LLaVAModel` keeps its encoder ("only the first stage",
-/// megatron/core/models/multimodal/llava_model.py).
-fn vision_params(ctx: &LayerCtx) -> f64 {
-    let m = ctx.model;
-    m.vision
-        .as_ref()
-        .map_or(0.0, |v| super::params::vision_params(v, m.hidden).total())
 }
 
 fn position_params(ctx: &LayerCtx) -> f64 {

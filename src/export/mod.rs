@@ -97,13 +97,13 @@ pub fn export(target: Target, sc: &Scenario) -> Result<Exported> {
 /// A model's vision encoder is planned (its memory on the first stage) but no target
 /// here writes it: each configures the language model alone.
 fn vision_note(target: Target, sc: &Scenario) -> Option<String> {
-    let m = &sc.model;
-    let v = crate::analytic::params::vision_params(m.vision.as_ref()?, m.hidden);
+    sc.model.vision.as_ref()?;
+    let n = crate::analytic::params::vision_total(&sc.model);
     Some(format!(
         "the vision encoder ({:.2}B parameters, planned on the first pipeline stage) is not in this \
          {} configuration, which describes the language model; add it with the framework's \
          multimodal model",
-        v.total() / 1e9,
+        n / 1e9,
         target.framework()
     ))
 }
