@@ -143,7 +143,7 @@ fn interleaving_sends_once_per_chunk() {
     // vpp backward. One send: a 8192 x 16384 BF16 activation split over tp 8, to the
     // rank tp x cp x dp = 1024 away.
     let sets = ["layout.overlap.p2p=false", "layout.vpp=4"];
-    let sc = load("llama3-405b-h100", &sets);
+    let sc = load("gpt4-moe-h100", &sets);
     let e = estimate(&sc, &EstimateOptions::default()).unwrap();
     let one = Comm::new(&sc.cluster).p2p_s(8192.0 * 16384.0 * 2.0 / 8.0, 1024);
     let m = e.layout.microbatches as f64;
@@ -394,4 +394,95 @@ fn layer_cost_prices_exactly_the_gemm_list() {
             assert!((cost.wgrad_s - wgrad).abs() < 1e-12 * wgrad);
         }
     }
+}
+
+/// Attention time proportional to the FLOPs the flash kernel computes, 1 ns per GFLOP.
+struct KernelFlops;
+
+impl KernelModel for KernelFlops {
+    fn gemm_s(&self, _: f64, _: f64, _: f64, _: Dtype) -> f64 {
+        0.0
+    }
+    fn matmul_flops_s(&self, _: f64, _: Dtype) -> f64 {
+        0.0
+    }
+    fn attention_s(&self, shape: &AttnShape) -> (f64, f64) {
+        let f = shape.kernel_flops() * 1e-18;
+        (f, 2.5 * f)
+    }
+    fn memory_s(&self, _: f64) -> f64 {
+        0.0
+    }
+}
+
+#[test]
+fn sliding_window_layers_compute_their_band() {
+    // gpt-oss: a 128-token window on every other layer from layer 0 (config.json
+    // sliding_window 128, layer_types). Hand counts at 4,096 tokens:
+    // - keys a query attends to: the exact sum of min(i + 1, 128) over 4,096 queries is
+    //   128 x 129 / 2 + 3,968 x 128 = 516,160, i.e. 126.02 per query; the continuum
+    //   form 128 - 128^2 / 8,192 = 126.0 (Megatron-Bridge's calculate_swa_context:
+    //   128 - 128 x 127 / 8,192 = 126.02). Full causal: 2,048.
+    // - keys the tiled kernel computes: 128-row query tiles touch 128 + 127 key
+    //   positions, whole 128-column tiles; the band of 128 + 64 with the diagonal's half
+    //   tile taken out: 192 - 192^2 / 8,192 = 187.5.
+    let full = AttnShape {
+        b: 1.0,
+        heads: 64.0,
+        s_q: 4096.0,
+        s_kv: 4096.0,
+        d_qk: 64.0,
+        d_v: 64.0,
+        window: f64::INFINITY,
+    };
+    let band = AttnShape {
+        window: 128.0,
+        ..full
+    };
+    assert_eq!(full.keys_per_query(), 2048.0);
+    assert!((band.keys_per_query() - 126.0).abs() < 1e-9);
+    assert!((band.kernel_keys_per_query() - 187.5).abs() < 1e-9);
+    assert_eq!(
+        (band.longest_tile_keys(), full.longest_tile_keys()),
+        (256.0, 4096.0)
+    );
+    // A window as long as the sequence is full causal attention.
+    let whole = AttnShape {
+        window: 4096.0,
+        ..full
+    };
+    assert_eq!(whole.kernel_flops(), full.kernel_flops());
+
+    // The layer: every gpt-oss layer is MoE, half of them windowed, so its attention is
+    // (1 + 187.5 / 2,048) / 2 = 0.5458 of the same model's without windows.
+    let sets = [
+        "model=gpt-oss-120b",
+        "gpus=64",
+        "layout.tp=1",
+        "layout.pp=4",
+        "layout.ep=8",
+        "layout.dp=16",
+        "training.seq_len=4096",
+        "training.flash_attention=true",
+    ];
+    let sc = load("gpt4-moe-h100", &sets);
+    let mut dense = sc.clone();
+    dense.model.sliding_window = None;
+    let (w, f) = (
+        first_layer(&sc, &KernelFlops),
+        first_layer(&dense, &KernelFlops),
+    );
+    let expected = 0.5 * (1.0 + 187.5 / 2048.0);
+    assert!((w.attn_fwd_s / f.attn_fwd_s - expected).abs() < 1e-9);
+    // Ring attention (cp 2) computes every K/V block it receives: no saving priced.
+    let mut cp = sets.to_vec();
+    cp.extend(["layout.cp=2", "layout.dp=8"]);
+    let sc = load("gpt4-moe-h100", &cp);
+    let mut dense = sc.clone();
+    dense.model.sliding_window = None;
+    let (w, f) = (
+        first_layer(&sc, &KernelFlops),
+        first_layer(&dense, &KernelFlops),
+    );
+    assert_eq!(w.attn_fwd_s, f.attn_fwd_s);
 }

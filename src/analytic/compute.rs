@@ -7,7 +7,12 @@
 
 use crate::spec::gpu::{Dtype, GpuProfile};
 
-/// One causal flash-attention call on one GPU.
+/// Query rows per flash-attention thread block (and key columns per tile): 128 in
+/// FlashAttention-2/3's Hopper kernels for head dimensions up to 128.
+pub const ATTN_BLOCK: f64 = 128.0;
+
+/// One causal flash-attention call on one GPU, over the whole sequence or through a
+/// sliding window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AttnShape {
     /// Sequences.
@@ -22,12 +27,60 @@ pub struct AttnShape {
     pub d_qk: f64,
     /// Value head dimension.
     pub d_v: f64,
+    /// Keys a query attends to at most: the sliding window of a windowed layer, tokens
+    /// (`f64::INFINITY` for full causal attention).
+    pub window: f64,
 }
 
 impl AttnShape {
-    /// Forward FLOPs actually computed: the causal half of QK^T and PV.
+    /// Keys a query attends to, averaged over the sequence: `s_kv / 2` under the causal
+    /// mask; `w - w^2 / (2 s_kv)` through a window `w < s_kv` (query `i` sees
+    /// `min(i + 1, w)` keys; the sum over `s_kv` queries is `s_kv w - w^2 / 2` in the
+    /// continuum, which is `s_kv^2 / 2` at `w = s_kv`). Megatron-Bridge's `flop_utils.py`
+    /// (`calculate_swa_context`, @067f987d) counts the same mean context.
+    pub fn keys_per_query(&self) -> f64 {
+        band_mean(self.s_kv, self.window)
+    }
+
+    /// Keys per query a tiled flash kernel computes with [`ATTN_BLOCK`]-row query tiles
+    /// and as many columns per key tile (`block`), as many as the kernel's fitted rate prices. Under the
+    /// causal mask that is `s_kv / 2`: the fit measured causal kernels, so the half tile
+    /// of masked work on each diagonal is in its efficiency. Through a window, a query
+    /// tile touches the key tiles over `w + block - 1` positions, each computed whole and
+    /// masked (FlashAttention-2/3 and cuDNN skip only tiles wholly outside the band):
+    /// the band of a window `w + block / 2` once the diagonal's half tile is taken out,
+    /// so a 128-token window over 128-row tiles computes ~192 keys per query for 128.
+    pub fn kernel_keys_per_query(&self) -> f64 {
+        band_mean(self.s_kv, self.window + 0.5 * ATTN_BLOCK)
+    }
+
+    /// Keys the longest query tile computes (the kernel's critical path): the whole
+    /// sequence under the causal mask, `w + block` through a window.
+    pub fn longest_tile_keys(&self) -> f64 {
+        (self.window + ATTN_BLOCK).min(self.s_kv)
+    }
+
+    /// Forward FLOPs the flash kernel computes at its fitted rate
+    /// ([`Self::kernel_keys_per_query`]), FLOPs.
+    pub fn kernel_flops(&self) -> f64 {
+        2.0 * self.b * self.heads * self.s_q * self.kernel_keys_per_query() * (self.d_qk + self.d_v)
+    }
+
+    /// Forward FLOPs of the attention the mask lets through: `2 b heads s_q (d_qk + d_v)`
+    /// per key attended ([`Self::keys_per_query`]), the causal half of QK^T and PV (the
+    /// band under a sliding window).
     pub fn causal_flops(&self) -> f64 {
-        2.0 * self.b * self.heads * self.s_q * self.s_kv * (self.d_qk + self.d_v) * 0.5
+        2.0 * self.b * self.heads * self.s_q * self.keys_per_query() * (self.d_qk + self.d_v)
+    }
+}
+
+/// Keys per query over a sequence of `s` tokens under the causal mask and a window of
+/// `w` tokens, averaged over the queries: `w - w^2 / (2 s)` for `w < s`, else `s / 2`.
+fn band_mean(s: f64, w: f64) -> f64 {
+    if w >= s {
+        0.5 * s
+    } else {
+        w - w * w / (2.0 * s)
     }
 }
 
@@ -151,7 +204,7 @@ impl KernelModel for ConstantEfficiency {
 
     fn attention_s(&self, shape: &AttnShape) -> (f64, f64) {
         // Flash-attention backward runs five matmuls against the forward's two.
-        let f = shape.causal_flops() / self.attn_flops;
+        let f = shape.kernel_flops() / self.attn_flops;
         (f, 2.5 * f)
     }
 

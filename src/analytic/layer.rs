@@ -10,18 +10,19 @@
 use serde::Serialize;
 
 use super::comm::{Comm, Group};
-use super::compute::{AttnShape, KernelModel};
+use super::compute::KernelModel;
 use super::elementwise::op_bytes;
 use super::layer_comm::layer_comm;
 use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::{ModelSpec, Moe};
-use crate::spec::training::{AttentionKernel, Recompute, RecomputeModule, Training};
+use crate::spec::training::{Recompute, RecomputeModule, Training};
 use gemms::Gemms;
 pub use gemms::{GemmTime, Src};
 pub use list::{layer_gemms, GemmList, Inline, LayerGemm, MAX_GEMMS};
 
+mod attention;
 mod gemms;
 mod list;
 mod op_policy;
@@ -308,7 +309,7 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let (act_width, routed_k) = mlp_widths(ctx, moe);
     let (cast_fwd_s, cast_bwd_s) = cast_s(&gm, ctx, k, comm);
     let (gemm, gemm_bwd) = (gm.fwd + cast_fwd_s, gm.bwd + cast_bwd_s);
-    let (attn_fwd, attn_bwd) = attention_core(ctx, k, &d);
+    let (attn_fwd, attn_bwd) = attention::attention_core(ctx, i, k, &d);
     let mk = memory_kernels(ctx, k, &d, act_width, routed_k);
     // Communication (forward; backward mirrors it).
     let c = layer_comm(ctx, comm, moe, recipe, d.gin);
@@ -447,61 +448,6 @@ fn cast_s(gm: &Gemms, ctx: &LayerCtx, k: &dyn KernelModel, comm: &Comm) -> (f64,
         k.memory_s(gm.cast_fwd) + tp_amax,
         k.memory_s(gm.cast_bwd) + tp_amax,
     )
-}
-
-/// The attention core, forward and backward, seconds (causal: half the score matrix
-/// is computed): flash attention (one kernel per K/V block under ring attention), or
-/// unfused GEMMs with the score matrix through HBM; FlashAttention-2 at its measured
-/// slowdown.
-fn attention_core(ctx: &LayerCtx, k: &dyn KernelModel, d: &Dims) -> (f64, f64) {
-    let (l, tr) = (ctx.layout, ctx.training);
-    let flash = tr.flash_attention;
-    let heads_local = d.hq / d.tp;
-    let s_local = d.s / l.cp as f64;
-    let b = l.micro_batch as f64;
-    let shape = AttnShape {
-        b,
-        heads: heads_local,
-        s_q: s_local,
-        s_kv: d.s,
-        d_qk: d.dqk,
-        d_v: d.dv,
-    };
-    let (attn_fwd, attn_bwd) = if flash && l.cp > 1 {
-        // Ring attention runs one flash call per K/V block that arrives: with
-        // load-balanced causal sharding each rank computes its diagonal block (causal)
-        // and half of the cp - 1 others in full, the work of cp causal blocks, each a
-        // kernel of its own with its own launch and tail.
-        let block = AttnShape {
-            s_kv: s_local,
-            ..shape
-        };
-        let (f, b) = k.attention_s(&block);
-        (f * l.cp as f64, b * l.cp as f64)
-    } else if flash {
-        k.attention_s(&shape)
-    } else {
-        // Unfused (Megatron-LM before flash attention): two batched GEMMs over the
-        // whole s x s score matrix (the causal mask is applied after), and the matrix
-        // through HBM: scores written, fused scale-mask-softmax read and written, with
-        // dropout read, written and its mask, then read by the PV GEMM. Backward
-        // mirrors it with two GEMMs per forward GEMM and twice the traffic.
-        let elems = b * heads_local * s_local * d.s;
-        let per_elem = if tr.dropout {
-            4.0 * ACT + 2.0 * ACT + 1.0
-        } else {
-            4.0 * ACT
-        };
-        let gemms = k.matmul_flops_s(2.0 * shape.causal_flops(), ctx.dtype());
-        let traffic = k.memory_s(per_elem * elems);
-        (gemms + traffic, 2.0 * (gemms + traffic))
-    };
-    if flash && tr.attention_kernel == AttentionKernel::Flash2 {
-        let (sf, sb) = k.flash2_slowdown();
-        (attn_fwd * sf, attn_bwd * sb)
-    } else {
-        (attn_fwd, attn_bwd)
-    }
 }
 
 /// The layer's memory-bound kernels in forward (backward moves twice the bytes).

@@ -50,6 +50,7 @@ fn attn_shape(p: &super::data::AttnPoint) -> AttnShape {
         s_kv: p.s,
         d_qk: p.d,
         d_v: p.d,
+        window: f64::INFINITY,
     }
 }
 

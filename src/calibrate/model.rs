@@ -24,8 +24,7 @@ pub const TILES: [(f64, f64); 8] = [
     (64.0, 128.0),
     (128.0, 64.0),
 ];
-/// Query rows per flash-attention thread block.
-pub const ATTN_BLOCK: f64 = 128.0;
+pub use crate::analytic::compute::ATTN_BLOCK;
 
 /// Fitted GEMM constants.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -292,10 +291,10 @@ pub fn clock_factor(t: f64, sustained: f64, tau: f64) -> f64 {
 
 /// Flash-attention forward and backward burst times, seconds.
 pub fn attn_burst_s(hw: &Hardware, a: &AttnFit, shape: &AttnShape) -> (f64, f64) {
-    // Causal: each query block attends to the keys up to its own position.
-    let flops =
-        2.0 * shape.b * shape.heads * shape.s_q * shape.s_kv * (shape.d_qk + shape.d_v) * 0.5;
-    let longest = 2.0 * ATTN_BLOCK * shape.s_kv * (shape.d_qk + shape.d_v);
+    // Causal: each query block attends to the keys up to its own position (through a
+    // sliding window, the key tiles its band touches).
+    let flops = shape.kernel_flops();
+    let longest = 2.0 * ATTN_BLOCK * shape.longest_tile_keys() * (shape.d_qk + shape.d_v);
     let rate = |eff: f64| hw.bf16 / hw.sms * eff;
     let fwd = flops / (rate(a.fwd_eff) * hw.sms) + a.tail * longest / rate(a.fwd_eff) + a.launch_s;
     let bwd = 2.5 * flops / (rate(a.bwd_eff) * hw.sms)
