@@ -383,8 +383,10 @@ fn megatron_bridge_h100_fp8_tokens() {
 /// Megatron-Bridge's MoE runs on DGX-H100 (tests/data/published/bridge_h100_moe_public.csv,
 /// the DGX-H100 rows of docs/performance-summary-archive.md @067f987d, NeMo 25.11 to
 /// 26.04.01), tokens/s per GPU, each row on its release's preset (recompute, etp,
-/// all-to-all overlap; docs/validation.md). Measured: MAPE 58.7%; GPT-OSS 120B (BF16,
-/// PP 4, EP 8) +38.7% to +43.0%, Qwen3 235B-A22B (FP8-CS, TP 2, PP 8, EP 32, etp 1)
+/// all-to-all overlap; docs/validation.md). Measured: MAPE 60.6%; GPT-OSS 120B (BF16,
+/// PP 4, EP 8) +44.1% to +48.7% (+38.7% to +43.0% before its 128-token windows were
+/// priced: half its layers' attention computes 187.5 keys per query, not 2,048),
+/// Qwen3 235B-A22B (FP8-CS, TP 2, PP 8, EP 32, etp 1)
 /// +29.3% to +39.1%, Qwen3 30B-A3B at EP 16 over two nodes -11.5% and -12.1%, at PP 2 and
 /// EP 8 inside one node +67.6%, +197.0% (26.02, whose published throughput is 0.56 of
 /// 26.02.01's on the same layout and preset) and +217.0% (25.11). Every row but the
@@ -396,7 +398,7 @@ fn megatron_bridge_h100_moe_tokens() {
     let r = report();
     let p = rows(&r, "MB-H100-", "tokens_per_s_per_gpu");
     assert_eq!(p.len(), 15, "{}", show(&p));
-    assert!(mape(&p) < 60.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(mape(&p) < 62.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
     let of = |model: &str| -> Vec<&Prediction> {
         p.iter()
             .copied()
@@ -405,7 +407,7 @@ fn megatron_bridge_h100_moe_tokens() {
     };
     // GPT-OSS and Qwen3 235B: too fast on every release, within the measured spread.
     for x in of("GPT-OSS-120B").iter().chain(&of("Q3-235B")) {
-        assert!(x.error_pct > 25.0 && x.error_pct < 45.0, "{}", show(&[x]));
+        assert!(x.error_pct > 25.0 && x.error_pct < 50.0, "{}", show(&[x]));
     }
     assert_eq!(of("Q3-30B").len(), 5);
 }
