@@ -143,7 +143,7 @@ fn interleaving_sends_once_per_chunk() {
     // vpp backward. One send: a 8192 x 16384 BF16 activation split over tp 8, to the
     // rank tp x cp x dp = 1024 away.
     let sets = ["layout.overlap.p2p=false", "layout.vpp=4"];
-    let sc = load("gpt4-moe-h100", &sets);
+    let sc = load("llama3-405b-h100", &sets);
     let e = estimate(&sc, &EstimateOptions::default()).unwrap();
     let one = Comm::new(&sc.cluster).p2p_s(8192.0 * 16384.0 * 2.0 / 8.0, 1024);
     let m = e.layout.microbatches as f64;
