@@ -760,3 +760,22 @@ fn deepspeed_zero3_azure_throughput_falls_with_gpu_count() {
         assert!(w[1].predicted < w[0].predicted, "{}", show(&p));
     }
 }
+
+/// The FSDP column of Megatron-Bridge's table, carried in the framework cell ("...;
+/// FSDP"), is read from that cell alone: a note that mentions FSDP in passing is not a
+/// statement about the run.
+#[test]
+fn only_the_framework_cell_marks_megatron_fsdp() {
+    use llmplan::validate::recipe::{for_framework, refine};
+    use llmplan::validate::rows::framework_zero;
+    let cell = "Megatron-Bridge (NeMo 25.11 container, Megatron-Core); FSDP";
+    assert_eq!(framework_zero(cell), Some(3));
+    assert_eq!(
+        framework_zero("Megatron-Bridge (NeMo 25.11 container)"),
+        None
+    );
+    assert_eq!(framework_zero("torchtitan (FSDP2)"), None);
+    let old = for_framework("Megatron-LM (2021-22)");
+    let (r, _) = refine(old, "unlike the other rows; fsdp = 0 in the table");
+    assert_eq!(r.zero, old.zero);
+}

@@ -427,9 +427,6 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         ("zero-2", 2),
         ("zero-3", 3),
         ("distributed optimizer", 1),
-        // Megatron-Bridge's performance table marks Megatron FSDP runs in an FSDP column
-        // (framework cell "...; FSDP"): weights, gradients and optimizer states sharded.
-        ("; fsdp", 3),
     ] {
         if text.contains(k) {
             r.zero = z;

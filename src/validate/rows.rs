@@ -504,15 +504,35 @@ fn within_gpu(gpu: &GpuProfile, t: &mut Training, assumptions: &mut Vec<String>)
     }
 }
 
+/// The ZeRO stage a row's `framework` cell marks: Megatron-Bridge's performance table
+/// marks Megatron FSDP runs in an FSDP column, which the rows carry as a framework cell
+/// ending "...; FSDP" (weights, gradients and optimizer states sharded: 3). Read from
+/// that cell alone, so a note that mentions FSDP in passing changes nothing.
+pub fn framework_zero(framework: &str) -> Option<u8> {
+    framework
+        .to_lowercase()
+        .split(';')
+        .skip(1)
+        .any(|part| part.trim() == "fsdp")
+        .then_some(3)
+}
+
 /// The row's framework recipe: the framework's defaults refined by what the row `said`
 /// (framework, precision, recompute and notes cells, lower case).
 fn row_recipe(row: &Row, said: &str, assumptions: &mut Vec<String>) -> Recipe {
     let (framework, why) = recipe::framework_of(row.text("framework"), row.text("source"));
     assumptions.extend(why);
     let base = recipe::for_framework(&framework);
-    let (rc, stated) = recipe::refine(base, &(said.to_string() + "; " + &framework.to_lowercase()));
+    let (mut rc, stated) =
+        recipe::refine(base, &(said.to_string() + "; " + &framework.to_lowercase()));
     assumptions.push(format!("framework recipe: {} ({})", rc.name, rc.source));
     assumptions.extend(stated);
+    if let Some(z) = framework_zero(row.text("framework")) {
+        rc.zero = z;
+        assumptions.push(format!(
+            "ZeRO stage {z}: the framework cell marks Megatron FSDP"
+        ));
+    }
     let run = model_configs::RunCells {
         framework: &framework,
         model: row.text("model"),
