@@ -171,3 +171,46 @@ fn the_search_counts_stages_too_small_to_offload() {
         assert!(80 / r.layout.pp > 20, "{:?}", r.layout);
     }
 }
+
+/// GPT-3 175B as the 2022 DeepSpeed-on-Azure rows ran it (ZeRO-3 over 128 A100, tp 1,
+/// pp 1, micro-batch 1, full recompute), with its checkpoints held in host memory.
+fn gpt3_zero3(sets: &[&str]) -> Scenario {
+    let mut all = vec![
+        "gpus=128",
+        "layout.tp=1",
+        "layout.pp=1",
+        "layout.dp=128",
+        "layout.zero=3",
+        "training.seq_len=1024",
+        "training.global_batch_seqs=256",
+    ];
+    all.extend_from_slice(sets);
+    let all: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+    llmplan::spec::scenario::load(Some("gpt3-175b-a100"), &all).unwrap()
+}
+
+/// DeepSpeed's CPU checkpointing (`training.checkpoint_offload`): each layer's checkpoint
+/// (its input: 1,024 tokens x 12,288 x 2 bytes = 25.17 MB) leaves the GPU, and each copy
+/// blocks, forward and backward, over the host link (DGX A100: 31.5 GB/s, PCIe Gen4
+/// x16): 96 x 25.17 MB / 31.5 GB/s = 76.7 ms per pass per micro-batch, two micro-batches
+/// per step.
+#[test]
+fn blocking_checkpoint_copies_are_all_exposed() {
+    let base = gpt3_zero3(&[]);
+    let on = gpt3_zero3(&["training.checkpoint_offload=true"]);
+    let o = EstimateOptions::default();
+    let (e0, e) = (estimate(&base, &o).unwrap(), estimate(&on, &o).unwrap());
+    let ckpt = 96.0 * 1024.0 * 12288.0 * 2.0;
+    let (m0, m) = (&e0.memory.breakdown, &e.memory.breakdown);
+    assert!(rel(m0.activations - m.activations, ckpt) < 1e-9);
+    assert!(rel(m.host_offloaded, ckpt) < 1e-9);
+    let per_pass = ckpt / 31.5e9;
+    assert!((per_pass - 0.0767).abs() < 1e-4, "{per_pass}");
+    assert!(rel(e.time.breakdown.offload_s, 2.0 * 2.0 * per_pass) < 1e-9);
+    assert!(rel(e.time.step_s - e0.time.step_s, 2.0 * 2.0 * per_pass) < 1e-6);
+    // Without full recompute there is no checkpoint to move: the input is refused.
+    let mut sc = on.clone();
+    sc.training.recompute = llmplan::spec::training::Recompute::None;
+    let err = sc.training.validate().unwrap_err().to_string();
+    assert!(err.contains("training.checkpoint_offload"), "{err}");
+}

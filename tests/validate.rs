@@ -779,3 +779,38 @@ fn only_the_framework_cell_marks_megatron_fsdp() {
     let (r, _) = refine(old, "unlike the other rows; fsdp = 0 in the table");
     assert_eq!(r.zero, old.zero);
 }
+
+/// DeepSpeed 0.6 as the 2022 Azure rows ran it (validation/frameworks.csv): ZeRO-3 on a
+/// flat ring with a blocking gradient reduce and small-gradient buckets, and the row's
+/// own statements of host-memory offload (optimizer states; checkpoints) read from its
+/// text.
+#[test]
+fn deepspeed_0_6_runs_zero3_on_a_ring_with_a_blocking_reduce() {
+    use llmplan::spec::training::Collective;
+    use llmplan::validate::recipe::{for_framework, parse, refine, FRAMEWORKS_CSV};
+    // The Azure rows' framework cell names Megatron-DeepSpeed too: the DeepSpeed 0.6
+    // entry comes first.
+    let cell = "DeepSpeed 0.6.2 ZeRO-3 (with CPU offload of optimizer states and activations) + Megatron-DeepSpeed";
+    let r = for_framework(cell);
+    assert_eq!(r.name, "DeepSpeed 0.6 ZeRO-3 + Megatron-DeepSpeed (2022)");
+    assert!(r.zero == 3 && r.zero3_reduce_blocks && r.dp_overlap);
+    assert_eq!((r.collective, r.zero3_collectives), (Collective::Ring, 4));
+    assert!(!for_framework("Megatron-DeepSpeed").zero3_reduce_blocks);
+    // A cell that is neither yes nor no is an error naming the column.
+    let bad = FRAMEWORKS_CSV.replacen(",ring,4,yes,", ",ring,4,maybe,", 1);
+    let e = parse(&bad).unwrap_err().to_string();
+    assert!(e.contains("zero3_reduce_blocks: 'maybe'"), "{e}");
+    // Small-parameter gradient buckets: DeepSpeed 0.6 reduces three per block on their
+    // own; a framework without the column reduces none apart.
+    assert_eq!(r.zero3_small_buckets, 3);
+    assert_eq!(for_framework("Megatron-DeepSpeed").zero3_small_buckets, 0);
+    let bad = FRAMEWORKS_CSV.replacen(",ring,4,yes,3,", ",ring,4,yes,three,", 1);
+    let e = parse(&bad).unwrap_err().to_string();
+    assert!(e.contains("zero3_small_buckets: 'three'"), "{e}");
+    // Host memory only where the row says so: the recompute cell's "checkpoints
+    // offloaded to CPU" and the framework cell's "offload of optimizer states".
+    assert!(!r.optimizer_offload && !r.checkpoint_offload);
+    let said = "full (activation checkpointing, checkpoints offloaded to cpu); deepspeed 0.6.2 zero-3 (with cpu offload of optimizer states and activations)";
+    let (o, _) = refine(r, said);
+    assert!(o.optimizer_offload && o.checkpoint_offload);
+}

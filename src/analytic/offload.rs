@@ -79,6 +79,21 @@ pub fn stage_offload(
     }
 }
 
+/// DeepSpeed's CPU checkpointing (`training.checkpoint_offload`) on a stage of `layers`
+/// layers whose full-recompute checkpoints are `ckpt` bytes each per micro-batch: every
+/// checkpoint goes to host memory in forward and comes back in backward over `host_bw`
+/// bytes/s, each copy blocking the host thread that launches the next layer, so all
+/// of it is exposed: `layers x ckpt / host_bw` per pass.
+pub fn blocking_checkpoint_offload(layers: u32, ckpt: f64, host_bw: f64) -> StageOffload {
+    let bytes = f64::from(layers) * ckpt;
+    let s = bytes / host_bw;
+    StageOffload {
+        bytes,
+        fwd_s: s,
+        bwd_s: s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use super::comm::Comm;
 use super::compute::KernelModel;
 use super::fp8::fp8_amax_s;
 use super::head::head_cost;
-use super::layer::{layer_cost, LayerCost, LayerCtx};
+use super::layer::{layer_cost, LayerCost, LayerCtx, ACT};
 use super::offload;
 use super::pipeline::partner;
 use crate::spec::layout::Overlap;
@@ -199,6 +199,9 @@ pub struct StageParts {
     working: f64,
     /// Layers per stage offloaded to host memory (`training.activation_offload_layers`).
     offload_layers: u32,
+    /// One layer's full-recompute checkpoint per micro-batch when it is held in host
+    /// memory (`training.checkpoint_offload`), bytes; 0 otherwise.
+    ckpt_offload: f64,
     /// Host link per GPU per direction, bytes/s (`cluster.host_link_bw`).
     host_bw: f64,
 }
@@ -255,6 +258,13 @@ pub fn stage_parts(inp: &StageInputs) -> StageParts {
         mtp_proj: mtp_projection(ctx, k),
         working,
         offload_layers: ctx.training.activation_offload_layers,
+        // The checkpoint is the layer's input, hidden-sized (split over tp under
+        // sequence parallelism), for the share of layers full recompute replays.
+        ckpt_offload: if ctx.training.checkpoint_offload {
+            ctx.training.replayed_share() * ACT * t * h / sp
+        } else {
+            0.0
+        },
         host_bw: inp.comm.host_link_bw(),
     }
 }
@@ -390,6 +400,14 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         b.fwd_s += o.fwd_s;
         b.bwd_s += o.bwd_s;
         b.offload_s = o.fwd_s + o.bwd_s;
+    }
+    if parts.ckpt_offload > 0.0 {
+        let o = offload::blocking_checkpoint_offload(sh.layers, parts.ckpt_offload, parts.host_bw);
+        b.stored_bytes -= o.bytes;
+        b.offloaded_bytes += o.bytes;
+        b.fwd_s += o.fwd_s;
+        b.bwd_s += o.bwd_s;
+        b.offload_s += o.fwd_s + o.bwd_s;
     }
     if sh.first {
         b.dense_params += parts.emb_params;

@@ -335,6 +335,17 @@ pub struct Training {
     /// false.
     #[serde(default)]
     pub optimizer_offload: bool,
+    /// Full-recompute checkpoints held in host memory (DeepSpeed activation
+    /// checkpointing's `cpu_checkpointing`, Megatron-DeepSpeed's `--checkpoint-in-cpu`):
+    /// each layer's checkpoint, its input (2 bytes per hidden element per token), goes
+    /// to host memory as the layer's forward ends and comes back before its recompute,
+    /// each copy a blocking `.to()` between the GPU and pageable host memory
+    /// (`copy_to_device`, `move_to_device` in
+    /// deepspeed/runtime/activation_checkpointing/checkpointing.py @v0.6.2), so no
+    /// compute hides it; priced over `cluster.host_link_bw` (a floor: pageable copies
+    /// are staged through a pinned buffer). Needs `recompute: full`. Default false.
+    #[serde(default)]
+    pub checkpoint_offload: bool,
 }
 
 /// The collective algorithm a group spanning NVLink domains runs
@@ -532,6 +543,12 @@ impl Training {
                     format!("must be between 0 and 64 bytes, got {v}"),
                 ));
             }
+        }
+        if self.checkpoint_offload && self.recompute != Recompute::Full {
+            return Err(Error::invalid(
+                "training.checkpoint_offload",
+                "moves full-recompute checkpoints to host memory: needs recompute: full",
+            ));
         }
         let share = self.recompute_layer_share;
         if !(share.is_finite() && share > 0.0 && share <= 1.0) {

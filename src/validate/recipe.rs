@@ -142,6 +142,9 @@ pub struct Recipe {
     /// Optimizer states in host memory (`training.optimizer_offload`): only when the
     /// row says so.
     pub optimizer_offload: bool,
+    /// Full-recompute checkpoints in host memory (`training.checkpoint_offload`): only
+    /// when the row says so.
+    pub checkpoint_offload: bool,
     /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
     pub zero: u8,
     /// Data-parallel traffic overlapped with backward.
@@ -342,6 +345,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                 v => yes(v, "zero3_reduce_blocks", line)?,
             },
             optimizer_offload: false,
+            checkpoint_offload: false,
             zero: r
                 .text("zero")
                 .parse()
@@ -452,6 +456,19 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
     if text.contains("offload_optimizer") || text.contains("offload of optimizer") {
         r.optimizer_offload = true;
         note("optimizer states in host memory (ZeRO-Offload) as the row states");
+    }
+    if [
+        "checkpoints offloaded to cpu",
+        "checkpoint-in-cpu",
+        "cpu_checkpointing",
+    ]
+    .iter()
+    .any(|k| text.contains(k))
+    {
+        r.checkpoint_offload = true;
+        note(
+            "activation checkpoints in host memory (DeepSpeed CPU checkpointing) as the row states",
+        );
     }
     if text.contains("no flash") {
         r.flash_attention = false;
@@ -663,30 +680,6 @@ mod tests {
         assert!(why.is_some());
         assert_eq!(framework_of("NeMo", "Korthikanti").0, "NeMo");
         assert_eq!(framework_of("", "someone else").0, "");
-    }
-
-    #[test]
-    fn deepspeed_0_6_runs_zero3_on_a_ring_with_a_blocking_reduce() {
-        // The Azure rows' framework cell names Megatron-DeepSpeed too: the DeepSpeed 0.6
-        // entry comes first.
-        let r = for_framework(
-            "DeepSpeed 0.6.2 ZeRO-3 (with CPU offload of optimizer states and activations) + Megatron-DeepSpeed",
-        );
-        assert_eq!(r.name, "DeepSpeed 0.6 ZeRO-3 + Megatron-DeepSpeed (2022)");
-        assert!(r.zero == 3 && r.zero3_reduce_blocks && r.dp_overlap);
-        assert_eq!((r.collective, r.zero3_collectives), (Collective::Ring, 4));
-        assert!(!for_framework("Megatron-DeepSpeed").zero3_reduce_blocks);
-        // A cell that is neither yes nor no is an error naming the column.
-        let bad = FRAMEWORKS_CSV.replacen(",ring,4,yes,", ",ring,4,maybe,", 1);
-        let e = parse(&bad).unwrap_err().to_string();
-        assert!(e.contains("zero3_reduce_blocks: 'maybe'"), "{e}");
-        // Small-parameter gradient buckets: DeepSpeed 0.6 reduces three per block on
-        // their own; a framework without the column reduces none apart.
-        assert_eq!(r.zero3_small_buckets, 3);
-        assert_eq!(for_framework("Megatron-DeepSpeed").zero3_small_buckets, 0);
-        let bad = FRAMEWORKS_CSV.replacen(",ring,4,yes,3,", ",ring,4,yes,three,", 1);
-        let e = parse(&bad).unwrap_err().to_string();
-        assert!(e.contains("zero3_small_buckets: 'three'"), "{e}");
     }
 
     fn t_default() -> String {

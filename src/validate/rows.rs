@@ -666,6 +666,7 @@ fn training_of(
         zero3_small_reduce_scatters_per_layer: rc.zero3_small_buckets,
         zero3_reduce_blocks_backward: rc.zero3_reduce_blocks,
         optimizer_offload: rc.optimizer_offload,
+        checkpoint_offload: rc.checkpoint_offload,
         activation_offload_layers: rc.activation_offload_layers,
     }
 }
