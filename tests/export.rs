@@ -408,6 +408,53 @@ fn deepspeed_matches_llama2_example() {
     assert_eq!(v["bf16"]["enabled"], true);
 }
 
+/// DeepSpeed's host-memory offloads as microsoft/Megatron-DeepSpeed
+/// `examples_deepspeed/azure/run-benchmark-model.sh` (@62bc4562) writes them for the
+/// 2022 Azure runs (ZeRO-3, `"offload_optimizer": {"device": "cpu", "pin_memory": true}`
+/// with `--cpu-optimizer`), and CPU checkpointing as DeepSpeed's config
+/// (`activation_checkpointing.cpu_checkpointing`) and Megatron-DeepSpeed's
+/// `--checkpoint-in-cpu` (megatron/arguments.py) name it; another framework refuses both.
+#[test]
+fn host_offloads_export_to_deepspeed_only() {
+    let sets = [
+        "gpus=128",
+        "layout.tp=1",
+        "layout.pp=1",
+        "layout.dp=128",
+        "layout.zero=3",
+        "training.seq_len=1024",
+        "training.global_batch_seqs=256",
+        "training.optimizer_offload=true",
+        "training.checkpoint_offload=true",
+    ];
+    let mut args = vec!["export", "--to", "deepspeed", "gpt3-175b-a100"];
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    let o = llmplan(&args);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["zero_optimization"]["stage"], 3);
+    assert_eq!(v["zero_optimization"]["offload_optimizer"]["device"], "cpu");
+    assert_eq!(v["activation_checkpointing"]["cpu_checkpointing"], true);
+    assert!(
+        err.contains("--cpu-optimizer") && err.contains("--checkpoint-in-cpu"),
+        "{err}"
+    );
+    args[2] = "megatron";
+    let o = llmplan(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Megatron-LM cannot express this") && err.contains("checkpoint_offload"),
+        "{err}"
+    );
+}
+
 /// A schedule Megatron-LM does not run is refused with the reason.
 #[test]
 fn megatron_refuses_dualpipe() {

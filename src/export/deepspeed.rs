@@ -51,6 +51,13 @@ fn expressible(sc: &Scenario, l: &ResolvedLayout) -> Result<()> {
             "FP8/FP4 GEMMs come from Transformer Engine in model code, not from the DeepSpeed config",
         ));
     }
+    if sc.training.optimizer_offload && l.zero == 0 {
+        return Err(cannot(
+            T,
+            "layout.zero",
+            "ZeRO-Offload (offload_optimizer) needs ZeRO stage 1, 2 or 3",
+        ));
+    }
     if sc.training.activation_offload_layers > 0 {
         return Err(cannot(
             T,
@@ -74,6 +81,20 @@ pub fn json(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
             "contiguous_gradients": true,
         },
     });
+    // ZeRO-Offload and CPU checkpointing as the Azure benchmark script writes them
+    // (Megatron-DeepSpeed examples_deepspeed/azure/run-benchmark-model.sh: offload_optimizer
+    // device cpu with --cpu-optimizer; megatron/arguments.py --checkpoint-in-cpu, which
+    // Megatron-DeepSpeed hands to deepspeed.checkpointing.configure).
+    let mut host = Vec::new();
+    if sc.training.optimizer_offload {
+        cfg["zero_optimization"]["offload_optimizer"] =
+            json!({"device": "cpu", "pin_memory": true});
+        host.push("--cpu-optimizer");
+    }
+    if sc.training.checkpoint_offload {
+        cfg["activation_checkpointing"] = json!({"cpu_checkpointing": true});
+        host.push("--checkpoint-in-cpu");
+    }
     match sc.training.precision {
         Precision::Fp16 => cfg["fp16"] = json!({"enabled": true, "loss_scale": 0}),
         _ => cfg["bf16"] = json!({"enabled": true}),
@@ -101,6 +122,7 @@ pub fn json(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
             });
         }
     }
+    flags.extend(host.iter().map(|f| f.to_string()));
     flags.push("--deepspeed --deepspeed_config ds_config.json".into());
     let text = serde_json::to_string_pretty(&cfg).unwrap_or_default() + "\n";
     Ok(Exported {

@@ -82,6 +82,7 @@ pub struct Exported {
 pub fn export(target: Target, sc: &Scenario) -> Result<Exported> {
     let mut adj = Adjustments::default();
     let l = crate::spec::layout::resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj)?;
+    deepspeed_only(target, sc)?;
     let mut out = match target {
         Target::Megatron => megatron::flags(sc, &l)?,
         Target::MegatronBridge => megatron::bridge(sc, &l)?,
@@ -106,6 +107,31 @@ fn vision_note(target: Target, sc: &Scenario) -> Option<String> {
         n / 1e9,
         target.framework()
     ))
+}
+
+/// The host-memory offloads llmplan prices as DeepSpeed runs them (ZeRO-Offload's CPU
+/// Adam, CPU checkpointing): only the DeepSpeed target writes them.
+fn deepspeed_only(target: Target, sc: &Scenario) -> Result<()> {
+    if target == Target::Deepspeed {
+        return Ok(());
+    }
+    if sc.training.checkpoint_offload {
+        return Err(cannot(
+            target,
+            "training.checkpoint_offload",
+            "its activation checkpointing keeps the checkpoints on the GPU; DeepSpeed's \
+             cpu_checkpointing moves them to host memory (llmplan export --to deepspeed)",
+        ));
+    }
+    if sc.training.optimizer_offload {
+        return Err(cannot(
+            target,
+            "training.optimizer_offload",
+            "llmplan prices DeepSpeed's ZeRO-Offload (CPU Adam over optimizer states in host \
+             memory), which this framework does not run (llmplan export --to deepspeed)",
+        ));
+    }
+    Ok(())
 }
 
 /// The error for a layout part `target` cannot express.
