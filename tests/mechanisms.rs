@@ -478,4 +478,18 @@ fn sliding_window_layers_compute_their_band() {
     let mut cp = sets.to_vec();
     cp.extend(["layout.cp=2", "layout.dp=8"]);
     assert_eq!(windowed_over_full(&cp), 1.0);
+    // The estimate says how the windows were priced.
+    let note = |sets: &[&str]| {
+        let e = estimate(&load("gpt4-moe-h100", sets), &EstimateOptions::default()).unwrap();
+        e.warnings.into_iter().find(|w| w.contains("-token window"))
+    };
+    let n = note(&sets).unwrap();
+    assert!(
+        n.starts_with("18 of 36 layers attend through a 128-token window"),
+        "{n}"
+    );
+    assert!(n.contains("188 keys per query against 2048"), "{n}");
+    assert!(note(&cp)
+        .unwrap()
+        .contains("priced as full causal attention"));
 }

@@ -644,6 +644,7 @@ fn add_warnings(
         w.push("expert load is assumed balanced (tokens spread evenly over experts)".to_string());
     }
     w.extend(super::params::vision_note(&sc.model));
+    w.extend(super::layer::window_note(&sc.model, &sc.training, rl.cp));
     if sc.training.optimizer_offload {
         w.push(if sc.cluster.host_memory_bw.is_some() {
             "optimizer states in host memory (training.optimizer_offload): the optimizer step runs on \

@@ -18,6 +18,7 @@ use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::{ModelSpec, Moe};
 use crate::spec::training::{Recompute, RecomputeModule, Training};
+pub use attention::window_note;
 use gemms::Gemms;
 pub use gemms::{GemmTime, Src};
 pub use list::{layer_gemms, GemmList, Inline, LayerGemm, MAX_GEMMS};

@@ -4,7 +4,8 @@
 
 use super::{Dims, LayerCtx, ACT};
 use crate::analytic::compute::{AttnShape, KernelModel};
-use crate::spec::training::AttentionKernel;
+use crate::spec::model::ModelSpec;
+use crate::spec::training::{AttentionKernel, Training};
 
 /// The attention core of layer `i`'s kind, forward and backward, seconds: the mean over
 /// the kind's layers of full causal and sliding-window attention ([`window_share`]).
@@ -96,4 +97,44 @@ fn attention_kernel_s(ctx: &LayerCtx, k: &dyn KernelModel, d: &Dims, window: f64
     } else {
         (attn_fwd, attn_bwd)
     }
+}
+
+/// How a model's sliding-window layers are priced, in words, for the estimate's notes;
+/// `None` for a model without windows.
+pub fn window_note(m: &ModelSpec, tr: &Training, cp: u32) -> Option<String> {
+    let w = m.sliding_window.as_ref()?.tokens;
+    let s = tr.seq_len;
+    let windowed = (0..m.layers).filter(|&i| m.is_windowed_layer(i)).count();
+    let of = format!(
+        "{windowed} of {} layers attend through a {w}-token window",
+        m.layers
+    );
+    Some(if w >= s {
+        format!("{of}, no shorter than the {s}-token sequence: priced as full causal attention")
+    } else if cp > 1 || !tr.flash_attention {
+        format!(
+            "{of}, priced as full causal attention: {}",
+            if cp > 1 {
+                "context parallelism's ring computes every K/V block it receives"
+            } else {
+                "unfused attention computes the whole score matrix and masks it"
+            }
+        )
+    } else {
+        let band = AttnShape {
+            b: 1.0,
+            heads: 1.0,
+            s_q: s as f64,
+            s_kv: s as f64,
+            d_qk: 1.0,
+            d_v: 1.0,
+            window: w as f64,
+        };
+        format!(
+            "{of}: their flash kernel is priced on the key tiles the band touches, {:.0} keys \
+             per query against {:.0} under the causal mask",
+            band.kernel_keys_per_query(),
+            s as f64 / 2.0
+        )
+    })
 }
