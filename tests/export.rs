@@ -416,21 +416,11 @@ fn deepspeed_matches_llama2_example() {
 /// `--checkpoint-in-cpu` (megatron/arguments.py) name it; another framework refuses both.
 #[test]
 fn host_offloads_export_to_deepspeed_only() {
-    let sets = [
-        "gpus=128",
-        "layout.tp=1",
-        "layout.pp=1",
-        "layout.dp=128",
-        "layout.zero=3",
-        "training.seq_len=1024",
-        "training.global_batch_seqs=256",
-        "training.optimizer_offload=true",
-        "training.checkpoint_offload=true",
-    ];
-    let mut args = vec!["export", "--to", "deepspeed", "gpt3-175b-a100"];
-    for s in &sets {
-        args.extend(["--set", s]);
-    }
+    let sc = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/scenarios/gpt3-175b-zero3-azure.yaml"
+    );
+    let mut args = vec!["export", "--to", "deepspeed", sc];
     let o = llmplan(&args);
     let (out, err) = (
         String::from_utf8_lossy(&o.stdout),
