@@ -44,9 +44,9 @@ fn window_share(ctx: &LayerCtx, i: u32, s: f64) -> Option<(f64, f64)> {
 }
 
 /// One layer's attention core through `window` keys per query (`f64::INFINITY`: full
-/// causal), forward and backward, seconds (causal: half the score matrix is computed): flash attention (one kernel per K/V block under ring attention), or
-/// unfused GEMMs with the score matrix through HBM; FlashAttention-2 at its measured
-/// slowdown.
+/// causal), forward and backward, seconds (causal: half the score matrix is computed):
+/// flash attention (one kernel per K/V block under ring attention), or unfused GEMMs
+/// with the score matrix through HBM; FlashAttention-2 at its measured slowdown.
 fn attention_kernel_s(ctx: &LayerCtx, k: &dyn KernelModel, d: &Dims, window: f64) -> (f64, f64) {
     let (l, tr) = (ctx.layout, ctx.training);
     let flash = tr.flash_attention;
