@@ -452,6 +452,19 @@ fn sliding_window_layers_compute_their_band() {
         ..full
     };
     assert_eq!(whole.kernel_flops(), full.kernel_flops());
+    // Over windows from 1 token to past the sequence: never more keys than causal
+    // attention, the kernel never below the band it computes, both growing with w.
+    let mut last = (0.0, 0.0);
+    for w in [1.0, 64.0, 128.0, 1000.0, 3000.0, 4095.0, 4096.0, 1e6] {
+        let s = AttnShape { window: w, ..full };
+        let (keys, kernel) = (s.keys_per_query(), s.kernel_keys_per_query());
+        assert!(
+            keys <= 2048.0 && kernel <= 2048.0 && kernel >= keys,
+            "w {w}"
+        );
+        assert!(keys >= last.0 && kernel >= last.1, "w {w}");
+        last = (keys, kernel);
+    }
 
     // The layer: every gpt-oss layer is MoE, half of them windowed, so its attention is
     // (1 + 187.5 / 2,048) / 2 = 0.5458 of the same model's without windows.
