@@ -22,6 +22,28 @@ fn mape(p: &[&Prediction]) -> f64 {
     p.iter().map(|x| x.error_pct.abs()).sum::<f64>() / p.len() as f64
 }
 
+/// Asserts that each row's two predicted quantities in `a` and `b` (the same rows, in
+/// order) carry the same error within `tol` percentage points, except the rows in
+/// `skip`: where a source's two published figures agree with each other, so must the
+/// predictions'.
+fn assert_errors_agree(a: &[&Prediction], b: &[&Prediction], tol: f64, skip: &[&str]) {
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.row_id, y.row_id);
+        if skip.contains(&x.row_id.as_str()) {
+            continue;
+        }
+        assert!(
+            (x.error_pct - y.error_pct).abs() < tol,
+            "{}: {} {:+.1}% vs {} {:+.1}%",
+            x.row_id,
+            x.quantity,
+            x.error_pct,
+            y.quantity,
+            y.error_pct
+        );
+    }
+}
+
 fn show(p: &[&Prediction]) -> String {
     p.iter()
         .map(|x| {
@@ -311,17 +333,8 @@ fn torchtitan_mfu_on_torchtitan_convention() {
     let mfu = rows(&r, "TT-A100-", "mfu_pct");
     let tps = rows(&r, "TT-A100-", "tokens_per_s_per_gpu");
     assert_eq!(mfu.len(), 8);
-    for (m, t) in mfu.iter().zip(&tps) {
-        assert_eq!(m.row_id, t.row_id);
-        // Published pairs agree to the published rounding (0.1 MFU points, ~0.2%).
-        assert!(
-            (m.error_pct - t.error_pct).abs() < 0.5,
-            "{}: MFU {:+.1}% vs tokens/s {:+.1}%",
-            m.row_id,
-            m.error_pct,
-            t.error_pct
-        );
-    }
+    // Published pairs agree to the published rounding (0.1 MFU points, ~0.2%).
+    assert_errors_agree(&mfu, &tps, 0.5, &[]);
 }
 
 /// Megatron-Bridge's TFLOP/s are its own count (`flop_utils.py`: 6 x matmul parameters,
@@ -341,23 +354,10 @@ fn blackwell_tflops_on_megatron_bridge_convention() {
     let per_token: f64 = 12.0 * 32.0 * 4096.0 * (1.5 * 14336.0 + 4096.0 * (1.0 + 0.25 + 1.0))
         + 6.0 * 4096.0 * 128256.0;
     assert!((per_token / 51.47e9 - 1.0).abs() < 1e-3, "{per_token}");
-    for (f, t) in tf.iter().zip(&tps) {
-        assert_eq!(f.row_id, t.row_id);
-        // DeepSeek-V3 with MTP: Bridge counts the MTP block's projections and logits
-        // only, not its transformer layer.
-        if f.row_id == "BW-B200-05" {
-            continue;
-        }
-        // Dense rows agree to the published rounding; the MoE rows within a point
-        // (Bridge leaves out the router's GEMM).
-        assert!(
-            (f.error_pct - t.error_pct).abs() < 1.0,
-            "{}: TFLOP/s {:+.1}% vs tokens/s {:+.1}%",
-            f.row_id,
-            f.error_pct,
-            t.error_pct
-        );
-    }
+    // DeepSeek-V3 with MTP (BW-B200-05): Bridge counts the MTP block's projections and
+    // logits only, not its transformer layer. Dense rows agree to the published
+    // rounding; the MoE rows within a point (Bridge leaves out the router's GEMM).
+    assert_errors_agree(&tf, &tps, 1.0, &["BW-B200-05"]);
     // The count itself: predicted TFLOP/s over predicted tokens/s on the Llama 3 8B row.
     let f = tf.iter().find(|p| p.row_id == "BW-GB300-01").unwrap();
     let t = tps.iter().find(|p| p.row_id == "BW-GB300-01").unwrap();

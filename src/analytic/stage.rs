@@ -325,6 +325,18 @@ pub struct StageBody {
     pub blocks: f64,
 }
 
+impl StageBody {
+    /// Activations `o` moves to host memory: they leave the GPU, and the copies its
+    /// layers do not hide lengthen the forward and backward.
+    fn move_to_host(&mut self, o: offload::StageOffload) {
+        self.stored_bytes -= o.bytes;
+        self.offloaded_bytes += o.bytes;
+        self.fwd_s += o.fwd_s;
+        self.bwd_s += o.bwd_s;
+        self.offload_s += o.fwd_s + o.bwd_s;
+    }
+}
+
 /// Which blocks a stage runs: `layers` of the model (`n_dense` dense and `n_moe` MoE
 /// blocks, MTP blocks included), and whether it is the first or the last stage.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -395,19 +407,14 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
             b.blocks,
             parts.host_bw,
         );
-        b.stored_bytes -= o.bytes;
-        b.offloaded_bytes = o.bytes;
-        b.fwd_s += o.fwd_s;
-        b.bwd_s += o.bwd_s;
-        b.offload_s = o.fwd_s + o.bwd_s;
+        b.move_to_host(o);
     }
     if parts.ckpt_offload > 0.0 {
-        let o = offload::blocking_checkpoint_offload(sh.layers, parts.ckpt_offload, parts.host_bw);
-        b.stored_bytes -= o.bytes;
-        b.offloaded_bytes += o.bytes;
-        b.fwd_s += o.fwd_s;
-        b.bwd_s += o.bwd_s;
-        b.offload_s += o.fwd_s + o.bwd_s;
+        b.move_to_host(offload::blocking_checkpoint_offload(
+            sh.layers,
+            parts.ckpt_offload,
+            parts.host_bw,
+        ));
     }
     if sh.first {
         b.dense_params += parts.emb_params;
