@@ -383,9 +383,10 @@ fn megatron_bridge_h100_fp8_tokens() {
 /// Megatron-Bridge's MoE runs on DGX-H100 (tests/data/published/bridge_h100_moe_public.csv,
 /// the DGX-H100 rows of docs/performance-summary-archive.md @067f987d, NeMo 25.11 to
 /// 26.04.01), tokens/s per GPU, each row on its release's preset (recompute, etp,
-/// all-to-all overlap; docs/validation.md). Measured: MAPE 60.6%; GPT-OSS 120B (BF16,
-/// PP 4, EP 8) +44.1% to +48.7% (+38.7% to +43.0% before its 128-token windows were
-/// priced: half its layers' attention computes 187.5 keys per query, not 2,048),
+/// all-to-all overlap; docs/validation.md). Measured: MAPE 60.4%; GPT-OSS 120B (BF16,
+/// PP 4, EP 8) +43.7% to +48.3% (+38.7% to +43.0% before its 128-token windows were
+/// priced: half its layers' attention computes 187.5 keys per query, not 2,048; +44.1%
+/// to +48.7% before its later stages reduced their gradients as one bucket each),
 /// Qwen3 235B-A22B (FP8-CS, TP 2, PP 8, EP 32, etp 1)
 /// +29.3% to +39.1%, Qwen3 30B-A3B at EP 16 over two nodes -11.5% and -12.1%, at PP 2 and
 /// EP 8 inside one node +67.6%, +197.0% (26.02, whose published throughput is 0.56 of
@@ -813,4 +814,28 @@ fn deepspeed_0_6_runs_zero3_on_a_ring_with_a_blocking_reduce() {
     let said = "full (activation checkpointing, checkpoints offloaded to cpu); deepspeed 0.6.2 zero-3 (with cpu offload of optimizer states and activations)";
     let (o, _) = refine(r, said);
     assert!(o.optimizer_offload && o.checkpoint_offload);
+}
+
+#[test]
+fn a_row_sets_megatron_buckets_not_deepspeeds() {
+    use llmplan::validate::recipe::{for_framework, refine};
+    // MLPerf's Llama 3.1 8B configs export BUCKET_SIZE=768000000 (config_common_8b.sh),
+    // which the rows quote; Megatron-Core's default stands where nothing is said.
+    let mlperf = for_framework("NVIDIA MLPerf Training v5.1 implementation (NeMo 25.09)");
+    assert_eq!(mlperf.dp_bucket, None);
+    let (r, said) = refine(mlperf, "bucket_size=768000000 (config_common_8b.sh)");
+    assert_eq!(r.dp_bucket, Some(768e6));
+    assert!(said[0].contains("768000000 parameters"), "{said:?}");
+    // DeepSpeed's ZeRO buckets are other buffers: not read as Megatron's.
+    let ds = for_framework("DeepSpeed 0.6.2 ZeRO-3");
+    let (r, said) = refine(ds, "reduce_bucket_size=90000000; allgather_bucket_size=5e8");
+    assert_eq!(r.dp_bucket, None, "{said:?}");
+    // The rows that say it reach the scenario.
+    let rows = llmplan::validate::builtin_rows().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.id() == "MLP51-GB200-8B-512")
+        .unwrap();
+    let b = llmplan::validate::rows::build(row).unwrap();
+    assert_eq!(b.scenario.training.dp_bucket_params, Some(768e6));
 }

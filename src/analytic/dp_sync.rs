@@ -9,11 +9,48 @@ use super::comm::{Comm, Group, Shaped};
 use super::stage::{StageCost, StageInputs};
 use crate::spec::gpu::GpuProfile;
 use crate::spec::layout::{Overlap, ResolvedLayout};
-use crate::spec::training::MixedPrecision;
+use crate::spec::training::{MixedPrecision, Training};
 
-/// Gradient bucket for overlapped data-parallel reduction, parameters (Megatron-LM
-/// DDP's default bucket of 40M elements).
-pub const BUCKET_PARAMS: f64 = 40e6;
+/// Smallest default gradient bucket for overlapped data-parallel reduction,
+/// parameters (Megatron-Core DDP: `max(40000000, 1000000 * dp_group.size())`,
+/// megatron/core/distributed/distributed_data_parallel.py).
+pub const MIN_BUCKET_PARAMS: f64 = 40e6;
+
+/// What Megatron-Core's default bucket grows by per GPU of the data-parallel group
+/// (context parallelism not counted: its `dp_group` is built without it), parameters:
+/// larger groups cut each bucket into more ring chunks, and the default keeps the
+/// chunks large enough to stay bandwidth-bound.
+pub const BUCKET_PARAMS_PER_DP_RANK: f64 = 1e6;
+
+/// Parameters per data-parallel gradient bucket: `training.dp_bucket_params` when
+/// the scenario sets it, else Megatron-Core's default for the layout's `dp`.
+pub fn bucket_params(tr: &Training, l: &ResolvedLayout) -> f64 {
+    tr.dp_bucket_params
+        .unwrap_or_else(|| MIN_BUCKET_PARAMS.max(BUCKET_PARAMS_PER_DP_RANK * l.dp as f64))
+}
+
+/// Buckets a stage of `params` parameters reduces its gradients in, count (at least
+/// one per model chunk). Megatron-Core buckets only the first model chunk of pipeline
+/// stage 0 (`first_stage`): its DDP turns bucketing off on every other pipeline rank,
+/// whose reduction is off the critical path, and its training loop for every model
+/// chunk after the first (megatron/core/distributed/distributed_data_parallel.py:
+/// `if disable_bucketing or pp_rank > 0: self.bucket_size = None`;
+/// megatron/training/models/dist_utils.py and NeMo's megatron_parallel.py:
+/// `disable_bucketing = model_chunk_idx > 0 or overlap_param_gather_with_optimizer_step`).
+/// Such a chunk reduces as one bucket when its last backward ends. Each of the stage's
+/// `layout.vpp` chunks holds an equal share of its parameters. Under ZeRO-2/3 (FSDP
+/// units, DeepSpeed's buckets, not Megatron's DDP) every stage's end-of-step traffic
+/// goes in [`MIN_BUCKET_PARAMS`] pieces.
+pub fn buckets(params: f64, tr: &Training, l: &ResolvedLayout, first_stage: bool) -> f64 {
+    if l.zero >= 2 {
+        return (params / MIN_BUCKET_PARAMS).ceil().max(1.0);
+    }
+    let chunks = l.vpp.max(1) as f64;
+    if !first_stage {
+        return chunks;
+    }
+    chunks * (params / chunks / bucket_params(tr, l)).ceil().max(1.0)
+}
 
 /// SMs an overlapped collective competes with compute for: the GPU's, or 0 when the
 /// layout reserves SMs for communication for the whole step (`overlap.comm_sms`: compute
@@ -208,8 +245,10 @@ pub fn host_optimizer_s(local: f64, host_mem_bw: f64, host_link_bw: f64) -> f64 
         + local * HOST_LINK_BYTES_PER_PARAM / host_link_bw
 }
 
-/// Gradient sync and optimizer step for `stage`.
-pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
+/// Gradient sync and optimizer step for `stage`, pipeline stage 0 when `first_stage`
+/// (the one stage whose gradients reduce in buckets of `training.dp_bucket_params`:
+/// [`buckets`]).
+pub fn dp_sync(inp: &StageInputs, stage: &StageCost, first_stage: bool) -> DpSync {
     let l = inp.ctx.layout;
     let tr = inp.ctx.training;
     let (dense_group, expert_group) = (&inp.dp.dense, &inp.dp.expert);
@@ -241,9 +280,7 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost) -> DpSync {
                 + c.all_gather_on(stage.expert_params * w, expert_group),
         )
     };
-    let buckets = ((stage.dense_params + stage.expert_params) / BUCKET_PARAMS)
-        .ceil()
-        .max(1.0);
+    let buckets = buckets(stage.dense_params + stage.expert_params, tr, l, first_stage);
     let (grad_exposed_s, param_exposed_s, contention_s, sm_s) = if l.overlap.dp_comm {
         let (grad_done, delay) = nic_contention(inp, stage, grad_s);
         let bwd = stage.pipeline_bwd_s();

@@ -535,7 +535,7 @@ fn time_step(
     let mut end_alone = 0.0f64;
     let (mut optimizer_s, mut param_exposed, mut sync_sm) = (0.0f64, 0.0f64, 0.0f64);
     for (i, s) in st.iter().enumerate() {
-        let d = dp_sync(inp, s);
+        let d = dp_sync(inp, s, i == 0);
         let last_backward = run.map_or_else(
             || pipe - drain_after_stage(&bwd, i),
             |r| r.last_backward_end_s[i],

@@ -310,7 +310,7 @@ impl Env<'_> {
         let p2p = p2p_blocking_s(&inp);
         for k in s.kinds.iter_mut() {
             k.cost = stage_timed(&inp, &k.body, p2p);
-            let d = dp_sync(&inp, &k.cost);
+            let d = dp_sync(&inp, &k.cost, k.key.first);
             k.sync = (d.grad_exposed_s, d.optimizer_s, d.param_exposed_s);
         }
         s.fwd.clear();

@@ -9,7 +9,7 @@ use crate::analytic::comm::{pp_stride, Group};
 use crate::analytic::estimate::{PipelineModel, PipelineRun};
 use crate::analytic::setup::Setup;
 use crate::analytic::stage::{
-    dp_groups, dp_sync, p2p_transfer_s, stages, StageCost, StageInputs, BUCKET_PARAMS,
+    buckets, dp_groups, dp_sync, p2p_transfer_s, stages, StageCost, StageInputs,
 };
 use crate::error::{Error, Result};
 use crate::spec::layout::{balanced_split, ResolvedLayout};
@@ -33,16 +33,21 @@ pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
     let ep_on_nic = c.crosses_network(inp.ctx.ep_group());
     let stages = st
         .iter()
-        .map(|s| {
-            let d = dp_sync(inp, s);
+        .enumerate()
+        .map(|(i, s)| {
+            let d = dp_sync(inp, s, i == 0);
             StageSpec {
                 fwd_s: s.fwd_s,
                 bwd_s: s.bwd_s,
                 wgrad_s: s.wgrad_s.min(s.bwd_s),
                 dp_grad_s: d.grad_s,
-                dp_buckets: ((s.dense_params + s.expert_params) / BUCKET_PARAMS)
-                    .ceil()
-                    .clamp(1.0, 1e6) as u32,
+                dp_buckets: buckets(
+                    s.dense_params + s.expert_params,
+                    inp.ctx.training,
+                    l,
+                    i == 0,
+                )
+                .min(1e6) as u32,
                 param_exposed_s: d.param_exposed_s,
                 optimizer_s: d.optimizer_s,
                 ep_nic_s: if ep_on_nic { s.ep_bwd_s } else { 0.0 },

@@ -274,6 +274,17 @@ pub struct Training {
     /// quantizing precision.
     #[serde(default)]
     pub fp8_param_gather: bool,
+    /// Parameters per data-parallel gradient bucket (Megatron-Core DDP's
+    /// `bucket_size`; NeMo's and the MLPerf implementations' `bucket_size`): with
+    /// overlapped reduction the gradients reduce bucket by bucket as the backward fills
+    /// them, so the last bucket's reduction is left after the backward, and the next
+    /// forward waits for its first bucket's parameters. As in Megatron-Core, only the
+    /// first model chunk of pipeline stage 0 is bucketed; every other chunk is one
+    /// bucket. Megatron's data parallelism only (`layout.zero` 0 or 1). Default:
+    /// Megatron-Core's, max(40M, 1M x the data-parallel group's GPUs)
+    /// (megatron/core/distributed/distributed_data_parallel.py), parameters.
+    #[serde(default)]
+    pub dp_bucket_params: Option<f64>,
     /// Sharded weights gathered into a buffer and copied out into the parameters on the
     /// compute stream (PyTorch FSDP2: `foreach_all_gather_copy_out` in
     /// `FSDPParamGroup.wait_for_unshard`), with `layout.zero: 3`: each gather reads and
@@ -514,6 +525,14 @@ impl Training {
         }
         if self.seq_len == 0 {
             return Err(Error::invalid("training.seq_len", "must be positive"));
+        }
+        if let Some(v) = self.dp_bucket_params {
+            if !(v.is_finite() && (1.0..=1e13).contains(&v)) {
+                return Err(Error::invalid(
+                    "training.dp_bucket_params",
+                    format!("must be between 1 and 1e13 parameters, got {v}"),
+                ));
+            }
         }
         if let Some(v) = self.fp4_bf16_layer_share {
             if !(v.is_finite() && (0.0..=1.0).contains(&v)) {

@@ -9,6 +9,7 @@
 
 pub mod arch;
 pub mod band;
+pub mod config_text;
 pub mod convention;
 pub mod logs;
 pub mod model_configs;

@@ -4,6 +4,7 @@
 //! what the row's `recompute`, `precision`, `framework` and `notes` cells say. Nothing
 //! here reads a row's group name or id.
 
+pub use super::config_text::{comm_sms, config_count, config_count_word, config_flag};
 use crate::error::{Error, Result};
 use crate::spec::layout::Schedule;
 use crate::spec::training::{
@@ -145,6 +146,9 @@ pub struct Recipe {
     /// Full-recompute checkpoints in host memory (`training.checkpoint_offload`): only
     /// when the row says so.
     pub checkpoint_offload: bool,
+    /// Parameters per data-parallel gradient bucket (`training.dp_bucket_params`):
+    /// only when the row's config sets `bucket_size`; `None`: Megatron-Core's default.
+    pub dp_bucket: Option<f64>,
     /// ZeRO stage (0 = replicated optimizer; 1 = distributed optimizer).
     pub zero: u8,
     /// Data-parallel traffic overlapped with backward.
@@ -346,6 +350,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             },
             optimizer_offload: false,
             checkpoint_offload: false,
+            dp_bucket: None,
             zero: r
                 .text("zero")
                 .parse()
@@ -493,6 +498,14 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         }
         None => {}
     }
+    // Megatron-Core's `bucket_size` (MLPerf's BUCKET_SIZE), not DeepSpeed's
+    // `reduce_bucket_size` or `allgather_bucket_size`, which bucket something else.
+    if let Some(n) = config_count_word(text, "bucket_size").filter(|n| *n > 0) {
+        r.dp_bucket = Some(f64::from(n));
+        note(&format!(
+            "data-parallel gradient buckets of {n} parameters as the row's config sets it"
+        ));
+    }
     if let Some(on) = set("fp8_param_gather") {
         r.fp8_param_gather = on;
         note(&format!(
@@ -517,22 +530,6 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
     (r, said)
 }
 
-/// The boolean a config statement `key=true|false` (or `key = True`, Megatron and NeMo
-/// spellings) in the lower-cased `text` sets; `None` when the text does not set it.
-pub fn config_flag(text: &str, key: &str) -> Option<bool> {
-    text.match_indices(key).find_map(|(i, _)| {
-        let rest = text[i + key.len()..].trim_start();
-        let value = rest.strip_prefix('=')?.trim_start();
-        if value.starts_with("true") || value.starts_with('1') {
-            Some(true)
-        } else if value.starts_with("false") || value.starts_with('0') {
-            Some(false)
-        } else {
-            None
-        }
-    })
-}
-
 /// The NVLink domain a job of `gpus` GPUs sees when its launcher allocates nodes of
 /// `per_node` GPUs in scheduler segments of at most `max_nodes` nodes, on a cluster whose
 /// NVLink domain holds `domain` GPUs: one segment, i.e. all nodes when they fit, else the
@@ -555,30 +552,6 @@ pub fn segment_domain(gpus: u64, per_node: u32, domain: u32, max_nodes: u32) -> 
             .unwrap_or(1)
     };
     (seg as u32 * per_node).min(domain)
-}
-
-/// The whole number a config statement `key = N` in the lower-cased `text` sets
-/// ("expert_tensor_parallel_size = 1"); `None` when the text does not set it.
-pub fn config_count(text: &str, key: &str) -> Option<u32> {
-    text.match_indices(key).find_map(|(i, _)| {
-        let value = text[i + key.len()..].trim_start().strip_prefix('=')?;
-        let value = value.trim_start();
-        let end = value
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(value.len());
-        value[..end].parse().ok()
-    })
-}
-
-/// SMs reserved for communication, when the text says "N SMs" (DeepSeek-V3's "custom
-/// all-to-all (20 SMs)", report section 3.2.2).
-pub fn comm_sms(text: &str) -> u32 {
-    let words: Vec<&str> = text.split(|c: char| !c.is_ascii_alphanumeric()).collect();
-    words
-        .windows(2)
-        .find(|w| w[1] == "sms")
-        .and_then(|w| w[0].parse().ok())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

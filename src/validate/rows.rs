@@ -646,6 +646,7 @@ fn training_of(
         optimizer_bytes_per_param: optimizer_bytes(said, rc.optimizer_bytes, assumptions),
         grad_bytes_per_param: rc.grad_bytes,
         fp8_param_gather: rc.fp8_param_gather,
+        dp_bucket_params: rc.dp_bucket,
         unshard_copy: rc.unshard_copy,
         recompute: if recompute_layer_share < 1.0 {
             Recompute::Full

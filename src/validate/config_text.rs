@@ -1,0 +1,58 @@
+//! Settings a row states in words of its config ("tp_comm_overlap=False",
+//! "expert_tensor_parallel_size = 1", "20 SMs"), read from its lower-cased text: the
+//! run's own word, which wins over its framework's defaults (`recipe::refine`).
+
+/// The boolean a config statement `key=true|false` (or `key = True`, Megatron and NeMo
+/// spellings) in the lower-cased `text` sets; `None` when the text does not set it.
+pub fn config_flag(text: &str, key: &str) -> Option<bool> {
+    text.match_indices(key).find_map(|(i, _)| {
+        let rest = text[i + key.len()..].trim_start();
+        let value = rest.strip_prefix('=')?.trim_start();
+        if value.starts_with("true") || value.starts_with('1') {
+            Some(true)
+        } else if value.starts_with("false") || value.starts_with('0') {
+            Some(false)
+        } else {
+            None
+        }
+    })
+}
+
+/// The whole number a config statement `key = N` in the lower-cased `text` sets
+/// ("expert_tensor_parallel_size = 1"); `None` when the text does not set it.
+pub fn config_count(text: &str, key: &str) -> Option<u32> {
+    text.match_indices(key)
+        .find_map(|(i, _)| count_set(&text[i + key.len()..]))
+}
+
+/// The whole number `rest` sets when it starts with `= N` (after the key).
+fn count_set(rest: &str) -> Option<u32> {
+    let value = rest.trim_start().strip_prefix('=')?.trim_start();
+    let end = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    value[..end].parse().ok()
+}
+
+/// [`config_count`] for a `key` that stands as a word of its own: not the tail of a
+/// longer name (`bucket_size` in `reduce_bucket_size`).
+pub fn config_count_word(text: &str, key: &str) -> Option<u32> {
+    text.match_indices(key).find_map(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        count_set(&text[i + key.len()..])
+    })
+}
+
+/// SMs reserved for communication, when the text says "N SMs" (DeepSeek-V3's "custom
+/// all-to-all (20 SMs)", report section 3.2.2).
+pub fn comm_sms(text: &str) -> u32 {
+    let words: Vec<&str> = text.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    words
+        .windows(2)
+        .find(|w| w[1] == "sms")
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or(0)
+}
