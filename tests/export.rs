@@ -568,3 +568,47 @@ fn activation_offloading_exports_where_it_can() {
     }
     std::fs::remove_file(&d).ok();
 }
+
+#[test]
+fn gradient_buckets_export_to_megatron_only() {
+    // Megatron-LM: `--ddp-bucket-size` (megatron/training/arguments.py); Megatron-Bridge
+    // and NeMo 2: the DistributedDataParallelConfig's `bucket_size`, as the MLPerf
+    // implementation passes BUCKET_SIZE (training_results_v5.1 llama31_8b pretrain.py).
+    let set = ["layout.zero=1", "training.dp_bucket_params=768e6"];
+    let m = flags(&export("megatron", "llama3-405b-h100", &set));
+    assert_has(&m, &["--ddp-bucket-size 768000000"], "megatron");
+    let b = export("megatron-bridge", "llama3-405b-h100", &set);
+    assert!(b.contains("cfg.ddp.bucket_size = 768000000"), "{b}");
+    let n = export("nemo", "llama3-405b-h100", &set);
+    assert!(
+        n.contains("recipe.trainer.strategy.ddp.bucket_size = 768000000"),
+        "{n}"
+    );
+    // Without the field, Megatron-Core's own default stands and nothing is written.
+    let plain = export("megatron", "llama3-405b-h100", &["layout.zero=1"]);
+    assert!(!plain.contains("bucket"), "{plain}");
+    // Elsewhere (and under FSDP) it is not a setting of theirs: said, not written.
+    for (target, sets) in [
+        ("torchtitan", vec!["training.dp_bucket_params=768e6"]),
+        (
+            "megatron",
+            vec!["layout.zero=3", "training.dp_bucket_params=768e6"],
+        ),
+    ] {
+        let mut args = vec!["export", "--to", target, "llama3-405b-h100"];
+        for s in &sets {
+            args.extend(["--set", s]);
+        }
+        let o = llmplan(&args);
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(o.status.success(), "{target}: {err}");
+        assert!(!out.contains("768000000"), "{target}: {out}");
+        assert!(
+            err.contains("training.dp_bucket_params (768000000 parameters)"),
+            "{target}: {err}"
+        );
+    }
+}

@@ -205,6 +205,14 @@ fn moe_flags(m: &ModelSpec, f: &mut Vec<String>) {
     f.push("--moe-token-dispatcher-type alltoall".into());
 }
 
+/// The gradient bucket the scenario sets (`training.dp_bucket_params`), parameters,
+/// where Megatron-Core's DDP buckets (ZeRO 0-2: its distributed optimizer); `None`
+/// leaves Megatron-Core's own default, which is llmplan's.
+pub fn bucket_size(sc: &Scenario, l: &ResolvedLayout) -> Option<u64> {
+    let n = sc.training.dp_bucket_params?;
+    (l.zero <= 2).then_some(n.round() as u64)
+}
+
 /// The flags for the parallel layout, batch, precision, recompute and overlap.
 fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Result<()> {
     let t = Target::Megatron;
@@ -251,6 +259,9 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
         if l.zero >= 1 {
             f.push("--overlap-param-gather".into());
         }
+    }
+    if let Some(n) = bucket_size(sc, l) {
+        f.push(format!("--ddp-bucket-size {n}"));
     }
     if l.overlap.tp_comm && l.tp > 1 {
         f.push("--tp-comm-overlap".into());
@@ -516,6 +527,7 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         "cfg.ddp.overlap_param_gather = {}",
         py(l.overlap.dp_comm && l.zero >= 1)
     ));
+    lines.extend(bucket_size(sc, l).map(|n| format!("cfg.ddp.bucket_size = {n}")));
     let mixed = match sc.training.precision {
         Precision::Fp8 if sc.training.fp8_recipe == Fp8Recipe::Current => {
             "bf16_with_fp8_current_scaling_mixed"
@@ -575,6 +587,9 @@ pub fn nemo(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         "recipe.optim.config.use_distributed_optimizer = {}",
         py(l.zero >= 1)
     ));
+    lines.extend(
+        bucket_size(sc, l).map(|n| format!("recipe.trainer.strategy.ddp.bucket_size = {n}")),
+    );
     if is_fp8(sc) {
         lines.push("recipe.trainer.plugins = bf16_with_fp8_mixed()".into());
     }

@@ -92,7 +92,32 @@ pub fn export(target: Target, sc: &Scenario) -> Result<Exported> {
     };
     out.notes.extend(adj.notes);
     out.notes.extend(vision_note(target, sc));
+    out.notes.extend(bucket_note(target, sc, &l));
     Ok(out)
+}
+
+/// `training.dp_bucket_params` is Megatron-Core's gradient bucket: the Megatron targets
+/// write it unless the layout shards parameters (ZeRO-3 is FSDP there); elsewhere the
+/// framework buckets its data-parallel traffic its own way, which is said.
+fn bucket_note(target: Target, sc: &Scenario, l: &ResolvedLayout) -> Option<String> {
+    let n = sc.training.dp_bucket_params?;
+    let megatron = matches!(
+        target,
+        Target::Megatron | Target::MegatronBridge | Target::Nemo
+    );
+    if megatron && megatron::bucket_size(sc, l).is_some() {
+        return None;
+    }
+    let how = if megatron {
+        "runs ZeRO-3 as FSDP, which gathers and reduces per unit"
+    } else {
+        "buckets its data-parallel traffic its own way"
+    };
+    Some(format!(
+        "training.dp_bucket_params ({n:.0} parameters) is Megatron-Core's data-parallel \
+         gradient bucket, not written here: {} {how}",
+        target.framework()
+    ))
 }
 
 /// A model's vision encoder is planned (its memory on the first stage) but no target
