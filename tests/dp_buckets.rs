@@ -94,23 +94,25 @@ fn only_the_first_chunk_of_stage_0_reduces_in_buckets() {
 
 #[test]
 fn a_larger_bucket_leaves_more_of_the_reduction_after_the_backward() {
-    // The rumoured GPT-4 MoE on 8,192 H100 (pp 16, dp 64, ZeRO-1): stage 0 holds 1.349B
-    // parameters and reduces them in ceil(1.349B / 64M) = 22 buckets under Megatron's
-    // default; its gradients take less than one micro-batch's backward to reduce, so
-    // what is left after its last backward is the last bucket, g / 22. Buckets of 768M
-    // make that g / 2. Stage 0 ends its backward last (the drain ends there), so the
-    // step grows by exactly the change in stage 0's exposed sync.
+    // The rumoured GPT-4 MoE on 8,192 H100 (pp 16, dp 64, ZeRO-1): Megatron's default
+    // bucket at dp 64 is max(40M, 64 x 1M) = 64M. Stage 0 holds 1.349B parameters on a
+    // GPU (analytic::params's count, whose model totals tests/params.rs checks against
+    // the rumoured 1.8T), so ceil(1.349B / 64M) = 22 buckets, and ceil(1.349B / 768M) = 2
+    // at 768M. Its gradients take less than one micro-batch's backward to reduce, so
+    // what is left after its last backward is the last bucket, g / 22, then g / 2.
+    // Stage 0 ends its backward last (the drain ends there), so the step grows by
+    // exactly the change in stage 0's exposed sync.
     let base = load("gpt4-moe-h100", &[]);
     let big = load("gpt4-moe-h100", &["training.dp_bucket_params=768e6"]);
     let (s0, d0) = synced(&base)[0];
     let (_, d1) = synced(&big)[0];
-    assert!(
-        (params(&s0) / 1.349e9 - 1.0).abs() < 1e-3,
-        "{:.4e}",
-        params(&s0)
-    );
+    let p0 = params(&s0);
+    assert!((p0 / 1.349e9 - 1.0).abs() < 1e-3, "{p0:.4e}");
+    let n = ((p0 / 64e6).ceil(), (p0 / 768e6).ceil());
+    assert_eq!(n, (22.0, 2.0));
+    assert_eq!((d0.buckets, d1.buckets), n);
     assert!(d0.grad_s < s0.pipeline_bwd_s());
-    for (d, n) in [(d0, 22.0), (d1, 2.0)] {
+    for (d, n) in [(d0, n.0), (d1, n.1)] {
         let alone = d.grad_exposed_s - d.collective_sm_s - d.contention_s;
         assert!(
             (alone - d0.grad_s / n).abs() < 1e-12,

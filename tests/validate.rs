@@ -428,6 +428,8 @@ fn rows_state_expert_tensor_parallelism_and_all_to_all_overlap() {
         Some(1)
     );
     assert_eq!(config_count("expert_tensor_parallel_size=4", key), Some(4));
+    // A longer name that ends in the key is another setting.
+    assert_eq!(config_count("moe_expert_tensor_parallel_size=4", key), None);
     assert_eq!(
         config_count("expert_tensor_parallel_size (not set)", key),
         None

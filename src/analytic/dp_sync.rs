@@ -190,6 +190,8 @@ pub struct DpSync {
     pub param_exposed_s: f64,
     /// Optimizer update on this GPU, seconds (memory-bound).
     pub optimizer_s: f64,
+    /// Buckets the gradient reduction runs in ([`buckets`]), count.
+    pub buckets: f64,
 }
 
 /// The overlapped gradient reduction (`grad_s` with the NIC to itself) and the last
@@ -321,6 +323,7 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost, first_stage: bool) -> DpSyn
         collective_sm_s: sm_s,
         param_exposed_s,
         optimizer_s,
+        buckets,
     }
 }
 

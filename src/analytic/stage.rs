@@ -18,7 +18,7 @@ use crate::spec::ModelSpec;
 // The data-parallel traffic lives in `dp_sync`; re-exported so a stage's users find it here.
 use super::dp_sync::zero_per_microbatch;
 pub use super::dp_sync::{
-    buckets, collective_sm_share, dp_groups, dp_sync, gpu_sms_for_collectives, DpGroups, DpSync,
+    collective_sm_share, dp_groups, dp_sync, gpu_sms_for_collectives, DpGroups, DpSync,
 };
 // Memory per GPU lives in `memory`; re-exported so a stage's users find it here.
 pub use super::memory::{

@@ -8,9 +8,7 @@ use super::{NicShare, SimInput, SimResult, StageSpec};
 use crate::analytic::comm::{pp_stride, Group};
 use crate::analytic::estimate::{PipelineModel, PipelineRun};
 use crate::analytic::setup::Setup;
-use crate::analytic::stage::{
-    buckets, dp_groups, dp_sync, p2p_transfer_s, stages, StageCost, StageInputs,
-};
+use crate::analytic::stage::{dp_groups, dp_sync, p2p_transfer_s, stages, StageCost, StageInputs};
 use crate::error::{Error, Result};
 use crate::spec::layout::{balanced_split, ResolvedLayout};
 
@@ -41,13 +39,7 @@ pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
                 bwd_s: s.bwd_s,
                 wgrad_s: s.wgrad_s.min(s.bwd_s),
                 dp_grad_s: d.grad_s,
-                dp_buckets: buckets(
-                    s.dense_params + s.expert_params,
-                    inp.ctx.training,
-                    l,
-                    i == 0,
-                )
-                .min(1e6) as u32,
+                dp_buckets: d.buckets.min(1e6) as u32,
                 param_exposed_s: d.param_exposed_s,
                 optimizer_s: d.optimizer_s,
                 ep_nic_s: if ep_on_nic { s.ep_bwd_s } else { 0.0 },

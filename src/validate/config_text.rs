@@ -19,30 +19,23 @@ pub fn config_flag(text: &str, key: &str) -> Option<bool> {
 }
 
 /// The whole number a config statement `key = N` in the lower-cased `text` sets
-/// ("expert_tensor_parallel_size = 1"); `None` when the text does not set it.
+/// ("expert_tensor_parallel_size = 1"); `None` when the text does not set it. The key
+/// stands as a word of its own, not the tail of a longer name (`bucket_size` is not
+/// read from DeepSpeed's `reduce_bucket_size`).
 pub fn config_count(text: &str, key: &str) -> Option<u32> {
-    text.match_indices(key)
-        .find_map(|(i, _)| count_set(&text[i + key.len()..]))
-}
-
-/// The whole number `rest` sets when it starts with `= N` (after the key).
-fn count_set(rest: &str) -> Option<u32> {
-    let value = rest.trim_start().strip_prefix('=')?.trim_start();
-    let end = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
-    value[..end].parse().ok()
-}
-
-/// [`config_count`] for a `key` that stands as a word of its own: not the tail of a
-/// longer name (`bucket_size` in `reduce_bucket_size`).
-pub fn config_count_word(text: &str, key: &str) -> Option<u32> {
     text.match_indices(key).find_map(|(i, _)| {
         let before = text[..i].chars().next_back();
         if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
             return None;
         }
-        count_set(&text[i + key.len()..])
+        let value = text[i + key.len()..]
+            .trim_start()
+            .strip_prefix('=')?
+            .trim_start();
+        let end = value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len());
+        value[..end].parse().ok()
     })
 }
 

@@ -4,7 +4,7 @@
 //! what the row's `recompute`, `precision`, `framework` and `notes` cells say. Nothing
 //! here reads a row's group name or id.
 
-pub use super::config_text::{comm_sms, config_count, config_count_word, config_flag};
+pub use super::config_text::{comm_sms, config_count, config_flag};
 use crate::error::{Error, Result};
 use crate::spec::layout::Schedule;
 use crate::spec::training::{
@@ -500,7 +500,7 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
     }
     // Megatron-Core's `bucket_size` (MLPerf's BUCKET_SIZE), not DeepSpeed's
     // `reduce_bucket_size` or `allgather_bucket_size`, which bucket something else.
-    if let Some(n) = config_count_word(text, "bucket_size").filter(|n| *n > 0) {
+    if let Some(n) = config_count(text, "bucket_size").filter(|n| *n > 0) {
         r.dp_bucket = Some(f64::from(n));
         note(&format!(
             "data-parallel gradient buckets of {n} parameters as the row's config sets it"
