@@ -6,7 +6,9 @@
 use llmplan::analytic::comm::Comm;
 use llmplan::analytic::compute::{AttnShape, KernelModel};
 use llmplan::analytic::fp8::fp8_amax_s;
-use llmplan::analytic::head::{head_cost, CE_BWD_BYTES, CE_FWD_BYTES};
+use llmplan::analytic::head::{
+    head_cost, CE_BWD_BYTES, CE_FWD_BYTES, UNFUSED_CE_BWD_BYTES, UNFUSED_CE_FWD_BYTES,
+};
 use llmplan::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use llmplan::analytic::stage::model_states;
 use llmplan::analytic::EstimateOptions;
@@ -148,6 +150,36 @@ fn output_layer_stays_bf16_under_fp8() {
         (CE_FWD_BYTES, CE_BWD_BYTES),
         (2.0 + 4.0 + 4.0 + 4.0 + 4.0 + 4.0, 4.0 + 2.0)
     );
+}
+
+#[test]
+fn unfused_cross_entropy_moves_megatrons_passes() {
+    // Megatron-Core's unfused vocab_parallel_cross_entropy (its default; NeMo 1's and
+    // 2021 Megatron-LM's loss), pass by pass (megatron/core/tensor_parallel/
+    // cross_entropy.py @core_r0.8.0): forward FP32 copy r2 w4, max r4, subtract r4 w4,
+    // exp r4 w4, sum r4, divide r4 w4 = 38 B per logit; backward scale r4 w4 and the
+    // cast to BF16 r4 w2 = 14 B, against the fused kernel's 22 and 6.
+    assert_eq!((UNFUSED_CE_FWD_BYTES, UNFUSED_CE_BWD_BYTES), (38.0, 14.0));
+    let mut sc = load("llama3-405b-h100");
+    let rl = resolved(&sc);
+    let cost = |sc: &Scenario| {
+        head_cost(
+            &LayerCtx {
+                model: &sc.model,
+                layout: &rl,
+                training: &sc.training,
+            },
+            &BytesOnly,
+        )
+    };
+    let fused = cost(&sc);
+    sc.training.fused_cross_entropy = false;
+    let unfused = cost(&sc);
+    let logits = 8192.0 * 128256.0 / 8.0;
+    assert!((unfused.ce_fwd_s * 1e12 / (logits * 38.0) - 1.0).abs() < 1e-9);
+    assert!((unfused.ce_bwd_s * 1e12 / (logits * 14.0) - 1.0).abs() < 1e-9);
+    // The output layer's GEMM is the same either way.
+    assert_eq!(fused.gemm_s, unfused.gemm_s);
 }
 
 #[test]

@@ -841,3 +841,28 @@ fn a_row_sets_megatron_buckets_not_deepspeeds() {
     let b = llmplan::validate::rows::build(row).unwrap();
     assert_eq!(b.scenario.training.dp_bucket_params, Some(768e6));
 }
+
+#[test]
+fn nemo_1_and_old_megatron_run_the_unfused_loss() {
+    use llmplan::validate::recipe::{for_framework, refine};
+    // Megatron-Core's cross_entropy_loss_fusion defaults to False
+    // (megatron/core/model_parallel_config.py @core_r0.8.0) and NeMo 1 never sets it
+    // (NVIDIA/NeMo @v2.0.0rc0); Megatron-LM of 2021 has only the unfused loss
+    // (megatron/mpu/cross_entropy.py @v2.5). Megatron-Bridge's GPTModelProvider and
+    // NeMo 2's GPTConfig turn it on.
+    assert!(!for_framework("NeMo 24.07 (Megatron-Core)").fused_cross_entropy);
+    assert!(!for_framework("Megatron-LM").fused_cross_entropy);
+    assert!(for_framework("Megatron-Bridge (NeMo 26.04 container)").fused_cross_entropy);
+    assert!(for_framework("NeMo 2").fused_cross_entropy);
+    // A config the row quotes wins, either way.
+    let (r, said) = refine(
+        for_framework("Megatron-Core"),
+        "cross_entropy_loss_fusion=true",
+    );
+    assert!(r.fused_cross_entropy, "{said:?}");
+    // The NeMo 24.07 rows reach the scenario with it.
+    let rows = llmplan::validate::builtin_rows().unwrap();
+    let row = rows.iter().find(|r| r.id() == "NEMO2407-08").unwrap();
+    let b = llmplan::validate::rows::build(row).unwrap();
+    assert!(!b.scenario.training.fused_cross_entropy);
+}

@@ -3,6 +3,7 @@
 
 use super::compute::KernelModel;
 use super::layer::{LayerCtx, LayerGemm, Src};
+use crate::spec::training::{Elementwise, Training};
 
 /// Bytes per logit the vocabulary-parallel cross-entropy moves in forward: Megatron-Core's
 /// fused version (`fused_vocab_parallel_cross_entropy`) runs three kernels: the FP32
@@ -12,6 +13,19 @@ pub const CE_FWD_BYTES: f64 = 22.0;
 /// Bytes per logit in backward: the gradient from the kept softmax, scaled and cast to
 /// BF16 for the output layer's backward (read 4, write 2).
 pub const CE_BWD_BYTES: f64 = 6.0;
+/// Bytes per logit the unfused `vocab_parallel_cross_entropy` moves in forward
+/// (Megatron-Core's default, `megatron/core/tensor_parallel/cross_entropy.py`, and
+/// Megatron-LM's only loss before it, `megatron/mpu/cross_entropy.py` @v2.5), pass by
+/// pass: the FP32 copy of the BF16 logits (read 2, write 4), their max (read 4), the
+/// in-place subtraction of the max (read 4, write 4), the in-place exp (read 4, write
+/// 4), its sum (read 4), and the in-place division into the softmax kept for backward
+/// (read 4, write 4).
+pub const UNFUSED_CE_FWD_BYTES: f64 = 6.0 + 4.0 + 8.0 + 8.0 + 4.0 + 8.0;
+/// Bytes per logit the unfused loss moves in backward: the kept softmax scaled in place
+/// by the incoming gradient (read 4, write 4; the one-hot subtraction touches one logit
+/// per token), and autograd's cast of the FP32 gradient to the BF16 logits' type (read
+/// 4, write 2).
+pub const UNFUSED_CE_BWD_BYTES: f64 = 8.0 + 6.0;
 /// The output layer and loss for one micro-batch on one GPU, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct HeadCost {
@@ -36,11 +50,23 @@ pub fn head_cost(ctx: &LayerCtx, k: &dyn KernelModel) -> HeadCost {
     };
     // Logits on this GPU.
     let logits = ctx.tokens() * ctx.model.vocab as f64 / ctx.layout.tp as f64;
+    let (fwd, bwd) = ce_bytes(ctx.training);
     HeadCost {
         gemm_s: k.gemm_s(g.m, g.n, g.k, dt),
-        ce_fwd_s: k.memory_s(CE_FWD_BYTES * logits),
-        ce_bwd_s: k
-            .memory_s(super::elementwise::op_bytes(ctx.training.elementwise).ce_bwd * logits),
+        ce_fwd_s: k.memory_s(fwd * logits),
+        ce_bwd_s: k.memory_s(bwd * logits),
+    }
+}
+
+/// Bytes per logit the loss moves, forward and backward: Megatron-Core's fused or
+/// unfused vocabulary-parallel cross-entropy (`training.fused_cross_entropy`) with
+/// fused memory-bound ops, PyTorch's loss op by op in eager mode.
+pub fn ce_bytes(tr: &Training) -> (f64, f64) {
+    match tr.elementwise {
+        Elementwise::Fused if !tr.fused_cross_entropy => {
+            (UNFUSED_CE_FWD_BYTES, UNFUSED_CE_BWD_BYTES)
+        }
+        e => (CE_FWD_BYTES, super::elementwise::op_bytes(e).ce_bwd),
     }
 }
 

@@ -295,6 +295,15 @@ pub struct Training {
     /// Apex) or one PyTorch eager kernel per op.
     #[serde(default)]
     pub elementwise: Elementwise,
+    /// With fused memory-bound ops: the loss runs Megatron-Core's fused
+    /// vocabulary-parallel cross-entropy (`cross_entropy_loss_fusion`, on in
+    /// Megatron-Bridge's and NeMo 2's GPT configs), 22 bytes per logit forward and 6
+    /// backward; `false`: the unfused `vocab_parallel_cross_entropy`, Megatron-Core's
+    /// own default and the only one before Megatron-Core 0.8 (FP32 copy, max, subtract,
+    /// exp, sum and divide as separate passes), 38 and 14 bytes per logit
+    /// (`analytic::head`). Eager elementwise ops price PyTorch's loss instead.
+    #[serde(default = "yes")]
+    pub fused_cross_entropy: bool,
     /// How NCCL runs the collectives of a group that spans NVLink domains
     /// (`analytic::collective`): `hierarchical` (the NVLink part, then the network
     /// part on 1/a shards; llmplan's model before 2026-11), `ring` (one flat ring over

@@ -113,6 +113,9 @@ pub struct Recipe {
     pub attention_kernel: AttentionKernel,
     /// Fused or eager memory-bound ops.
     pub elementwise: Elementwise,
+    /// Megatron-Core's fused vocabulary-parallel cross-entropy
+    /// (`training.fused_cross_entropy`).
+    pub fused_cross_entropy: bool,
     /// Recompute when the row does not say.
     pub recompute: Recompute,
     /// What selective recompute redoes.
@@ -330,6 +333,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                 "elementwise",
                 &[("fused", Elementwise::Fused), ("eager", Elementwise::Eager)],
             )?,
+            fused_cross_entropy: yes(r.text("ce_fusion"), "ce_fusion", line)?,
             recompute,
             recompute_modules,
             low_precision_cache,
@@ -518,6 +522,12 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         r.ep_overlap = on;
         note(&format!(
             "expert all-to-all overlap {on} as the row's config sets it"
+        ));
+    }
+    if let Some(on) = set("cross_entropy_loss_fusion") {
+        r.fused_cross_entropy = on;
+        note(&format!(
+            "fused cross-entropy {on} as the row's config sets it (cross_entropy_loss_fusion)"
         ));
     }
     if let Some(fp32) = set("grad_reduce_in_fp32") {

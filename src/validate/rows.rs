@@ -662,6 +662,7 @@ fn training_of(
         flash_attention: rc.flash_attention,
         attention_kernel: rc.attention_kernel,
         elementwise: rc.elementwise,
+        fused_cross_entropy: rc.fused_cross_entropy,
         collective: rc.collective,
         zero3_collectives_per_layer: rc.zero3_collectives,
         zero3_small_reduce_scatters_per_layer: rc.zero3_small_buckets,
