@@ -612,3 +612,27 @@ fn gradient_buckets_export_to_megatron_only() {
         );
     }
 }
+
+#[test]
+fn the_loss_fusion_exports_where_each_framework_defaults_otherwise() {
+    // Megatron-LM: `--cross-entropy-loss-fusion` is off unless passed
+    // (megatron/training/arguments.py, store_true); Megatron-Bridge's GPTModelProvider and
+    // NeMo 2's GPTConfig default it to True, so they only need it turned off.
+    let m = flags(&export("megatron", "llama3-405b-h100", &[]));
+    assert_has(&m, &["--cross-entropy-loss-fusion"], "megatron");
+    let off = ["training.fused_cross_entropy=false"];
+    let m = export("megatron", "llama3-405b-h100", &off);
+    assert!(!m.contains("cross-entropy"), "{m}");
+    let b = export("megatron-bridge", "llama3-405b-h100", &off);
+    assert!(
+        b.contains("cfg.model.cross_entropy_loss_fusion = False"),
+        "{b}"
+    );
+    let n = export("nemo", "llama3-405b-h100", &off);
+    assert!(
+        n.contains("recipe.model.config.cross_entropy_loss_fusion = False"),
+        "{n}"
+    );
+    let b = export("megatron-bridge", "llama3-405b-h100", &[]);
+    assert!(!b.contains("cross_entropy"), "{b}");
+}

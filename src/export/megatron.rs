@@ -263,6 +263,10 @@ fn layout_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) -> Resul
     if let Some(n) = bucket_size(sc, l) {
         f.push(format!("--ddp-bucket-size {n}"));
     }
+    if sc.training.fused_cross_entropy {
+        // Off in Megatron-LM unless passed (arguments.py, store_true).
+        f.push("--cross-entropy-loss-fusion".into());
+    }
     if l.overlap.tp_comm && l.tp > 1 {
         f.push("--tp-comm-overlap".into());
     }
@@ -528,6 +532,10 @@ pub fn bridge(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
         py(l.overlap.dp_comm && l.zero >= 1)
     ));
     lines.extend(bucket_size(sc, l).map(|n| format!("cfg.ddp.bucket_size = {n}")));
+    // On in Bridge's GPTModelProvider and NeMo 2's GPTConfig: written only when off.
+    if !sc.training.fused_cross_entropy {
+        lines.push("cfg.model.cross_entropy_loss_fusion = False".into());
+    }
     let mixed = match sc.training.precision {
         Precision::Fp8 if sc.training.fp8_recipe == Fp8Recipe::Current => {
             "bf16_with_fp8_current_scaling_mixed"
@@ -590,6 +598,9 @@ pub fn nemo(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     lines.extend(
         bucket_size(sc, l).map(|n| format!("recipe.trainer.strategy.ddp.bucket_size = {n}")),
     );
+    if !sc.training.fused_cross_entropy {
+        lines.push("recipe.model.config.cross_entropy_loss_fusion = False".into());
+    }
     if is_fp8(sc) {
         lines.push("recipe.trainer.plugins = bf16_with_fp8_mixed()".into());
     }
