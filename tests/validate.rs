@@ -846,8 +846,9 @@ fn a_row_sets_megatron_buckets_not_deepspeeds() {
 fn nemo_1_and_old_megatron_run_the_unfused_loss() {
     use llmplan::validate::recipe::{for_framework, refine};
     // Megatron-Core's cross_entropy_loss_fusion defaults to False
-    // (megatron/core/model_parallel_config.py @core_r0.8.0) and NeMo 1 never sets it
-    // (NVIDIA/NeMo @v2.0.0rc0); Megatron-LM of 2021 has only the unfused loss
+    // (megatron/core/model_parallel_config.py @core_r0.8.0) and NeMo 1 sets it only where
+    // a model's config names it (build_transformer_config passes such keys through,
+    // NVIDIA/NeMo @v2.0.0rc0); Megatron-LM of 2021 has only the unfused loss
     // (megatron/mpu/cross_entropy.py @v2.5). Megatron-Bridge's GPTModelProvider and
     // NeMo 2's GPTConfig turn it on.
     assert!(!for_framework("NeMo 24.07 (Megatron-Core)").fused_cross_entropy);
@@ -860,9 +861,33 @@ fn nemo_1_and_old_megatron_run_the_unfused_loss() {
         "cross_entropy_loss_fusion=true",
     );
     assert!(r.fused_cross_entropy, "{said:?}");
-    // The NeMo 24.07 rows reach the scenario with it.
+    // The NeMo 24.07 rows reach the scenario with their model's config: the launcher's
+    // GPT-3 configs @24.07 do not name it, its Nemotron 8B config sets it true
+    // (validation/model_configs.csv).
     let rows = llmplan::validate::builtin_rows().unwrap();
-    let row = rows.iter().find(|r| r.id() == "NEMO2407-08").unwrap();
-    let b = llmplan::validate::rows::build(row).unwrap();
-    assert!(!b.scenario.training.fused_cross_entropy);
+    let fused = |id: &str| {
+        let row = rows.iter().find(|r| r.id() == id).unwrap();
+        llmplan::validate::rows::build(row)
+            .unwrap()
+            .scenario
+            .training
+            .fused_cross_entropy
+    };
+    assert!(!fused("NEMO2407-01"));
+    assert!(fused("NEMO2407-08"));
+    // A row's own words win over its model's config.
+    let (r, _) = refine(
+        &llmplan::validate::model_configs::apply(
+            for_framework("NeMo 24.07"),
+            llmplan::validate::model_configs::RunCells {
+                framework: "NeMo 24.07",
+                model: "Nemotron-8B",
+                gpu: "H100-SXM",
+                precision: "FP8",
+            },
+        )
+        .0,
+        "cross_entropy_loss_fusion=false",
+    );
+    assert!(!r.fused_cross_entropy);
 }

@@ -37,6 +37,9 @@ pub struct ModelConfig {
     /// Layers whose activations go to host memory (Megatron-Core
     /// `cpu_offloading_num_layers`); `None`: the framework's (none).
     pub activation_offload_layers: Option<u32>,
+    /// Megatron-Core's fused cross-entropy (`cross_entropy_loss_fusion`); `None`: the
+    /// framework's.
+    pub fused_cross_entropy: Option<bool>,
     /// The config it comes from.
     pub source: String,
 }
@@ -72,6 +75,16 @@ fn layers(r: &Row, col: &str) -> Result<Option<u32>> {
         .map_err(|_| bad(r, col, "is not a whole number of layers".to_string()))
 }
 
+/// An optional yes/no cell (empty: `None`).
+fn flag(r: &Row, col: &str) -> Result<Option<bool>> {
+    match r.text(col) {
+        "" => Ok(None),
+        "yes" => Ok(Some(true)),
+        "no" => Ok(Some(false)),
+        _ => Err(bad(r, col, "is not yes or no".to_string())),
+    }
+}
+
 /// Parses a model-config table.
 pub fn parse_table(text: &str) -> Result<Vec<ModelConfig>> {
     parse("validation/model_configs.csv", text)?
@@ -85,6 +98,7 @@ pub fn parse_table(text: &str) -> Result<Vec<ModelConfig>> {
                 grad_bytes: bytes(r, "grad_bytes", &[4.0, 2.0])?,
                 optimizer_bytes: bytes(r, "optimizer_bytes", &[12.0, 10.0, 8.0, 4.0])?,
                 activation_offload_layers: layers(r, "activation_offload_layers")?,
+                fused_cross_entropy: flag(r, "ce_fusion")?,
                 source: r.text("source").to_string(),
             })
         })
@@ -153,6 +167,13 @@ pub fn apply(rc: &Recipe, r: RunCells) -> (Recipe, Option<String>) {
             "activations of {n} layers offloaded to host memory"
         ));
     }
+    if let Some(on) = c.fused_cross_entropy {
+        out.fused_cross_entropy = on;
+        set.push(format!(
+            "the {} cross-entropy",
+            if on { "fused" } else { "unfused" }
+        ));
+    }
     let said = format!(
         "{}, as the framework's config for this model sets them ({})",
         set.join("; "),
@@ -191,7 +212,18 @@ mod tests {
         // Another framework, or another model of the same framework, takes no entry.
         let bridge = "Megatron-Bridge (NeMo 25.11 container, Megatron-Core); FSDP";
         assert!(for_run(run(bridge, "Nemotron-340B", "H100", "BF16")).is_none());
-        assert!(for_run(run(nemo, "Nemotron-22B", "H100", "BF16")).is_none());
+        assert!(for_run(run(bridge, "Nemotron-22B", "H100", "BF16")).is_none());
+        // NeMo 24.07's Llama 3 and Nemotron 8B/22B configs turn the fused loss on
+        // (launcher llama3_8b.yaml, llama3_70b.yaml, nemotron_8b.yaml, nemotron_22b.yaml
+        // @24.07: cross_entropy_loss_fusion true); its GPT-3 and Llama 2 configs say
+        // nothing, so those keep the recipe's unfused loss.
+        for m in ["Nemotron-8B", "Nemotron-22B", "LLAMA3-8B", "LLAMA3-70B"] {
+            let c = for_run(run(nemo, m, "H100-SXM", "FP8")).unwrap();
+            assert_eq!(c.fused_cross_entropy, Some(true), "{m}");
+        }
+        for m in ["GPT3-5B", "LLAMA2-7B"] {
+            assert!(for_run(run(nemo, m, "H100-SXM", "FP8")).is_none(), "{m}");
+        }
     }
 
     /// Megatron-Bridge's Llama 3 70B pre-training presets
@@ -220,10 +252,11 @@ mod tests {
 
     #[test]
     fn a_bad_cell_names_its_line_and_column() {
-        let head = "framework_pattern,model_pattern,gpu_type,precision_pattern,grad_bytes,optimizer_bytes,activation_offload_layers,source\n";
+        let head = "framework_pattern,model_pattern,gpu_type,precision_pattern,grad_bytes,optimizer_bytes,activation_offload_layers,ce_fusion,source\n";
         for (row, col) in [
-            ("x,y,,,3,12,,z\n", "grad_bytes"),
-            ("x,y,,,,,twenty,z\n", "activation_offload_layers"),
+            ("x,y,,,3,12,,,z\n", "grad_bytes"),
+            ("x,y,,,,,twenty,,z\n", "activation_offload_layers"),
+            ("x,y,,,,,,maybe,z\n", "ce_fusion"),
         ] {
             let e = parse_table(&(head.to_string() + row))
                 .unwrap_err()

@@ -522,10 +522,21 @@ pub fn framework_zero(framework: &str) -> Option<u8> {
 fn row_recipe(row: &Row, said: &str, assumptions: &mut Vec<String>) -> Recipe {
     let (framework, why) = recipe::framework_of(row.text("framework"), row.text("source"));
     assumptions.extend(why);
-    let base = recipe::for_framework(&framework);
-    let (mut rc, stated) =
-        recipe::refine(base, &(said.to_string() + "; " + &framework.to_lowercase()));
+    // Precedence: the row's own words over the framework's config for this model
+    // family, over the framework's defaults.
+    let run = model_configs::RunCells {
+        framework: &framework,
+        model: row.text("model"),
+        gpu: row.text("gpu_type"),
+        precision: row.text("precision"),
+    };
+    let (base, family) = model_configs::apply(recipe::for_framework(&framework), run);
+    let (mut rc, stated) = recipe::refine(
+        &base,
+        &(said.to_string() + "; " + &framework.to_lowercase()),
+    );
     assumptions.push(format!("framework recipe: {} ({})", rc.name, rc.source));
+    assumptions.extend(family);
     assumptions.extend(stated);
     if let Some(z) = framework_zero(row.text("framework")) {
         rc.zero = z;
@@ -533,14 +544,6 @@ fn row_recipe(row: &Row, said: &str, assumptions: &mut Vec<String>) -> Recipe {
             "ZeRO stage {z}: the framework cell marks Megatron FSDP"
         ));
     }
-    let run = model_configs::RunCells {
-        framework: &framework,
-        model: row.text("model"),
-        gpu: row.text("gpu_type"),
-        precision: row.text("precision"),
-    };
-    let (rc, family) = model_configs::apply(&rc, run);
-    assumptions.extend(family);
     rc
 }
 
