@@ -7,7 +7,7 @@ use llmplan::analytic::comm::Comm;
 use llmplan::analytic::compute::{AttnShape, KernelModel};
 use llmplan::analytic::fp8::fp8_amax_s;
 use llmplan::analytic::head::{
-    head_cost, CE_BWD_BYTES, CE_FWD_BYTES, UNFUSED_CE_BWD_BYTES, UNFUSED_CE_FWD_BYTES,
+    head_cost, HeadCost, CE_BWD_BYTES, CE_FWD_BYTES, UNFUSED_CE_BWD_BYTES, UNFUSED_CE_FWD_BYTES,
 };
 use llmplan::analytic::layer::{layer_cost, LayerCost, LayerCtx};
 use llmplan::analytic::stage::model_states;
@@ -122,22 +122,25 @@ fn current_scaling_adds_an_amax_pass() {
     );
 }
 
+/// The output layer and loss of `sc` on layout `rl`, bytes priced at 1 TB/s.
+fn head_of(sc: &Scenario, rl: &ResolvedLayout) -> HeadCost {
+    head_cost(
+        &LayerCtx {
+            model: &sc.model,
+            layout: rl,
+            training: &sc.training,
+        },
+        &BytesOnly,
+    )
+}
+
 #[test]
 fn output_layer_stays_bf16_under_fp8() {
     // Megatron-Core's output layer is outside Transformer Engine; DeepSeek-V3 keeps the
     // head in BF16: the same GEMM time under FP8 as under BF16.
     let mut sc = load("llama3-405b-h100");
     let rl = resolved(&sc);
-    let ctx = |sc: &Scenario| {
-        head_cost(
-            &LayerCtx {
-                model: &sc.model,
-                layout: &rl,
-                training: &sc.training,
-            },
-            &BytesOnly,
-        )
-    };
+    let ctx = |sc: &Scenario| head_of(sc, &rl);
     let bf16 = ctx(&sc);
     sc.training.precision = Precision::Fp8;
     let fp8 = ctx(&sc);
@@ -154,24 +157,15 @@ fn output_layer_stays_bf16_under_fp8() {
 
 #[test]
 fn unfused_cross_entropy_moves_megatrons_passes() {
-    // Megatron-Core's unfused vocab_parallel_cross_entropy (its default; NeMo 1's and
-    // 2021 Megatron-LM's loss), pass by pass (megatron/core/tensor_parallel/
+    // Megatron-Core's unfused vocab_parallel_cross_entropy (its default, so NeMo 1's
+    // where a model's config leaves it; 2021 Megatron-LM's only loss), pass by pass (megatron/core/tensor_parallel/
     // cross_entropy.py @core_r0.8.0): forward FP32 copy r2 w4, max r4, subtract r4 w4,
     // exp r4 w4, sum r4, divide r4 w4 = 38 B per logit; backward scale r4 w4 and the
     // cast to BF16 r4 w2 = 14 B, against the fused kernel's 22 and 6.
     assert_eq!((UNFUSED_CE_FWD_BYTES, UNFUSED_CE_BWD_BYTES), (38.0, 14.0));
     let mut sc = load("llama3-405b-h100");
     let rl = resolved(&sc);
-    let cost = |sc: &Scenario| {
-        head_cost(
-            &LayerCtx {
-                model: &sc.model,
-                layout: &rl,
-                training: &sc.training,
-            },
-            &BytesOnly,
-        )
-    };
+    let cost = |sc: &Scenario| head_of(sc, &rl);
     let fused = cost(&sc);
     sc.training.fused_cross_entropy = false;
     let unfused = cost(&sc);
