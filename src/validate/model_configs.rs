@@ -175,7 +175,7 @@ pub fn apply(rc: &Recipe, r: RunCells) -> (Recipe, Option<String>) {
         ));
     }
     let said = format!(
-        "{}, as the framework's config for this model sets them ({})",
+        "{}: the framework's config for this model ({})",
         set.join("; "),
         c.source
     );
