@@ -506,3 +506,29 @@ fn sliding_window_layers_compute_their_band() {
         .unwrap()
         .contains("priced as full causal attention"));
 }
+
+#[test]
+fn the_loss_is_named_in_the_breakdown() {
+    // NeMo 24.07's GPT3-5B row: one stage, 8 micro-batches of 4 x 2048 tokens over the
+    // whole 50,257-token vocabulary (tp 1), its config leaving the loss unfused: 38 B
+    // forward + 14 B backward per logit (src/analytic/head.rs) on every micro-batch.
+    let rows = llmplan::validate::builtin_rows().unwrap();
+    let row = rows.iter().find(|r| r.id() == "NEMO2407-01").unwrap();
+    let sc = llmplan::validate::rows::build(row).unwrap().scenario;
+    assert!(!sc.training.fused_cross_entropy);
+    let k = kernel_model_for(&sc);
+    let e = estimate(&sc, &EstimateOptions::default()).unwrap();
+    let logits = 4.0 * 2048.0 * 50257.0;
+    let want = 8.0 * (k.memory_s(38.0 * logits) + k.memory_s(14.0 * logits));
+    assert!(
+        (e.time.breakdown.loss_s / want - 1.0).abs() < 1e-9,
+        "{} vs {want}",
+        e.time.breakdown.loss_s
+    );
+    let text = llmplan::report::estimate_table(&e).replace(['│', '┆', '\n'], " ");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert!(
+        words.windows(2).any(|w| w == ["compute:", "loss"]),
+        "{text}"
+    );
+}

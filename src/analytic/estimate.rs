@@ -98,6 +98,9 @@ pub struct StepBreakdown {
     pub fp8_cast_s: f64,
     /// Of `compute_s`: MoE token permute and un-permute copies, seconds.
     pub moe_permute_s: f64,
+    /// Of `compute_s`: the cross-entropy loss's memory-bound passes over the
+    /// vocabulary-parallel logits (fused or not, `training.fused_cross_entropy`), seconds.
+    pub loss_s: f64,
     /// Of `dp_comm_s`: compute slowed while overlapped data-parallel collectives hold
     /// SMs (a collective's CTAs never share an SM with compute), seconds.
     pub collective_sm_s: f64,
@@ -580,6 +583,7 @@ fn critical_breakdown(rl: &ResolvedLayout, st: &[StageCost], t: &StepTiming) -> 
         offload_s: mf * (c.offload_s + c2.offload_s),
         fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
         moe_permute_s: mf * (c.moe_permute_s + c2.moe_permute_s),
+        loss_s: mf * (c.loss_s + c2.loss_s),
         collective_sm_s: mf * (c.collective_sm_s + c2.collective_sm_s) + t.sync_sm_s,
     }
 }

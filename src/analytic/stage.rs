@@ -68,6 +68,9 @@ pub struct StageCost {
     pub fp8_cast_s: f64,
     /// Of `compute_s`: MoE token permute and un-permute per micro-batch, seconds.
     pub moe_permute_s: f64,
+    /// Of `compute_s`: the cross-entropy loss's memory-bound passes, forward plus
+    /// backward, per micro-batch (last stage; [`super::head`]), seconds.
+    pub loss_s: f64,
     /// Activation copies to and from host memory the layers' compute does not hide,
     /// per micro-batch, forward plus backward (in `fwd_s` and `bwd_s`), seconds
     /// ([`super::offload`]).
@@ -316,6 +319,8 @@ pub struct StageBody {
     pub fp8_cast_s: f64,
     /// Of `compute_s`: MoE token permute and un-permute, seconds.
     pub moe_permute_s: f64,
+    /// Of `compute_s`: the cross-entropy loss, forward plus backward, seconds.
+    pub loss_s: f64,
     /// FP8 weight casts of the whole stage, once per step (on its first micro-batch),
     /// seconds.
     pub weight_cast_s: f64,
@@ -393,6 +398,7 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         logits_bytes: 0.0,
         fp8_cast_s: add(&|c| c.fp8_cast),
         moe_permute_s: add(&|c| c.permute),
+        loss_s: 0.0,
         weight_cast_s: add(&|c| c.wcast),
         blocks: sh.n_dense + sh.n_moe,
     };
@@ -433,6 +439,7 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         b.bwd_s += heads * (2.0 * p.head_s + ce_b + p.head_ag_s) + proj_b;
         b.wgrad_s += heads * p.head_s + proj_w;
         b.compute_s += heads * (3.0 * p.head_s + ce_f + ce_b) + proj_f + proj_b;
+        b.loss_s = heads * (ce_f + ce_b);
         b.tp_comm_s += 2.0 * heads * p.head_ag_s;
         b.logits_bytes = heads * p.logits_bytes;
     }
@@ -507,6 +514,7 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         collective_sm_s: sm.0 + sm.1,
         fp8_cast_s: b.fp8_cast_s + weight_cast + 2.0 * amax,
         moe_permute_s: b.moe_permute_s,
+        loss_s: b.loss_s,
         offload_s: b.offload_s,
         dense_params: b.dense_params,
         expert_params: b.expert_params,

@@ -253,7 +253,7 @@ fn step_rows(t: &mut Table, e: &Estimate) {
 }
 
 /// The step's breakdown on the critical path as one line: each part's seconds and
-/// share of the step, then the parts of compute named apart (FP8 casts, MoE permute).
+/// share of the step, then the parts of compute named apart (FP8 casts, MoE permute, loss).
 fn breakdown_text(e: &Estimate) -> String {
     let d = &e.time.breakdown;
     let parts = [
@@ -277,6 +277,7 @@ fn breakdown_text(e: &Estimate) -> String {
     for (of, k, v) in [
         ("compute", "FP8 casts", d.fp8_cast_s),
         ("compute", "MoE permute", d.moe_permute_s),
+        ("compute", "loss", d.loss_s),
         ("DP sync", "compute slowed by its SMs", d.collective_sm_s),
     ] {
         if v > 0.0 {
@@ -346,6 +347,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("offload_s", d.offload_s, "s"),
         ("fp8_cast_s", d.fp8_cast_s, "s"),
         ("moe_permute_s", d.moe_permute_s, "s"),
+        ("loss_s", d.loss_s, "s"),
         ("collective_sm_s", d.collective_sm_s, "s"),
     ];
     let mut rows = rows;
