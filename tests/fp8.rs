@@ -158,10 +158,11 @@ fn output_layer_stays_bf16_under_fp8() {
 #[test]
 fn unfused_cross_entropy_moves_megatrons_passes() {
     // Megatron-Core's unfused vocab_parallel_cross_entropy (its default, so NeMo 1's
-    // where a model's config leaves it; 2021 Megatron-LM's only loss), pass by pass (megatron/core/tensor_parallel/
-    // cross_entropy.py @core_r0.8.0): forward FP32 copy r2 w4, max r4, subtract r4 w4,
-    // exp r4 w4, sum r4, divide r4 w4 = 38 B per logit; backward scale r4 w4 and the
-    // cast to BF16 r4 w2 = 14 B, against the fused kernel's 22 and 6.
+    // where a model's config leaves it; 2021 Megatron-LM's only loss), pass by pass
+    // (megatron/core/tensor_parallel/cross_entropy.py @core_r0.8.0): forward FP32 copy
+    // r2 w4, max r4, subtract r4 w4, exp r4 w4, sum r4, divide r4 w4 = 38 B per logit;
+    // backward scale r4 w4 and the cast to BF16 r4 w2 = 14 B, against the fused
+    // kernel's 22 and 6.
     assert_eq!((UNFUSED_CE_FWD_BYTES, UNFUSED_CE_BWD_BYTES), (38.0, 14.0));
     let mut sc = load("llama3-405b-h100");
     let rl = resolved(&sc);

@@ -434,6 +434,13 @@ fn rows_state_expert_tensor_parallelism_and_all_to_all_overlap() {
         config_count("expert_tensor_parallel_size (not set)", key),
         None
     );
+    // A flag's key is read at the end of a longer name: NeMo's ub_tp_comm_overlap is
+    // Megatron's tp_comm_overlap (a false one must not fall back to "overlapped").
+    use llmplan::validate::recipe::config_flag;
+    assert_eq!(
+        config_flag("ub_tp_comm_overlap=false", "tp_comm_overlap"),
+        Some(false)
+    );
     let mb = for_framework("Megatron-Bridge (NeMo 26.04.01 container, Megatron-Core); DDP");
     assert!(!mb.ep_overlap);
     let (on, said) = refine(mb, "moe_a2a_overlap = true (h100 preset)");
@@ -875,19 +882,20 @@ fn nemo_1_and_old_megatron_run_the_unfused_loss() {
     };
     assert!(!fused("NEMO2407-01"));
     assert!(fused("NEMO2407-08"));
-    // A row's own words win over its model's config.
-    let (r, _) = refine(
-        &llmplan::validate::model_configs::apply(
-            for_framework("NeMo 24.07"),
-            llmplan::validate::model_configs::RunCells {
-                framework: "NeMo 24.07",
-                model: "Nemotron-8B",
-                gpu: "H100-SXM",
-                precision: "FP8",
-            },
-        )
-        .0,
-        "cross_entropy_loss_fusion=false",
+    // A row's own words win over its model's config: the Nemotron-8B row saying so.
+    let text = include_str!("data/published/nemo_24_07_perf.csv");
+    let head = text.lines().next().unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("NEMO2407-08,"))
+        .unwrap();
+    let said = line.replacen(
+        ",\"Table also",
+        ",\"cross_entropy_loss_fusion=false. Table also",
+        1,
     );
-    assert!(!r.fused_cross_entropy);
+    assert_ne!(said, line);
+    let row = llmplan::validate::rows::parse("t.csv", &format!("{head}\n{said}\n")).unwrap();
+    let b = llmplan::validate::rows::build(&row[0]).unwrap();
+    assert!(!b.scenario.training.fused_cross_entropy);
 }

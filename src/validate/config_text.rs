@@ -2,12 +2,35 @@
 //! "expert_tensor_parallel_size = 1", "20 SMs"), read from its lower-cased text: the
 //! run's own word, which wins over its framework's defaults (`recipe::refine`).
 
-/// The boolean a config statement `key=true|false` (or `key = True`, Megatron and NeMo
-/// spellings) in the lower-cased `text` sets; `None` when the text does not set it.
-pub fn config_flag(text: &str, key: &str) -> Option<bool> {
+/// What a config statement `key = value` in the lower-cased `text` sets, read by
+/// `parse` from the text after the `=`; the first statement `parse` reads wins. With
+/// `word`, the key stands as a word of its own, not the tail of a longer name.
+fn config_value<T>(
+    text: &str,
+    key: &str,
+    word: bool,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
     text.match_indices(key).find_map(|(i, _)| {
-        let rest = text[i + key.len()..].trim_start();
-        let value = rest.strip_prefix('=')?.trim_start();
+        let before = text[..i].chars().next_back();
+        if word && before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        parse(
+            text[i + key.len()..]
+                .trim_start()
+                .strip_prefix('=')?
+                .trim_start(),
+        )
+    })
+}
+
+/// The boolean a config statement `key=true|false` (or `key = True`, Megatron and NeMo
+/// spellings) in the lower-cased `text` sets; `None` when the text does not set it. A
+/// longer name ending in the key is read too: NeMo's `ub_tp_comm_overlap` is Megatron's
+/// `tp_comm_overlap`.
+pub fn config_flag(text: &str, key: &str) -> Option<bool> {
+    config_value(text, key, false, |value| {
         if value.starts_with("true") || value.starts_with('1') {
             Some(true)
         } else if value.starts_with("false") || value.starts_with('0') {
@@ -20,18 +43,10 @@ pub fn config_flag(text: &str, key: &str) -> Option<bool> {
 
 /// The whole number a config statement `key = N` in the lower-cased `text` sets
 /// ("expert_tensor_parallel_size = 1"); `None` when the text does not set it. The key
-/// stands as a word of its own, not the tail of a longer name (`bucket_size` is not
-/// read from DeepSpeed's `reduce_bucket_size`).
+/// stands as a word of its own (`bucket_size` is not read from DeepSpeed's
+/// `reduce_bucket_size`).
 pub fn config_count(text: &str, key: &str) -> Option<u32> {
-    text.match_indices(key).find_map(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return None;
-        }
-        let value = text[i + key.len()..]
-            .trim_start()
-            .strip_prefix('=')?
-            .trim_start();
+    config_value(text, key, true, |value| {
         let end = value
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(value.len());
