@@ -162,3 +162,59 @@ fn fsdp2_copies_each_gathered_block_out_on_the_compute_stream() {
     assert!((f / copy - 1.0).abs() < 1e-9, "{f} vs {copy}");
     assert!((b / copy - 1.0).abs() < 1e-9, "{b} vs {copy}");
 }
+
+#[test]
+fn torchtitan_on_hopper_prices_sdpa_as_flashattention2() {
+    // PyTorch's SDPA ran its FlashAttention-2 backend on Hopper through torch 2.10
+    // (cuDNN attention opt-in: pytorch/pytorch#138522; on by default only with a runtime
+    // cuDNN newer than 9.15.0, first bundled with torch 2.11). torchtitan's H100 runs
+    // (torch 2024-12 nightly) and H200 runs (torch 2.8.0a0) therefore ran FA2, which
+    // the FlashAttention-3 paper measures at 335 against FA3's 616 TFLOP/s forward.
+    use llmplan::analytic::estimate::{evaluate, EstimateOptions};
+    use llmplan::analytic::setup::Setup;
+    use llmplan::calibrate::model::FLASH2_SLOWDOWN;
+    use llmplan::spec::training::AttentionKernel;
+    use llmplan::validate::rows::build;
+    use llmplan::validate::{apply_documented, builtin_rows};
+    let rows: Vec<_> = builtin_rows()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.id().starts_with("TT-H"))
+        .collect();
+    assert_eq!(rows.len(), 8, "the H100 and H200 scaling rows");
+    for row in &rows {
+        let built = build(&apply_documented(row).0).unwrap();
+        assert_eq!(
+            built.scenario.training.attention_kernel,
+            AttentionKernel::Flash2,
+            "{}",
+            row.id()
+        );
+    }
+    // The step grows by FA2's slowdown on the attention kernels alone.
+    let mut sc = build(&apply_documented(&rows[0]).0).unwrap().scenario;
+    let k = llmplan::calibrate::kernel_model_for(&sc);
+    let run = |sc: &Scenario| {
+        let setup = Setup::resolve(sc, &k).unwrap();
+        evaluate(&setup, &EstimateOptions::default()).unwrap()
+    };
+    let fa2 = run(&sc);
+    sc.training.attention_kernel = AttentionKernel::Flash3;
+    let fa3 = run(&sc);
+    // Llama 3.1 8B: 32 layers, 32 query and 8 KV heads of 128, 8192-token sequences,
+    // 2 per GPU; torchtitan's op policy saves the attention output (no recompute).
+    let shape = AttnShape {
+        b: 2.0,
+        heads: 32.0,
+        s_q: 8192.0,
+        s_kv: 8192.0,
+        d_qk: 128.0,
+        d_v: 128.0,
+        window: f64::INFINITY,
+    };
+    let (f, b) = k.attention_s(&shape);
+    let extra = 32.0 * (f * (FLASH2_SLOWDOWN.0 - 1.0) + b * (FLASH2_SLOWDOWN.1 - 1.0));
+    let grew = fa2.time.step_s - fa3.time.step_s;
+    assert!((grew / extra - 1.0).abs() < 1e-9, "{grew} vs {extra}");
+}
+

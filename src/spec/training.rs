@@ -265,7 +265,10 @@ pub struct Training {
     /// Fused flash attention (no s x s score matrix kept).
     #[serde(default = "yes")]
     pub flash_attention: bool,
-    /// Which generation of fused attention kernel runs (with `flash_attention`).
+    /// Which generation of fused attention kernel runs (with `flash_attention`):
+    /// `flash3` for Transformer Engine's cuDNN attention, FlashAttention-3, or PyTorch
+    /// 2.11+ SDPA on Hopper; `flash2` for PyTorch SDPA on Hopper through torch 2.10,
+    /// whose default backend there is FlashAttention-2 (pytorch/pytorch#138522).
     #[serde(default)]
     pub attention_kernel: AttentionKernel,
     /// Quantized-GEMM weights kept as FP8 parameters (Megatron-Core's
