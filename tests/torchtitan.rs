@@ -218,3 +218,46 @@ fn torchtitan_on_hopper_prices_sdpa_as_flashattention2() {
     assert!((grew / extra - 1.0).abs() < 1e-9, "{grew} vs {extra}");
 }
 
+#[test]
+fn fsdp2_root_unit_gather_and_last_reduction_are_exposed() {
+    // torchtitan wraps each block with fully_shard, then the whole model: the root unit
+    // holds the embeddings and the output layer. Each micro-batch's forward waits for
+    // the root's and block 0's gather (nothing runs before them), and the optimizer for
+    // block 0's and the root's FP32 reduce-scatter (nothing runs after them).
+    use llmplan::analytic::estimate::{evaluate, EstimateOptions};
+    use llmplan::analytic::setup::Setup;
+    use llmplan::validate::rows::build;
+    use llmplan::validate::{apply_documented, builtin_rows};
+    let row = builtin_rows()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id() == "TT-H200-L31-8B-fp8-64")
+        .unwrap();
+    let sc = build(&apply_documented(&row).0).unwrap().scenario;
+    let k = llmplan::calibrate::kernel_model_for(&sc);
+    let setup = Setup::resolve(&sc, &k).unwrap();
+    let e = evaluate(&setup, &EstimateOptions::default()).unwrap();
+    assert_eq!((setup.layout.zero, setup.layout.microbatches), (3, 1));
+    // Llama 3.1 8B by hand: a block holds q and o (4096 x 4096 each), k and v (4096 x
+    // 1024 each), three FFN matrices (4096 x 14336) and two norms (4096); the root
+    // holds the embeddings and the output layer (128256 x 4096 each).
+    let block = 2.0 * 4096.0 * 4096.0 + 2.0 * 4096.0 * 1024.0 + 3.0 * 4096.0 * 14336.0 + 8192.0;
+    let root = 2.0 * 128256.0 * 4096.0;
+    assert_eq!((block, root), (218_112_000.0, 1_050_673_152.0));
+    let inp = setup.stage_inputs();
+    // FP8 all-gather (torchao): the block's weights move at 1 byte, the root's in BF16;
+    // gradients reduce in FP32 (torchtitan's mixed_precision_reduce).
+    let fill = inp
+        .comm
+        .all_gather_on(block * 1.0 + root * 2.0, &inp.dp.dense);
+    let drain = inp
+        .comm
+        .reduce_scatter_on((block + root) * 4.0, &inp.dp.dense);
+    let edges = e.time.breakdown.zero3_edges_s;
+    assert!(
+        (edges / (fill + drain) - 1.0).abs() < 1e-9,
+        "{edges} vs {fill} + {drain}"
+    );
+    // 64 H200 over 8 hosts: ~2.3 GB gathered and ~5.1 GB reduced at a ring's pace.
+    assert!(edges > 0.015 && edges < 0.03, "{edges}");
+}

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::comm::{Comm, Group, Shaped};
-use super::stage::{StageCost, StageInputs};
+use super::stage::{StageBody, StageCost, StageInputs};
 use crate::spec::gpu::GpuProfile;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::training::{MixedPrecision, Training};
@@ -155,6 +155,52 @@ pub(super) fn zero_per_microbatch(
     (ag, ag + rs)
 }
 
+/// Under ZeRO-3, the gather of a stage's first sharding unit and the reduce-scatter
+/// of its last, seconds: (fill, drain). Nothing runs before the first unit's gather
+/// (each micro-batch's forward waits for it: every unit is freed after the backward)
+/// and nothing after the last unit's reduction (the optimizer waits for it), so a
+/// prefetching framework hides neither. A unit is one of the stage's
+/// `blocks x zero3_collectives_per_layer` shares of its block parameters, plus the
+/// parameters outside the blocks (`outside_params`: embeddings and output layer),
+/// which PyTorch FSDP's root module holds (torchtitan's `fully_shard(model)` after its
+/// blocks: gathered before the first block, reduced after the embedding's gradient);
+/// DeepSpeed gathers the embedding first and reduces its gradient last as well. Those
+/// stay BF16 under FP8 parameter gathers. (0, 0) without ZeRO-3.
+pub fn zero3_edges(inp: &StageInputs, b: &StageBody) -> (f64, f64) {
+    let l = inp.ctx.layout;
+    let tr = inp.ctx.training;
+    if l.zero < 3 {
+        return (0.0, 0.0);
+    }
+    let c = &inp.comm;
+    let (dg, eg) = (&inp.dp.dense, &inp.dp.expert);
+    let units = (b.blocks * f64::from(tr.zero3_collectives_per_layer.max(1))).max(1.0);
+    let block_dense = (b.dense_params - b.outside_params).max(0.0) / units;
+    let expert = b.expert_params / units;
+    let gather = |bytes: f64, g: &Shaped| {
+        if bytes > 0.0 {
+            c.all_gather_on(bytes, g)
+        } else {
+            0.0
+        }
+    };
+    let reduce = |bytes: f64, g: &Shaped| {
+        if bytes > 0.0 {
+            c.reduce_scatter_on(bytes, g)
+        } else {
+            0.0
+        }
+    };
+    let w = super::fp8::gather_bytes(tr);
+    let gb = tr.grad_bytes_per_param;
+    let fill = gather(block_dense * w + b.outside_params * BF16_BYTES, dg) + gather(expert * w, eg);
+    let drain = reduce((block_dense + b.outside_params) * gb, dg) + reduce(expert * gb, eg);
+    (fill, drain)
+}
+
+/// Bytes per BF16 parameter gathered.
+const BF16_BYTES: f64 = 2.0;
+
 /// The data-parallel groups: dense parameters over dp x cp (stride tp in Megatron's rank
 /// order; [`super::comm::dense_dp_group`]), routed experts over their dp x cp / ep
 /// replicas (stride tp x ep).
@@ -258,9 +304,10 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost, first_stage: bool) -> DpSyn
     let w = super::fp8::gather_bytes(tr);
     let c = &inp.comm;
     let (grad_s, param_s) = if l.zero >= 2 {
-        // Already reduced per micro-batch (and gathered per use under ZeRO-3).
+        // Already reduced per micro-batch (and gathered per use under ZeRO-3), but for
+        // the last unit's reduction under ZeRO-3, which nothing follows.
         (
-            0.0,
+            stage.zero3_drain_s,
             if l.zero == 2 {
                 c.all_gather_on(stage.dense_params * w, dense_group)
                     + c.all_gather_on(stage.expert_params * w, expert_group)
@@ -282,7 +329,12 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost, first_stage: bool) -> DpSyn
                 + c.all_gather_on(stage.expert_params * w, expert_group),
         )
     };
-    let buckets = buckets(stage.dense_params + stage.expert_params, tr, l, first_stage);
+    // ZeRO-3's drain is one unit's reduction after the backward: exposed whole.
+    let buckets = if l.zero >= 3 {
+        1.0
+    } else {
+        buckets(stage.dense_params + stage.expert_params, tr, l, first_stage)
+    };
     let (grad_exposed_s, param_exposed_s, contention_s, sm_s) = if l.overlap.dp_comm {
         let (grad_done, delay) = nic_contention(inp, stage, grad_s);
         let bwd = stage.pipeline_bwd_s();

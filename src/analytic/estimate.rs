@@ -104,6 +104,10 @@ pub struct StepBreakdown {
     /// Of `dp_comm_s`: compute slowed while overlapped data-parallel collectives hold
     /// SMs (a collective's CTAs never share an SM with compute), seconds.
     pub collective_sm_s: f64,
+    /// Of `dp_comm_s`: ZeRO-3's first-unit gather each forward waits for and last-unit
+    /// reduction after the last backward (then the whole end-of-step sync), which no
+    /// compute hides ([`super::dp_sync::zero3_edges`]), seconds.
+    pub zero3_edges_s: f64,
 }
 
 impl StepBreakdown {
@@ -585,6 +589,12 @@ fn critical_breakdown(rl: &ResolvedLayout, st: &[StageCost], t: &StepTiming) -> 
         moe_permute_s: mf * (c.moe_permute_s + c2.moe_permute_s),
         loss_s: mf * (c.loss_s + c2.loss_s),
         collective_sm_s: mf * (c.collective_sm_s + c2.collective_sm_s) + t.sync_sm_s,
+        zero3_edges_s: mf * (c.zero3_fill_s + c2.zero3_fill_s)
+            + if rl.zero >= 3 {
+                t.end_s - t.pipe_s
+            } else {
+                0.0
+            },
     }
 }
 

@@ -16,10 +16,10 @@ use crate::spec::training::Recompute;
 use crate::spec::ModelSpec;
 
 // The data-parallel traffic lives in `dp_sync`; re-exported so a stage's users find it here.
-use super::dp_sync::zero_per_microbatch;
 pub use super::dp_sync::{
     collective_sm_share, dp_groups, dp_sync, gpu_sms_for_collectives, DpGroups, DpSync,
 };
+use super::dp_sync::{zero3_edges, zero_per_microbatch};
 // Memory per GPU lives in `memory`; re-exported so a stage's users find it here.
 pub use super::memory::{
     breakdown, device_memory, fixed_bytes, fragmentation_share, model_states, MemoryBreakdown,
@@ -63,6 +63,14 @@ pub struct StageCost {
     /// Of `zero_s`: compute slowed while the overlapped ZeRO traffic holds SMs
     /// ([`collective_sm_share`]), per micro-batch, seconds.
     pub collective_sm_s: f64,
+    /// Under ZeRO-3, the reduce-scatter of the stage's last sharding unit that the last
+    /// micro-batch's backward leaves after it, beyond what `zero_s` already exposes,
+    /// once per step ([`super::dp_sync::zero3_edges`]), seconds.
+    pub zero3_drain_s: f64,
+    /// Of `zero_s`: under ZeRO-3, the forward's wait for the stage's first sharding
+    /// unit beyond what the overlapped gathers expose anyway, per micro-batch
+    /// ([`super::dp_sync::zero3_edges`]), seconds.
+    pub zero3_fill_s: f64,
     /// Of `compute_s`: FP8 casts, transposes, weight casts and amax reductions per
     /// micro-batch, seconds.
     pub fp8_cast_s: f64,
@@ -327,6 +335,11 @@ pub struct StageBody {
     /// Transformer blocks on the stage (MTP blocks included): what the amax
     /// reduction carries.
     pub blocks: f64,
+    /// Parameters outside the transformer blocks: the word (and position) embeddings
+    /// on the first stage, the output layer and MTP projections on the last (in
+    /// `dense_params`): the unit a sharded-parameter framework gathers first and reduces
+    /// last ([`super::dp_sync::zero3_edges`]).
+    pub outside_params: f64,
 }
 
 impl StageBody {
@@ -401,6 +414,7 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         loss_s: 0.0,
         weight_cast_s: add(&|c| c.wcast),
         blocks: sh.n_dense + sh.n_moe,
+        outside_params: 0.0,
     };
     if parts.offload_layers > 0 {
         // The transformer layers' activations only: the embedding's output and the
@@ -423,6 +437,7 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
     }
     if sh.first {
         b.dense_params += parts.emb_params;
+        b.outside_params += parts.emb_params;
         b.fwd_s += parts.emb_s;
         b.bwd_s += parts.emb_s;
         b.compute_s += 2.0 * parts.emb_s;
@@ -432,7 +447,9 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         let (heads, p) = (parts.heads, parts);
         let (proj_f, proj_b, proj_w, proj_params) = p.mtp_proj;
         // With one stage, tied embeddings are the same tensor as the input's.
-        b.dense_params += head_params(p.tied, sh.first, p.head_params) + proj_params;
+        let outside = head_params(p.tied, sh.first, p.head_params) + proj_params;
+        b.dense_params += outside;
+        b.outside_params += outside;
         // The output GEMM's backward: its input gradient and weight gradient.
         let (ce_f, ce_b) = p.ce_s;
         b.fwd_s += heads * (p.head_s + ce_f + p.head_ag_s) + proj_f;
@@ -495,7 +512,10 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
     } else {
         bwd
     };
-    let zero = (exp(zf, fwd), exp(zb, bwd_under));
+    // Nothing runs before the first unit's gather: each micro-batch's forward waits for
+    // it (its parameters were freed after the previous backward).
+    let (fill, drain) = zero3_edges(inp, b);
+    let zero = (exp(zf, fwd).max(fill), exp(zb, bwd_under));
     // The part of the traffic that runs beside compute slows it by its SMs' share.
     let share = inp.dp.sm_share;
     let sm = ((zf - zero.0) * share, (zb - zero.1) * share);
@@ -512,6 +532,8 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         p2p_s,
         zero_s: zero.0 + zero.1 + sm.0 + sm.1,
         collective_sm_s: sm.0 + sm.1,
+        zero3_drain_s: (drain - zero.1).max(0.0),
+        zero3_fill_s: zero.0 - exp(zf, fwd),
         fp8_cast_s: b.fp8_cast_s + weight_cast + 2.0 * amax,
         moe_permute_s: b.moe_permute_s,
         loss_s: b.loss_s,

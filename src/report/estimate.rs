@@ -279,6 +279,11 @@ fn breakdown_text(e: &Estimate) -> String {
         ("compute", "MoE permute", d.moe_permute_s),
         ("compute", "loss", d.loss_s),
         ("DP sync", "compute slowed by its SMs", d.collective_sm_s),
+        (
+            "DP sync",
+            "ZeRO-3 first gather and last reduce",
+            d.zero3_edges_s,
+        ),
     ] {
         if v > 0.0 {
             text.push_str(&format!(
@@ -349,6 +354,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("moe_permute_s", d.moe_permute_s, "s"),
         ("loss_s", d.loss_s, "s"),
         ("collective_sm_s", d.collective_sm_s, "s"),
+        ("zero3_edges_s", d.zero3_edges_s, "s"),
     ];
     let mut rows = rows;
     if let Some(r) = &e.reliability {

@@ -458,6 +458,17 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         r.elementwise = Elementwise::Fused;
         note("torch.compile fuses the memory-bound ops, as the row states");
     }
+    if [
+        "fp8 fsdp all-gather",
+        "fsdp float8 all-gather",
+        "float8_all_gather",
+    ]
+    .iter()
+    .any(|k| text.contains(k))
+    {
+        r.fp8_param_gather = true;
+        note("FP8 weights all-gathered (torchtitan's enable_fsdp_float8_all_gather) as the row states");
+    }
     if text.contains("fused_rmsnorm") && r.elementwise == Elementwise::Eager {
         r.elementwise = Elementwise::EagerFusedNorm;
         note("a fused RMSNorm kernel (torchtitan norm_type fused_rmsnorm) as the row states");
@@ -483,8 +494,14 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         r.flash_attention = false;
         note("no flash attention as the row states");
     }
-    // A config setting the row quotes ("TP_COMM_OVERLAP=False") is the run's own word and
-    // wins over the framework's default, either way.
+    refine_config(&mut r, text, &mut note);
+    (r, said)
+}
+
+/// What the config settings a row quotes ("TP_COMM_OVERLAP=False") set in `r`: the
+/// run's own word, which wins over the framework's default either way; each one found
+/// is passed to `note`.
+fn refine_config(r: &mut Recipe, text: &str, note: &mut dyn FnMut(&str)) {
     let set = |key: &str| config_flag(text, key);
     match set("tp_comm_overlap") {
         Some(on) => {
@@ -537,7 +554,6 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
             if fp32 { "FP32" } else { "BF16" }
         ));
     }
-    (r, said)
 }
 
 /// The NVLink domain a job of `gpus` GPUs sees when its launcher allocates nodes of
@@ -638,6 +654,11 @@ mod tests {
         // "tp-comm-overlap" named without a value still means on.
         let (r, _) = refine(core, "--tp-comm-overlap");
         assert!(r.tp_overlap);
+        // torchtitan: SDPA's FA2 (torch <= 2.10 on Hopper); FP8 gathers where stated.
+        let tt = for_framework("torchtitan FSDP2 (1D, fully_shard per transformer block)");
+        assert_eq!(tt.attention_kernel, AttentionKernel::Flash2);
+        let (r, _) = refine(tt, "fp8 (torchao float8 on nn.linear, fp8 fsdp all-gather)");
+        assert!(!tt.fp8_param_gather && r.fp8_param_gather);
     }
 
     #[test]
