@@ -47,6 +47,19 @@ fn first_layer(sc: &Scenario) -> LayerCost {
     layer_cost(&ctx, 0, &ByHand, &Comm::new(&sc.cluster))
 }
 
+/// The scenario `validate` builds for the published row `id`, its documented
+/// assumptions applied.
+fn row_scenario(id: &str) -> Scenario {
+    use llmplan::validate::rows::build;
+    use llmplan::validate::{apply_documented, builtin_rows};
+    let row = builtin_rows()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id() == id)
+        .unwrap();
+    build(&apply_documented(&row).0).unwrap().scenario
+}
+
 #[test]
 fn eager_ops_move_the_bytes_counted_op_by_op() {
     let mut sc = llama405();
@@ -135,14 +148,7 @@ fn fsdp2_copies_each_gathered_block_out_on_the_compute_stream() {
     // reading and writing every BF16 weight of the stage (2 + 2 bytes).
     use llmplan::analytic::estimate::{evaluate, EstimateOptions};
     use llmplan::analytic::setup::Setup;
-    use llmplan::validate::rows::build;
-    use llmplan::validate::{apply_documented, builtin_rows};
-    let row = builtin_rows()
-        .unwrap()
-        .into_iter()
-        .find(|r| r.id() == "TT-A100-L2-13B-none")
-        .unwrap();
-    let mut sc = build(&apply_documented(&row).0).unwrap().scenario;
+    let mut sc = row_scenario("TT-A100-L2-13B-none");
     assert!(sc.training.unshard_copy, "the torchtitan recipe sets it");
     let k = llmplan::calibrate::kernel_model_for(&sc);
     let run = |sc: &Scenario| {
@@ -226,14 +232,7 @@ fn fsdp2_root_unit_gather_and_last_reduction_are_exposed() {
     // block 0's and the root's FP32 reduce-scatter (nothing runs after them).
     use llmplan::analytic::estimate::{evaluate, EstimateOptions};
     use llmplan::analytic::setup::Setup;
-    use llmplan::validate::rows::build;
-    use llmplan::validate::{apply_documented, builtin_rows};
-    let row = builtin_rows()
-        .unwrap()
-        .into_iter()
-        .find(|r| r.id() == "TT-H200-L31-8B-fp8-64")
-        .unwrap();
-    let sc = build(&apply_documented(&row).0).unwrap().scenario;
+    let sc = row_scenario("TT-H200-L31-8B-fp8-64");
     let k = llmplan::calibrate::kernel_model_for(&sc);
     let setup = Setup::resolve(&sc, &k).unwrap();
     let e = evaluate(&setup, &EstimateOptions::default()).unwrap();

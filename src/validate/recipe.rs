@@ -458,14 +458,12 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         r.elementwise = Elementwise::Fused;
         note("torch.compile fuses the memory-bound ops, as the row states");
     }
-    if [
+    let says = |keys: &[&str]| keys.iter().any(|k| text.contains(k));
+    if says(&[
         "fp8 fsdp all-gather",
         "fsdp float8 all-gather",
         "float8_all_gather",
-    ]
-    .iter()
-    .any(|k| text.contains(k))
-    {
+    ]) {
         r.fp8_param_gather = true;
         note("FP8 weights all-gathered (torchtitan's enable_fsdp_float8_all_gather) as the row states");
     }
@@ -477,14 +475,11 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         r.optimizer_offload = true;
         note("optimizer states in host memory (ZeRO-Offload) as the row states");
     }
-    if [
+    if says(&[
         "checkpoints offloaded to cpu",
         "checkpoint-in-cpu",
         "cpu_checkpointing",
-    ]
-    .iter()
-    .any(|k| text.contains(k))
-    {
+    ]) {
         r.checkpoint_offload = true;
         note(
             "activation checkpoints in host memory (DeepSpeed CPU checkpointing) as the row states",
