@@ -260,3 +260,22 @@ fn fsdp2_root_unit_gather_and_last_reduction_are_exposed() {
     // 64 H200 over 8 hosts: ~2.3 GB gathered and ~5.1 GB reduced at a ring's pace.
     assert!(edges > 0.015 && edges < 0.03, "{edges}");
 }
+
+#[test]
+fn torchao_dynamic_scaling_is_current_scaling() {
+    // torchao's Float8Linear with tensorwise dynamic scaling takes each tensor's scale
+    // from its own amax as it is cast (torchao float8 README: "dynamic" scaling), what
+    // Transformer Engine calls current scaling: an amax pass before every cast, and no
+    // norm that writes FP8 itself (the Llama block's RMSNorm is not a TE module).
+    use llmplan::spec::training::{Fp8Recipe, Precision};
+    for id in [
+        "TT-H100-L31-8B-fp8-8",
+        "TT-H100-L31-8B-fp8-128",
+        "TT-H200-L31-8B-fp8-32",
+        "TT-H200-L31-8B-fp8-64",
+    ] {
+        let sc = row_scenario(id);
+        assert_eq!(sc.training.precision, Precision::Fp8, "{id}");
+        assert_eq!(sc.training.fp8_recipe, Fp8Recipe::Current, "{id}");
+    }
+}

@@ -180,13 +180,15 @@ fn stated_modules(row: &Row, assumptions: &mut Vec<String>) -> Option<Vec<Recomp
 }
 
 /// The FP8 scaling recipe the row's precision names: DeepSeek-V3's fine-grained tiles,
-/// Transformer Engine's current scaling ("FP8-CS"), or delayed scaling (the default of
+/// current scaling (Transformer Engine's "FP8-CS"; torchao's tensorwise "dynamic
+/// scaling", each tensor's scale from its own amax), or delayed scaling (the default of
 /// TE and NeMo through 2024, so NeMo 24.07's plain "FP8").
 fn fp8_recipe(row: &Row) -> Fp8Recipe {
     let p = row.text("precision").to_lowercase();
     if p.contains("fine-grained") {
         Fp8Recipe::Blockwise
-    } else if p.contains("fp8-cs") || p.contains("current scaling") {
+    } else if p.contains("fp8-cs") || p.contains("current scaling") || p.contains("dynamic scaling")
+    {
         Fp8Recipe::Current
     } else {
         Fp8Recipe::Delayed
