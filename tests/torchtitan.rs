@@ -101,6 +101,58 @@ fn eager_ops_move_the_bytes_counted_op_by_op() {
 }
 
 #[test]
+fn compiled_blocks_keep_the_copies_for_sdpa_and_the_matmul() {
+    // torch.compile fuses the norms, rotary embedding and SwiGLU, but SDPA and `wo`'s
+    // matmul are extern kernels reading materialized inputs: repeat_kv's widened keys
+    // and values and the contiguous attention output stay (torchtitan
+    // models/llama/model.py @9dec370).
+    let mut sc = llama405();
+    let fused = first_layer(&sc);
+    sc.training.elementwise = Elementwise::Compiled;
+    let compiled = first_layer(&sc);
+    let (t, tp) = (8192.0, 8.0);
+    let (q, kv) = (128.0 * 128.0, 8.0 * 128.0);
+    let copies = 4.0 * q * t / tp + 2.0 * 2.0 * (kv + q) * t / tp;
+    assert_eq!(copies, 138_412_032.0);
+    let d_fwd = compiled.fwd_compute_s - fused.fwd_compute_s;
+    let d_bwd = compiled.bwd_compute_s - fused.bwd_compute_s;
+    assert!((d_fwd / (copies * 1e-12) - 1.0).abs() < 1e-9, "{d_fwd}");
+    assert!(
+        (d_bwd / (2.0 * copies * 1e-12) - 1.0).abs() < 1e-9,
+        "{d_bwd}"
+    );
+    assert_eq!(compiled.stored_bytes, fused.stored_bytes);
+}
+
+#[test]
+fn torchtitan_compile_rows_run_compiled_blocks_and_their_loss_as_it_ran() {
+    // The H100 rows' torchtitan (train.py @9dec370) comments the loss's compilation out;
+    // the H200 rows' (components/loss.py @e7c0cae) compiles it with the model.
+    use llmplan::analytic::head::ce_bytes;
+    for (id, compiled_loss) in [
+        ("TT-H100-L31-8B-compile-8", false),
+        ("TT-H100-L31-8B-fp8-128", false),
+        ("TT-H200-L31-8B-fp8-32", true),
+    ] {
+        let sc = row_scenario(id);
+        assert_eq!(sc.training.elementwise, Elementwise::Compiled, "{id}");
+        assert_eq!(sc.training.fused_cross_entropy, compiled_loss, "{id}");
+        // PyTorch's eager loss: 22 bytes per logit forward, 26 backward (module docs of
+        // analytic::elementwise); compiled: 22 and 6.
+        let expect = if compiled_loss {
+            (22.0, 6.0)
+        } else {
+            (22.0, 26.0)
+        };
+        assert_eq!(ce_bytes(&sc.training), expect, "{id}");
+    }
+    assert_eq!(
+        row_scenario("TT-H100-L31-8B-bf16-8").training.elementwise,
+        Elementwise::Eager
+    );
+}
+
+#[test]
 fn op_policy_redoes_every_second_matmul() {
     let mut sc = llama405();
     sc.training.elementwise = Elementwise::Eager;

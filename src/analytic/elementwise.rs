@@ -23,6 +23,11 @@
 //!   log-softmax backward (r4 r4 w4 and a reduction pass r4), the cast back (r4 w2) =
 //!   26 bytes per logit, against 6 for Megatron-Core's fused version.
 //!
+//! Under `torch.compile` (torchtitan compiles each block) Inductor generates the norms,
+//! rotary embedding and activations as fused kernels, but calls SDPA and the matmuls as
+//! extern kernels on materialized inputs: `repeat_kv`'s widened keys and values and
+//! the attention output's contiguous copy stay ([`Elementwise::Compiled`]).
+//!
 //! Backward of the layer's memory-bound ops moves twice the forward's bytes, as for the
 //! fused kernels ([`crate::analytic::layer`]); eager autograd's RMSNorm backward
 //! moves ~2.5x (its chain of pow, mean and mul gradients), so this is a floor.
@@ -73,6 +78,7 @@ pub fn op_bytes(e: Elementwise) -> OpBytes {
     match e {
         Elementwise::Fused => FUSED,
         Elementwise::Eager => EAGER,
+        Elementwise::Compiled => COMPILED,
         Elementwise::EagerFusedNorm => OpBytes {
             norm: FUSED.norm,
             extra_stored: (
@@ -95,6 +101,17 @@ const FUSED: OpBytes = OpBytes {
     repeat_kv: false,
     ce_bwd: super::head::CE_BWD_BYTES,
     extra_stored: (0.0, 0.0, 0.0),
+};
+
+/// `torch.compile` over the Llama code (module docs): the fused kernels, and the
+/// layout copies for SDPA and `wo`'s matmul, which Inductor calls as extern kernels
+/// on materialized inputs (torchtitan models/llama/model.py @9dec370 and
+/// models/llama3/model.py @e7c0cae: `repeat_kv` then SDPA, then
+/// `transpose(1, 2).contiguous()`).
+const COMPILED: OpBytes = OpBytes {
+    attn_out_copy: EAGER.attn_out_copy,
+    repeat_kv: true,
+    ..FUSED
 };
 
 /// PyTorch eager mode, op by op (module docs).
@@ -130,5 +147,13 @@ mod tests {
         let n = op_bytes(Elementwise::EagerFusedNorm);
         assert_eq!((n.norm, n.extra_stored.0), (4.0, 0.0));
         assert_eq!((n.rope, n.extra_stored.1), (20.0, 2.0));
+        // Compiled: fused kernels, but the copies for SDPA and the matmul stay.
+        let c = op_bytes(Elementwise::Compiled);
+        assert_eq!(
+            (c.norm, c.gated_act, c.rope, c.ce_bwd),
+            (4.0, 6.0, 4.0, f.ce_bwd)
+        );
+        assert_eq!((c.attn_out_copy, c.repeat_kv), (4.0, true));
+        assert_eq!(c.extra_stored, (0.0, 0.0, 0.0));
     }
 }

@@ -60,12 +60,18 @@ pub fn head_cost(ctx: &LayerCtx, k: &dyn KernelModel) -> HeadCost {
 
 /// Bytes per logit the loss moves, forward and backward: Megatron-Core's fused or
 /// unfused vocabulary-parallel cross-entropy (`training.fused_cross_entropy`) with
-/// fused memory-bound ops, PyTorch's loss op by op in eager mode.
+/// fused memory-bound ops, PyTorch's loss op by op in eager mode, and under
+/// `torch.compile` the compiled loss or, when the loss is not compiled, PyTorch's.
 pub fn ce_bytes(tr: &Training) -> (f64, f64) {
     match tr.elementwise {
         Elementwise::Fused if !tr.fused_cross_entropy => {
             (UNFUSED_CE_FWD_BYTES, UNFUSED_CE_BWD_BYTES)
         }
+        // A loss outside the compiled model runs as PyTorch eager.
+        Elementwise::Compiled if !tr.fused_cross_entropy => (
+            CE_FWD_BYTES,
+            super::elementwise::op_bytes(Elementwise::Eager).ce_bwd,
+        ),
         e => (CE_FWD_BYTES, super::elementwise::op_bytes(e).ce_bwd),
     }
 }

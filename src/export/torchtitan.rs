@@ -75,12 +75,12 @@ fn data_parallel(l: &ResolvedLayout) -> Result<Vec<String>> {
 }
 
 /// `[compile] enable`: how the scenario runs its memory-bound ops. torch.compile fuses
-/// them (`training.elementwise: fused`); without it they run op by op (`eager`). This
-/// schema has no fused RMSNorm kernel outside compile (`norm_type` is gone from its
-/// `job_config.py`), so `eager_fused_norm` cannot be exported.
+/// them (`training.elementwise: compiled`, or `fused`); without it they run op by op
+/// (`eager`). This schema has no fused RMSNorm kernel outside compile (`norm_type` is
+/// gone from its `job_config.py`), so `eager_fused_norm` cannot be exported.
 fn compile(sc: &Scenario) -> Result<bool> {
     match sc.training.elementwise {
-        Elementwise::Fused => Ok(true),
+        Elementwise::Fused | Elementwise::Compiled => Ok(true),
         Elementwise::Eager => Ok(false),
         Elementwise::EagerFusedNorm => Err(cannot(
             T,

@@ -295,7 +295,8 @@ pub struct Training {
     #[serde(default)]
     pub unshard_copy: bool,
     /// How the memory-bound ops between the GEMMs run: fused kernels (Megatron, TE,
-    /// Apex) or one PyTorch eager kernel per op.
+    /// Apex), one PyTorch eager kernel per op, or PyTorch model code under
+    /// `torch.compile`.
     #[serde(default)]
     pub elementwise: Elementwise,
     /// With fused memory-bound ops: the loss runs Megatron-Core's fused
@@ -304,7 +305,9 @@ pub struct Training {
     /// backward; `false`: the unfused `vocab_parallel_cross_entropy`, Megatron-Core's
     /// own default and the only one before Megatron-Core 0.8 (FP32 copy, max, subtract,
     /// exp, sum and divide as separate passes), 38 and 14 bytes per logit
-    /// (`analytic::head`). Eager elementwise ops price PyTorch's loss instead.
+    /// (`analytic::head`). Eager elementwise ops price PyTorch's loss instead; under
+    /// `compiled` ones, `true` is the loss compiled with the model and `false` the loss
+    /// left to PyTorch eager (torchtitan before 2025 did not compile it).
     #[serde(default = "yes")]
     pub fused_cross_entropy: bool,
     /// How NCCL runs the collectives of a group that spans NVLink domains
@@ -420,6 +423,13 @@ pub enum Elementwise {
     /// as [`Elementwise::Eager`].
     #[serde(rename = "eager_fused_norm")]
     EagerFusedNorm,
+    /// `torch.compile` over PyTorch model code (torchtitan's Llama, compiled block by
+    /// block): Inductor fuses the norms, rotary embedding and activations as
+    /// [`Elementwise::Fused`], but the copies the code makes for the kernels Inductor
+    /// calls rather than generates stay: the grouped-query keys and values widened to
+    /// every head (`repeat_kv`) before SDPA, and the attention output made contiguous
+    /// for `wo`'s matmul.
+    Compiled,
 }
 
 /// Generation of the fused attention kernel a framework runs.

@@ -455,8 +455,15 @@ pub fn refine(base: &Recipe, text: &str) -> (Recipe, Vec<String>) {
         note("FlashAttention-2 as the row states");
     }
     if text.contains("torch.compile") || text.contains("compile=true") {
-        r.elementwise = Elementwise::Fused;
+        // PyTorch model code run op by op is compiled; fused kernels stay what they are.
+        if r.elementwise != Elementwise::Fused {
+            r.elementwise = Elementwise::Compiled;
+        }
         note("torch.compile fuses the memory-bound ops, as the row states");
+    }
+    if text.contains("loss not compiled") {
+        r.fused_cross_entropy = false;
+        note("the loss left to PyTorch eager outside the compiled model, as the row states");
     }
     let says = |keys: &[&str]| keys.iter().any(|k| text.contains(k));
     if says(&[
