@@ -60,6 +60,19 @@ fn row_scenario(id: &str) -> Scenario {
     build(&apply_documented(&row).0).unwrap().scenario
 }
 
+/// `other` moves `fwd_bytes` more than `base` in forward and twice that in backward
+/// (the memory-bound ops' backward moves twice their forward's bytes), at [`ByHand`]'s
+/// 1 ps a byte.
+fn assert_moves_more(base: &LayerCost, other: &LayerCost, fwd_bytes: f64) {
+    let d_fwd = other.fwd_compute_s - base.fwd_compute_s;
+    let d_bwd = other.bwd_compute_s - base.bwd_compute_s;
+    assert!((d_fwd / (fwd_bytes * 1e-12) - 1.0).abs() < 1e-9, "{d_fwd}");
+    assert!(
+        (d_bwd / (2.0 * fwd_bytes * 1e-12) - 1.0).abs() < 1e-9,
+        "{d_bwd}"
+    );
+}
+
 #[test]
 fn eager_ops_move_the_bytes_counted_op_by_op() {
     let mut sc = llama405();
@@ -76,14 +89,7 @@ fn eager_ops_move_the_bytes_counted_op_by_op() {
         + 4.0 * q * t / tp // the attention output made contiguous
         + 2.0 * 2.0 * (kv + q) * t / tp; // repeat_kv: read KV heads, write query heads, K and V
     assert_eq!(extra_fwd, 1_715_470_336.0);
-    let d_fwd = eager.fwd_compute_s - fused.fwd_compute_s;
-    let d_bwd = eager.bwd_compute_s - fused.bwd_compute_s;
-    assert!((d_fwd / (extra_fwd * 1e-12) - 1.0).abs() < 1e-9, "{d_fwd}");
-    // Backward moves twice the forward's bytes.
-    assert!(
-        (d_bwd / (2.0 * extra_fwd * 1e-12) - 1.0).abs() < 1e-9,
-        "{d_bwd}"
-    );
+    assert_moves_more(&fused, &eager, extra_fwd);
     // Kept for backward: FP32 norm inputs and the normalised tensors (8 bytes per hidden
     // element over both norms), one more FFN-wide tensor, the attention output twice.
     let extra_kept = 8.0 * h * th + 2.0 * f * t / tp + 2.0 * q * t / tp;
@@ -114,13 +120,7 @@ fn compiled_blocks_keep_the_copies_for_sdpa_and_the_matmul() {
     let (q, kv) = (128.0 * 128.0, 8.0 * 128.0);
     let copies = 4.0 * q * t / tp + 2.0 * 2.0 * (kv + q) * t / tp;
     assert_eq!(copies, 138_412_032.0);
-    let d_fwd = compiled.fwd_compute_s - fused.fwd_compute_s;
-    let d_bwd = compiled.bwd_compute_s - fused.bwd_compute_s;
-    assert!((d_fwd / (copies * 1e-12) - 1.0).abs() < 1e-9, "{d_fwd}");
-    assert!(
-        (d_bwd / (2.0 * copies * 1e-12) - 1.0).abs() < 1e-9,
-        "{d_bwd}"
-    );
+    assert_moves_more(&fused, &compiled, copies);
     assert_eq!(compiled.stored_bytes, fused.stored_bytes);
 }
 
