@@ -532,3 +532,31 @@ fn the_loss_is_named_in_the_breakdown() {
         "{text}"
     );
 }
+
+#[test]
+fn the_embedding_gradient_is_dense() {
+    // PyTorch's embedding backward zero-fills a gradient the size of the vocabulary
+    // shard (aten embedding_backward_cuda_kernel: at::zeros({num_weights, ...})) and
+    // Megatron's DDP hook adds it into the FP32 main gradient
+    // (param.main_grad.add_(param.grad.data)): 2 + 2 + 4 + 4 = 12 bytes per weight of
+    // the first stage's table each micro-batch, however few tokens the batch holds.
+    // Under ZeRO-1 (the scenario's ZeRO-2 reduces the table's gradient every
+    // micro-batch as well).
+    let sc = load("llama3-405b-h100", &["layout.zero=1"]);
+    assert_eq!(sc.training.grad_bytes_per_param, 4.0);
+    let k = kernel_model_for(&sc);
+    let mut wider = sc.clone();
+    wider.model.vocab *= 2;
+    let opts = EstimateOptions::default();
+    let (a, b) = (
+        estimate(&sc, &opts).unwrap(),
+        estimate(&wider, &opts).unwrap(),
+    );
+    // Llama 3.1 405B: vocabulary 128,256, hidden 16,384, tp 8; stage 0 of 16 holds the
+    // table and no output layer, so the vocabulary moves nothing else there.
+    let shard = 128_256.0 * 16_384.0 / 8.0;
+    let grew = b.stages[0].bwd_s - a.stages[0].bwd_s;
+    let expect = k.memory_s(12.0 * 2.0 * shard) - k.memory_s(12.0 * shard);
+    assert!((grew / expect - 1.0).abs() < 1e-9, "{grew} vs {expect}");
+    assert_eq!(b.stages[0].fwd_s, a.stages[0].fwd_s);
+}

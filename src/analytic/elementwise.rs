@@ -39,7 +39,7 @@
 //! transposed copy (one more attention-output tensor); `repeat_kv`'s copies are what
 //! SDPA keeps for keys and values.
 
-use crate::spec::training::Elementwise;
+use crate::spec::training::{Elementwise, MixedPrecision, Training};
 
 /// Bytes one memory-bound op moves per element in forward, by how it runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,6 +70,23 @@ impl OpBytes {
     pub fn extra_kept(&self, hidden: f64, ffn: f64, attn_out: f64) -> f64 {
         let (h, f, o) = self.extra_stored;
         h * hidden + f * ffn + o * attn_out
+    }
+}
+
+/// Bytes per word- or position-embedding weight of the embedding's weight gradient, per
+/// micro-batch: PyTorch's dense embedding backward zero-fills a BF16 gradient the size of
+/// the (vocabulary-parallel) table before scattering the tokens' rows into it (aten
+/// `embedding_backward_cuda_kernel`: `at::zeros({num_weights, ...})`), 2 bytes; under
+/// Megatron's mixed precision its DDP hook then adds that gradient into the main
+/// gradient (`param.main_grad.add_(param.grad.data)`, megatron/core/distributed/
+/// distributed_data_parallel.py; the embedding is no linear whose weight-gradient GEMM
+/// accumulates in place): read 2, read and write the main gradient. What PyTorch FSDP
+/// and DeepSpeed do with the gradient afterwards runs with their reductions.
+pub fn embedding_grad_bytes(tr: &Training) -> f64 {
+    let zero_fill = 2.0;
+    match tr.mixed_precision {
+        MixedPrecision::Megatron => zero_fill + 2.0 + 2.0 * tr.grad_bytes_per_param,
+        MixedPrecision::TorchAmp => zero_fill,
     }
 }
 
@@ -131,6 +148,20 @@ const EAGER: OpBytes = OpBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedding_gradient_bytes_by_hand() {
+        // Zero fill 2; Megatron's hook reads the BF16 gradient (2) and reads and writes
+        // an FP32 main gradient (4 + 4) or a BF16 one (2 + 2).
+        let mut tr: Training = serde_json::from_str(r#"{"tokens": 1e9, "seq_len": 2048}"#).unwrap();
+        assert_eq!(tr.mixed_precision, MixedPrecision::Megatron);
+        tr.grad_bytes_per_param = 4.0;
+        assert_eq!(embedding_grad_bytes(&tr), 12.0);
+        tr.grad_bytes_per_param = 2.0;
+        assert_eq!(embedding_grad_bytes(&tr), 8.0);
+        tr.mixed_precision = MixedPrecision::TorchAmp;
+        assert_eq!(embedding_grad_bytes(&tr), 2.0);
+    }
 
     #[test]
     fn eager_bytes_by_hand() {

@@ -184,6 +184,9 @@ pub struct StageParts {
     moe: Option<LayerTerms>,
     /// Embedding lookup (forward) or its gradient scatter-add (backward), seconds.
     emb_s: f64,
+    /// The embedding's dense weight gradient per micro-batch (backward), seconds
+    /// ([`super::elementwise::embedding_grad_bytes`]).
+    emb_grad_s: f64,
     /// The embedding's output kept for backward, bytes.
     emb_stored: f64,
     /// Word (and learned position) embeddings on the first stage, with a vision
@@ -248,6 +251,10 @@ pub fn stage_parts(inp: &StageInputs) -> StageParts {
         moe: moe.map(|c| LayerTerms::new(&c, ov)),
         // Embedding lookup writes T x h; its gradient scatter-adds back.
         emb_s: k.memory_s(2.0 * t * h * 2.0 / sp),
+        emb_grad_s: k.memory_s(
+            super::elementwise::embedding_grad_bytes(ctx.training) * (v * h + position_params(ctx))
+                / tp,
+        ),
         emb_stored: 2.0 * t * h / sp,
         // A vision encoder trained with the model is held with the embeddings, where
         // Megatron-LM's `LLaVAModel` keeps it ("only the first stage",
@@ -439,8 +446,8 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         b.dense_params += parts.emb_params;
         b.outside_params += parts.emb_params;
         b.fwd_s += parts.emb_s;
-        b.bwd_s += parts.emb_s;
-        b.compute_s += 2.0 * parts.emb_s;
+        b.bwd_s += parts.emb_s + parts.emb_grad_s;
+        b.compute_s += 2.0 * parts.emb_s + parts.emb_grad_s;
         b.stored_bytes += parts.emb_stored;
     }
     if sh.last {
