@@ -177,29 +177,15 @@ pub fn zero3_edges(inp: &StageInputs, b: &StageBody) -> (f64, f64) {
     let units = (b.blocks * f64::from(tr.zero3_collectives_per_layer.max(1))).max(1.0);
     let block_dense = (b.dense_params - b.outside_params).max(0.0) / units;
     let expert = b.expert_params / units;
-    let gather = |bytes: f64, g: &Shaped| {
-        if bytes > 0.0 {
-            c.all_gather_on(bytes, g)
-        } else {
-            0.0
-        }
-    };
-    let reduce = |bytes: f64, g: &Shaped| {
-        if bytes > 0.0 {
-            c.reduce_scatter_on(bytes, g)
-        } else {
-            0.0
-        }
-    };
+    // A collective with no bytes (no experts) costs nothing (`Comm`).
     let w = super::fp8::gather_bytes(tr);
     let gb = tr.grad_bytes_per_param;
-    let fill = gather(block_dense * w + b.outside_params * BF16_BYTES, dg) + gather(expert * w, eg);
-    let drain = reduce((block_dense + b.outside_params) * gb, dg) + reduce(expert * gb, eg);
+    let outside = b.outside_params * super::fp8::BF16;
+    let fill = c.all_gather_on(block_dense * w + outside, dg) + c.all_gather_on(expert * w, eg);
+    let drain = c.reduce_scatter_on((block_dense + b.outside_params) * gb, dg)
+        + c.reduce_scatter_on(expert * gb, eg);
     (fill, drain)
 }
-
-/// Bytes per BF16 parameter gathered.
-const BF16_BYTES: f64 = 2.0;
 
 /// The data-parallel groups: dense parameters over dp x cp (stride tp in Megatron's rank
 /// order; [`super::comm::dense_dp_group`]), routed experts over their dp x cp / ep

@@ -39,6 +39,7 @@
 //! transposed copy (one more attention-output tensor); `repeat_kv`'s copies are what
 //! SDPA keeps for keys and values.
 
+use super::fp8::BF16;
 use crate::spec::training::{Elementwise, MixedPrecision, Training};
 
 /// Bytes one memory-bound op moves per element in forward, by how it runs.
@@ -83,9 +84,9 @@ impl OpBytes {
 /// accumulates in place): read 2, read and write the main gradient. What PyTorch FSDP
 /// and DeepSpeed do with the gradient afterwards runs with their reductions.
 pub fn embedding_grad_bytes(tr: &Training) -> f64 {
-    let zero_fill = 2.0;
+    let zero_fill = BF16;
     match tr.mixed_precision {
-        MixedPrecision::Megatron => zero_fill + 2.0 + 2.0 * tr.grad_bytes_per_param,
+        MixedPrecision::Megatron => zero_fill + BF16 + 2.0 * tr.grad_bytes_per_param,
         MixedPrecision::TorchAmp => zero_fill,
     }
 }

@@ -15,7 +15,7 @@ use super::layer::LayerCtx;
 use crate::spec::training::{Fp8Recipe, Precision, Training};
 
 /// Bytes per element of a BF16 value.
-const BF16: f64 = 2.0;
+pub(crate) const BF16: f64 = 2.0;
 
 /// How a recipe makes its quantized GEMM operands; it decides every pass below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

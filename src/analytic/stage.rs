@@ -522,7 +522,8 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
     // Nothing runs before the first unit's gather: each micro-batch's forward waits for
     // it (its parameters were freed after the previous backward).
     let (fill, drain) = zero3_edges(inp, b);
-    let zero = (exp(zf, fwd).max(fill), exp(zb, bwd_under));
+    let beyond_fwd = exp(zf, fwd);
+    let zero = (beyond_fwd.max(fill), exp(zb, bwd_under));
     // The part of the traffic that runs beside compute slows it by its SMs' share.
     let share = inp.dp.sm_share;
     let sm = ((zf - zero.0) * share, (zb - zero.1) * share);
@@ -540,7 +541,7 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         zero_s: zero.0 + zero.1 + sm.0 + sm.1,
         collective_sm_s: sm.0 + sm.1,
         zero3_drain_s: (drain - zero.1).max(0.0),
-        zero3_fill_s: zero.0 - exp(zf, fwd),
+        zero3_fill_s: zero.0 - beyond_fwd,
         fp8_cast_s: b.fp8_cast_s + weight_cast + 2.0 * amax,
         moe_permute_s: b.moe_permute_s,
         loss_s: b.loss_s,
