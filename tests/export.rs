@@ -171,6 +171,38 @@ fn megatron_matches_mixtral_example() {
     );
 }
 
+/// The flex dispatcher as Megatron-Core names it (`--moe-token-dispatcher-type flex`,
+/// `--moe-flex-dispatcher-backend {deepep,hybridep}`, TransformerConfig
+/// `moe_flex_dispatcher_backend` @d98e8a6; Megatron-Bridge's Qwen3 H100 presets set
+/// `moe_flex_dispatcher_backend = "hybridep"`, qwen3_workload_base_configs.py @v0.4.1).
+#[test]
+fn the_moe_dispatcher_exports_as_megatron_names_it() {
+    let p = mixtral_scenario();
+    let p = p.to_str().unwrap();
+    for backend in ["deepep", "hybridep"] {
+        let set = format!("training.moe_dispatcher={backend}");
+        let f = flags(&export("megatron", p, &[&set]));
+        assert_has(
+            &f,
+            &[
+                "--moe-token-dispatcher-type flex",
+                &format!("--moe-flex-dispatcher-backend {backend}"),
+            ],
+            backend,
+        );
+        let bridge = export("megatron-bridge", p, &[&set]);
+        for want in [
+            "cfg.model.moe_token_dispatcher_type = \"flex\"".to_string(),
+            format!("cfg.model.moe_flex_dispatcher_backend = \"{backend}\""),
+        ] {
+            assert!(
+                bridge.lines().any(|l| l == want),
+                "missing `{want}` in:\n{bridge}"
+            );
+        }
+    }
+}
+
 /// NVIDIA/Megatron-LM `examples/llama/train_llama3_8b_h100_fp8.sh` (commit d98e8a6):
 /// FP8 as `--fp8-format hybrid --fp8-amax-history-len 1024 --fp8-amax-compute-algo max`.
 #[test]

@@ -7,7 +7,7 @@
 //! Llama 3's RoCE cluster (Llama 3 Herd of Models, arXiv 2407.21783, section 3.3.1):
 //! 3,072-GPU pods with full bisection, oversubscribed 1:7 between pods.
 
-use llmplan::analytic::comm::{Comm, Group};
+use llmplan::analytic::comm::{Comm, Group, TokenRoute};
 use llmplan::analytic::EstimateOptions;
 use llmplan::setup::estimate;
 use llmplan::spec::catalog;
@@ -44,17 +44,17 @@ fn all_to_all_across_pods_pays_the_upper_tier() {
     let flat = dgx_h100(&[]);
     let tiered = dgx_h100(&[(64, 7.0)]);
     let (t, k, b) = (4096.0, 2.0, 16384.0);
-    let a = Comm::new(&flat).moe_all_to_all_s(t, k, b, g, None);
+    let a = Comm::new(&flat).moe_all_to_all_s(t, k, b, g, TokenRoute::PerCopy);
     let c = Comm::new(&tiered);
     assert!((c.tier_factor(g, |m| (16.0 - m) / 15.0) - 7.0 * 8.0 / 15.0).abs() < 1e-12);
-    let x = c.moe_all_to_all_s(t, k, b, g, None);
+    let x = c.moe_all_to_all_s(t, k, b, g, TokenRoute::PerCopy);
     assert!(close(a, 2801.2), "{a}");
     assert!(close(x, 10444.16), "{x}");
     // Inside one block (ep 8 at stride 8 spans 64 GPUs) nothing changes.
     let inside = Group { size: 8, stride: 8 };
     assert_eq!(
-        Comm::new(&tiered).moe_all_to_all_s(t, k, b, inside, None),
-        Comm::new(&flat).moe_all_to_all_s(t, k, b, inside, None)
+        Comm::new(&tiered).moe_all_to_all_s(t, k, b, inside, TokenRoute::PerCopy),
+        Comm::new(&flat).moe_all_to_all_s(t, k, b, inside, TokenRoute::PerCopy)
     );
 }
 
@@ -191,7 +191,7 @@ fn rail_optimised_leaves_keep_traffic_below_the_uplinks() {
         stride: 8,
     };
     let (t, k, b) = (4096.0, 2.0, 16384.0);
-    let a2a = |c: &ClusterProfile| Comm::new(c).moe_all_to_all_s(t, k, b, g, None);
+    let a2a = |c: &ClusterProfile| Comm::new(c).moe_all_to_all_s(t, k, b, g, TokenRoute::PerCopy);
     assert!(close(a2a(&rail), 2801.2), "{}", a2a(&rail));
     assert!(close(a2a(&flat), 8952.8), "{}", a2a(&flat));
     let p2p = |c: &ClusterProfile| Comm::new(c).p2p_s(100e6, 64);

@@ -256,25 +256,53 @@ fn expert_imbalance_slows_the_busiest_rank() {
     assert!(e.to_string().contains("training.expert_imbalance"), "{e}");
 }
 
-#[test]
-fn moe_permute_is_named_in_the_breakdown() {
-    // Dispatch and combine copies: 8 B per routed copy of a token's hidden vector in
-    // forward (permute read 2 + write 2, un-permute read 2 + write 2), twice in backward.
-    let sc = load("gpt4-moe-h100", &[]);
+/// Layer 0's MoE copies of the seed's H100 plan with `sets`, in bytes per element of each
+/// routed copy of a token's hidden vector, forward (backward moves each copy's gradient:
+/// twice the forward's time).
+fn permute_bytes_per_copy(sets: &[&str]) -> f64 {
+    let sc = load("gpt4-moe-h100", sets);
     let k = kernel_model_for(&sc);
     let c = first_layer(&sc, &k);
     let moe = sc.model.moe.as_ref().unwrap();
     let mut adj = Adjustments::default();
     let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
     let t = (rl.micro_batch as u64 * sc.training.seq_len) as f64;
-    let bytes = 8.0 * moe.top_k as f64 * sc.model.hidden as f64 * t;
-    if sc.model.is_moe_layer(0) {
-        assert!((c.moe_permute_s / (3.0 * k.memory_s(bytes)) - 1.0).abs() < 1e-9);
-    }
+    assert!(sc.model.is_moe_layer(0));
+    c.moe_permute_s / (3.0 * k.memory_s(moe.top_k as f64 * sc.model.hidden as f64 * t))
+}
+
+#[test]
+fn moe_permute_is_named_in_the_breakdown() {
+    // Dispatch and combine copies: 8 B per routed copy of a token's hidden vector in
+    // forward (permute read 2 + write 2, un-permute read 2 + write 2), twice in backward
+    // (ep 16 over 16 experts: one per rank, nothing to sort).
+    assert!((permute_bytes_per_copy(&[]) - 8.0).abs() < 1e-9);
+    let sc = load("gpt4-moe-h100", &[]);
     let e = estimate(&sc, &EstimateOptions::default()).unwrap();
     let text = llmplan::report::estimate_table(&e).replace(['│', '┆', '\n'], " ");
     let words: Vec<&str> = text.split_whitespace().collect();
     assert!(words.windows(2).any(|w| w == ["MoE", "permute"]), "{text}");
+}
+
+/// Megatron-Core's all-to-all dispatcher delivers tokens grouped by source rank; a rank
+/// holding several experts sorts them into local-expert order after the exchange and
+/// back before the combine ("Permutation 2", `sort_chunks_by_idxs`): 8 B more per
+/// routed copy forward, 16 in all. DeepEP permutes once, on arrival: 8. The seed's 16
+/// experts over ep 8 leave 2 per rank; over ep 16, one (nothing to sort).
+#[test]
+fn the_all_to_all_dispatcher_sorts_tokens_by_local_expert() {
+    let permute = permute_bytes_per_copy;
+    assert!((permute(&["layout.ep=8"]) - 16.0).abs() < 1e-9);
+    assert!((permute(&["layout.ep=8", "training.moe_dispatcher=deepep"]) - 8.0).abs() < 1e-9);
+    assert!((permute(&["layout.ep=16"]) - 8.0).abs() < 1e-9);
+    // FP8 expert GEMMs need each expert's token count aligned (16 rows): Megatron-Core
+    // pads the experts' input and strips their output with a copy each (TEGroupedMLP's
+    // quantization_padding, TE Fp8Padding/Fp8Unpadding), 8 B more, unless HybridEP
+    // delivered them padded.
+    let fp8 = |d: &str| permute(&["layout.ep=8", "training.precision=fp8", d]);
+    assert!((fp8("training.moe_dispatcher=all_to_all") - 24.0).abs() < 1e-9);
+    assert!((fp8("training.moe_dispatcher=deepep") - 16.0).abs() < 1e-9);
+    assert!((fp8("training.moe_dispatcher=hybridep") - 8.0).abs() < 1e-9);
 }
 
 /// The forward FLOPs of layer `i`'s GEMM list on one GPU of `sc`'s own layout, with
@@ -559,4 +587,44 @@ fn the_embedding_gradient_is_dense() {
     let expect = k.memory_s(12.0 * 2.0 * shard) - k.memory_s(12.0 * shard);
     assert!((grew / expect - 1.0).abs() < 1e-9, "{grew} vs {expect}");
     assert_eq!(b.stages[0].fwd_s, a.stages[0].fwd_s);
+}
+
+/// An expert all-to-all hidden under compute (`overlap.ep_comm`) still holds SMs while
+/// it runs, and the compute beside it slows by their share of the GPU's 132: NCCL's
+/// channels for Megatron-Core's all-to-all dispatcher (2 per member inside a node: 16
+/// for ep 8 on one DGX H100, `Comm::collective_ctas`), DeepEP's 20 (`DEEPEP_SMS`, its
+/// `Buffer.num_sms` default). The seed's H100 plan at tp 1, ep 8 (one node, so both
+/// dispatchers route alike) hides every all-to-all under its layers: the breakdown's
+/// all-to-all is then exactly 16/132 and 20/132 of what it is without the overlap.
+#[test]
+fn a_hidden_all_to_all_slows_compute_by_its_sms() {
+    let ep = |extra: &[&str]| {
+        let mut sets = vec![
+            "layout.tp=1",
+            "layout.ep=8",
+            "layout.sequence_parallel=false",
+        ];
+        sets.extend_from_slice(extra);
+        let sc = load("gpt4-moe-h100", &sets);
+        estimate(&sc, &EstimateOptions::default())
+            .unwrap()
+            .time
+            .breakdown
+            .ep_comm_s
+    };
+    let exposed = ep(&["layout.overlap.ep_comm=false"]);
+    let nccl = ep(&["layout.overlap.ep_comm=true"]);
+    let deepep = ep(&[
+        "layout.overlap.ep_comm=true",
+        "training.moe_dispatcher=deepep",
+    ]);
+    assert!(exposed > 0.0);
+    assert!(
+        (nccl / exposed - 16.0 / 132.0).abs() < 1e-9,
+        "{nccl} of {exposed}"
+    );
+    assert!(
+        (deepep / exposed - 20.0 / 132.0).abs() < 1e-9,
+        "{deepep} of {exposed}"
+    );
 }

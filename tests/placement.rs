@@ -8,7 +8,7 @@
 //! 14.4 TB/s / 8 / 2) at NCCL efficiency 0.80, i.e. 720 GB/s; 400 Gb/s ConnectX-7 per
 //! GPU (50 GB/s) at 0.90, i.e. 45 GB/s; latency 1 us per NVLink hop, 5 us per network hop.
 
-use llmplan::analytic::comm::{inner_span, segment, Comm, Group};
+use llmplan::analytic::comm::{inner_span, segment, Comm, Group, TokenRoute};
 use llmplan::analytic::EstimateOptions;
 use llmplan::search::space::{Space, SpaceLimits};
 use llmplan::search::{full_estimate, search, SearchOptions};
@@ -98,12 +98,40 @@ fn all_to_all_inside_an_nvl72_rack_vs_dgx_b200_nodes() {
     assert!(cn.place(g).intra());
     assert_eq!(cd.place(g).domains, 8);
     let close = |got: f64, want_us: f64| (got * 1e6 - want_us).abs() < 0.01;
-    let a_nvl = cn.moe_all_to_all_s(t, k, b, g, None);
-    let a_dgx = cd.moe_all_to_all_s(t, k, b, g, None);
+    let a_nvl = cn.moe_all_to_all_s(t, k, b, g, TokenRoute::PerCopy);
+    let a_dgx = cd.moe_all_to_all_s(t, k, b, g, TokenRoute::PerCopy);
     assert!(close(a_nvl, 571.89), "{a_nvl}");
     assert!(close(a_dgx, 9139.26), "{a_dgx}");
-    let packed = Comm::new(&nvl.cluster).moe_all_to_all_s(t, k, b, g, None);
+    let packed = Comm::new(&nvl.cluster).moe_all_to_all_s(t, k, b, g, TokenRoute::PerCopy);
     assert!(close(packed, 5224.58), "{packed}");
+}
+
+/// The DGX B200 dispatch above through DeepEP's normal kernels (`training.moe_dispatcher:
+/// deepep`), which send a token once to each node holding one of its experts (DeepEP
+/// README, "asymmetric-domain bandwidth forwarding"; its internode test counts RDMA
+/// bytes per destination node). With 8 copies spread evenly over 8 single-member nodes,
+/// each of the 7 other nodes gets one with probability 1 - (7/8)^8: 7 x 0.656391 =
+/// 4.594738 crossings instead of 7, 269.80 MB at 45 GB/s = 5,995.65 us + 5 us =
+/// 6,000.65 us. Node-limited routing to 4 nodes (DeepSeek-V3) caps it at 4 x 7/8 = 3.5
+/// crossings: 205.52 MB, 4,567.13 us + 5 us = 4,572.13 us.
+#[test]
+fn deepep_sends_a_token_once_per_node() {
+    let (t, k, b) = (4096.0, 8.0, 7168.0 * 2.0);
+    let dgx = tp8_ep8("dgx-b200");
+    let rd = resolved(&dgx);
+    let g = Group { size: 8, stride: 8 };
+    let c = Comm::for_layout(&dgx.cluster, &rd);
+    let close = |got: f64, want_us: f64| (got * 1e6 - want_us).abs() < 0.01;
+    let per_node = c.moe_all_to_all_s(t, k, b, g, TokenRoute::PerDomain(None));
+    assert!(close(per_node, 6000.65), "{per_node}");
+    let limited = c.moe_all_to_all_s(t, k, b, g, TokenRoute::PerDomain(Some(4)));
+    assert!(close(limited, 4572.13), "{limited}");
+    // Inside one node nothing crosses the network: both routes cost the same.
+    let inside = Group { size: 8, stride: 1 };
+    assert_eq!(
+        c.moe_all_to_all_s(t, k, b, inside, TokenRoute::PerDomain(None)),
+        c.moe_all_to_all_s(t, k, b, inside, TokenRoute::PerCopy)
+    );
 }
 
 /// The same through `estimate`: the expert all-to-all of tp 8 x ep 8 on GB200 NVL72 is

@@ -383,23 +383,32 @@ fn megatron_bridge_h100_fp8_tokens() {
 /// Megatron-Bridge's MoE runs on DGX-H100 (tests/data/published/bridge_h100_moe_public.csv,
 /// the DGX-H100 rows of docs/performance-summary-archive.md @067f987d, NeMo 25.11 to
 /// 26.04.01), tokens/s per GPU, each row on its release's preset (recompute, etp,
-/// all-to-all overlap; docs/validation.md). Measured: MAPE 60.4%; GPT-OSS 120B (BF16,
-/// PP 4, EP 8) +43.7% to +48.3% (+38.7% to +43.0% before its 128-token windows were
-/// priced: half its layers' attention computes 187.5 keys per query, not 2,048; +44.1%
-/// to +48.7% before its later stages reduced their gradients as one bucket each),
-/// Qwen3 235B-A22B (FP8-CS, TP 2, PP 8, EP 32, etp 1)
-/// +29.3% to +39.1%, Qwen3 30B-A3B at EP 16 over two nodes -11.5% and -12.1%, at PP 2 and
-/// EP 8 inside one node +67.6%, +197.0% (26.02, whose published throughput is 0.56 of
-/// 26.02.01's on the same layout and preset) and +217.0% (25.11). Every row but the
-/// EP 16 ones predicted too fast: the published per-layer time of Qwen3 30B-A3B is
-/// ~9.4 ms per micro-batch in both layouts, the model's compute ~4.5-4.9 ms. The
-/// issue's aim for MoE is 12%; the bounds guard what the model gives today.
+/// all-to-all overlap, token dispatcher; docs/validation.md). Measured: MAPE 53.2%;
+/// GPT-OSS 120B (BF16, PP 4, EP 8) +39.7% to +44.0% (+43.7% to +48.3% before the
+/// all-to-all dispatcher's sort into local-expert order was priced; +38.7% to +43.0%
+/// before its 128-token windows were priced: half its layers' attention computes 187.5
+/// keys per query, not 2,048; +44.1% to +48.7% before its later stages reduced their
+/// gradients as one bucket each), Qwen3 235B-A22B (FP8-CS, TP 2, PP 8, EP 32, etp 1)
+/// +20.1% to +29.2% (+29.3% to +39.1% before its overlapped all-to-all's 16 SMs were
+/// charged, and the copies padding its experts' FP8 inputs were priced),
+/// Qwen3 30B-A3B at EP 16 over two nodes +49.4% and +50.4% (-12.1% and -11.5% while its
+/// HybridEP dispatch was priced as Megatron-Core's all-to-all, 4 copies of each token
+/// over InfiniBand instead of ~1: MAPE 60.4% then), at PP 2 and EP 8 inside one node
+/// +48.4% (+67.6% before DeepEP's 20 SMs were charged and its experts' FP8 padding
+/// copies priced), +162.9% (26.02, whose published throughput is 0.56 of 26.02.01's on
+/// the same layout and preset) and +155.7% (25.11, the all-to-all dispatcher).
+/// Every row is predicted too fast:
+/// the published per-layer time of Qwen3 30B-A3B is ~9.4 ms per micro-batch in both
+/// layouts, the model's compute ~4.5-4.9 ms, and with the exchange priced as it runs
+/// the two layouts now agree, as published. The aim for MoE is 12%; the bounds
+/// guard what the model gives today.
 #[test]
 fn megatron_bridge_h100_moe_tokens() {
     let r = report();
     let p = rows(&r, "MB-H100-", "tokens_per_s_per_gpu");
     assert_eq!(p.len(), 15, "{}", show(&p));
-    assert!(mape(&p) < 62.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(mape(&p) < 54.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(p.iter().all(|x| x.error_pct > 20.0), "{}", show(&p));
     let of = |model: &str| -> Vec<&Prediction> {
         p.iter()
             .copied()
@@ -407,10 +416,24 @@ fn megatron_bridge_h100_moe_tokens() {
             .collect()
     };
     // GPT-OSS and Qwen3 235B: too fast on every release, within the measured spread.
-    for x in of("GPT-OSS-120B").iter().chain(&of("Q3-235B")) {
-        assert!(x.error_pct > 25.0 && x.error_pct < 50.0, "{}", show(&[x]));
+    for x in of("GPT-OSS-120B") {
+        assert!(x.error_pct > 35.0 && x.error_pct < 45.0, "{}", show(&[x]));
     }
-    assert_eq!(of("Q3-30B").len(), 5);
+    for x in of("Q3-235B") {
+        assert!(x.error_pct > 20.0 && x.error_pct < 32.0, "{}", show(&[x]));
+    }
+    let q30 = of("Q3-30B");
+    assert_eq!(q30.len(), 5);
+    // The same per-layer gap in both layouts: EP 16 over two nodes (HybridEP, 26.04.x)
+    // within 20 points of EP 8 inside one node on the release before (26.02.01).
+    let ep8 = q30.iter().find(|x| x.row_id.contains("26.02.01")).unwrap();
+    for x in q30.iter().filter(|x| x.row_id.contains("26.04")) {
+        assert!(
+            (x.error_pct - ep8.error_pct).abs() < 20.0,
+            "{}",
+            show(&[x, ep8])
+        );
+    }
 }
 
 /// How a row states Megatron-Core settings the framework table does not fix: the

@@ -200,6 +200,16 @@ pub fn shared_link_s<const N: usize>(alone: [f64; N]) -> [f64; N] {
 /// Most CTAs a NCCL ring collective launches per GPU (MAXCHANNELS, NCCL through 2.18).
 pub const MAX_RING_CTAS: u64 = 32;
 
+/// How a MoE token reaches its experts' NVLink domains ([`Comm::moe_all_to_all_s`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRoute {
+    /// Each routed copy is a message of its own (Megatron-Core's `alltoall` dispatcher).
+    PerCopy,
+    /// One message per destination domain, forwarded over NVLink there (DeepEP,
+    /// HybridEP); `Some(M)`: routing limited to M domains per token (DeepSeek-V3).
+    PerDomain(Option<u32>),
+}
+
 /// Collective cost calculator for one cluster.
 #[derive(Debug, Clone, Copy)]
 pub struct Comm<'a> {
@@ -553,17 +563,18 @@ impl<'a> Comm<'a> {
 
     /// MoE token exchange (dispatch or combine) over the expert-parallel group `g`:
     /// each GPU sends `tokens` x `top_k` copies of `bytes_per_token`, spread evenly over
-    /// the experts. Copies for experts on the same NVLink domain go over NVLink. With
-    /// node-limited routing (`node_limit` = M) a token crosses the network once per
-    /// destination domain, at most M - and fans out over NVLink on arrival (DeepSeek-V3
-    /// report, section 3.2.2); otherwise every remote copy crosses it. Seconds.
+    /// the experts. Copies for experts on the same NVLink domain go over NVLink. Routed
+    /// [`TokenRoute::PerDomain`], a token crosses the network once per destination
+    /// domain and fans out over NVLink on arrival (DeepSeek-V3 report, section 3.2.2;
+    /// DeepEP's normal kernels); [`TokenRoute::PerCopy`], every remote copy crosses it.
+    /// Seconds.
     pub fn moe_all_to_all_s(
         &self,
         tokens: f64,
         top_k: f64,
         bytes_per_token: f64,
         g: Group,
-        node_limit: Option<u32>,
+        route: TokenRoute,
     ) -> f64 {
         if g.size <= 1 || tokens <= 0.0 {
             return 0.0;
@@ -573,9 +584,15 @@ impl<'a> Comm<'a> {
         let a = p.per_domain as f64;
         let d = p.domains as f64;
         let remote_copies = top_k * (n - a) / n;
-        let crossings = match node_limit {
-            // Expected remote domains among the (at most M) a token visits.
-            Some(lim) if p.domains > 1 => remote_copies.min(lim as f64 * (d - 1.0) / d),
+        let crossings = match route {
+            TokenRoute::PerDomain(limit) if p.domains > 1 => {
+                // Remote domains a token visits: each holds one of its top_k copies
+                // with probability 1 - (1 - 1/d)^top_k; under node-limited routing it
+                // visits at most M domains, the remote ones (d - 1) / d of them.
+                let visited = (d - 1.0) * (1.0 - (1.0 - 1.0 / d).powf(top_k));
+                let limited = limit.map_or(f64::INFINITY, |m| m as f64 * (d - 1.0) / d);
+                remote_copies.min(visited).min(limited)
+            }
             _ => remote_copies,
         };
         let up = &self.cluster.scale_up;

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::comm::{Comm, Group};
+use super::comm::{Comm, Group, TokenRoute};
 use super::compute::KernelModel;
 use super::elementwise::op_bytes;
 use super::layer_comm::layer_comm;
@@ -17,7 +17,7 @@ use super::params::layer_params;
 use crate::spec::gpu::Dtype;
 use crate::spec::layout::{Overlap, ResolvedLayout};
 use crate::spec::model::{ModelSpec, Moe};
-use crate::spec::training::{Recompute, RecomputeModule, Training};
+use crate::spec::training::{MoeDispatcher, Recompute, RecomputeModule, Training};
 pub use attention::window_note;
 use gemms::Gemms;
 pub use gemms::{GemmTime, Src};
@@ -98,6 +98,15 @@ impl LayerCost {
         self.bwd_compute_s + self.recompute_s
     }
 
+    /// The expert all-to-all per micro-batch before overlap, seconds: forward, and
+    /// backward with the collectives each forward replay redoes.
+    pub fn ep_s(&self) -> (f64, f64) {
+        (
+            self.ep_fwd_s,
+            self.ep_bwd_s + self.ep_fwd_s * self.forward_replays,
+        )
+    }
+
     /// The communication not hidden under the compute it runs beside.
     pub fn exposed(&self, ov: &Overlap) -> Exposed {
         let (cf, cb) = (self.fwd_compute_s, self.bwd_total_compute_s());
@@ -114,8 +123,8 @@ impl LayerCost {
                 ),
             },
             ep: (
-                expose(self.ep_fwd_s, ov.ep_comm, cf),
-                expose(self.ep_bwd_s + self.ep_fwd_s * r, ov.ep_comm, cb),
+                expose(self.ep_s().0, ov.ep_comm, cf),
+                expose(self.ep_s().1, ov.ep_comm, cb),
             ),
             cp: (
                 (self.cp_fwd_s - self.attn_fwd_s).max(0.0),
@@ -201,6 +210,39 @@ impl LayerCtx<'_> {
             stride: 1,
         }
     }
+
+    /// How `moe`'s tokens cross NVLink domains: once per destination domain under
+    /// DeepEP-style dispatch or node-limited routing, once per routed copy under the
+    /// all-to-all dispatcher ([`Comm::moe_all_to_all_s`]).
+    pub fn token_route(&self, moe: &Moe) -> TokenRoute {
+        match moe.max_nodes_per_token {
+            None if !self.training.moe_dispatcher.per_domain() => TokenRoute::PerCopy,
+            limit => TokenRoute::PerDomain(limit),
+        }
+    }
+}
+
+/// Bytes through HBM per element of each routed copy of a token's hidden vector, in
+/// forward: the permute into expert order and the un-permute back (read 2 + write 2
+/// each); where an all-to-all of one message per copy delivers tokens grouped by
+/// source rank to a rank holding several experts, also the sort into local-expert
+/// order after it and the un-sort before the combine (Megatron-Core's
+/// `MoEAlltoAllTokenDispatcher`, "Permutation 2", `sort_chunks_by_idxs`, @d7288711);
+/// with `quantized` expert GEMMs, the copy padding each expert's tokens to the GEMM's
+/// alignment and the one removing the padding from their output (Megatron-Core's
+/// `TEGroupedMLP` `quantization_padding`, TE's `Fp8Padding`/`Fp8Unpadding`; a copy
+/// unless every count is already aligned, which routed counts are not), which
+/// HybridEP's padded dispatch makes unneeded. Node-limited routing is DeepSeek-V3's own
+/// framework, not Megatron-Core's experts, and its report says nothing of padding: no
+/// padding copy is charged there. DeepEP-style dispatch permutes once, on arrival.
+fn permute_bytes(ctx: &LayerCtx, moe: &Moe, quantized: bool) -> f64 {
+    let ep = ctx.layout.ep;
+    let route = ctx.token_route(moe);
+    let regroup = ep > 1 && moe.experts / ep > 1 && route == TokenRoute::PerCopy;
+    let pads = quantized
+        && moe.max_nodes_per_token.is_none()
+        && ctx.training.moe_dispatcher != MoeDispatcher::Hybridep;
+    8.0 + if regroup { 8.0 } else { 0.0 } + if pads { 8.0 } else { 0.0 }
 }
 
 /// One layer's shape on one GPU for one micro-batch: token counts and widths as the
@@ -307,11 +349,11 @@ pub fn layer_cost(ctx: &LayerCtx, i: u32, k: &dyn KernelModel, comm: &Comm) -> L
     let (gm, priced) = price_gemms(ctx, i, k);
     let recipe = gm.recipe;
     let proj = projections(ctx, &d, &priced);
-    let (act_width, routed_k) = mlp_widths(ctx, moe);
+    let (act_width, copy_bytes) = mlp_widths(ctx, moe, recipe.is_some());
     let (cast_fwd_s, cast_bwd_s) = cast_s(&gm, ctx, k, comm);
     let (gemm, gemm_bwd) = (gm.fwd + cast_fwd_s, gm.bwd + cast_bwd_s);
     let (attn_fwd, attn_bwd) = attention::attention_core(ctx, i, k, &d);
-    let mk = memory_kernels(ctx, k, &d, act_width, routed_k);
+    let mk = memory_kernels(ctx, k, &d, act_width, copy_bytes);
     // Communication (forward; backward mirrors it).
     let c = layer_comm(ctx, comm, moe, recipe, d.gin);
     let tp_ub = userbuffers(ctx, moe.is_some(), &priced, &c, d.gin, k);
@@ -420,15 +462,18 @@ fn projections(ctx: &LayerCtx, d: &Dims, priced: &[PricedGemm]) -> Projections {
     }
 }
 
-/// The MLP activation function's width per token (elements) and the routed experts
-/// per token (0 for a dense MLP).
-fn mlp_widths(ctx: &LayerCtx, moe: Option<&Moe>) -> (f64, f64) {
+/// The MLP activation function's width per token (elements) and the bytes the MoE
+/// copies move per token per hidden element (0 for a dense MLP).
+fn mlp_widths(ctx: &LayerCtx, moe: Option<&Moe>, quantized: bool) -> (f64, f64) {
     match moe {
         None => (ctx.model.ffn_hidden as f64, 0.0),
         Some(moe) => {
             let fe = moe.expert_ffn_hidden as f64;
             let shared = moe.shared_experts as f64 * fe;
-            (moe.top_k as f64 * fe + shared, moe.top_k as f64)
+            (
+                moe.top_k as f64 * fe + shared,
+                moe.top_k as f64 * permute_bytes(ctx, moe, quantized),
+            )
         }
     }
 }
@@ -465,13 +510,14 @@ struct MemKernels {
 
 /// Forward memory-bound kernels (bytes read plus written): norms, activation function
 /// over `act_width` elements per token, residual adds, dropout, rotary embedding, and
-/// the MoE copies of `routed_k` routed tokens per token.
+/// the MoE copies around the expert exchange, `copy_bytes` per token per hidden element
+/// ([`permute_bytes`] for each routed copy).
 fn memory_kernels(
     ctx: &LayerCtx,
     k: &dyn KernelModel,
     d: &Dims,
     act_width: f64,
-    routed_k: f64,
+    copy_bytes: f64,
 ) -> MemKernels {
     let Dims {
         t,
@@ -506,7 +552,7 @@ fn memory_kernels(
         } else {
             0.0
         };
-    let permute = 8.0 * routed_k * h * t * d.fold; // MoE dispatch and combine copies
+    let permute = copy_bytes * h * t * d.fold;
     MemKernels {
         norm_s,
         act_s,

@@ -51,13 +51,14 @@ pub fn layer_comm(
     };
     let (ep_fwd_s, ep_bwd_s) = match moe {
         Some(moe) => {
+            let route = ctx.token_route(moe);
             let a2a = |bytes_per_elem: f64| {
                 comm.moe_all_to_all_s(
                     th,
                     moe.top_k.into(),
                     h * bytes_per_elem,
                     ctx.ep_group(),
-                    moe.max_nodes_per_token,
+                    route,
                 )
             };
             // Dispatch goes out quantized where tokens are quantized before it

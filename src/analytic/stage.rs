@@ -12,7 +12,7 @@ use super::layer::{layer_cost, LayerCost, LayerCtx, ACT};
 use super::offload;
 use super::pipeline::partner;
 use crate::spec::layout::Overlap;
-use crate::spec::training::Recompute;
+use crate::spec::training::{MoeDispatcher, Recompute};
 use crate::spec::ModelSpec;
 
 // The data-parallel traffic lives in `dp_sync`; re-exported so a stage's users find it here.
@@ -114,6 +114,9 @@ pub struct StageInputs<'a> {
     pub comm: Comm<'a>,
     /// The layout's data-parallel groups, shaped once ([`DpGroups::new`]).
     pub dp: DpGroups,
+    /// Share of the GPU's compute an overlapped expert all-to-all takes while it runs
+    /// ([`ep_sm_share`]), fraction.
+    pub ep_sm_share: f64,
 }
 
 impl<'a> StageInputs<'a> {
@@ -130,8 +133,35 @@ impl<'a> StageInputs<'a> {
             kernels,
             comm,
             dp: DpGroups::new(ctx.layout, &comm, gpu_sms),
+            ep_sm_share: ep_sm_share(&ctx, &comm, gpu_sms),
         }
     }
+}
+
+/// SMs DeepEP's kernels run on (its `Buffer.num_sms` default; Megatron-Core's
+/// `moe_deepep_num_sms`, later `moe_flex_dispatcher_num_sms`, historical default), count.
+pub const DEEPEP_SMS: f64 = 20.0;
+
+/// SMs HybridEP's kernels run on as NVIDIA's published Megatron-Bridge runs set them
+/// (`moe_hybridep_num_sms = 32`, scripts/performance/utils/overrides.py @v0.4.1), count.
+pub const HYBRIDEP_SMS: f64 = 32.0;
+
+/// Share of the GPU's `gpu_sms` an expert all-to-all holds while it runs beside
+/// compute (`overlap.ep_comm`): DeepEP's [`DEEPEP_SMS`], HybridEP's [`HYBRIDEP_SMS`],
+/// or the NCCL channels of the expert-parallel group ([`Comm::collective_ctas`]: NCCL's
+/// all-to-all sends run on its channels, one CTA each). 0 without the overlap, or when
+/// the layout reserves SMs for communication for the whole step (`gpu_sms` 0). Fraction.
+pub fn ep_sm_share(ctx: &LayerCtx, comm: &Comm, gpu_sms: f64) -> f64 {
+    let l = ctx.layout;
+    if !l.overlap.ep_comm || l.ep <= 1 || gpu_sms <= 0.0 {
+        return 0.0;
+    }
+    let sms = match ctx.training.moe_dispatcher {
+        MoeDispatcher::Deepep => DEEPEP_SMS,
+        MoeDispatcher::Hybridep => HYBRIDEP_SMS,
+        MoeDispatcher::AllToAll => f64::from(comm.collective_ctas(ctx.ep_group())),
+    };
+    (sms / gpu_sms).min(1.0)
 }
 
 /// One layer kind's terms as a stage sums them (overlap applied), per micro-batch.
@@ -154,15 +184,20 @@ pub struct LayerTerms {
 }
 
 impl LayerTerms {
-    fn new(c: &LayerCost, ov: &Overlap) -> Self {
+    /// `ep_share`: the compute the hidden part of the expert all-to-all slows, counted
+    /// with the all-to-all ([`ep_sm_share`]).
+    fn new(c: &LayerCost, ov: &Overlap, ep_share: f64) -> Self {
         let e = c.exposed(ov);
+        let ep = c.ep_s();
+        let hidden = (ep.0 - e.ep.0, ep.1 - e.ep.1);
+        let slowed = (hidden.0 * ep_share, hidden.1 * ep_share);
         LayerTerms {
-            fwd: c.fwd_s(ov),
-            bwd: c.bwd_s(ov),
+            fwd: c.fwd_s(ov) + slowed.0,
+            bwd: c.bwd_s(ov) + slowed.1,
             compute: c.fwd_compute_s + c.bwd_compute_s + c.recompute_s,
             wgrad: c.wgrad_s,
             tp: e.tp.0 + e.tp.1,
-            ep: e.ep.0 + e.ep.1,
+            ep: e.ep.0 + e.ep.1 + slowed.0 + slowed.1,
             ep_bwd: c.ep_bwd_s,
             cp: e.cp.0 + e.cp.1,
             dense_params: c.dense_params,
@@ -247,8 +282,8 @@ pub fn stage_parts(inp: &StageInputs) -> StageParts {
     let ov = &l.overlap;
     let hc = head_cost(ctx, k);
     StageParts {
-        dense: dense.map(|c| LayerTerms::new(&c, ov)),
-        moe: moe.map(|c| LayerTerms::new(&c, ov)),
+        dense: dense.map(|c| LayerTerms::new(&c, ov, 0.0)),
+        moe: moe.map(|c| LayerTerms::new(&c, ov, inp.ep_sm_share)),
         // Embedding lookup writes T x h; its gradient scatter-adds back.
         emb_s: k.memory_s(2.0 * t * h * 2.0 / sp),
         emb_grad_s: k.memory_s(

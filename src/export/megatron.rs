@@ -11,7 +11,9 @@ use crate::error::Result;
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::model::{ModelSpec, Norm, PositionEmbedding};
 use crate::spec::scenario::Scenario;
-use crate::spec::training::{Fp8Recipe, Precision, Recompute, RecomputeModule};
+use crate::spec::training::{
+    Fp8Recipe, MoeDispatcher, Precision, Recompute, RecomputeModule, Training,
+};
 
 /// How the layer split is written for Megatron Core.
 enum Split {
@@ -110,7 +112,8 @@ fn offload_layers(t: Target, sc: &Scenario, l: &ResolvedLayout) -> Result<Option
 }
 
 /// Model-shape flags (`--num-layers` ... ), as the examples write them.
-fn model_flags(m: &ModelSpec, seq: u64, f: &mut Vec<String>) -> Result<()> {
+fn model_flags(m: &ModelSpec, tr: &Training, f: &mut Vec<String>) -> Result<()> {
+    let seq = tr.seq_len;
     f.push(format!("--num-layers {}", m.layers));
     f.push(format!("--hidden-size {}", m.hidden));
     f.push(format!("--ffn-hidden-size {}", m.ffn_hidden));
@@ -166,7 +169,7 @@ fn model_flags(m: &ModelSpec, seq: u64, f: &mut Vec<String>) -> Result<()> {
             f.push(format!("--window-attn-skip-freq {}", w.full_every));
         }
     }
-    moe_flags(m, f);
+    moe_flags(m, tr.moe_dispatcher, f);
     if let Some(a) = &m.mla {
         f.push("--multi-latent-attention".into());
         if let Some(r) = a.q_lora_rank {
@@ -183,7 +186,7 @@ fn model_flags(m: &ModelSpec, seq: u64, f: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-fn moe_flags(m: &ModelSpec, f: &mut Vec<String>) {
+fn moe_flags(m: &ModelSpec, dispatcher: MoeDispatcher, f: &mut Vec<String>) {
     let Some(e) = &m.moe else { return };
     f.push(format!("--num-experts {}", e.experts));
     f.push(format!("--moe-router-topk {}", e.top_k));
@@ -202,7 +205,13 @@ fn moe_flags(m: &ModelSpec, f: &mut Vec<String>) {
         f.push(format!("--moe-layer-freq \"[{}]\"", per.join(",")));
     }
     f.push("--moe-grouped-gemm".into());
-    f.push("--moe-token-dispatcher-type alltoall".into());
+    match dispatcher.flex_backend() {
+        None => f.push("--moe-token-dispatcher-type alltoall".into()),
+        Some(b) => {
+            f.push("--moe-token-dispatcher-type flex".into());
+            f.push(format!("--moe-flex-dispatcher-backend {b}"));
+        }
+    }
 }
 
 /// The gradient bucket the scenario sets (`training.dp_bucket_params`), parameters,
@@ -375,7 +384,7 @@ fn recompute_flags(sc: &Scenario, l: &ResolvedLayout, f: &mut Vec<String>) {
 /// `pretrain_gpt.py` flags, one per line, ready to paste after the script name.
 pub fn flags(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
     let mut f = Vec::new();
-    model_flags(&sc.model, sc.training.seq_len, &mut f)?;
+    model_flags(&sc.model, &sc.training, &mut f)?;
     layout_flags(sc, l, &mut f)?;
     let n = f.len();
     let text = f
@@ -427,6 +436,10 @@ fn core_fields(
     if sc.model.moe.is_some() {
         v.push(("expert_model_parallel_size", l.ep.to_string()));
         v.push(("expert_tensor_parallel_size", l.etp.to_string()));
+        if let Some(b) = sc.training.moe_dispatcher.flex_backend() {
+            v.push(("moe_token_dispatcher_type", "\"flex\"".into()));
+            v.push(("moe_flex_dispatcher_backend", format!("\"{b}\"")));
+        }
     }
     match split(t, sc, l)? {
         Split::Even(_) => {}

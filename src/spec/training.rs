@@ -319,6 +319,17 @@ pub struct Training {
     /// `nvls_all_reduce_bw`; a ring elsewhere).
     #[serde(default)]
     pub collective: Collective,
+    /// How MoE tokens travel to their experts' ranks and back when the expert-parallel
+    /// group spans NVLink domains (`analytic::comm::Comm::moe_all_to_all_s`):
+    /// `all_to_all` (one copy per routed expert over the network, Megatron-Core's
+    /// `alltoall` dispatcher), `deepep` or `hybridep` (one copy per destination domain,
+    /// forwarded over NVLink on arrival and combined there on the way back: DeepEP's
+    /// normal kernels and HybridEP, Megatron-Core's `flex` dispatcher; HybridEP also pads
+    /// each expert's tokens for FP8 GEMMs as it dispatches, where the others leave it to
+    /// a copy before the experts). Node-limited routing (`model.moe.max_nodes_per_token`)
+    /// routes as `deepep`.
+    #[serde(default)]
+    pub moe_dispatcher: MoeDispatcher,
     /// Transformer layers per pipeline stage whose activations saved for backward are
     /// copied to host memory after their forward and back before their backward,
     /// count (Megatron-Core's `cpu_offloading_num_layers`, `--cpu-offloading-num-layers`,
@@ -399,6 +410,43 @@ pub enum Collective {
     /// (`cluster.sharp_all_reduce_bw`), NVLS for the part inside a domain where the
     /// cluster has that; a ring for the rest and where it has neither.
     Sharp,
+}
+
+/// MoE token dispatcher across NVLink domains (`training.moe_dispatcher`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MoeDispatcher {
+    /// Every routed copy of a token is its own message to its expert's rank.
+    #[default]
+    #[serde(alias = "alltoall")]
+    AllToAll,
+    /// A token crosses the network once per destination NVLink domain and fans out
+    /// over NVLink there (DeepEP's normal kernels; Megatron-Core's `flex` dispatcher's
+    /// default backend).
+    #[serde(alias = "flex")]
+    Deepep,
+    /// As `deepep`, and each expert's tokens arrive padded to the quantized GEMM's
+    /// alignment (HybridEP's `pad_multiple`).
+    Hybridep,
+}
+
+impl MoeDispatcher {
+    /// Megatron-Core's `moe_flex_dispatcher_backend` for a dispatcher that sends a
+    /// token once per destination NVLink domain; `None` for the all-to-all.
+    pub fn flex_backend(self) -> Option<&'static str> {
+        match self {
+            MoeDispatcher::AllToAll => None,
+            MoeDispatcher::Deepep => Some("deepep"),
+            MoeDispatcher::Hybridep => Some("hybridep"),
+        }
+    }
+
+    /// Whether a token crosses the network once per destination NVLink domain.
+    pub fn per_domain(self) -> bool {
+        self.flex_backend().is_some()
+    }
 }
 
 /// How a framework runs the memory-bound ops of a layer (norms, rotary embedding, the

@@ -2,6 +2,8 @@
 //! "expert_tensor_parallel_size = 1", "20 SMs"), read from its lower-cased text: the
 //! run's own word, which wins over its framework's defaults (`recipe::refine`).
 
+use crate::spec::training::MoeDispatcher;
+
 /// What a config statement `key = value` in the lower-cased `text` sets, read by
 /// `parse` from the text after the `=`; the first statement `parse` reads wins. With
 /// `word`, the key stands as a word of its own, not the tail of a longer name.
@@ -63,4 +65,38 @@ pub fn comm_sms(text: &str) -> u32 {
         .find(|w| w[1] == "sms")
         .and_then(|w| w[0].parse().ok())
         .unwrap_or(0)
+}
+
+/// The MoE token dispatcher the text names: Megatron-Core's `flex` dispatcher with its
+/// `hybridep` or `deepep` backend (`moe_flex_dispatcher_backend`); any other text, the
+/// `alltoall` dispatcher.
+pub fn moe_dispatcher(text: &str) -> MoeDispatcher {
+    if text.contains("hybridep") {
+        MoeDispatcher::Hybridep
+    } else if text.contains("deepep") {
+        MoeDispatcher::Deepep
+    } else {
+        MoeDispatcher::AllToAll
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flex_backends_are_deepep_routing() {
+        // Megatron-Bridge's H100 Qwen3 30B presets, as the rows quote them.
+        let hybrid = "flex token dispatcher with the hybridep backend (qwen3_30b_a3b...)";
+        assert_eq!(moe_dispatcher(hybrid), MoeDispatcher::Hybridep);
+        assert_eq!(
+            moe_dispatcher("flex token dispatcher with the deepep backend"),
+            MoeDispatcher::Deepep
+        );
+        assert_eq!(
+            moe_dispatcher("alltoall token dispatcher"),
+            MoeDispatcher::AllToAll
+        );
+        assert_eq!(moe_dispatcher(""), MoeDispatcher::AllToAll);
+    }
 }

@@ -669,6 +669,7 @@ fn training_of(
         elementwise: rc.elementwise,
         fused_cross_entropy: rc.fused_cross_entropy,
         collective: rc.collective,
+        moe_dispatcher: rc.moe_dispatcher,
         zero3_collectives_per_layer: rc.zero3_collectives,
         zero3_small_reduce_scatters_per_layer: rc.zero3_small_buckets,
         zero3_reduce_blocks_backward: rc.zero3_reduce_blocks,
