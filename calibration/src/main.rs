@@ -46,10 +46,14 @@ enum Cmd {
         #[command(flatten)]
         o: Common,
     },
-    /// Back-to-back 8192^3 BF16 GEMMs: TFLOP/s, clock, power and temperature per window.
+    /// Back-to-back 8192^3 GEMMs: TFLOP/s, clock, power and temperature per window
+    /// (sustained.csv for BF16, sustained_fp8.csv for FP8).
     Sustained {
         #[command(flatten)]
         o: Common,
+        /// Operand type.
+        #[arg(long, value_enum, default_value_t = SustainedDtype::Bf16)]
+        dtype: SustainedDtype,
         /// Run length, seconds of GPU time.
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
@@ -75,6 +79,24 @@ enum Cmd {
         /// Reference folder, e.g. hardware-profiles/calibration/h100-sxm.
         reference: PathBuf,
     },
+}
+
+/// The operand types a sustained run takes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SustainedDtype {
+    /// BF16 operands, FP32 accumulation.
+    Bf16,
+    /// FP8 E4M3 operands with per-tensor scales, BF16 output (Hopper and later).
+    Fp8,
+}
+
+impl SustainedDtype {
+    fn dtype(self) -> shapes::Dtype {
+        match self {
+            SustainedDtype::Bf16 => shapes::Dtype::Bf16,
+            SustainedDtype::Fp8 => shapes::Dtype::Fp8E4m3,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -272,15 +294,17 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Sustained {
             o,
+            dtype,
             seconds,
             window_s,
         } => {
             let gpu = Gpu::open(o.device)?;
             let out = Out::new(&o, &gpu);
-            out.check(&["sustained.csv"])?;
+            let name = sustained::table_name(dtype.dtype());
+            out.check(&[&name])?;
             let mut lt = Lt::new(&gpu)?;
-            let rows = sustained::run(&gpu, &mut lt, 8192, seconds, window_s)?;
-            out.write("sustained.csv", &output::sustained_csv(&rows))
+            let rows = sustained::run(&gpu, &mut lt, dtype.dtype(), 8192, seconds, window_s)?;
+            out.write(&name, &output::sustained_csv(&rows))
         }
         Cmd::All { o, sustained_s } => {
             let gpu = Gpu::open(o.device)?;
@@ -290,6 +314,7 @@ fn run(cli: Cli) -> Result<()> {
                 "gemm_m.csv",
                 "membw.csv",
                 "sustained.csv",
+                "sustained_fp8.csv",
                 "env.json",
             ])?;
             // env.json first: a run cut short still says what it ran on.
@@ -297,14 +322,23 @@ fn run(cli: Cli) -> Result<()> {
             let mut lt = Lt::new(&gpu)?;
             standard_gemm(&gpu, &mut lt, &o, &out)?;
             run_membw(&gpu, &o, &out)?;
-            let rows = sustained::run(&gpu, &mut lt, 8192, sustained_s, 1.0)?;
-            out.write("sustained.csv", &output::sustained_csv(&rows))?;
+            let mut dtypes = vec![shapes::Dtype::Bf16];
+            if gemm::has_fp8(gpu.cc) {
+                dtypes.push(shapes::Dtype::Fp8E4m3);
+            }
+            let mut ran = Vec::new();
+            for d in dtypes {
+                let rows = sustained::run(&gpu, &mut lt, d, 8192, sustained_s, 1.0)?;
+                out.write(&sustained::table_name(d), &output::sustained_csv(&rows))?;
+                ran.push(d.name());
+            }
             write_env(
                 &gpu,
                 &o,
                 &out,
                 &[format!(
-                    "sustained: {sustained_s} s of 8192^3 bf16, 1 s windows, clocks via nvidia-smi"
+                    "sustained: {sustained_s} s of 8192^3 {} each, 1 s windows, clocks via nvidia-smi",
+                    ran.join(" then ")
                 )],
             )
         }

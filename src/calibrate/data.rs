@@ -95,6 +95,8 @@ pub struct Measurements {
     pub copy_bw: f64,
     /// Median sustained TFLOP/s of back-to-back 8192^3 GEMMs at the power cap.
     pub sustained_tflops: f64,
+    /// The same for back-to-back 8192^3 FP8 GEMMs (sustained_fp8.csv), where measured.
+    pub sustained_fp8_tflops: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -165,13 +167,14 @@ impl Files<'_> {
 }
 
 /// The file names a measurement set may hold.
-pub const FILE_NAMES: [&str; 6] = [
+pub const FILE_NAMES: [&str; 7] = [
     "gemm.csv",
     "gemm_m.csv",
     "attn.csv",
     "attn_long.csv",
     "membw.csv",
     "sustained.csv",
+    "sustained_fp8.csv",
 ];
 
 /// Reads a measurement directory.
@@ -240,13 +243,22 @@ pub fn parse(f: &Files) -> Result<Measurements> {
             .find(|r| r.op == "copy")
             .map_or(0.0, |r| r.gbps * 1e9);
     }
-    if let Some(text) = f.get("sustained.csv") {
-        let mut v: Vec<f64> = rows::<SustainedRow>("sustained.csv", text)?
-            .iter()
-            .map(|r| r.tflops)
-            .collect();
-        v.sort_by(f64::total_cmp);
-        m.sustained_tflops = v.get(v.len() / 2).copied().unwrap_or(0.0);
+    if let Some(t) = median_tflops(f, "sustained.csv")? {
+        m.sustained_tflops = t;
     }
+    m.sustained_fp8_tflops = median_tflops(f, "sustained_fp8.csv")?.filter(|t| *t > 0.0);
     Ok(m)
+}
+
+/// Median TFLOP/s over the windows of a sustained table, where the set holds it.
+fn median_tflops(f: &Files, name: &str) -> Result<Option<f64>> {
+    let Some(text) = f.get(name) else {
+        return Ok(None);
+    };
+    let mut v: Vec<f64> = rows::<SustainedRow>(name, text)?
+        .iter()
+        .map(|r| r.tflops)
+        .collect();
+    v.sort_by(f64::total_cmp);
+    Ok(Some(v.get(v.len() / 2).copied().unwrap_or(0.0)))
 }

@@ -103,6 +103,7 @@ struct ShapeFit<'a> {
     x: &'a [f64],
     mem_bw: f64,
     sustained: f64,
+    fp8_sustained: f64,
 }
 
 impl ShapeFit<'_> {
@@ -140,8 +141,12 @@ impl ShapeFit<'_> {
                 })
                 .copied()
         };
+        let clock = |p: &GemmPoint| match dtype_of(&p.dtype) {
+            Some(Dtype::Fp8) => self.fp8_sustained,
+            _ => self.sustained,
+        };
         let predict =
-            |g: &GemmFit, p: &GemmPoint| predict_gemm(self.hw, g, self.mem_bw, self.sustained, p);
+            |g: &GemmFit, p: &GemmPoint| predict_gemm(self.hw, g, self.mem_bw, clock(p), p);
         let g16 = gemm_from(self.x, rel);
         let o = |r: &[f64]| {
             let mut rr = rel;
@@ -178,19 +183,29 @@ fn gemm_from(x: &[f64], rel: [f64; 3]) -> GemmFit {
     }
 }
 
-/// The SM clock, as a fraction of burst, at which `g` runs the 8192^3 BF16 GEMM that
-/// sustained.csv repeats for 20 s at the power cap at `sustained_tflops` TFLOP/s.
+/// The SM clock, as a fraction of burst, at which `g` runs the 8192^3 `dtype` GEMM that
+/// sustained.csv (BF16) or sustained_fp8.csv (FP8) repeats for 20 s at the power cap at
+/// `sustained_tflops` TFLOP/s.
 ///
 /// Relative to the model's own burst rate, not the measured single-kernel rate: a
 /// 1.4 ms kernel timed from a cool start has already lost part of its clock, so the
 /// ratio of the two measurements would leave training kernels too fast.
-pub fn sustained_clock(hw: &Hardware, g: &GemmFit, mem_bw: f64, sustained_tflops: f64) -> f64 {
-    let p = Problem::of(8192.0, 8192.0, 8192.0, Orientation::Fwd, Dtype::Bf16);
+pub fn sustained_clock(
+    hw: &Hardware,
+    g: &GemmFit,
+    mem_bw: f64,
+    dtype: Dtype,
+    sustained_tflops: f64,
+) -> f64 {
+    let p = Problem::of(8192.0, 8192.0, 8192.0, Orientation::Fwd, dtype);
     let burst = gemm_s(hw, g, mem_bw, 1.0, &p) - g.launch_s;
     let target = 2.0 * 8192f64.powi(3) / (sustained_tflops * 1e12) - g.launch_s;
     // Compute-bound: the SM side scales as 1 / clock.
     (burst / target).clamp(0.05, 1.0)
 }
+
+/// Most rounds of the FP8 efficiency / FP8 clock alternation (it settles in a few).
+const FP8_CLOCK_ROUNDS: usize = 30;
 
 /// Fits the model to `meas` taken on `gpu`.
 pub fn fit(gpu: &GpuProfile, meas: &Measurements) -> Result<KernelFit> {
@@ -231,19 +246,26 @@ pub fn fit(gpu: &GpuProfile, meas: &Measurements) -> Result<KernelFit> {
     ];
     let obj = |x: &[f64]| {
         let g = gemm_from(x, rel);
-        let sustained = sustained_clock(&hw, &g, mem_bw, meas.sustained_tflops);
+        let sustained = sustained_clock(&hw, &g, mem_bw, Dtype::Bf16, meas.sustained_tflops);
         main.iter()
             .map(|p| log_err(predict_gemm(&hw, &g, mem_bw, sustained, p), p.seconds))
             .sum::<f64>()
     };
     descend(&mut x, &bounds, &obj);
-    let sustained = sustained_clock(&hw, &gemm_from(&x, rel), mem_bw, meas.sustained_tflops);
+    let sustained = sustained_clock(
+        &hw,
+        &gemm_from(&x, rel),
+        mem_bw,
+        Dtype::Bf16,
+        meas.sustained_tflops,
+    );
     // Other dtypes: one relative mainloop efficiency each, with the shape constants fixed.
-    let ctx = ShapeFit {
+    let mut ctx = ShapeFit {
         hw: &hw,
         x: &x,
         mem_bw,
         sustained,
+        fp8_sustained: sustained,
     };
     for (i, d) in [Dtype::Fp8, Dtype::Tf32, Dtype::Fp32]
         .into_iter()
@@ -251,6 +273,23 @@ pub fn fit(gpu: &GpuProfile, meas: &Measurements) -> Result<KernelFit> {
     {
         rel[i] = ctx.relative(&gemm, &main, rel, i, d);
     }
+    // FP8's own sustained clock where measured. Its efficiency and its clock shape each
+    // other's fit (a timed FP8 kernel has lost part of its clock towards that sustained
+    // one), so alternate until both agree.
+    let fp8_sustained = meas.sustained_fp8_tflops.map(|t| {
+        let mut c = sustained_clock(&hw, &gemm_from(&x, rel), mem_bw, Dtype::Fp8, t);
+        for _ in 0..FP8_CLOCK_ROUNDS {
+            ctx.fp8_sustained = c;
+            rel[0] = ctx.relative(&gemm, &main, rel, 0, Dtype::Fp8);
+            let next = sustained_clock(&hw, &gemm_from(&x, rel), mem_bw, Dtype::Fp8, t);
+            let done = (next - c).abs() < 1e-6;
+            c = next;
+            if done {
+                break;
+            }
+        }
+        c
+    });
     let g = gemm_from(&x, rel);
 
     // Start: 60% / 50% of peak, half a block of tail, 5 us launch, the GEMMs' power
@@ -288,6 +327,7 @@ pub fn fit(gpu: &GpuProfile, meas: &Measurements) -> Result<KernelFit> {
         attention,
         memory_eff,
         sustained_clock: sustained,
+        fp8_sustained_clock: fp8_sustained,
         error: FitError::default(),
     };
     out.error = errors(gpu, &out, meas).summary;
@@ -360,7 +400,8 @@ pub fn errors(gpu: &GpuProfile, fit: &KernelFit, meas: &Measurements) -> FitRepo
         if dtype_of(&p.dtype).is_none() {
             continue;
         }
-        let pred = predict_gemm(&hw, &fit.gemm, mem_bw, fit.sustained_clock, p);
+        let clock = fit.gemm_clock(dtype_of(&p.dtype).unwrap_or(Dtype::Bf16));
+        let pred = predict_gemm(&hw, &fit.gemm, mem_bw, clock, p);
         let e = (pred / p.seconds - 1.0).abs();
         all_g.push(e);
         points.push(PointError {

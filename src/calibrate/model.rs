@@ -97,8 +97,25 @@ pub struct KernelFit {
     pub memory_eff: f64,
     /// Sustained over burst throughput of back-to-back GEMMs at the power cap.
     pub sustained_clock: f64,
+    /// The same for back-to-back FP8 GEMMs (sustained_fp8.csv), where measured: FP8
+    /// tensor-core math may draw a different power per clock than BF16's, so it may
+    /// settle at a clock of its own. `None`: FP8 GEMMs run at [`Self::sustained_clock`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp8_sustained_clock: Option<f64>,
     /// Fit quality on the measured points, for the record.
     pub error: FitError,
+}
+
+impl KernelFit {
+    /// The power-capped clock, as a fraction of burst, that GEMMs of `dtype` settle at:
+    /// FP8's own where measured (FP4's too: block-scaled MMA on the same tensor cores,
+    /// derived, not measured), otherwise the BF16 GEMMs'.
+    pub fn gemm_clock(&self, dtype: Dtype) -> f64 {
+        match (dtype, self.fp8_sustained_clock) {
+            (Dtype::Fp8 | Dtype::Fp4, Some(c)) => c,
+            _ => self.sustained_clock,
+        }
+    }
 }
 
 /// Absolute relative errors of the fit on its own measurements.
@@ -315,13 +332,18 @@ pub struct FittedKernels {
     mem_bw: f64,
     opt_bw: Option<f64>,
     sustained: f64,
+    /// FP8 and FP4 GEMMs' sustained clock, fraction of burst.
+    sustained_fp8: f64,
 }
 
 impl FittedKernels {
     /// Binds `fit` to `gpu`. When the fit was measured on another GPU, its
     /// dimensionless constants carry over and the datasheet supplies the rest; the
     /// memory efficiency and sustained clock then come from `gpu`'s profile, and FP8's
-    /// relative efficiency too where the profile gives one.
+    /// relative efficiency too where the profile gives one. FP8's own sustained clock,
+    /// where the fit measured one, carries over as its ratio to the BF16 GEMMs' (a
+    /// dimensionless property of the tensor cores under a power cap), except where the
+    /// profile gives FP8 an efficiency of its own, which then stands for FP8 alone.
     pub fn new(gpu: &GpuProfile, fit: &KernelFit) -> Self {
         let own = fit.gpu == gpu.name;
         let memory_eff = if own {
@@ -334,6 +356,11 @@ impl FittedKernels {
         } else {
             gpu.efficiency.sustained_clock
         };
+        let own_fp8 = own || gpu.efficiency.fp8_relative.is_none();
+        let fp8_ratio = match (own_fp8, fit.fp8_sustained_clock) {
+            (true, Some(c)) => c / fit.sustained_clock,
+            _ => 1.0,
+        };
         let mut fit = fit.clone();
         if let (false, Some(r)) = (own, gpu.efficiency.fp8_relative) {
             fit.gemm.fp8 = r;
@@ -344,6 +371,7 @@ impl FittedKernels {
             mem_bw: gpu.hbm_bandwidth * memory_eff,
             opt_bw: gpu.efficiency.optimizer.map(|e| gpu.hbm_bandwidth * e),
             sustained,
+            sustained_fp8: sustained * fp8_ratio,
         }
     }
 
@@ -354,7 +382,15 @@ impl FittedKernels {
     fn gemm_out(&self, m: f64, n: f64, k: f64, op: Orientation, dtype: Dtype, out: f64) -> f64 {
         let mut p = Problem::of(m, n, k, op, dtype);
         p.out_bytes = out;
-        gemm_s(&self.hw, &self.fit.gemm, self.mem_bw, self.sustained, &p)
+        gemm_s(&self.hw, &self.fit.gemm, self.mem_bw, self.clock(dtype), &p)
+    }
+
+    /// The sustained clock GEMMs of `dtype` run at, fraction of burst.
+    fn clock(&self, dtype: Dtype) -> f64 {
+        match dtype {
+            Dtype::Fp8 | Dtype::Fp4 => self.sustained_fp8,
+            _ => self.sustained,
+        }
     }
 }
 
@@ -382,7 +418,7 @@ impl KernelModel for FittedKernels {
 
     fn matmul_flops_s(&self, flops: f64, dtype: Dtype) -> f64 {
         let (peak, rel) = dtype_rate(&self.hw, &self.fit.gemm, dtype);
-        flops / (peak * self.fit.gemm.mainloop_eff * rel * self.sustained)
+        flops / (peak * self.fit.gemm.mainloop_eff * rel * self.clock(dtype))
     }
 
     fn attention_s(&self, shape: &AttnShape) -> (f64, f64) {

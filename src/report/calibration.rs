@@ -77,6 +77,12 @@ pub fn fit_report(name: &str, dir: &Path, rep: &FitReport, f: &KernelFit) -> Str
         units::secs(f.attention.launch_s),
         f.attention.sustained_clock
     ));
+    if let Some(c) = f.fp8_sustained_clock {
+        out.push_str(&format!(
+            "fp8 GEMMs back to back settle at {c:.3} of burst (bf16: {:.3})\n",
+            f.sustained_clock
+        ));
+    }
     out
 }
 

@@ -1,5 +1,8 @@
-//! Sustained throughput: back-to-back 8192^3 BF16 GEMMs, TFLOP/s per window of about
-//! one second with the SM clock, power and temperature read during that window.
+//! Sustained throughput: back-to-back 8192^3 GEMMs (BF16, or FP8 E4M3 as Transformer
+//! Engine runs it), TFLOP/s per window of about one second with the SM clock, power
+//! and temperature read during that window. FP8 has a table of its own because its
+//! tensor-core math may draw a different power per clock and settle at its own clock
+//! under the cap (llmplan's fit then gives FP8 GEMMs that clock).
 //!
 //! Two windows are always queued so the GPU never idles while the host reads
 //! nvidia-smi or records a row.
@@ -12,16 +15,27 @@ use crate::error::{CalError, Result};
 use crate::output::SustainedRow;
 use crate::shapes::{Dtype, GemmCase, Op};
 
-/// Runs for about `seconds` of GPU time in windows of about `window_s`.
+/// The table a sustained run of `dtype` writes: `sustained.csv` for BF16 (the shared
+/// file's name), `sustained_<dtype>.csv` otherwise.
+pub fn table_name(dtype: Dtype) -> String {
+    match dtype {
+        Dtype::Bf16 => "sustained.csv".into(),
+        Dtype::Fp8E4m3 => "sustained_fp8.csv".into(),
+        d => format!("sustained_{}.csv", d.name()),
+    }
+}
+
+/// Runs `dtype` GEMMs for about `seconds` of GPU time in windows of about `window_s`.
 pub fn run(
     gpu: &Gpu,
     lt: &mut Lt,
+    dtype: Dtype,
     size: u64,
     seconds: f64,
     window_s: f64,
 ) -> Result<Vec<SustainedRow>> {
     let c = GemmCase {
-        dtype: Dtype::Bf16,
+        dtype,
         kind: None,
         m: size,
         n: size,
@@ -92,7 +106,8 @@ pub fn run(
             temp_c: r.temp_c,
         });
         eprintln!(
-            "sustained t={:.1} s: {:.1} TFLOP/s, {:.0} MHz, {:.1} W, {:.0} C",
+            "sustained {} t={:.1} s: {:.1} TFLOP/s, {:.0} MHz, {:.1} W, {:.0} C",
+            dtype.name(),
             t_ms / 1e3,
             rows.last().unwrap().tflops,
             r.sm_clock_mhz,
@@ -108,4 +123,18 @@ pub fn run(
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_dtype_has_its_own_table() {
+        // BF16 keeps the shared measurement's name; llmplan's fit reads the FP8 one.
+        assert_eq!(table_name(Dtype::Bf16), "sustained.csv");
+        assert_eq!(table_name(Dtype::Fp8E4m3), "sustained_fp8.csv");
+        assert_eq!(table_name(Dtype::Fp16), "sustained_fp16.csv");
+        assert!(llmplan::calibrate::data::FILE_NAMES.contains(&"sustained_fp8.csv"));
+    }
 }
