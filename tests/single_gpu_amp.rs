@@ -87,6 +87,46 @@ fn optimizer_step_streams_at_the_measured_rate() {
 }
 
 #[test]
+fn gradient_clipping_adds_its_passes_to_the_optimizer() {
+    let sc = load(Some(SCENARIO), &[]).unwrap();
+    let base = estimate(&sc).time.breakdown.optimizer_s;
+    // PyTorch's clip_grad_norm_: `_foreach_norm` reads the FP32 gradients (4 B), then
+    // `_foreach_mul_` by clamp(max_norm / norm, max=1) reads and writes them (8 B)
+    // whatever the norm (torch/nn/utils/clip_grad.py); Megatron-Core's
+    // clip_grad_norm_fp32 reads them for the norm and scales only when it exceeds the
+    // max. One GPU: no all-reduce. Same streaming rate as the AdamW step.
+    for (clip, bytes) in [("norm_and_scale", 12.0), ("norm", 4.0)] {
+        let sc = load(Some(SCENARIO), &[format!("training.grad_clip={clip}")]).unwrap();
+        let e = estimate(&sc);
+        let n = e.model.params_total;
+        let expected = bytes * n / (0.687 * 3.35e12);
+        let d = &e.time.breakdown;
+        assert!(
+            close(d.grad_clip_s, expected),
+            "{clip}: {} vs {expected}",
+            d.grad_clip_s
+        );
+        assert!(close(d.optimizer_s, base + expected), "{clip}");
+    }
+    // On 8 GPUs with the gradients sharded (ZeRO-1) each clips its eighth, and the
+    // norm's scalar all-reduce inside the node costs NVLink latency only: tens of us.
+    let sc = load(
+        Some(SCENARIO),
+        &[
+            "training.grad_clip=norm".into(),
+            "gpus=8".into(),
+            "layout.zero=1".into(),
+            "training.global_batch_seqs=128".into(),
+        ],
+    )
+    .unwrap();
+    let e = estimate(&sc);
+    let pass = 4.0 * e.model.params_total / 8.0 / (0.687 * 3.35e12);
+    let norm = e.time.breakdown.grad_clip_s - pass;
+    assert!((1e-6..1e-4).contains(&norm), "all-reduce {norm} s");
+}
+
+#[test]
 fn megatron_recipe_keeps_18_bytes() {
     // The same model under Megatron's recipe: BF16 weights (2), FP32 main gradients (4),
     // FP32 master weights and moments in the optimizer (12).

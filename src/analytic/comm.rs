@@ -561,6 +561,15 @@ impl<'a> Comm<'a> {
         }
     }
 
+    /// All-reduce of a few bytes (a global norm) over `g`, seconds: at that size NCCL's
+    /// tuner picks the lowest-latency algorithm, a tree's log depth across domains.
+    pub fn small_all_reduce_on(&self, bytes: f64, g: &Shaped) -> f64 {
+        if g.group.size <= 1 {
+            return 0.0;
+        }
+        collective::tree_ar_s(bytes, &g.shape)
+    }
+
     /// MoE token exchange (dispatch or combine) over the expert-parallel group `g`:
     /// each GPU sends `tokens` x `top_k` copies of `bytes_per_token`, spread evenly over
     /// the experts. Copies for experts on the same NVLink domain go over NVLink. Routed

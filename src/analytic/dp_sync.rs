@@ -9,7 +9,7 @@ use super::comm::{Comm, Group, Shaped};
 use super::stage::{StageBody, StageCost, StageInputs};
 use crate::spec::gpu::GpuProfile;
 use crate::spec::layout::{Overlap, ResolvedLayout};
-use crate::spec::training::{MixedPrecision, Training};
+use crate::spec::training::{GradClip, MixedPrecision, Training};
 
 /// Smallest default gradient bucket for overlapped data-parallel reduction,
 /// parameters (Megatron-Core DDP: `max(40000000, 1000000 * dp_group.size())`,
@@ -220,8 +220,10 @@ pub struct DpSync {
     pub contention_s: f64,
     /// Of the parameter gather, what the next forward does not hide, seconds.
     pub param_exposed_s: f64,
-    /// Optimizer update on this GPU, seconds (memory-bound).
+    /// Optimizer update on this GPU, gradient clipping included, seconds (memory-bound).
     pub optimizer_s: f64,
+    /// Of `optimizer_s`, the gradient clipping ([`grad_clip_s`]), seconds.
+    pub grad_clip_s: f64,
     /// Buckets the gradient reduction runs in ([`buckets`]), count.
     pub buckets: f64,
 }
@@ -347,11 +349,18 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost, first_stage: bool) -> DpSyn
         MixedPrecision::TorchAmp => 0.0,
     };
     let bytes_per_param = 2.0 * tr.optimizer_bytes_per_param + gb + bf16_copy;
-    let optimizer_s = match (tr.optimizer_offload, c.host_memory_bw_per_gpu()) {
-        (true, Some(mem)) => host_optimizer_s(local, mem, c.host_link_bw()),
+    let (optimizer_s, grad_clip_s) = match (tr.optimizer_offload, c.host_memory_bw_per_gpu()) {
+        // The host step's bytes hold ZeRO's unscale-and-clip pass already.
+        (true, Some(mem)) => (host_optimizer_s(local, mem, c.host_link_bw()), 0.0),
         // Without the host's memory bandwidth the host step is not priced (the
         // estimate warns); the GPU's would-be step stands in.
-        _ => inp.kernels.optimizer_s(local * bytes_per_param),
+        _ => {
+            let clip = grad_clip_s(inp, local, dense_group);
+            (
+                inp.kernels.optimizer_s(local * bytes_per_param) + clip,
+                clip,
+            )
+        }
     };
     DpSync {
         grad_s,
@@ -361,9 +370,26 @@ pub fn dp_sync(inp: &StageInputs, stage: &StageCost, first_stage: bool) -> DpSyn
         collective_sm_s: sm_s,
         param_exposed_s,
         optimizer_s,
+        grad_clip_s,
         buckets,
     }
 }
+
+/// Gradient clipping on a GPU holding `local` parameters' gradients
+/// (`training.grad_clip`), seconds: its passes over them at the optimizer's streaming
+/// rate, and the norm's scalar all-reduce over the data-parallel group `g`, which
+/// NCCL runs at a tree's log-depth latency at that size.
+pub fn grad_clip_s(inp: &StageInputs, local: f64, g: &Shaped) -> f64 {
+    let clip = inp.ctx.training.grad_clip;
+    if clip == GradClip::None {
+        return 0.0;
+    }
+    inp.kernels.optimizer_s(local * clip.bytes_per_param())
+        + inp.comm.small_all_reduce_on(NORM_BYTES, g)
+}
+
+/// The global norm's all-reduce buffer: one FP32 scalar, bytes.
+pub const NORM_BYTES: f64 = 4.0;
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,9 @@ use crate::spec::training::{Recompute, Training};
 use crate::spec::Scenario;
 use crate::units::GIB;
 
+mod breakdown;
 mod outputs;
+pub use breakdown::StepBreakdown;
 use outputs::{layout_out, memory_out, stage_outs};
 
 /// How the step time was obtained.
@@ -69,61 +71,6 @@ pub struct Flops {
     pub model_per_step: f64,
     /// Which convention each utilisation figure uses, in words.
     pub convention: &'static str,
-}
-
-/// Where the step's time goes on the critical path, seconds.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct StepBreakdown {
-    /// Compute of the slowest stage over all micro-batches (recompute included).
-    pub compute_s: f64,
-    /// Pipeline fill and drain (and imbalance) beyond the slowest stage's work.
-    pub bubble_s: f64,
-    /// Exposed tensor-parallel collectives.
-    pub tp_comm_s: f64,
-    /// Exposed expert all-to-all.
-    pub ep_comm_s: f64,
-    /// Exposed context-parallel ring traffic.
-    pub cp_comm_s: f64,
-    /// Exposed pipeline sends.
-    pub p2p_s: f64,
-    /// Exposed data-parallel gradient and parameter traffic: the sync after the last
-    /// backward and, under ZeRO-2/3, the traffic of every micro-batch.
-    pub dp_comm_s: f64,
-    /// Optimizer update.
-    pub optimizer_s: f64,
-    /// Activation copies to and from host memory the layers' compute does not hide
-    /// (`training.activation_offload_layers`, [`super::offload`]).
-    pub offload_s: f64,
-    /// Of `compute_s`: FP8 casts, transposes, weight casts and amax reductions.
-    pub fp8_cast_s: f64,
-    /// Of `compute_s`: MoE token permute and un-permute copies, seconds.
-    pub moe_permute_s: f64,
-    /// Of `compute_s`: the cross-entropy loss's memory-bound passes over the
-    /// vocabulary-parallel logits (fused or not, `training.fused_cross_entropy`), seconds.
-    pub loss_s: f64,
-    /// Of `dp_comm_s`: compute slowed while overlapped data-parallel collectives hold
-    /// SMs (a collective's CTAs never share an SM with compute), seconds.
-    pub collective_sm_s: f64,
-    /// Of `dp_comm_s`: ZeRO-3's first-unit gather each forward waits for and last-unit
-    /// reduction after the last backward (then the whole end-of-step sync), which no
-    /// compute hides ([`super::dp_sync::zero3_edges`]), seconds.
-    pub zero3_edges_s: f64,
-}
-
-impl StepBreakdown {
-    /// The step's disjoint parts added up (the "of ..." shares are inside them), seconds:
-    /// the step time they explain.
-    pub fn parts_s(&self) -> f64 {
-        self.compute_s
-            + self.bubble_s
-            + self.tp_comm_s
-            + self.ep_comm_s
-            + self.cp_comm_s
-            + self.p2p_s
-            + self.dp_comm_s
-            + self.optimizer_s
-            + self.offload_s
-    }
 }
 
 /// Step time and run length.
@@ -511,6 +458,8 @@ struct StepTiming {
     end_alone_s: f64,
     /// Optimizer update, the slowest stage's.
     optimizer_s: f64,
+    /// Of `optimizer_s`, that stage's gradient clipping.
+    grad_clip_s: f64,
     /// Parameter all-gather the next forward does not hide, the slowest stage's.
     param_exposed_s: f64,
     /// Compute the overlapped gradient sync slows (its SMs' share), the largest stage's.
@@ -540,7 +489,8 @@ fn time_step(
     // then syncs its gradients; the step ends when the last stage is done.
     let mut end = 0.0f64;
     let mut end_alone = 0.0f64;
-    let (mut optimizer_s, mut param_exposed, mut sync_sm) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut optimizer_s, mut grad_clip_s) = (0.0f64, 0.0f64);
+    let (mut param_exposed, mut sync_sm) = (0.0f64, 0.0f64);
     for (i, s) in st.iter().enumerate() {
         let d = dp_sync(inp, s, i == 0);
         let last_backward = run.map_or_else(
@@ -549,7 +499,9 @@ fn time_step(
         );
         end = end.max(last_backward + d.grad_exposed_s);
         end_alone = end_alone.max(last_backward + d.grad_exposed_s - d.contention_s);
-        optimizer_s = optimizer_s.max(d.optimizer_s);
+        if d.optimizer_s > optimizer_s {
+            (optimizer_s, grad_clip_s) = (d.optimizer_s, d.grad_clip_s);
+        }
         param_exposed = param_exposed.max(d.param_exposed_s);
         sync_sm = sync_sm.max(d.collective_sm_s);
     }
@@ -560,6 +512,7 @@ fn time_step(
         end_s: end,
         end_alone_s: end_alone,
         optimizer_s,
+        grad_clip_s,
         param_exposed_s: param_exposed,
         sync_sm_s: sync_sm,
         analytic_step_s: end + optimizer_s + param_exposed + setup.sc.cluster.step_overhead_s,
@@ -584,6 +537,7 @@ fn critical_breakdown(rl: &ResolvedLayout, st: &[StageCost], t: &StepTiming) -> 
         p2p_s: mf * 2.0 * (c.p2p_s + c2.p2p_s),
         dp_comm_s: t.end_s - t.pipe_s + t.param_exposed_s + mf * (c.zero_s + c2.zero_s),
         optimizer_s: t.optimizer_s,
+        grad_clip_s: t.grad_clip_s,
         offload_s: mf * (c.offload_s + c2.offload_s),
         fp8_cast_s: mf * (c.fp8_cast_s + c2.fp8_cast_s),
         moe_permute_s: mf * (c.moe_permute_s + c2.moe_permute_s),

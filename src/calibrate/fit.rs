@@ -107,6 +107,40 @@ struct ShapeFit<'a> {
 }
 
 impl ShapeFit<'_> {
+    /// FP8's own sustained clock from its measured back-to-back rate `tflops`, with
+    /// FP8's relative efficiency (`rel[0]`) refitted to it. The two shape each other's
+    /// fit (a timed FP8 kernel has lost part of its clock towards that sustained one),
+    /// so they alternate until both agree.
+    fn fp8_clock(
+        &mut self,
+        gemm: &[&GemmPoint],
+        main: &[&GemmPoint],
+        rel: &mut [f64; 3],
+        tflops: f64,
+    ) -> f64 {
+        let clock = |rel: [f64; 3]| {
+            sustained_clock(
+                self.hw,
+                &gemm_from(self.x, rel),
+                self.mem_bw,
+                Dtype::Fp8,
+                tflops,
+            )
+        };
+        let mut c = clock(*rel);
+        for _ in 0..FP8_CLOCK_ROUNDS {
+            self.fp8_sustained = c;
+            rel[0] = self.relative(gemm, main, *rel, 0, Dtype::Fp8);
+            let next = clock(*rel);
+            let done = (next - c).abs() < 1e-6;
+            c = next;
+            if done {
+                break;
+            }
+        }
+        c
+    }
+
     /// The relative mainloop efficiency of dtype `d` (slot `i` of `rel`) over `gemm`'s
     /// points of that dtype; `rel[i]` when it has none.
     ///
@@ -273,23 +307,9 @@ pub fn fit(gpu: &GpuProfile, meas: &Measurements) -> Result<KernelFit> {
     {
         rel[i] = ctx.relative(&gemm, &main, rel, i, d);
     }
-    // FP8's own sustained clock where measured. Its efficiency and its clock shape each
-    // other's fit (a timed FP8 kernel has lost part of its clock towards that sustained
-    // one), so alternate until both agree.
-    let fp8_sustained = meas.sustained_fp8_tflops.map(|t| {
-        let mut c = sustained_clock(&hw, &gemm_from(&x, rel), mem_bw, Dtype::Fp8, t);
-        for _ in 0..FP8_CLOCK_ROUNDS {
-            ctx.fp8_sustained = c;
-            rel[0] = ctx.relative(&gemm, &main, rel, 0, Dtype::Fp8);
-            let next = sustained_clock(&hw, &gemm_from(&x, rel), mem_bw, Dtype::Fp8, t);
-            let done = (next - c).abs() < 1e-6;
-            c = next;
-            if done {
-                break;
-            }
-        }
-        c
-    });
+    let fp8_sustained = meas
+        .sustained_fp8_tflops
+        .map(|t| ctx.fp8_clock(&gemm, &main, &mut rel, t));
     let g = gemm_from(&x, rel);
 
     // Start: 60% / 50% of peak, half a block of tail, 5 us launch, the GEMMs' power

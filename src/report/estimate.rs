@@ -253,7 +253,7 @@ fn step_rows(t: &mut Table, e: &Estimate) {
 }
 
 /// The step's breakdown on the critical path as one line: each part's seconds and
-/// share of the step, then the parts of compute named apart (FP8 casts, MoE permute, loss).
+/// share of the step, then the parts named apart (FP8 casts, MoE permute, loss, clipping, ...).
 fn breakdown_text(e: &Estimate) -> String {
     let d = &e.time.breakdown;
     let parts = [
@@ -278,6 +278,7 @@ fn breakdown_text(e: &Estimate) -> String {
         ("compute", "FP8 casts", d.fp8_cast_s),
         ("compute", "MoE permute", d.moe_permute_s),
         ("compute", "loss", d.loss_s),
+        ("optimizer", "gradient clipping", d.grad_clip_s),
         ("DP sync", "compute slowed by its SMs", d.collective_sm_s),
         (
             "DP sync",
@@ -355,6 +356,7 @@ pub fn estimate_csv(e: &Estimate) -> String {
         ("loss_s", d.loss_s, "s"),
         ("collective_sm_s", d.collective_sm_s, "s"),
         ("zero3_edges_s", d.zero3_edges_s, "s"),
+        ("grad_clip_s", d.grad_clip_s, "s"),
     ];
     let mut rows = rows;
     if let Some(r) = &e.reliability {

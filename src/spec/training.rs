@@ -339,6 +339,12 @@ pub struct Training {
     /// The copies run over `cluster.host_link_bw` ([`crate::analytic::offload`]).
     #[serde(default)]
     pub activation_offload_layers: u32,
+    /// Gradient-norm clipping each optimizer step, as the framework runs it: `norm`
+    /// (a pass reading the FP32 gradient shard and a scalar all-reduce; Megatron-Core,
+    /// apex; default), `norm_and_scale` (also scales every gradient each step: PyTorch's
+    /// `clip_grad_norm_`, DeepSpeed) or `none`.
+    #[serde(default)]
+    pub grad_clip: GradClip,
     /// Sharded-parameter collectives per transformer block per pass under
     /// `layout.zero: 3`, count: 1 where each block is one FSDP unit (PyTorch FSDP and
     /// torchtitan's `fully_shard` per block); each pays a collective's latency.
@@ -383,6 +389,43 @@ pub struct Training {
     /// are staged through a pinned buffer). Needs `recompute: full`. Default false.
     #[serde(default)]
     pub checkpoint_offload: bool,
+}
+
+/// How a framework clips gradients by their global norm (max norm 1.0 in every
+/// published recipe here) each step, on the GPU's gradient shard before the optimizer
+/// updates it: the norm is a pass reading the FP32 gradients (4 B per parameter) and a
+/// scalar all-reduce over the ranks holding shards; what differs is the scaling.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GradClip {
+    /// The norm only; the gradients are scaled only when the norm exceeds the max
+    /// (Megatron-LM and Megatron-Core `clip_grad_norm_fp32`: `multi_tensor_l2norm`,
+    /// then `multi_tensor_scale` if `clip_coeff < 1`, which a converging run rarely
+    /// needs), or the scale rides in the fused Adam kernel (apex
+    /// `DistributedFusedAdam`, NeMo 1).
+    #[default]
+    Norm,
+    /// The norm, then every gradient multiplied by the clamped coefficient whatever
+    /// the norm, a read and a write (4 + 4 B per parameter): PyTorch's
+    /// `clip_grad_norm_` (`torch.nn.utils.clip_grads_with_norm_`: `_foreach_mul_` by
+    /// `clamp(max_norm / norm, max=1)`; torchtitan, FSDP), DeepSpeed's
+    /// `unscale_and_clip_grads` (unscales by the loss scale and clips in one pass).
+    NormAndScale,
+    /// No clipping.
+    None,
+}
+
+impl GradClip {
+    /// Bytes per parameter of the gradient shard the clipping moves on the GPU.
+    pub fn bytes_per_param(self) -> f64 {
+        match self {
+            GradClip::Norm => 4.0,
+            GradClip::NormAndScale => 12.0,
+            GradClip::None => 0.0,
+        }
+    }
 }
 
 /// The collective algorithm a group spanning NVLink domains runs

@@ -8,8 +8,8 @@ pub use super::config_text::{comm_sms, config_count, config_flag};
 use crate::error::{Error, Result};
 use crate::spec::layout::Schedule;
 use crate::spec::training::{
-    AttentionKernel, Collective, Elementwise, LowPrecisionCache, MoeDispatcher, Recompute,
-    RecomputeModule,
+    AttentionKernel, Collective, Elementwise, GradClip, LowPrecisionCache, MoeDispatcher,
+    Recompute, RecomputeModule,
 };
 
 /// The shipped framework table.
@@ -146,6 +146,8 @@ pub struct Recipe {
     /// The backward waits for each ZeRO-3 gradient reduce-scatter (DeepSpeed with
     /// `offload_optimizer`; `training.zero3_reduce_blocks_backward`).
     pub zero3_reduce_blocks: bool,
+    /// How the framework clips gradients (`training.grad_clip`; empty cell: norm).
+    pub grad_clip: GradClip,
     /// Optimizer states in host memory (`training.optimizer_offload`): only when the
     /// row says so.
     pub optimizer_offload: bool,
@@ -239,6 +241,20 @@ fn collective(r: &super::rows::Row) -> Result<Collective> {
             ("tree", Collective::Tree),
             ("nvls", Collective::Nvls),
             ("sharp", Collective::Sharp),
+        ],
+    )
+}
+
+/// The `grad_clip` column: how the framework clips gradients (empty: the norm only).
+fn grad_clip(r: &super::rows::Row) -> Result<GradClip> {
+    one_of(
+        r,
+        "grad_clip",
+        &[
+            ("", GradClip::Norm),
+            ("norm", GradClip::Norm),
+            ("norm_and_scale", GradClip::NormAndScale),
+            ("none", GradClip::None),
         ],
     )
 }
@@ -356,6 +372,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                 "" => false,
                 v => yes(v, "zero3_reduce_blocks", line)?,
             },
+            grad_clip: grad_clip(&r)?,
             optimizer_offload: false,
             checkpoint_offload: false,
             dp_bucket: None,

@@ -220,8 +220,6 @@ fn optimizer_bytes(said: &str, recipe: f64, assumptions: &mut Vec<String>) -> f6
     }
 }
 
-/// Tensor, pipeline, data and context parallel sizes and the GPU count: each as
-/// published, or implied by the others (pp = GPUs / (tp dp cp)).
 /// GPUs assumed for a run that publishes neither its GPU count nor its layout: LLaMA's
 /// 65B count (Touvron et al. 2023, section 2.4); GPU-hours depend on it only through
 /// data-parallel efficiency.
@@ -673,6 +671,7 @@ fn training_of(
         zero3_collectives_per_layer: rc.zero3_collectives,
         zero3_small_reduce_scatters_per_layer: rc.zero3_small_buckets,
         zero3_reduce_blocks_backward: rc.zero3_reduce_blocks,
+        grad_clip: rc.grad_clip,
         optimizer_offload: rc.optimizer_offload,
         checkpoint_offload: rc.checkpoint_offload,
         activation_offload_layers: rc.activation_offload_layers,
