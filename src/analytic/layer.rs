@@ -111,6 +111,7 @@ impl LayerCost {
     pub fn exposed(&self, ov: &Overlap) -> Exposed {
         let (cf, cb) = (self.fwd_compute_s, self.bwd_total_compute_s());
         let r = self.forward_replays;
+        let ep = self.ep_s();
         // Backward mirrors each forward collective once, plus once per forward replay;
         // ring attention sends K/V and returns dK/dV beside a 2.5x-longer kernel.
         Exposed {
@@ -122,10 +123,7 @@ impl LayerCost {
                     expose(self.tp_fwd_s * (1.0 + r), ov.tp_comm, cb),
                 ),
             },
-            ep: (
-                expose(self.ep_s().0, ov.ep_comm, cf),
-                expose(self.ep_s().1, ov.ep_comm, cb),
-            ),
+            ep: (expose(ep.0, ov.ep_comm, cf), expose(ep.1, ov.ep_comm, cb)),
             cp: (
                 (self.cp_fwd_s - self.attn_fwd_s).max(0.0),
                 (self.cp_fwd_s * (2.0 + r) - self.attn_fwd_s * (2.5 + r)).max(0.0),
