@@ -129,10 +129,15 @@ fn estimates_follow_the_calibration_table() {
     let sc = scenario::load(Some("gpt4-moe-h100"), &[]).unwrap();
     let mut adj = Adjustments::default();
     let rl = resolve(&sc.layout, &sc.model, sc.gpus, &sc.training, &mut adj).unwrap();
-    let base = FittedKernels::new(&sc.gpu, &committed());
+    // The scenario's chips run at the slowest one's clock, as estimate() builds it.
+    let lockstep =
+        llmplan::calibrate::lockstep::slowest_chip_rate(sc.gpus, sc.gpu.efficiency.chip_spread);
+    let mut base = FittedKernels::new(&sc.gpu, &committed());
+    base.scale_clock(lockstep);
     let mut slow_fit = committed();
     slow_fit.gemm.mainloop_eff *= 0.9;
-    let slow = FittedKernels::new(&sc.gpu, &slow_fit);
+    let mut slow = FittedKernels::new(&sc.gpu, &slow_fit);
+    slow.scale_clock(lockstep);
     let opts = EstimateOptions::default();
     let a = evaluate(&Setup::with_layout(&sc, &base, rl.clone()), &opts).unwrap();
     let b = evaluate(&Setup::with_layout(&sc, &slow, rl), &opts).unwrap();

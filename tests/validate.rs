@@ -383,13 +383,16 @@ fn megatron_bridge_h100_fp8_tokens() {
 /// Megatron-Bridge's MoE runs on DGX-H100 (tests/data/published/bridge_h100_moe_public.csv,
 /// the DGX-H100 rows of docs/performance-summary-archive.md @067f987d, NeMo 25.11 to
 /// 26.04.01), tokens/s per GPU, each row on its release's preset (recompute, etp,
-/// all-to-all overlap, token dispatcher; docs/validation.md). Measured: MAPE 53.2%;
-/// GPT-OSS 120B (BF16, PP 4, EP 8) +39.7% to +44.0% (+43.7% to +48.3% before the
+/// all-to-all overlap, token dispatcher; docs/validation.md). Measured: MAPE 51.6%
+/// (53.2% before the job ran at its slowest chip's clock, `calibrate::lockstep`: every
+/// row 1.5-2 points slower); GPT-OSS 120B (BF16, PP 4, EP 8) +37.5% to +41.9%
+/// (+39.7% to +44.0% before the slowest chip; +43.7% to +48.3% before the
 /// all-to-all dispatcher's sort into local-expert order was priced; +38.7% to +43.0%
 /// before its 128-token windows were priced: half its layers' attention computes 187.5
 /// keys per query, not 2,048; +44.1% to +48.7% before its later stages reduced their
 /// gradients as one bucket each), Qwen3 235B-A22B (FP8-CS, TP 2, PP 8, EP 32, etp 1)
-/// +20.1% to +29.2% (+29.3% to +39.1% before its overlapped all-to-all's 16 SMs were
+/// +19.1% to +28.0% (+20.1% to +29.2% before the slowest chip; +29.3% to +39.1% before
+/// its overlapped all-to-all's 16 SMs were
 /// charged, and the copies padding its experts' FP8 inputs were priced),
 /// Qwen3 30B-A3B at EP 16 over two nodes +49.4% and +50.4% (-12.1% and -11.5% while its
 /// HybridEP dispatch was priced as Megatron-Core's all-to-all, 4 copies of each token
@@ -407,8 +410,8 @@ fn megatron_bridge_h100_moe_tokens() {
     let r = report();
     let p = rows(&r, "MB-H100-", "tokens_per_s_per_gpu");
     assert_eq!(p.len(), 15, "{}", show(&p));
-    assert!(mape(&p) < 54.0, "MAPE {:.1}%\n{}", mape(&p), show(&p));
-    assert!(p.iter().all(|x| x.error_pct > 20.0), "{}", show(&p));
+    assert!(mape(&p) < 52.5, "MAPE {:.1}%\n{}", mape(&p), show(&p));
+    assert!(p.iter().all(|x| x.error_pct > 15.0), "{}", show(&p));
     let of = |model: &str| -> Vec<&Prediction> {
         p.iter()
             .copied()
@@ -420,7 +423,7 @@ fn megatron_bridge_h100_moe_tokens() {
         assert!(x.error_pct > 35.0 && x.error_pct < 45.0, "{}", show(&[x]));
     }
     for x in of("Q3-235B") {
-        assert!(x.error_pct > 20.0 && x.error_pct < 32.0, "{}", show(&[x]));
+        assert!(x.error_pct > 15.0 && x.error_pct < 30.0, "{}", show(&[x]));
     }
     let q30 = of("Q3-30B");
     assert_eq!(q30.len(), 5);
@@ -791,6 +794,34 @@ fn deepspeed_zero3_azure_throughput_falls_with_gpu_count() {
     for w in p.windows(2) {
         assert!(w[1].published < w[0].published, "{}", show(&p));
         assert!(w[1].predicted < w[0].predicted, "{}", show(&p));
+    }
+}
+
+/// torchtitan's FSDP2 scaling tables (Llama 3.1 8B; pytorch/torchtitan
+/// benchmarks/llama3_h100_202412_torchtitan.md and the H200 table, validation rows
+/// TT-H100-*, TT-H200-*): tokens per second per GPU fall from 8 to 128 H100s (BF16,
+/// compiled, float8) and from 32 to 64 H200s, and the prediction must fall too. What
+/// makes it fall: the job runs at its slowest chip's clock, E[max of N] chip-to-chip
+/// standard deviations below the median chip (`calibrate::lockstep`, the spread
+/// measured on an 8x H200 node); the data-parallel work per GPU is the same at every
+/// count. It falls less than the published (-0.4..-0.6% against -1.8..-2.7%; the
+/// figures are in docs/validation.md), so only the direction is held.
+#[test]
+fn torchtitan_fsdp2_throughput_falls_with_gpu_count() {
+    let r = report();
+    let pairs = [
+        ("TT-H100-L31-8B-bf16-8", "TT-H100-L31-8B-bf16-128"),
+        ("TT-H100-L31-8B-compile-8", "TT-H100-L31-8B-compile-128"),
+        ("TT-H100-L31-8B-fp8-8", "TT-H100-L31-8B-fp8-128"),
+        ("TT-H200-L31-8B-fp8-32", "TT-H200-L31-8B-fp8-64"),
+    ];
+    for (few, many) in pairs {
+        let q = "tokens_per_s_per_gpu";
+        let (a, b) = (rows(&r, few, q), rows(&r, many, q));
+        assert!(a.len() == 1 && b.len() == 1, "{few} / {many} missing");
+        let both = [a[0], b[0]];
+        assert!(b[0].published < a[0].published, "{}", show(&both));
+        assert!(b[0].predicted < a[0].predicted, "{}", show(&both));
     }
 }
 

@@ -181,6 +181,21 @@ impl ConstantEfficiency {
         }
     }
 
+    /// Runs every compute-bound kernel at `rate` times its rate (a clock `rate` times
+    /// the sustained one); memory-bound kernels keep theirs.
+    pub fn scale_clock(&mut self, rate: f64) {
+        for f in [
+            &mut self.gemm_flops_bf16,
+            &mut self.gemm_flops_fp8,
+            &mut self.gemm_flops_fp4,
+            &mut self.gemm_flops_tf32,
+            &mut self.gemm_flops_fp32,
+            &mut self.attn_flops,
+        ] {
+            *f *= rate;
+        }
+    }
+
     fn flops(&self, dtype: Dtype) -> f64 {
         match dtype {
             Dtype::Bf16 | Dtype::Fp16 => self.gemm_flops_bf16,

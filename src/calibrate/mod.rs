@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod fit;
+pub mod lockstep;
 pub mod model;
 
 use crate::analytic::compute::{AttnShape, ConstantEfficiency, KernelModel};
@@ -55,6 +56,15 @@ enum Model {
 }
 
 impl Kernels {
+    /// Runs every clocked kernel at `rate` times the sustained clock (memory-bound
+    /// kernels keep their time: HBM runs on its own clock).
+    fn scale_clock(&mut self, rate: f64) {
+        match &mut self.model {
+            Model::Fitted(f) => f.scale_clock(rate),
+            Model::Constant(c) => c.scale_clock(rate),
+        }
+    }
+
     fn model(&self) -> &dyn KernelModel {
         match &self.model {
             Model::Fitted(f) => f.as_ref(),
@@ -106,7 +116,30 @@ impl KernelModel for Kernels {
 /// communication (`layout.overlap.comm_sms`) are taken away from compute, which loses
 /// their share of the dense peak (memory bandwidth stays). Every evaluation of the
 /// scenario (estimate, simulate, search, validate) takes its kernel model from here.
+///
+/// The scenario's GPUs run in lockstep: every kernel that runs at the power-capped clock
+/// runs at the expected slowest of `sc.gpus` chips' clock ([`lockstep`]).
 pub fn kernel_model_for(sc: &crate::spec::Scenario) -> Kernels {
+    kernel_model_on(sc, sc.gpus)
+}
+
+/// [`kernel_model_for`] with `gpus` GPUs in lockstep instead of the scenario's count (a
+/// search's or a sweep's count).
+pub fn kernel_model_on(sc: &crate::spec::Scenario, gpus: u64) -> Kernels {
+    let mut k = with_reserved_sms(sc);
+    let rate = lockstep::slowest_chip_rate(gpus, sc.gpu.efficiency.chip_spread);
+    if rate < 1.0 {
+        k.scale_clock(rate);
+        k.note.push_str(&format!(
+            "; the slowest of {gpus} chips sets the pace: clock x{rate:.4} (chip-to-chip spread {:.2}%)",
+            sc.gpu.efficiency.chip_spread.unwrap_or(0.0) * 100.0
+        ));
+    }
+    k
+}
+
+/// The kernel model with the SMs `layout.overlap.comm_sms` reserves taken away.
+fn with_reserved_sms(sc: &crate::spec::Scenario) -> Kernels {
     let reserved = sc.layout.overlap.comm_sms;
     if reserved == 0 || reserved >= sc.gpu.sm_count {
         return kernel_model(&sc.gpu);

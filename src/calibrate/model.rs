@@ -385,6 +385,13 @@ impl FittedKernels {
         gemm_s(&self.hw, &self.fit.gemm, self.mem_bw, self.clock(dtype), &p)
     }
 
+    /// Lowers the sustained clock of every compute-bound kernel to `rate` times its own
+    /// (the slowest chip of a job, [`super::lockstep`]).
+    pub fn scale_clock(&mut self, rate: f64) {
+        self.sustained *= rate;
+        self.sustained_fp8 *= rate;
+    }
+
     /// The sustained clock GEMMs of `dtype` run at, fraction of burst.
     fn clock(&self, dtype: Dtype) -> f64 {
         match dtype {

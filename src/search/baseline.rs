@@ -16,7 +16,7 @@ use crate::spec::Scenario;
 /// every layout (its kernel model, its fast path): what `estimate` gives for the same
 /// layout, to 1e-9 (`tests/search.rs`). Not ranked (`rank` is `None`).
 pub fn price_own_layout(sc: &Scenario, opts: &SearchOptions) -> Baseline {
-    let kernels = crate::calibrate::kernel_model_for(sc);
+    let kernels = crate::calibrate::kernel_model_on(sc, opts.gpus[0]);
     baseline(sc, None, &kernels, opts)
 }
 
@@ -103,11 +103,11 @@ pub(super) fn finish_baseline(
 /// event) and fills `sim_step_s`; returns whether any was re-timed. The ranking keeps
 /// the analytic order; the simulator's number sits beside it.
 pub fn retime_with_sim(sc: &Scenario, results: &mut [Ranked]) -> bool {
-    let kernels = crate::calibrate::kernel_model_for(sc);
     let mut any = false;
     for r in results.iter_mut() {
         let mut s = scenario_for(sc, &r.layout, r.gpus);
         s.reliability.enabled = false;
+        let kernels = crate::calibrate::kernel_model_for(&s);
         let Ok(setup) = Setup::resolve_on(&s, &kernels, s.gpus) else {
             continue;
         };

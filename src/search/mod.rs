@@ -243,10 +243,18 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 /// Searches the layouts of `sc` on each of `opts.gpus`.
 pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -> Result<Outcome> {
     let start = Instant::now();
-    // The kernel model `estimate` uses for this scenario (its layout's comm_sms
-    // reserved): every searched layout keeps the scenario's overlap settings.
-    let kernels = crate::calibrate::kernel_model_for(sc);
-    let kernels: &(dyn KernelModel + Sync) = &kernels;
+    // The kernel model `estimate` uses for this scenario on each count (its layout's
+    // comm_sms reserved, its chips in lockstep): every searched layout keeps the
+    // scenario's overlap settings.
+    let by_count: Vec<crate::calibrate::Kernels> = opts
+        .gpus
+        .iter()
+        .map(|&g| crate::calibrate::kernel_model_on(sc, g))
+        .collect();
+    let Some(first) = by_count.first() else {
+        return Err(Error::Usage("no GPU count to search".into()));
+    };
+    let kernels: &(dyn KernelModel + Sync) = first;
     let (space, notes) = space_for(sc, opts, kernels)?;
     let variants: Vec<Variant> = space
         .recompute
@@ -261,17 +269,24 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
             }
         })
         .collect();
-    let envs: Vec<Env> = variants
+    // envs[count][variant]
+    let envs: Vec<Vec<Env>> = by_count
         .iter()
-        .map(|v| Env::new(&v.sc, kernels, opts.headroom))
+        .map(|k| {
+            variants
+                .iter()
+                .map(|v| Env::new(&v.sc, k, opts.headroom))
+                .collect()
+        })
         .collect();
     let rctx = RuleCtx::new(&sc.model, &sc.training);
     let outer = space.outer();
     let inner = space.inner();
-    let work: Vec<(u64, InnerKey)> = opts
+    let work: Vec<(usize, u64, InnerKey)> = opts
         .gpus
         .iter()
-        .flat_map(|&g| inner.iter().map(move |k| (g, *k)))
+        .enumerate()
+        .flat_map(|(ci, &g)| inner.iter().map(move |k| (ci, g, *k)))
         .collect();
 
     // The scenario's own layout: evaluated first so the search can count what beats it.
@@ -289,12 +304,12 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
         .par_iter()
         .fold(
             || (Acc::new(), Scratch::default(), None::<ResolvedLayout>),
-            |(mut acc, mut scratch, rl), &(gpus, key)| {
+            |(mut acc, mut scratch, rl), &(ci, gpus, key)| {
                 let vi = variants
                     .iter()
                     .position(|v| v.recompute == key.recompute)
                     .expect("variant per recompute");
-                let env = &envs[vi];
+                let env = &envs[ci][vi];
                 let mut rl = rl.unwrap_or_else(|| blank_layout(sc));
                 run_inner(
                     env,

@@ -117,6 +117,13 @@ pub struct Efficiency {
     /// model reads it. Dimensionless.
     #[serde(default)]
     pub fp8_relative: Option<f64>,
+    /// Chip-to-chip spread of the sustained GEMM rate at the power limit: the standard
+    /// deviation between chips of this model, each at its own saturated clock (the
+    /// silicon lottery), as a fraction of the median chip's rate. A synchronous step
+    /// waits for its slowest chip ([`crate::calibrate::lockstep`]). Absent: not
+    /// measured, and not priced.
+    #[serde(default)]
+    pub chip_spread: Option<f64>,
     /// `true` if these factors came from measurements on this GPU, `false` if they
     /// are derived from the datasheet and the same model form as a measured GPU.
     pub measured: bool,
