@@ -411,6 +411,28 @@ fn a_gpu_in_another_gpus_cluster_is_an_error_unless_custom() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A GPU profile whose chip-to-chip spread is no measurement of its kind (50% of the
+/// median chip's rate would leave a large job's slowest chip near zero) is an error
+/// naming the field, not a silent clamp.
+#[test]
+fn an_implausible_chip_spread_is_an_error() {
+    let dir = tmp("spread");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gpu = include_str!("../hardware-profiles/gpus/h100-sxm.yaml")
+        .replace("chip_spread: 0.0093", "chip_spread: 0.5");
+    std::fs::write(dir.join("gpu.yaml"), gpu).unwrap();
+    let sc = include_str!("../scenarios/llama3-405b-h100.yaml")
+        .replace("cluster: dgx-h100", "cluster: dgx-h100\ngpu: gpu.yaml");
+    std::fs::write(dir.join("sc.yaml"), sc).unwrap();
+    let o = llmplan(&["estimate", dir.join("sc.yaml").to_str().unwrap()]);
+    assert_one_error(
+        &o,
+        2,
+        &["sc.yaml:", "gpu.efficiency.chip_spread", "[0, 0.2)", "0.5"],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Ctrl-C during `report` left a folder with 3-13 of its 14 files and 0-byte
 /// `.tmp.png` files. Now the report is written into a hidden sibling and renamed into
 /// place when complete: interrupted, the folder keeps its previous contents.

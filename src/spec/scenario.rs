@@ -517,6 +517,16 @@ fn check_gpu(g: &GpuProfile) -> Result<()> {
             return Err(Error::invalid(f, format!("must be in (0, 1], got {v}")));
         }
     }
+    // A standard deviation between chips, as a fraction of the median chip's rate: the
+    // measured ones are ~1%; 20% would leave the slowest of a large job near zero.
+    if let Some(s) = e.chip_spread {
+        if !(s.is_finite() && (0.0..0.2).contains(&s)) {
+            return Err(Error::invalid(
+                "gpu.efficiency.chip_spread",
+                format!("must be in [0, 0.2) (a fraction of the median chip's rate), got {s}"),
+            ));
+        }
+    }
     Ok(())
 }
 
