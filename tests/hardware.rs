@@ -63,6 +63,20 @@ fn derived_nvidia_gemm_models_track_published_mamf() {
     }
 }
 
+/// B200: the profile's sustained clock is the one at which the derived model reproduces
+/// the published maximum sustainable matmul rate (ml-engineering's MSMF, the median GPU
+/// of an 8x B200 node with every GPU computing, at its power limit): 1439 TFLOP/s BF16 at
+/// 3072 x 18944 x 4608. Its FP8 MSMF (2788 at 3072 x 18944 x 6144) lands within 2% at the
+/// same clock.
+#[test]
+fn b200_sustained_clock_reproduces_its_msmf() {
+    let g = gpu("b200-sxm");
+    let bf16 = tflops(&g, (3072.0, 18944.0, 4608.0), Dtype::Bf16);
+    assert!((bf16 / 1439.0 - 1.0).abs() < 0.01, "{bf16:.0} vs 1439");
+    let fp8 = tflops(&g, (3072.0, 18944.0, 6144.0), Dtype::Fp8);
+    assert!((fp8 / 2788.0 - 1.0).abs() < 0.02, "{fp8:.0} vs 2788");
+}
+
 /// AMD GPUs: the profile's sustained clock is the one at which the derived model
 /// reproduces AMD's published MAMF (MI300X 668.4, MI325X 784.9, MI355X 1565.0 TFLOP/s),
 /// since AMD's GPUs run their large GEMMs well below the boost clock the datasheet peak
