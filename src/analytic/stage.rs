@@ -79,6 +79,15 @@ pub struct StageCost {
     /// Of `compute_s`: the cross-entropy loss's memory-bound passes, forward plus
     /// backward, per micro-batch (last stage; [`super::head`]), seconds.
     pub loss_s: f64,
+    /// Of `fwd_s` and `bwd_s`: the work that runs in the stage's first model chunk only,
+    /// not spread over its virtual stages (the embedding, first stage; Megatron's
+    /// interleaved schedule puts it in the first chunk), per micro-batch, seconds
+    /// (forward, backward).
+    pub first_chunk_s: (f64, f64),
+    /// Of `fwd_s` and `bwd_s`: the work that runs in the stage's last model chunk only
+    /// (the output layer, loss and MTP modules, last stage), per micro-batch, seconds
+    /// (forward, backward).
+    pub last_chunk_s: (f64, f64),
     /// Activation copies to and from host memory the layers' compute does not hide,
     /// per micro-batch, forward plus backward (in `fwd_s` and `bwd_s`), seconds
     /// ([`super::offload`]).
@@ -371,6 +380,12 @@ pub struct StageBody {
     pub moe_permute_s: f64,
     /// Of `compute_s`: the cross-entropy loss, forward plus backward, seconds.
     pub loss_s: f64,
+    /// Of `fwd_s` and `bwd_s`, the work of the first model chunk only (the embedding,
+    /// first stage), seconds (forward, backward): [`StageCost::first_chunk_s`].
+    pub first_chunk_s: (f64, f64),
+    /// Of `fwd_s` and `bwd_s`, the work of the last model chunk only (the output layer,
+    /// loss and MTP modules, last stage), seconds (forward, backward).
+    pub last_chunk_s: (f64, f64),
     /// FP8 weight casts of the whole stage, once per step (on its first micro-batch),
     /// seconds.
     pub weight_cast_s: f64,
@@ -454,6 +469,8 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         fp8_cast_s: add(&|c| c.fp8_cast),
         moe_permute_s: add(&|c| c.permute),
         loss_s: 0.0,
+        first_chunk_s: (0.0, 0.0),
+        last_chunk_s: (0.0, 0.0),
         weight_cast_s: add(&|c| c.wcast),
         blocks: sh.n_dense + sh.n_moe,
         outside_params: 0.0,
@@ -482,6 +499,7 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         b.outside_params += parts.emb_params;
         b.fwd_s += parts.emb_s;
         b.bwd_s += parts.emb_s + parts.emb_grad_s;
+        b.first_chunk_s = (parts.emb_s, parts.emb_s + parts.emb_grad_s);
         b.compute_s += 2.0 * parts.emb_s + parts.emb_grad_s;
         b.stored_bytes += parts.emb_stored;
     }
@@ -494,8 +512,13 @@ pub fn stage_body(parts: &StageParts, sh: &StageShape) -> StageBody {
         b.outside_params += outside;
         // The output GEMM's backward: its input gradient and weight gradient.
         let (ce_f, ce_b) = p.ce_s;
-        b.fwd_s += heads * (p.head_s + ce_f + p.head_ag_s) + proj_f;
-        b.bwd_s += heads * (2.0 * p.head_s + ce_b + p.head_ag_s) + proj_b;
+        let end = (
+            heads * (p.head_s + ce_f + p.head_ag_s) + proj_f,
+            heads * (2.0 * p.head_s + ce_b + p.head_ag_s) + proj_b,
+        );
+        b.fwd_s += end.0;
+        b.bwd_s += end.1;
+        b.last_chunk_s = end;
         b.wgrad_s += heads * p.head_s + proj_w;
         b.compute_s += heads * (3.0 * p.head_s + ce_f + ce_b) + proj_f + proj_b;
         b.loss_s = heads * (ce_f + ce_b);
@@ -580,6 +603,8 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         fp8_cast_s: b.fp8_cast_s + weight_cast + 2.0 * amax,
         moe_permute_s: b.moe_permute_s,
         loss_s: b.loss_s,
+        first_chunk_s: b.first_chunk_s,
+        last_chunk_s: b.last_chunk_s,
         offload_s: b.offload_s,
         dense_params: b.dense_params,
         expert_params: b.expert_params,

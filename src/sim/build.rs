@@ -43,6 +43,8 @@ pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
                 param_exposed_s: d.param_exposed_s,
                 optimizer_s: d.optimizer_s,
                 ep_nic_s: if ep_on_nic { s.ep_bwd_s } else { 0.0 },
+                first_chunk_s: s.first_chunk_s,
+                last_chunk_s: s.last_chunk_s,
             }
         })
         .collect();

@@ -77,6 +77,13 @@ pub struct StageSpec {
     /// group stays inside an NVLink domain. Shares the NIC with the data-parallel
     /// stream when [`SimInput::nic`] says that stream is on it.
     pub ep_nic_s: f64,
+    /// Of `fwd_s` and `bwd_s`, the work of the stage's first model chunk only (the
+    /// embedding), seconds (forward, backward): under the interleaved schedule it runs
+    /// in that chunk, not spread over the stage's virtual stages.
+    pub first_chunk_s: (f64, f64),
+    /// Of `fwd_s` and `bwd_s`, the work of the stage's last model chunk only (the output
+    /// layer, loss and MTP modules), seconds (forward, backward).
+    pub last_chunk_s: (f64, f64),
 }
 
 impl StageSpec {
@@ -92,6 +99,8 @@ impl StageSpec {
             param_exposed_s: 0.0,
             optimizer_s: 0.0,
             ep_nic_s: 0.0,
+            first_chunk_s: (0.0, 0.0),
+            last_chunk_s: (0.0, 0.0),
         }
     }
 }

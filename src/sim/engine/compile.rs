@@ -197,11 +197,14 @@ fn stage_of<'a>(shape: &Shape, input: &'a SimInput, pos: u32) -> &'a StageSpec {
 }
 
 /// Each operation's duration with no jitter, seconds: its chunk's share of the stage's
-/// forward, backward, or the backward's input- and weight-gradient parts.
+/// forward, backward, or the backward's input- and weight-gradient parts. The work
+/// pinned to a stage's end chunks (embedding, output layer and loss:
+/// [`StageSpec::first_chunk_s`], [`StageSpec::last_chunk_s`]) runs in those chunks
+/// only; the rest is spread evenly over the stage's chunks.
 fn durations(steps: &[Step], shape: &Shape, input: &SimInput) -> Vec<f64> {
     let per_chunk = per_chunk(shape);
-    let f_s = |pos: u32| stage_of(shape, input, pos).fwd_s * per_chunk;
-    let b_s = |pos: u32| stage_of(shape, input, pos).bwd_s * per_chunk;
+    let f_s = |pos: u32| chunk_s(shape, input, pos, per_chunk, |s| s.fwd_s, |e| e.0);
+    let b_s = |pos: u32| chunk_s(shape, input, pos, per_chunk, |s| s.bwd_s, |e| e.1);
     let w_s = |pos: u32| stage_of(shape, input, pos).wgrad_s * per_chunk;
     steps
         .iter()
@@ -213,6 +216,33 @@ fn durations(steps: &[Step], shape: &Shape, input: &SimInput) -> Vec<f64> {
             OpKind::FB => f_s(s.pos) + b_s(s.pos2),
         })
         .collect()
+}
+
+/// One chunk's part of a stage's forward or backward (`whole` picks which, `end` the
+/// same direction of a pinned pair): an even share of the stage's spread work, plus the
+/// pinned work where `pos` is the stage's first or last chunk. With one chunk per stage
+/// (or DualPipe's whole-stage directions) that is the whole stage.
+fn chunk_s(
+    shape: &Shape,
+    input: &SimInput,
+    pos: u32,
+    per_chunk: f64,
+    whole: impl Fn(&StageSpec) -> f64,
+    end: impl Fn((f64, f64)) -> f64,
+) -> f64 {
+    let st = stage_of(shape, input, pos);
+    if shape.dual || shape.chunks() <= 1 {
+        return whole(st) * per_chunk;
+    }
+    let (first, last) = (end(st.first_chunk_s), end(st.last_chunk_s));
+    let chunk = shape.chunk(pos);
+    let pinned = if chunk == 0 { first } else { 0.0 }
+        + if chunk + 1 == shape.chunks() {
+            last
+        } else {
+            0.0
+        };
+    (whole(st) - first - last) * per_chunk + pinned
 }
 
 /// Each operation's expert all-to-all on the NIC (its chunk's share of the stage's
