@@ -251,11 +251,9 @@ pub fn search(sc: &Scenario, opts: &SearchOptions, progress: Option<Progress>) -
         .iter()
         .map(|&g| crate::calibrate::kernel_model_on(sc, g))
         .collect();
-    let Some(first) = by_count.first() else {
-        return Err(Error::Usage("no GPU count to search".into()));
-    };
-    let kernels: &(dyn KernelModel + Sync) = first;
-    let (space, notes) = space_for(sc, opts, kernels)?;
+    let (space, notes) = space_for(sc, opts, &by_count)?;
+    // space_for refuses an empty list of counts: the first count's model exists.
+    let kernels: &(dyn KernelModel + Sync) = &by_count[0];
     let variants: Vec<Variant> = space
         .recompute
         .iter()
@@ -394,11 +392,12 @@ fn outcome(
 }
 
 /// The space to search for `opts` (its options checked, its fixes applied) and the
-/// notes on what it leaves out.
+/// notes on what it leaves out; `by_count` holds the kernel model of each of
+/// `opts.gpus` (the first prices the selective-recompute check).
 fn space_for(
     sc: &Scenario,
     opts: &SearchOptions,
-    kernels: &(dyn KernelModel + Sync),
+    by_count: &[crate::calibrate::Kernels],
 ) -> Result<(Space, Vec<String>)> {
     if !(0.0..1.0).contains(&opts.headroom) {
         return Err(Error::Usage(format!(
@@ -412,9 +411,9 @@ fn space_for(
             opts.batch_tolerance
         )));
     }
-    if opts.gpus.is_empty() {
+    let Some(kernels) = by_count.first() else {
         return Err(Error::Usage("no GPU count to search".into()));
-    }
+    };
     let mut space = Space::default_for(sc, &opts.limits);
     for f in &opts.fixes {
         space.fix(f)?;

@@ -45,7 +45,7 @@ pub struct StageBody {
     /// Of `compute_s`: the cross-entropy loss, forward plus backward, seconds.
     pub loss_s: f64,
     /// Of `fwd_s` and `bwd_s`, the work of the first model chunk only (the embedding,
-    /// first stage), seconds (forward, backward): [`StageCost::first_chunk_s`].
+    /// first stage), seconds (forward, backward): [`super::StageCost::first_chunk_s`].
     pub first_chunk_s: (f64, f64),
     /// Of `fwd_s` and `bwd_s`, the work of the last model chunk only (the output layer,
     /// loss and MTP modules, last stage), seconds (forward, backward).
@@ -59,6 +59,6 @@ pub struct StageBody {
     /// Parameters outside the transformer blocks: the word (and position) embeddings
     /// on the first stage, the output layer and MTP projections on the last (in
     /// `dense_params`): the unit a sharded-parameter framework gathers first and reduces
-    /// last ([`super::dp_sync::zero3_edges`]).
+    /// last ([`crate::analytic::dp_sync::zero3_edges`]).
     pub outside_params: f64,
 }
