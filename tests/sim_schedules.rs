@@ -261,3 +261,62 @@ fn an_output_layer_runs_in_the_last_chunk_only() {
     let one = |p| run(Schedule::OneFOneB, 1, p).step_s;
     assert_eq!(one(true), one(false));
 }
+
+/// Overlapped sends still cost something under the interleaved schedule: micro-batch
+/// 0's forward visits all p x v model chunks in turn, and stage 0 has exactly p
+/// micro-batches of chunk work per round to hide the round's p sends under, so each
+/// send of the chain waits; the backward mirrors it. The closed form charges
+/// 2 (p v - 1) sends (`send_chain_s`), and the simulator, playing Megatron's order
+/// event by event, shows exactly that over its compute-only closed form, whatever m
+/// (hand count: p 4, v 5 -> 38 sends; p 8, v 10 -> 158), on uniform stages and with
+/// the output layer pinned to the last chunk, where the heavy chunk leaves no slack.
+#[test]
+fn interleaved_overlapped_sends_cost_the_fill_and_drain_chain() {
+    use llmplan::analytic::pipeline::send_chain_s;
+    const SEND: f64 = 0.3;
+    for (p, v) in [(2u32, 2u32), (4, 5), (4, 10), (8, 5), (8, 10), (16, 2)] {
+        for m in [2 * p, 4 * p, 8 * p] {
+            for pinned in [false, true] {
+                let mut inp = SimInput::uniform(Schedule::Interleaved, p, m, v, 10.0, 20.0);
+                inp.p2p_s = vec![SEND; p as usize];
+                if pinned {
+                    let last = &mut inp.stages[p as usize - 1];
+                    *last = StageSpec::compute_only(16.0, 29.0);
+                    last.last_chunk_s = (6.0, 9.0);
+                }
+                let r = simulate(&inp).unwrap();
+                let fwd: Vec<f64> = inp.stages.iter().map(|s| s.fwd_s).collect();
+                let bwd: Vec<f64> = inp.stages.iter().map(|s| s.bwd_s).collect();
+                let closed = pipeline_s(Schedule::Interleaved, &fwd, &bwd, m, v)
+                    + send_chain_s(Schedule::Interleaved, p, v, SEND, true);
+                let hand = 2.0 * (f64::from(p * v) - 1.0) * SEND;
+                assert!(rel(send_chain_s(Schedule::Interleaved, p, v, SEND, true), hand) < 1e-12);
+                assert!(
+                    rel(r.step_s, closed) < 1e-9,
+                    "p {p} v {v} m {m} pinned {pinned}: sim {} vs closed form {closed}",
+                    r.step_s
+                );
+            }
+        }
+    }
+    // Blocking sends are in each stage's time instead; other schedules have no chain.
+    assert_eq!(send_chain_s(Schedule::Interleaved, 4, 5, SEND, false), 0.0);
+    assert_eq!(send_chain_s(Schedule::OneFOneB, 4, 1, SEND, true), 0.0);
+    assert_eq!(send_chain_s(Schedule::Interleaved, 1, 5, SEND, true), 0.0);
+}
+
+/// A stage's end chunk may lack layers (negative pinned work), but no chunk may end up
+/// with a negative duration, and pinned work must be finite.
+#[test]
+fn end_chunk_work_that_leaves_a_chunk_negative_is_refused() {
+    let mut inp = SimInput::uniform(Schedule::Interleaved, 4, 8, 2, 10.0, 20.0);
+    inp.stages[3].last_chunk_s = (-4.0, -8.0);
+    // Forward chunks 7 and 3 s, backward 14 and 6 s: fine.
+    assert!(simulate(&inp).is_ok());
+    // 10/2 - 12/2 = -1 s for the last chunk's forward.
+    inp.stages[3].last_chunk_s = (-12.0, -8.0);
+    let e = simulate(&inp).unwrap_err().to_string();
+    assert!(e.contains("stages[3]") && e.contains("negative"), "{e}");
+    inp.stages[3].last_chunk_s = (f64::NAN, 0.0);
+    assert!(simulate(&inp).unwrap_err().to_string().contains("finite"));
+}

@@ -8,7 +8,9 @@ use super::params::{count, ParamCounts};
 use super::pipeline::{busiest_stage, device_load, ideal_s, in_flight, partner, pipeline_s};
 use super::reliability::{self, ReliabilityOut};
 use super::setup::Setup;
-use super::stage::{dp_sync, fragmentation_share, stages, MemoryBreakdown, StageCost, StageInputs};
+use super::stage::{
+    dp_sync, fragmentation_share, p2p_chain_s, stages, MemoryBreakdown, StageCost, StageInputs,
+};
 use crate::error::{Error, Result};
 use crate::spec::layout::ResolvedLayout;
 use crate::spec::training::{Recompute, Training};
@@ -452,6 +454,8 @@ struct StepTiming {
     bwd: Vec<f64>,
     /// Pipeline makespan: first forward to last backward.
     pipe_s: f64,
+    /// Of `pipe_s`, the sends the closed form puts on the fill and drain's path.
+    p2p_chain_s: f64,
     /// When the last stage finishes its gradient sync.
     end_s: f64,
     /// `end_s` with every collective alone on its NIC (no contention).
@@ -481,8 +485,10 @@ fn time_step(
     let rl = &setup.layout;
     let fwd: Vec<f64> = st.iter().map(StageCost::pipeline_fwd_s).collect();
     let bwd: Vec<f64> = st.iter().map(StageCost::pipeline_bwd_s).collect();
+    // The simulator plays the fill and drain's sends itself.
+    let p2p_chain_s = if run.is_some() { 0.0 } else { p2p_chain_s(inp) };
     let pipe = run.map_or_else(
-        || pipeline_s(rl.schedule, &fwd, &bwd, rl.microbatches, rl.vpp),
+        || pipeline_s(rl.schedule, &fwd, &bwd, rl.microbatches, rl.vpp) + p2p_chain_s,
         |r| r.pipeline_s,
     );
     // Each stage ends its last backward when the drain reaches it (stage 0 last),
@@ -509,6 +515,7 @@ fn time_step(
         fwd,
         bwd,
         pipe_s: pipe,
+        p2p_chain_s,
         end_s: end,
         end_alone_s: end_alone,
         optimizer_s,
@@ -530,11 +537,11 @@ fn critical_breakdown(rl: &ResolvedLayout, st: &[StageCost], t: &StepTiming) -> 
     let mf = m as f64 / 2.0;
     StepBreakdown {
         compute_s: mf * (c.compute_s + c2.compute_s),
-        bubble_s: t.pipe_s - ideal_s(rl.schedule, fwd, bwd, m),
+        bubble_s: t.pipe_s - t.p2p_chain_s - ideal_s(rl.schedule, fwd, bwd, m),
         tp_comm_s: mf * (c.tp_comm_s + c2.tp_comm_s),
         ep_comm_s: mf * (c.ep_comm_s + c2.ep_comm_s),
         cp_comm_s: mf * (c.cp_comm_s + c2.cp_comm_s),
-        p2p_s: mf * 2.0 * (c.p2p_s + c2.p2p_s),
+        p2p_s: mf * 2.0 * (c.p2p_s + c2.p2p_s) + t.p2p_chain_s,
         dp_comm_s: t.end_s - t.pipe_s + t.param_exposed_s + mf * (c.zero_s + c2.zero_s),
         optimizer_s: t.optimizer_s,
         grad_clip_s: t.grad_clip_s,

@@ -48,6 +48,23 @@ pub fn pipeline_s(schedule: Schedule, fwd: &[f64], bwd: &[f64], m: u32, v: u32) 
     }
 }
 
+/// Pipeline sends on the critical path of an interleaved schedule whose sends overlap
+/// compute, seconds per step: `2 (p v - 1) x send_s`. Micro-batch 0's forward visits
+/// all `p v` model chunks in order, one send between each pair; stage 0 fills each
+/// round with its other `p - 1` micro-batches' chunks, which cover the round's compute
+/// hops but not its sends (Megatron's interleaved warm-up runs `p` micro-batches per
+/// chunk, so it has exactly that much work to hide them under). The backward's chain
+/// is the mirror image. In the steady state the sends hide under compute. 0 for the
+/// other schedules (1F1B's sends are in each stage's time: it alternates, so it waits
+/// on every send) and when `p = 1`. The event simulator plays the same schedule and
+/// shows the same `2 (p v - 1)` sends over its closed form (tests/sim_schedules.rs).
+pub fn send_chain_s(schedule: Schedule, p: u32, v: u32, send_s: f64, overlapped: bool) -> f64 {
+    if schedule != Schedule::Interleaved || !overlapped || p <= 1 {
+        return 0.0;
+    }
+    2.0 * (f64::from(p) * f64::from(v.max(1)) - 1.0) * send_s
+}
+
 /// The stage whose work shares a GPU with stage `i` of `p`: DualPipe's rank `i` runs
 /// stage `i` of one direction and stage `p - 1 - i` of the other, half the
 /// micro-batches each (DeepSeek-V3 report, section 3.2.1); otherwise `i` itself.

@@ -63,6 +63,8 @@ pub struct StageCost {
     /// all-gathers), forward plus backward, with the compute its overlapped part slows
     /// (`collective_sm_s`), seconds.
     pub zero_s: f64,
+    /// `zero_s` split into its forward and backward parts, seconds (forward, backward).
+    pub zero_fb_s: (f64, f64),
     /// Of `zero_s`: compute slowed while the overlapped ZeRO traffic holds SMs
     /// ([`collective_sm_share`]), per micro-batch, seconds.
     pub collective_sm_s: f64,
@@ -481,6 +483,13 @@ pub fn p2p_blocking_s(inp: &StageInputs) -> f64 {
     }
 }
 
+/// Pipeline sends the interleaved schedule's fill and drain expose when sends overlap
+/// compute, seconds per step ([`super::pipeline::send_chain_s`]).
+pub fn p2p_chain_s(inp: &StageInputs) -> f64 {
+    let l = inp.ctx.layout;
+    super::pipeline::send_chain_s(l.schedule, l.pp, l.vpp, p2p_transfer_s(inp), l.overlap.p2p)
+}
+
 /// One micro-batch's activations sent to the next stage, seconds: each
 /// tensor-parallel rank sends its 1/tp share, BF16, to the rank `tp x cp x dp` away.
 /// 0 without pipeline parallelism. The simulator puts this on the link between stages.
@@ -538,6 +547,7 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         cp_comm_s: b.cp_comm_s,
         p2p_s,
         zero_s: zero.0 + zero.1 + sm.0 + sm.1,
+        zero_fb_s: (zero.0 + sm.0, zero.1 + sm.1),
         collective_sm_s: sm.0 + sm.1,
         zero3_drain_s: (drain - zero.1).max(0.0),
         zero3_fill_s: zero.0 - beyond_fwd,

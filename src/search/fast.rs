@@ -29,9 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::analytic::pipeline::{partner, pipeline_s};
 use crate::analytic::stage::{
-    device_memory, dp_sync, gpu_sms_for_collectives, model_states, p2p_blocking_s, stage_body,
-    stage_memory, stage_parts, stage_shape, stage_timed, StageBody, StageCost, StageInputs,
-    StageParts,
+    device_memory, dp_sync, gpu_sms_for_collectives, model_states, p2p_blocking_s, p2p_chain_s,
+    stage_body, stage_memory, stage_parts, stage_shape, stage_timed, StageBody, StageCost,
+    StageInputs, StageParts,
 };
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::Scenario;
@@ -320,7 +320,8 @@ impl Env<'_> {
             s.fwd.push(k.cost.pipeline_fwd_s());
             s.bwd.push(k.cost.pipeline_bwd_s());
         }
-        let pipe = pipeline_s(rl.schedule, &s.fwd, &s.bwd, rl.microbatches, rl.vpp);
+        let pipe =
+            pipeline_s(rl.schedule, &s.fwd, &s.bwd, rl.microbatches, rl.vpp) + p2p_chain_s(&inp);
         let mut end = 0.0f64;
         let mut optimizer_s = 0.0f64;
         let mut param_exposed = 0.0f64;

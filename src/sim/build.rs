@@ -43,8 +43,8 @@ pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
                 param_exposed_s: d.param_exposed_s,
                 optimizer_s: d.optimizer_s,
                 ep_nic_s: if ep_on_nic { s.ep_bwd_s } else { 0.0 },
-                first_chunk_s: s.first_chunk_s,
-                last_chunk_s: s.last_chunk_s,
+                first_chunk_s: less_layers(s.first_chunk_s, s, lacking(l, i, 0)),
+                last_chunk_s: less_layers(s.last_chunk_s, s, lacking(l, i, l.pp - 1)),
             }
         })
         .collect();
@@ -59,6 +59,40 @@ pub fn input_from_analytic(inp: &StageInputs, st: &[StageCost]) -> SimInput {
         dp_overlap: l.overlap.dp_comm,
         nic,
     }
+}
+
+/// Layers the end chunk of stage `i` lacks when `i` is `end` (the first or the last
+/// stage) and it holds fewer layers than the fullest stage: Megatron counts the
+/// embedding and the loss as a layer of the first and last virtual stage
+/// (`account_for_embedding_in_pipeline_split`, `account_for_loss_in_pipeline_split`,
+/// the split [`crate::spec::layout::balanced_split`] makes and `llmplan export` writes
+/// for an uneven interleaved split), so the layers the end stage lacks are missing
+/// from its end chunk, not spread over its chunks. At most one chunk's share; 0 with
+/// one chunk per stage.
+fn lacking(l: &ResolvedLayout, i: usize, end: u32) -> f64 {
+    let lps = &l.layers_per_stage;
+    if l.vpp <= 1 || i != end as usize || i >= lps.len() {
+        return 0.0;
+    }
+    let full = lps.iter().copied().max().unwrap_or(0);
+    let short = full.saturating_sub(lps[i]);
+    f64::from(short).min(f64::from(full) / f64::from(l.vpp))
+}
+
+/// An end chunk's pinned work `pinned` less `layers` of the stage's layers at its mean
+/// layer time (its work outside the pinned parts and the exposed ZeRO traffic, which
+/// stays spread over the chunks, over its layers), seconds.
+fn less_layers(pinned: (f64, f64), s: &StageCost, layers: f64) -> (f64, f64) {
+    if layers <= 0.0 || s.layers == 0 {
+        return pinned;
+    }
+    let n = f64::from(s.layers);
+    let per_layer = |whole: f64, zero: f64, a: f64, b: f64| (whole - zero - a - b).max(0.0) / n;
+    let (f, b) = (s.first_chunk_s, s.last_chunk_s);
+    (
+        pinned.0 - layers * per_layer(s.fwd_s, s.zero_fb_s.0, f.0, b.0),
+        pinned.1 - layers * per_layer(s.bwd_s, s.zero_fb_s.1, f.1, b.1),
+    )
 }
 
 /// A scenario made ready to simulate.

@@ -79,10 +79,13 @@ pub struct StageSpec {
     pub ep_nic_s: f64,
     /// Of `fwd_s` and `bwd_s`, the work of the stage's first model chunk only (the
     /// embedding), seconds (forward, backward): under the interleaved schedule it runs
-    /// in that chunk, not spread over the stage's virtual stages.
+    /// in that chunk, not spread over the stage's virtual stages. Negative where that
+    /// chunk lacks layers the stage's other chunks hold (less the embedding): the rest,
+    /// `fwd_s - first - last`, is then the fuller chunks' even share times the chunks.
     pub first_chunk_s: (f64, f64),
     /// Of `fwd_s` and `bwd_s`, the work of the stage's last model chunk only (the output
-    /// layer, loss and MTP modules), seconds (forward, backward).
+    /// layer, loss and MTP modules), seconds (forward, backward); negative as
+    /// `first_chunk_s` where that chunk lacks layers.
     pub last_chunk_s: (f64, f64),
 }
 

@@ -360,6 +360,34 @@ fn activation_peaks(steps: &[Step], rank_start: &[u32], shape: &Shape) -> (Vec<f
 
 /// Every stage time finite and not negative, and no weight-gradient part longer than
 /// its backward: the error names the stage and field.
+/// A stage's pinned end-chunk work must be finite and leave every chunk a duration of
+/// at least 0 s (it may be negative: an end chunk that lacks layers).
+fn end_chunks_ok(i: usize, s: &StageSpec, vpp: u32) -> Result<()> {
+    for (dir, whole, first, last) in [
+        ("forward", s.fwd_s, s.first_chunk_s.0, s.last_chunk_s.0),
+        ("backward", s.bwd_s, s.first_chunk_s.1, s.last_chunk_s.1),
+    ] {
+        if !(first.is_finite() && last.is_finite()) {
+            return Err(Error::invalid(
+                format!("stages[{i}].first_chunk_s/last_chunk_s"),
+                format!("the {dir} parts must be finite times, got {first} and {last}"),
+            ));
+        }
+        let share = (whole - first - last) / f64::from(vpp.max(1));
+        let tol = 1e-9 * whole.abs().max(1e-300);
+        if vpp > 1 && (share < -tol || share + first < -tol || share + last < -tol) {
+            return Err(Error::invalid(
+                format!("stages[{i}].first_chunk_s/last_chunk_s"),
+                format!(
+                    "the {dir} pinned parts {first} s and {last} s leave a chunk a negative \
+                     duration (the stage's whole {dir} is {whole} s over {vpp} chunks)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate_times(input: &SimInput) -> Result<()> {
     let ok = |x: f64| x.is_finite() && x >= 0.0;
     for (i, s) in input.stages.iter().enumerate() {
@@ -379,6 +407,7 @@ fn validate_times(input: &SimInput) -> Result<()> {
                 ));
             }
         }
+        end_chunks_ok(i, s, input.vpp)?;
         if s.wgrad_s > s.bwd_s {
             return Err(Error::invalid(
                 format!("stages[{i}].wgrad_s"),
