@@ -40,6 +40,9 @@ pub struct ModelConfig {
     /// Megatron-Core's fused cross-entropy (`cross_entropy_loss_fusion`); `None`: the
     /// framework's.
     pub fused_cross_entropy: Option<bool>,
+    /// Dropout layers present (`hidden_dropout`, `attention_dropout` above 0); `None`:
+    /// the framework's.
+    pub dropout: Option<bool>,
     /// The config it comes from.
     pub source: String,
 }
@@ -99,6 +102,7 @@ pub fn parse_table(text: &str) -> Result<Vec<ModelConfig>> {
                 optimizer_bytes: bytes(r, "optimizer_bytes", &[12.0, 10.0, 8.0, 4.0])?,
                 activation_offload_layers: layers(r, "activation_offload_layers")?,
                 fused_cross_entropy: flag(r, "ce_fusion")?,
+                dropout: flag(r, "dropout")?,
                 source: r.text("source").to_string(),
             })
         })
@@ -174,6 +178,10 @@ pub fn apply(rc: &Recipe, r: RunCells) -> (Recipe, Option<String>) {
             if on { "fused" } else { "unfused" }
         ));
     }
+    if let Some(on) = c.dropout {
+        out.dropout = on;
+        set.push(if on { "dropout on" } else { "no dropout" }.to_string());
+    }
     let said = format!(
         "{}: the framework's config for this model ({})",
         set.join("; "),
@@ -221,8 +229,16 @@ mod tests {
             let c = for_run(run(nemo, m, "H100-SXM", "FP8")).unwrap();
             assert_eq!(c.fused_cross_entropy, Some(true), "{m}");
         }
-        for m in ["GPT3-5B", "LLAMA2-7B"] {
-            assert!(for_run(run(nemo, m, "H100-SXM", "FP8")).is_none(), "{m}");
+        assert!(for_run(run(nemo, "LLAMA2-7B", "H100-SXM", "FP8")).is_none());
+        // Its GPT-3 configs (gpt3/5b.yaml, 20b.yaml, 175b.yaml @24.07) train with
+        // hidden and attention dropout 0.1 and leave the loss alone.
+        for m in ["GPT3-5B", "GPT3-20B", "GPT3-175B"] {
+            let c = for_run(run(nemo, m, "H100-SXM", "FP8")).unwrap();
+            assert_eq!(
+                (c.dropout, c.fused_cross_entropy),
+                (Some(true), None),
+                "{m}"
+            );
         }
     }
 
@@ -252,11 +268,12 @@ mod tests {
 
     #[test]
     fn a_bad_cell_names_its_line_and_column() {
-        let head = "framework_pattern,model_pattern,gpu_type,precision_pattern,grad_bytes,optimizer_bytes,activation_offload_layers,ce_fusion,source\n";
+        let head = "framework_pattern,model_pattern,gpu_type,precision_pattern,grad_bytes,optimizer_bytes,activation_offload_layers,ce_fusion,dropout,source\n";
         for (row, col) in [
-            ("x,y,,,3,12,,,z\n", "grad_bytes"),
-            ("x,y,,,,,twenty,,z\n", "activation_offload_layers"),
-            ("x,y,,,,,,maybe,z\n", "ce_fusion"),
+            ("x,y,,,3,12,,,,z\n", "grad_bytes"),
+            ("x,y,,,,,twenty,,,z\n", "activation_offload_layers"),
+            ("x,y,,,,,,maybe,,z\n", "ce_fusion"),
+            ("x,y,,,,,,,0.1,z\n", "dropout"),
         ] {
             let e = parse_table(&(head.to_string() + row))
                 .unwrap_err()
