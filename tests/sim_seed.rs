@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use llmplan::analytic::EstimateOptions;
+use llmplan::analytic::{Estimate, EstimateOptions};
 use llmplan::setup::{estimate, estimate_with};
 use llmplan::sim::build::imbalance;
 use llmplan::sim::{prepare, Program, SimPipeline};
@@ -14,6 +14,22 @@ fn llmplan(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run llmplan")
+}
+
+/// The scenario estimated both ways, closed form and simulator, asserting the two
+/// steps agree within 1%: (closed form, simulated).
+fn both_engines_agree(sc: &llmplan::spec::Scenario, what: &str) -> (Estimate, Estimate) {
+    let opts = EstimateOptions::default();
+    let a = estimate(sc, &opts).unwrap();
+    let s = estimate_with(sc, &opts, Some(&SimPipeline)).unwrap();
+    let rel = (s.time.step_s - a.time.step_s).abs() / a.time.step_s;
+    assert!(
+        rel < 0.01,
+        "{what}: sim {} vs analytic {} ({rel})",
+        s.time.step_s,
+        a.time.step_s
+    );
+    (a, s)
 }
 
 #[test]
@@ -65,17 +81,8 @@ fn engine_sim_agrees_with_analytic_on_uniform_stages() {
         vec!["layout.schedule=gpipe".to_string()],
     ] {
         let sc = scenario::load(Some("gpt3-175b-a100"), &extra).unwrap();
-        let opts = EstimateOptions::default();
-        let a = estimate(&sc, &opts).unwrap();
-        let s = estimate_with(&sc, &opts, Some(&SimPipeline)).unwrap();
+        let (a, s) = both_engines_agree(&sc, &format!("{extra:?}"));
         assert!(a.layout.layers_per_stage.iter().all(|&n| n == 6));
-        let rel = (s.time.step_s - a.time.step_s).abs() / a.time.step_s;
-        assert!(
-            rel < 0.01,
-            "{extra:?}: sim {} vs analytic {} ({rel})",
-            s.time.step_s,
-            a.time.step_s
-        );
         assert_eq!(s.pipeline_model, "simulated");
         assert_eq!(a.pipeline_model, "closed form");
         // The same in-flight counts, so the same memory.
@@ -94,18 +101,9 @@ fn engine_sim_agrees_with_analytic_on_uniform_stages() {
 #[test]
 fn engine_sim_agrees_with_analytic_on_the_405b_interleaved_split() {
     let sc = scenario::load(Some("llama3-405b-h100"), &[]).unwrap();
-    let opts = EstimateOptions::default();
-    let a = estimate(&sc, &opts).unwrap();
-    let s = estimate_with(&sc, &opts, Some(&SimPipeline)).unwrap();
+    let (a, _) = both_engines_agree(&sc, "llama3-405b-h100");
     assert_eq!(a.layout.layers_per_stage[0], 7);
     assert_eq!(a.layout.vpp, 8);
-    let rel = (s.time.step_s - a.time.step_s).abs() / a.time.step_s;
-    assert!(
-        rel < 0.01,
-        "sim {} vs analytic {} ({rel})",
-        s.time.step_s,
-        a.time.step_s
-    );
     assert!(
         a.time.breakdown.p2p_s > 0.0,
         "the fill and drain's sends are named"
