@@ -296,10 +296,25 @@ fn interleaved_overlapped_sends_cost_the_fill_and_drain_chain() {
                     "p {p} v {v} m {m} pinned {pinned}: sim {} vs closed form {closed}",
                     r.step_s
                 );
+                // The closed form `simulate` reports beside its own is the same.
+                assert!(rel(r.closed_form_s, closed) < 1e-12);
             }
         }
     }
-    // Blocking sends are in each stage's time instead; other schedules have no chain.
+    // Blocking sends are in each stage's time instead (one per chunk each way, as
+    // `estimate` prices them); other schedules have no chain.
+    let mut inp = SimInput::uniform(Schedule::Interleaved, 4, 16, 5, 10.0, 20.0);
+    inp.p2p_s = vec![SEND; 4];
+    inp.p2p_blocking = true;
+    let r = simulate(&inp).unwrap();
+    let with_sends = pipeline_s(
+        Schedule::Interleaved,
+        &[10.0 + 5.0 * SEND; 4],
+        &[20.0 + 5.0 * SEND; 4],
+        16,
+        5,
+    );
+    assert!(rel(r.closed_form_s, with_sends) < 1e-12);
     assert_eq!(send_chain_s(Schedule::Interleaved, 4, 5, SEND, false), 0.0);
     assert_eq!(send_chain_s(Schedule::OneFOneB, 4, 1, SEND, true), 0.0);
     assert_eq!(send_chain_s(Schedule::Interleaved, 1, 5, SEND, true), 0.0);

@@ -329,8 +329,9 @@ pub struct SimResult {
     pub pipeline_s: f64,
     /// Ideal pipeline time with no bubble: the busiest rank's compute, seconds.
     pub ideal_s: f64,
-    /// The analytic closed form for the same stage times, seconds (communication
-    /// excluded), for comparison.
+    /// The analytic closed form for the same stage times and pipeline sends, as
+    /// `estimate` prices them (data-parallel sync and optimizer excluded), seconds, for
+    /// comparison.
     pub closed_form_s: f64,
     /// Per rank.
     pub stages: Vec<StageResult>,

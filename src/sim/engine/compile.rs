@@ -5,7 +5,7 @@
 //! allocates again when the program runs.
 
 use super::{Program, Succ, NONE, NO_SUCC};
-use crate::analytic::pipeline::pipeline_s;
+use crate::analytic::pipeline::{pipeline_s, send_chain_s};
 use crate::error::{Error, Result};
 use crate::sim::schedule::{self, OpKind, Shape, Step};
 use crate::sim::{SimInput, StageSpec};
@@ -36,9 +36,7 @@ impl Program {
         let (steps, rank_of, rank_start) = flatten(&orders, &shape, n);
         let (succ, ndeps) = wire(&steps, &shape, input);
         let (peak_in_flight, peak_pending_w) = activation_peaks(&steps, &rank_start, &shape);
-        let fwd: Vec<f64> = input.stages.iter().map(|s| s.fwd_s).collect();
-        let bwd: Vec<f64> = input.stages.iter().map(|s| s.bwd_s).collect();
-        let closed_form_s = pipeline_s(input.schedule, &fwd, &bwd, m, v);
+        let closed_form_s = closed_form(input, m, v);
         let bucket_n = buckets(&shape, input);
         Ok(Program {
             schedule: input.schedule,
@@ -360,6 +358,28 @@ fn activation_peaks(steps: &[Step], rank_start: &[u32], shape: &Shape) -> (Vec<f
 
 /// Every stage time finite and not negative, and no weight-gradient part longer than
 /// its backward: the error names the stage and field.
+/// The analytic closed form for the input's stage times and sends, as `estimate`
+/// prices them, seconds: blocking sends in each stage's forward and backward (one per
+/// model chunk each way), overlapped interleaved sends on the fill and drain's path
+/// ([`send_chain_s`]).
+fn closed_form(input: &SimInput, m: u32, v: u32) -> f64 {
+    let p = input.stages.len();
+    let send = if input.p2p_s.is_empty() || p <= 1 {
+        0.0
+    } else {
+        input.p2p_s.iter().sum::<f64>() / input.p2p_s.len() as f64
+    };
+    let blocking = if input.p2p_blocking {
+        f64::from(v.max(1)) * send
+    } else {
+        0.0
+    };
+    let fwd: Vec<f64> = input.stages.iter().map(|s| s.fwd_s + blocking).collect();
+    let bwd: Vec<f64> = input.stages.iter().map(|s| s.bwd_s + blocking).collect();
+    pipeline_s(input.schedule, &fwd, &bwd, m, v)
+        + send_chain_s(input.schedule, p as u32, v, send, !input.p2p_blocking)
+}
+
 /// A stage's pinned end-chunk work must be finite and leave every chunk a duration of
 /// at least 0 s (it may be negative: an end chunk that lacks layers).
 fn end_chunks_ok(i: usize, s: &StageSpec, vpp: u32) -> Result<()> {
