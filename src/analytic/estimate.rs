@@ -542,7 +542,7 @@ fn critical_breakdown(rl: &ResolvedLayout, st: &[StageCost], t: &StepTiming) -> 
         ep_comm_s: mf * (c.ep_comm_s + c2.ep_comm_s),
         cp_comm_s: mf * (c.cp_comm_s + c2.cp_comm_s),
         p2p_s: mf * 2.0 * (c.p2p_s + c2.p2p_s) + t.p2p_chain_s,
-        dp_comm_s: t.end_s - t.pipe_s + t.param_exposed_s + mf * (c.zero_s + c2.zero_s),
+        dp_comm_s: t.end_s - t.pipe_s + t.param_exposed_s + mf * (c.zero_s() + c2.zero_s()),
         optimizer_s: t.optimizer_s,
         grad_clip_s: t.grad_clip_s,
         offload_s: mf * (c.offload_s + c2.offload_s),

@@ -60,10 +60,8 @@ pub struct StageCost {
     /// 0 when overlapped), seconds.
     pub p2p_s: f64,
     /// Exposed ZeRO-2/3 traffic per micro-batch (gradient reduce-scatter, weight
-    /// all-gathers), forward plus backward, with the compute its overlapped part slows
-    /// (`collective_sm_s`), seconds.
-    pub zero_s: f64,
-    /// `zero_s` split into its forward and backward parts, seconds (forward, backward).
+    /// all-gathers) with the compute its overlapped part slows (`collective_sm_s`),
+    /// seconds (forward, backward); [`Self::zero_s`] is their sum.
     pub zero_fb_s: (f64, f64),
     /// Of `zero_s`: compute slowed while the overlapped ZeRO traffic holds SMs
     /// ([`collective_sm_share`]), per micro-batch, seconds.
@@ -106,6 +104,12 @@ pub struct StageCost {
 }
 
 impl StageCost {
+    /// Exposed ZeRO-2/3 traffic per micro-batch, forward plus backward, with the compute
+    /// its overlapped part slows, seconds.
+    pub fn zero_s(&self) -> f64 {
+        self.zero_fb_s.0 + self.zero_fb_s.1
+    }
+
     /// Forward time per micro-batch as the closed forms see the stage: its work plus
     /// its blocking pipeline sends, seconds.
     pub fn pipeline_fwd_s(&self) -> f64 {
@@ -546,7 +550,6 @@ pub fn stage_timed(inp: &StageInputs, b: &StageBody, p2p_s: f64) -> StageCost {
         ep_bwd_s: b.ep_bwd_s,
         cp_comm_s: b.cp_comm_s,
         p2p_s,
-        zero_s: zero.0 + zero.1 + sm.0 + sm.1,
         zero_fb_s: (zero.0 + sm.0, zero.1 + sm.1),
         collective_sm_s: sm.0 + sm.1,
         zero3_drain_s: (drain - zero.1).max(0.0),

@@ -356,8 +356,6 @@ fn activation_peaks(steps: &[Step], rank_start: &[u32], shape: &Shape) -> (Vec<f
     (peak_in_flight, peak_pending_w)
 }
 
-/// Every stage time finite and not negative, and no weight-gradient part longer than
-/// its backward: the error names the stage and field.
 /// The analytic closed form for the input's stage times and sends, as `estimate`
 /// prices them, seconds: blocking sends in each stage's forward and backward (one per
 /// model chunk each way), overlapped interleaved sends on the fill and drain's path
@@ -408,6 +406,8 @@ fn end_chunks_ok(i: usize, s: &StageSpec, vpp: u32) -> Result<()> {
     Ok(())
 }
 
+/// Every stage time finite and not negative, and no weight-gradient part longer than
+/// its backward: the error names the stage and field.
 fn validate_times(input: &SimInput) -> Result<()> {
     let ok = |x: f64| x.is_finite() && x >= 0.0;
     for (i, s) in input.stages.iter().enumerate() {
