@@ -323,3 +323,47 @@ fn host_optimizer_step_by_hand() {
     assert!((host - 1.132).abs() < 0.002, "{host}");
     assert!(gpu < 0.05, "{gpu}");
 }
+
+/// `training.zero3_reuse_distance_params` (DeepSpeed's `stage3_max_reuse_distance`):
+/// under full recomputation a weight gathered for a block's recompute is kept for its
+/// backward only if at most that many parameters are fetched in between, the block's
+/// later weights twice (recompute, then backward in reverse). GPT-3 175B (h = 12288,
+/// MLP 4h): QKV 3h^2, attention output h^2, MLP in 4h^2, MLP out 4h^2, so between two
+/// uses 18h^2 = 2.72e9 (QKV), 16h^2 = 2.42e9 (output), 8h^2 = 1.21e9 (MLP in), 0 (MLP
+/// out). At the Azure scripts' 3e9 nothing is gathered again; at DeepSpeed's default
+/// 1e9 all but MLP out are, and at 2e9 QKV and the output only. The backward waits for
+/// its ZeRO traffic (blocking reduce-scatters), so each gather adds its ring time on
+/// the 128 GPUs, by hand from the ring's own function, once per block.
+#[test]
+fn reuse_distance_gathers_the_recomputed_weights_again() {
+    let (none, _, _) = deepspeed_zero3(&[]);
+    let dp = |d: &str| deepspeed_zero3(&[&format!("training.zero3_reuse_distance_params={d}")]).0;
+    let dgx = cluster("dgx-a100");
+    let c = Comm::new(&dgx).with_collective(Collective::Ring);
+    let g = Group {
+        size: 128,
+        stride: 1,
+    };
+    let h2 = 12288.0 * 12288.0;
+    // FP16 weights: 2 bytes a parameter.
+    let gather = |units: &[f64]| -> f64 {
+        96.0 * units
+            .iter()
+            .map(|u| c.all_gather_s(u * h2 * 2.0, g))
+            .sum::<f64>()
+    };
+    assert!((dp("3e9") - none).abs() < 1e-9, "{} vs {none}", dp("3e9"));
+    let all_but_out = gather(&[3.0, 1.0, 4.0]);
+    let two = gather(&[3.0, 1.0]);
+    eprintln!("1e9: +{all_but_out:.3} s, 2e9: +{two:.3} s by hand");
+    assert!(((dp("1e9") - none) - all_but_out).abs() < 1e-6 * all_but_out);
+    assert!(((dp("2e9") - none) - two).abs() < 1e-6 * two);
+    // A distance that is not a parameter count is refused by name.
+    let e = scenario::load(
+        Some("gpt3-175b-a100"),
+        &["training.zero3_reuse_distance_params=-1".to_string()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("training.zero3_reuse_distance_params"), "{e}");
+}

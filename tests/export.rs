@@ -467,6 +467,34 @@ fn host_offloads_export_to_deepspeed_only() {
     );
 }
 
+/// Under ZeRO-3 with full recomputation the config carries the reuse distance the
+/// estimate assumed: the scenario's `training.zero3_reuse_distance_params` as set, else
+/// the distance that keeps every weight a block's recompute gathered for its backward
+/// (so DeepSpeed's default of 1e9 does not gather them again). GPT-3 175B: QKV's two
+/// uses are 2 x (h^2 + 4h^2 + 4h^2) = 18 x 12288^2 = 2,717,908,992 parameters apart.
+#[test]
+fn deepspeed_config_carries_the_reuse_distance() {
+    let sc = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/scenarios/gpt3-175b-zero3-azure.yaml"
+    );
+    let z = |sets: &[&str]| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&export("deepspeed", sc, sets)).unwrap();
+        v["zero_optimization"]["stage3_max_reuse_distance"].clone()
+    };
+    assert_eq!(z(&[]), 2_717_908_992u64);
+    assert_eq!(
+        z(&["training.zero3_reuse_distance_params=3e9"]),
+        3_000_000_000u64
+    );
+    // Without recomputation there is no recompute gather to keep: not written.
+    assert!(z(&[
+        "training.recompute=selective",
+        "training.checkpoint_offload=false"
+    ])
+    .is_null());
+}
+
 /// A schedule Megatron-LM does not run is refused with the reason.
 #[test]
 fn megatron_refuses_dualpipe() {

@@ -152,7 +152,60 @@ pub(super) fn zero_per_microbatch(
     } else {
         0.0
     };
-    (ag, ag + rs)
+    let regather: f64 = regathered_params(&inp.ctx)
+        .iter()
+        .filter(|&&p| p > 0.0)
+        .map(|&p| c.all_gather_on(p * w, dg))
+        .sum();
+    let regather = blocks * tr.replayed_share() * regather;
+    (ag, ag + regather + rs)
+}
+
+/// The weights of one transformer block that DeepSpeed ZeRO-3 gathers a second time
+/// in the backward, parameters on this GPU each. Under full recomputation a block's
+/// recompute gathers its weights ([`block_weights`]) and its backward uses them in
+/// reverse order; DeepSpeed keeps a weight gathered for that reuse only if at most
+/// `training.zero3_reuse_distance_params` parameters are fetched before it (the
+/// block's later weights, in the recompute and again in the backward: twice their
+/// sum), else it releases it after the recompute and gathers it again (deepspeed
+/// runtime/zero/partitioned_param_coordinator.py `__params_to_release` @v0.6.2).
+/// In [`block_weights`]' order, 0 for a weight kept; all 0 without ZeRO-3, full
+/// recomputation or the setting, and for MLA and MoE blocks.
+pub fn regathered_params(ctx: &super::layer::LayerCtx) -> [f64; 4] {
+    let (l, tr) = (ctx.layout, ctx.training);
+    let mut out = [0.0; 4];
+    let (Some(limit), Some(w)) = (tr.zero3_reuse_distance_params, block_weights(ctx)) else {
+        return out;
+    };
+    if l.zero < 3 || tr.replayed_share() <= 0.0 {
+        return out;
+    }
+    for i in 0..w.len() {
+        if 2.0 * w[i + 1..].iter().sum::<f64>() > limit {
+            out[i] = w[i];
+        }
+    }
+    out
+}
+
+/// A dense transformer block's four weights in the order its forward (and a
+/// recompute) runs them: QKV, attention output, MLP in, MLP out; parameters on this
+/// GPU (tensor-parallel shards). `None` for MLA and MoE blocks, whose attention and
+/// expert modules are not these four (not modelled).
+pub fn block_weights(ctx: &super::layer::LayerCtx) -> Option<[f64; 4]> {
+    let (m, l) = (ctx.model, ctx.layout);
+    if m.mla.is_some() || m.moe.is_some() {
+        return None;
+    }
+    let (h, hd, tp) = (m.hidden as f64, m.head_dim() as f64, f64::from(l.tp));
+    let (q, kv) = (f64::from(m.heads) * hd, f64::from(m.kv_heads()) * hd);
+    let ffn_in = if m.gated_mlp { 2.0 } else { 1.0 } * m.ffn_hidden as f64;
+    Some([
+        h * (q + 2.0 * kv) / tp,
+        q * h / tp,
+        h * ffn_in / tp,
+        m.ffn_hidden as f64 * h / tp,
+    ])
 }
 
 /// Under ZeRO-3, the gather of a stage's first sharding unit and the reduce-scatter

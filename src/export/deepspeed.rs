@@ -5,6 +5,8 @@
 use serde_json::json;
 
 use super::{cannot, even_chunk, Exported, Target};
+use crate::analytic::dp_sync::block_weights;
+use crate::analytic::layer::LayerCtx;
 use crate::error::Result;
 use crate::spec::layout::{ResolvedLayout, Schedule};
 use crate::spec::scenario::Scenario;
@@ -81,6 +83,20 @@ pub fn json(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
             "contiguous_gradients": true,
         },
     });
+    // Under full recomputation DeepSpeed keeps the weights a block's recompute gathered
+    // for its backward only within stage3_max_reuse_distance parameters (default 1e9):
+    // the scenario's setting, else the distance that keeps them all, as estimated.
+    if l.zero >= 3 && sc.training.recompute == Recompute::Full {
+        let ctx = LayerCtx {
+            model: &sc.model,
+            layout: l,
+            training: &sc.training,
+        };
+        let keep_all = block_weights(&ctx).map(|w| 2.0 * (w[1] + w[2] + w[3]));
+        if let Some(d) = sc.training.zero3_reuse_distance_params.or(keep_all) {
+            cfg["zero_optimization"]["stage3_max_reuse_distance"] = json!(d.ceil() as u64);
+        }
+    }
     // ZeRO-Offload and CPU checkpointing as the Azure benchmark script writes them
     // (Megatron-DeepSpeed examples_deepspeed/azure/run-benchmark-model.sh: offload_optimizer
     // device cpu with --cpu-optimizer; megatron/arguments.py --checkpoint-in-cpu, which

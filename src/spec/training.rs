@@ -372,6 +372,16 @@ pub struct Training {
     /// that launches the backward until the reduce-scatter has finished. Default false.
     #[serde(default)]
     pub zero3_reduce_blocks_backward: bool,
+    /// Under `layout.zero: 3` with full recomputation, DeepSpeed's
+    /// `stage3_max_reuse_distance`, parameters: a weight gathered for a block's
+    /// recompute stays gathered for its backward only if at most this many parameters
+    /// are fetched in between (the later weights of the block, twice: recompute and
+    /// backward); past it DeepSpeed releases it and gathers it again
+    /// (runtime/zero/partitioned_param_coordinator.py `__params_to_release` @v0.6.2).
+    /// DeepSpeed's default is 1e9 (runtime/zero/config.py). Unset: every recomputed
+    /// weight is kept for its backward (PyTorch FSDP unshards a block once for both).
+    #[serde(default)]
+    pub zero3_reuse_distance_params: Option<f64>,
     /// Optimizer states (FP32 master weights and Adam's moments) held in host memory and
     /// updated on the CPU (DeepSpeed ZeRO-Offload, `offload_optimizer: cpu`; Ren et al.
     /// 2021): they leave GPU memory, and the optimizer step runs on the host at the
@@ -543,6 +553,14 @@ impl Training {
                 "training.recompute_layer_share",
                 format!("must be above 0 and at most 1 (a share of the layers), got {share}"),
             ));
+        }
+        if let Some(d) = self.zero3_reuse_distance_params {
+            if !(d.is_finite() && d >= 0.0) {
+                return Err(Error::invalid(
+                    "training.zero3_reuse_distance_params",
+                    format!("must be a parameter count of 0 or more, got {d}"),
+                ));
+            }
         }
         Ok(())
     }

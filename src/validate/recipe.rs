@@ -143,6 +143,10 @@ pub struct Recipe {
     /// ZeRO-3 reduce-scatters of small-parameter buckets per block
     /// (`training.zero3_small_reduce_scatters_per_layer`).
     pub zero3_small_buckets: u32,
+    /// DeepSpeed's `stage3_max_reuse_distance`, parameters
+    /// (`training.zero3_reuse_distance_params`); `None` where the framework keeps a
+    /// block's gathered weights from its recompute to its backward.
+    pub zero3_reuse_distance: Option<f64>,
     /// The backward waits for each ZeRO-3 gradient reduce-scatter (DeepSpeed with
     /// `offload_optimizer`; `training.zero3_reduce_blocks_backward`).
     pub zero3_reduce_blocks: bool,
@@ -292,6 +296,25 @@ fn count(r: &super::rows::Row, col: &str, empty: u32, min: u32) -> Result<u32> {
     }
 }
 
+/// An optional number cell: `None` when empty, else a value `ok` accepts; anything
+/// else is an error naming the line, the column and what the cell should be.
+fn optional<T: std::str::FromStr>(
+    r: &super::rows::Row,
+    col: &str,
+    ok: impl Fn(&T) -> bool,
+    what: &str,
+) -> Result<Option<T>> {
+    match r.text(col) {
+        "" => Ok(None),
+        v => v.parse().ok().filter(|x| ok(x)).map(Some).ok_or_else(|| {
+            Error::invalid(
+                format!("validation/frameworks.csv:{}", r.line),
+                format!("{col}: '{v}' is not {what}"),
+            )
+        }),
+    }
+}
+
 /// The `p2p_overlap` cell: yes, no, or `vpp` (only with virtual stages).
 fn p2p_rule(v: &str, line: usize) -> Result<P2pRule> {
     if v == "vpp" {
@@ -368,6 +391,12 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
             moe_dispatcher: MoeDispatcher::AllToAll,
             zero3_collectives: count(&r, "zero3_collectives", 1, 1)?,
             zero3_small_buckets: count(&r, "zero3_small_buckets", 0, 0)?,
+            zero3_reuse_distance: optional(
+                &r,
+                "zero3_reuse_distance",
+                |d: &f64| *d >= 0.0,
+                "a parameter count",
+            )?,
             zero3_reduce_blocks: match r.text("zero3_reduce_blocks") {
                 "" => false,
                 v => yes(v, "zero3_reduce_blocks", line)?,
@@ -409,15 +438,12 @@ pub fn parse(text: &str) -> Result<Vec<(String, Recipe)>> {
                 ],
             )?,
             activation_offload_layers: 0,
-            segment_nodes: match r.text("segment_nodes") {
-                "" => None,
-                v => Some(v.parse().ok().filter(|n: &u32| *n > 0).ok_or_else(|| {
-                    bad(
-                        "segment_nodes",
-                        format!("'{v}' is not a positive node count"),
-                    )
-                })?),
-            },
+            segment_nodes: optional(
+                &r,
+                "segment_nodes",
+                |n: &u32| *n > 0,
+                "a positive node count",
+            )?,
             source: r.text("source").to_string(),
         };
         out.push((r.text("pattern").to_lowercase(), recipe));

@@ -671,6 +671,7 @@ fn training_of(
         zero3_collectives_per_layer: rc.zero3_collectives,
         zero3_small_reduce_scatters_per_layer: rc.zero3_small_buckets,
         zero3_reduce_blocks_backward: rc.zero3_reduce_blocks,
+        zero3_reuse_distance_params: rc.zero3_reuse_distance,
         grad_clip: rc.grad_clip,
         optimizer_offload: rc.optimizer_offload,
         checkpoint_offload: rc.checkpoint_offload,
