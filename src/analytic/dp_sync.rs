@@ -152,9 +152,9 @@ pub(super) fn zero_per_microbatch(
     } else {
         0.0
     };
+    // A weight kept is 0 parameters, and a collective of no bytes costs nothing.
     let regather: f64 = regathered_params(&inp.ctx)
         .iter()
-        .filter(|&&p| p > 0.0)
         .map(|&p| c.all_gather_on(p * w, dg))
         .sum();
     let regather = blocks * tr.replayed_share() * regather;
@@ -162,30 +162,42 @@ pub(super) fn zero_per_microbatch(
 }
 
 /// The weights of one transformer block that DeepSpeed ZeRO-3 gathers a second time
-/// in the backward, parameters on this GPU each. Under full recomputation a block's
-/// recompute gathers its weights ([`block_weights`]) and its backward uses them in
-/// reverse order; DeepSpeed keeps a weight gathered for that reuse only if at most
-/// `training.zero3_reuse_distance_params` parameters are fetched before it (the
-/// block's later weights, in the recompute and again in the backward: twice their
-/// sum), else it releases it after the recompute and gathers it again (deepspeed
-/// runtime/zero/partitioned_param_coordinator.py `__params_to_release` @v0.6.2).
-/// In [`block_weights`]' order, 0 for a weight kept; all 0 without ZeRO-3, full
-/// recomputation or the setting, and for MLA and MoE blocks.
+/// in the backward, parameters on this GPU each: those whose [`reuse_distances`]
+/// exceed `training.zero3_reuse_distance_params` (DeepSpeed releases such a weight
+/// after the recompute and gathers it again: runtime/zero/partitioned_param_coordinator.py
+/// `__params_to_release` @v0.6.2). In [`block_weights`]' order, 0 for a weight kept;
+/// all 0 without ZeRO-3, full recomputation or the setting, and for MLA and MoE blocks.
 pub fn regathered_params(ctx: &super::layer::LayerCtx) -> [f64; 4] {
     let (l, tr) = (ctx.layout, ctx.training);
     let mut out = [0.0; 4];
-    let (Some(limit), Some(w)) = (tr.zero3_reuse_distance_params, block_weights(ctx)) else {
+    let (Some(limit), Some(w), Some(d)) = (
+        tr.zero3_reuse_distance_params,
+        block_weights(ctx),
+        reuse_distances(ctx),
+    ) else {
         return out;
     };
     if l.zero < 3 || tr.replayed_share() <= 0.0 {
         return out;
     }
     for i in 0..w.len() {
-        if 2.0 * w[i + 1..].iter().sum::<f64>() > limit {
+        if d[i] > limit {
             out[i] = w[i];
         }
     }
     out
+}
+
+/// For each of [`block_weights`], the parameters fetched between its use in a block's
+/// recompute and its use in that block's backward, which runs the weights in reverse
+/// order: the block's later weights twice (recompute, then backward), parameters on
+/// this GPU. GPT with an MLP of 4h: 18h^2, 16h^2, 8h^2, 0. `None` as for
+/// [`block_weights`].
+pub fn reuse_distances(ctx: &super::layer::LayerCtx) -> Option<[f64; 4]> {
+    let w = block_weights(ctx)?;
+    Some(std::array::from_fn(|i| {
+        2.0 * w[i + 1..].iter().sum::<f64>()
+    }))
 }
 
 /// A dense transformer block's four weights in the order its forward (and a

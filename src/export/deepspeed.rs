@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{cannot, even_chunk, Exported, Target};
-use crate::analytic::dp_sync::block_weights;
+use crate::analytic::dp_sync::reuse_distances;
 use crate::analytic::layer::LayerCtx;
 use crate::error::Result;
 use crate::spec::layout::{ResolvedLayout, Schedule};
@@ -92,7 +92,7 @@ pub fn json(sc: &Scenario, l: &ResolvedLayout) -> Result<Exported> {
             layout: l,
             training: &sc.training,
         };
-        let keep_all = block_weights(&ctx).map(|w| 2.0 * (w[1] + w[2] + w[3]));
+        let keep_all = reuse_distances(&ctx).map(|d| d.iter().copied().fold(0.0, f64::max));
         if let Some(d) = sc.training.zero3_reuse_distance_params.or(keep_all) {
             cfg["zero_optimization"]["stage3_max_reuse_distance"] = json!(d.ceil() as u64);
         }

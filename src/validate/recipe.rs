@@ -285,15 +285,8 @@ fn low_precision_cache(r: &super::rows::Row) -> Result<Vec<LowPrecisionCache>> {
 /// (collectives per block per pass, 1) and `zero3_small_buckets` (small-parameter
 /// reduce-scatters per block, 0).
 fn count(r: &super::rows::Row, col: &str, empty: u32, min: u32) -> Result<u32> {
-    match r.text(col) {
-        "" => Ok(empty),
-        v => v.parse().ok().filter(|&n: &u32| n >= min).ok_or_else(|| {
-            Error::invalid(
-                format!("validation/frameworks.csv:{}", r.line),
-                format!("{col}: '{v}' is not a count of at least {min}"),
-            )
-        }),
-    }
+    let what = format!("a count of at least {min}");
+    Ok(optional(r, col, |&n: &u32| n >= min, &what)?.unwrap_or(empty))
 }
 
 /// An optional number cell: `None` when empty, else a value `ok` accepts; anything
