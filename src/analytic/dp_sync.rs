@@ -152,9 +152,11 @@ pub(super) fn zero_per_microbatch(
     } else {
         0.0
     };
-    // A weight kept is 0 parameters, and a collective of no bytes costs nothing.
+    // A weight kept is 0 parameters: skipped here, not priced at zero, because placing
+    // a collective's group is work the search would repeat for every ZeRO layout.
     let regather: f64 = regathered_params(&inp.ctx)
         .iter()
+        .filter(|&&p| p > 0.0)
         .map(|&p| c.all_gather_on(p * w, dg))
         .sum();
     let regather = blocks * tr.replayed_share() * regather;
@@ -170,16 +172,16 @@ pub(super) fn zero_per_microbatch(
 pub fn regathered_params(ctx: &super::layer::LayerCtx) -> [f64; 4] {
     let (l, tr) = (ctx.layout, ctx.training);
     let mut out = [0.0; 4];
-    let (Some(limit), Some(w), Some(d)) = (
-        tr.zero3_reuse_distance_params,
-        block_weights(ctx),
-        reuse_distances(ctx),
-    ) else {
+    let Some(limit) = tr.zero3_reuse_distance_params else {
         return out;
     };
     if l.zero < 3 || tr.replayed_share() <= 0.0 {
         return out;
     }
+    let Some(w) = block_weights(ctx) else {
+        return out;
+    };
+    let d = distances(&w);
     for i in 0..w.len() {
         if d[i] > limit {
             out[i] = w[i];
@@ -194,10 +196,11 @@ pub fn regathered_params(ctx: &super::layer::LayerCtx) -> [f64; 4] {
 /// this GPU. GPT with an MLP of 4h: 18h^2, 16h^2, 8h^2, 0. `None` as for
 /// [`block_weights`].
 pub fn reuse_distances(ctx: &super::layer::LayerCtx) -> Option<[f64; 4]> {
-    let w = block_weights(ctx)?;
-    Some(std::array::from_fn(|i| {
-        2.0 * w[i + 1..].iter().sum::<f64>()
-    }))
+    block_weights(ctx).map(|w| distances(&w))
+}
+
+fn distances(w: &[f64; 4]) -> [f64; 4] {
+    std::array::from_fn(|i| 2.0 * w[i + 1..].iter().sum::<f64>())
 }
 
 /// A dense transformer block's four weights in the order its forward (and a
