@@ -411,3 +411,25 @@ fn search_and_estimate_print_the_same_layout_summary() {
         assert_eq!(s[k], e[k], "{k}: search {s}\nestimate {e}");
     }
 }
+
+#[test]
+fn the_step_breakdown_names_each_parent_once() {
+    // DeepSeek-V3's recipe has three parts of compute named apart (FP8 casts, the MoE
+    // permute, the loss): one "of compute:" lead for the three, not one each.
+    let o = llmplan(&["estimate", "deepseek-v3-h800", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let flat = stdout(&o)
+        .replace(['│', '┆'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(flat.matches("of compute:").count(), 1, "{flat}");
+    let parts = flat.split("of compute:").nth(1).unwrap_or_default();
+    let parts = parts.split(';').next().unwrap_or_default();
+    for name in ["FP8 casts", "MoE permute", "loss"] {
+        assert!(
+            parts.contains(name),
+            "{name} not among compute's parts: {parts}"
+        );
+    }
+}

@@ -273,7 +273,9 @@ fn breakdown_text(e: &Estimate) -> String {
         .map(|(k, v)| format!("{k} {} ({})", secs(*v), pct(v / e.time.step_s)))
         .collect::<Vec<_>>()
         .join(", ");
-    // Parts of compute and of the DP sync, named apart.
+    // Parts of compute, the optimizer and the DP sync, named apart, each parent once
+    // (its parts are adjacent below).
+    let mut parent = "";
     for (of, k, v) in [
         ("compute", "FP8 casts", d.fp8_cast_s),
         ("compute", "MoE permute", d.moe_permute_s),
@@ -287,8 +289,14 @@ fn breakdown_text(e: &Estimate) -> String {
         ),
     ] {
         if v > 0.0 {
+            let lead = if of == parent {
+                ", ".to_string()
+            } else {
+                format!("; of {of}: ")
+            };
+            parent = of;
             text.push_str(&format!(
-                "; of {of}: {k} {} ({})",
+                "{lead}{k} {} ({})",
                 secs(v),
                 pct(v / e.time.step_s)
             ));
