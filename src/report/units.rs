@@ -1,5 +1,6 @@
 //! Number formatting with units, so every printed figure says what it is.
 
+pub use crate::units::thousands;
 use crate::units::GIB;
 
 /// `1.83T`, `279.6B`, `55.5M` (SI, for counts).
@@ -77,19 +78,6 @@ pub fn sci(x: f64) -> String {
 /// `34.2%`.
 pub fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
-}
-
-/// `25,000`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

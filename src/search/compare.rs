@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::spec::layout::{Layout, Schedule};
 use crate::spec::training::Recompute;
 use crate::spec::Scenario;
-use crate::units::GIB;
+use crate::units::{thousands, GIB};
 
 use super::recompute_name;
 use super::space::SCHEDULES;
@@ -308,13 +308,22 @@ fn driver(term: &str, a: &Estimate, b: &Estimate) -> String {
     why.join(", ")
 }
 
+/// `3,145,728`, or `3,145,728 -> 1,572,864` when the batch changed.
+fn tokens_change(a: u64, b: u64) -> String {
+    if a == b {
+        thousands(a)
+    } else {
+        format!("{} -> {}", thousands(a), thousands(b))
+    }
+}
+
 /// Sentences explaining how `b` differs from `a`, biggest effect first.
 pub fn explain(a: &Estimate, b: &Estimate, name_a: &str, name_b: &str) -> Vec<String> {
     let mut out = Vec::new();
     let knobs = knob_changes(a, b);
     let d_step = b.time.step_s - a.time.step_s;
     out.push(format!(
-        "{name_b} vs {name_a}: {}; step {:.2} s -> {:.2} s ({:+.2} s, {:+.1}%), {} -> {} tokens per step",
+        "{name_b} vs {name_a}: {}; step {:.2} s -> {:.2} s ({:+.2} s, {:+.1}%), {} tokens per step",
         if knobs.is_empty() {
             "same layout".to_string()
         } else {
@@ -324,8 +333,10 @@ pub fn explain(a: &Estimate, b: &Estimate, name_a: &str, name_b: &str) -> Vec<St
         b.time.step_s,
         d_step,
         pct(d_step, a.time.step_s),
-        a.layout.global_batch_seqs * seq_of(a),
-        b.layout.global_batch_seqs * seq_of(b),
+        tokens_change(
+            a.layout.global_batch_seqs * seq_of(a),
+            b.layout.global_batch_seqs * seq_of(b)
+        ),
     ));
     let ta = terms(&a.time.breakdown, a.time.step_s);
     let tb = terms(&b.time.breakdown, b.time.step_s);
@@ -431,5 +442,20 @@ fn pct(d: f64, base: f64) -> f64 {
         0.0
     } else {
         d / base * 100.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens_change;
+
+    #[test]
+    fn tokens_are_grouped_and_shown_once_when_unchanged() {
+        // GPT-3 175B's batch: 1,536 sequences x 2,048 tokens = 3,145,728.
+        assert_eq!(tokens_change(3_145_728, 3_145_728), "3,145,728");
+        assert_eq!(
+            tokens_change(3_145_728, 1_572_864),
+            "3,145,728 -> 1,572,864"
+        );
     }
 }
