@@ -171,23 +171,17 @@ pub(super) fn zero_per_microbatch(
 /// all 0 without ZeRO-3, full recomputation or the setting, and for MLA and MoE blocks.
 pub fn regathered_params(ctx: &super::layer::LayerCtx) -> [f64; 4] {
     let (l, tr) = (ctx.layout, ctx.training);
-    let mut out = [0.0; 4];
     let Some(limit) = tr.zero3_reuse_distance_params else {
-        return out;
+        return [0.0; 4];
     };
     if l.zero < 3 || tr.replayed_share() <= 0.0 {
-        return out;
+        return [0.0; 4];
     }
     let Some(w) = block_weights(ctx) else {
-        return out;
+        return [0.0; 4];
     };
     let d = distances(&w);
-    for i in 0..w.len() {
-        if d[i] > limit {
-            out[i] = w[i];
-        }
-    }
-    out
+    std::array::from_fn(|i| if d[i] > limit { w[i] } else { 0.0 })
 }
 
 /// For each of [`block_weights`], the parameters fetched between its use in a block's

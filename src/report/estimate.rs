@@ -289,17 +289,13 @@ fn breakdown_text(e: &Estimate) -> String {
         ),
     ] {
         if v > 0.0 {
-            let lead = if of == parent {
-                ", ".to_string()
+            if of == parent {
+                text.push_str(", ");
             } else {
-                format!("; of {of}: ")
-            };
+                text.push_str(&format!("; of {of}: "));
+            }
             parent = of;
-            text.push_str(&format!(
-                "{lead}{k} {} ({})",
-                secs(v),
-                pct(v / e.time.step_s)
-            ));
+            text.push_str(&format!("{k} {} ({})", secs(v), pct(v / e.time.step_s)));
         }
     }
     text
